@@ -1,0 +1,32 @@
+# The two commands of the README: `make demo` and `make test`. Both create .venv when it is missing.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.strokeseg-installed
+
+.PHONY: demo test lint install clean-venv
+
+# torch==2.13.0 (CPU build on this machine) first, pinned torchvision beside it, so that nnunetv2 -> timm ->
+# torchvision never pulls a multi-GB CUDA build of torch; then the package itself in editable mode.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet torch==2.13.0 'torchvision==0.28.*'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' torch==2.13.0 'torchvision==0.28.*'
+	touch $(STAMP)
+
+install: $(STAMP)
+	$(BIN)/strokeseg nnunet install
+
+demo: install
+	$(BIN)/strokeseg demo --out demo_output
+
+lint: $(STAMP)
+	$(BIN)/ruff check strokeseg tests benchmarks
+	$(BIN)/mypy strokeseg
+
+test: install lint
+	$(BIN)/python -m pytest
+
+clean-venv:
+	rm -rf $(VENV)

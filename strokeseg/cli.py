@@ -1,0 +1,69 @@
+"""The ``strokeseg`` command: one entry point whose subcommands mirror the package's parts.
+
+Each module in ``COMMAND_MODULES`` defines ``register(subparsers)``, which adds its subcommand(s) and sets
+``func`` (a callable taking the parsed arguments and returning an exit code) as the parser default.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from strokeseg import __version__
+from strokeseg.errors import StrokesegError
+
+#: Modules that contribute subcommands, in the order ``--help`` lists them.
+COMMAND_MODULES: tuple[str, ...] = (
+    "strokeseg.nnunet_plugins",
+    "strokeseg.demo",
+)
+
+logger = logging.getLogger("strokeseg")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The complete argument parser (all subcommands registered)."""
+    parser = argparse.ArgumentParser(
+        prog="strokeseg",
+        description="Stroke-lesion segmentation research pipelines on nnU-Net v2: convert cohorts, plan/train/"
+                    "predict with the stock nnUNetv2_* tools and strokeseg's planners and trainers, post-process, "
+                    "evaluate and run whole experiments.")
+    parser.add_argument("--version", action="version", version=f"strokeseg {__version__}")
+    verbosity = parser.add_mutually_exclusive_group()
+    verbosity.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    verbosity.add_argument("-q", "--quiet", action="store_true", help="log warnings and errors only")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(subparsers)
+    return parser
+
+
+def configure_logging(verbose: bool = False, quiet: bool = False) -> None:
+    """Send strokeseg's log records to stderr at the chosen level."""
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    logger.handlers[:] = [handler]
+    logger.setLevel(level)
+    logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the process exit code. Expected errors are printed without a traceback."""
+    args = build_parser().parse_args(argv)
+    configure_logging(args.verbose, args.quiet)
+    try:
+        return int(args.func(args) or 0)
+    except StrokesegError as error:
+        print(f"strokeseg {args.command}: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,113 @@
+"""The published pipelines' numbers, in one place.
+
+Every constant here reproduces a number reported by one of the four papers strokeseg follows, or is a
+documented choice where a paper is silent. Functions and CLI options take these values as *defaults*:
+pass another value (keyword argument or command-line flag) to override one; nothing reads a constant
+behind the caller's back.
+
+Papers:
+    Noh     acute infarcts on DWI, 10-hospital Korean registry (pre-activation residual 3D U-Net).
+    Alis    inter-vendor transfer on DWI+ADC (Siemens vs GE, Tversky loss, ConvLSTM U-Net).
+    Tomita  chronic lesions on ATLAS T1w (residual U-Net with group norm, "zoom-in & out").
+    Kim     white-matter hyperintensities on FLAIR (SE-U-Net, 5-model deep ensemble).
+
+Units are in the names: ``_ML`` millilitres, ``_H`` hours, ``_MM`` millimetres.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+# --------------------------------------------------------------------------------------------------
+# Strata (Noh; definitions in METRICS.md)
+# --------------------------------------------------------------------------------------------------
+#: Infarct volume strata: small < 1.7 mL, medium 1.7-14 mL (both ends inclusive), large > 14 mL.
+VOLUME_SMALL_BELOW_ML: Final[float] = 1.7
+VOLUME_LARGE_ABOVE_ML: Final[float] = 14.0
+#: Onset-to-imaging strata: < 3 h, 3-24 h (3 and 24 inclusive), > 24 h.
+ONSET_EARLY_BELOW_H: Final[float] = 3.0
+ONSET_LATE_ABOVE_H: Final[float] = 24.0
+#: Location: an atlas class counts when it holds at least this fraction of the lesion volume;
+#: more than one such class gives "multiple".
+LOCATION_MIN_FRACTION: Final[float] = 0.20
+
+# --------------------------------------------------------------------------------------------------
+# DWI intensity pipeline (Noh)
+# --------------------------------------------------------------------------------------------------
+#: Per-slice histogram-peak normalization: the brain-intensity histogram peak is mapped to this value...
+HISTOGRAM_PEAK_TARGET: Final[float] = 150.0
+#: ...and intensities are clipped at this value afterwards.
+HISTOGRAM_CLIP_MAX: Final[float] = 255.0
+#: N4 bias-field correction: at most this many iterations per resolution level.
+N4_MAX_ITERATIONS: Final[int] = 10
+
+# --------------------------------------------------------------------------------------------------
+# FLAIR WMH intensity pipeline (Kim)
+# --------------------------------------------------------------------------------------------------
+#: Per-slice rescale range before the case-wise histogram.
+WMH_SLICE_RESCALE_MAX: Final[float] = 255.0
+#: Case-wise histogram with this many bins; its highest peak is shifted to HISTOGRAM_PEAK_TARGET.
+WMH_HISTOGRAM_BINS: Final[int] = 32
+#: Brain mask = intensity above this value (after the peak shift), holes filled.
+WMH_BRAIN_THRESHOLD: Final[float] = 30.0
+
+# --------------------------------------------------------------------------------------------------
+# Zoom-in & out training (Tomita)
+# --------------------------------------------------------------------------------------------------
+#: Zoom-in patch, physical size in mm (x, y, z); converted to voxels with the dataset spacing.
+ZOOM_IN_PATCH_MM: Final[tuple[float, float, float]] = (128.0, 128.0, 128.0)
+#: Zoom-out patch, physical size in mm (x, y, z).
+ZOOM_OUT_PATCH_MM: Final[tuple[float, float, float]] = (144.0, 172.0, 168.0)
+#: Learning rate of the zoom-in phase (Adam).
+ZOOM_IN_LR: Final[float] = 1e-3
+#: Learning rate of the zoom-out phase (Adam, cosine annealing with warm restarts).
+ZOOM_OUT_LR: Final[float] = 1e-4
+#: Fraction of a zoom-in & out run's epochs spent on the zoom-in patch before switching (the paper trains
+#: zoom-in first and fine-tunes zoom-out afterwards without stating the split; strokeseg's documented choice).
+ZOOM_SWITCH_FRACTION: Final[float] = 0.8
+
+# --------------------------------------------------------------------------------------------------
+# Study designs: learning curve and domain adaptation (Noh), vendor split (Alis), ensembles (Kim)
+# --------------------------------------------------------------------------------------------------
+#: Training-set fractions of the learning curve (2.5 % ... 100 %), nested subsamples.
+LEARNING_CURVE_FRACTIONS: Final[tuple[float, ...]] = (0.025, 0.05, 0.10, 0.20, 0.50, 1.00)
+#: Domain-adaptation subsample sizes drawn from the external cohort's adaptation pool, nested.
+DOMAIN_ADAPTATION_SIZES: Final[tuple[int, ...]] = (50, 100, 200, 500, 1000)
+#: Train : validation ratio inside every subsample (8:2).
+TRAIN_FRACTION: Final[float] = 0.8
+#: Vendor split into train / validation / test (80/10/10); the validation part of one vendor is the
+#: fine-tuning set of the other vendor's model.
+VENDOR_SPLIT_FRACTIONS: Final[tuple[float, float, float]] = (0.8, 0.1, 0.1)
+#: Deep ensemble: number of members and the fraction of the training set each member sees.
+ENSEMBLE_MEMBERS: Final[int] = 5
+ENSEMBLE_SUBSET_FRACTION: Final[float] = 0.9
+
+# --------------------------------------------------------------------------------------------------
+# Ensemble uncertainty index (Kim; METRICS.md)
+# --------------------------------------------------------------------------------------------------
+#: Bernoulli prior the voxel KL divergence is measured against.
+UNCERTAINTY_PRIOR: Final[float] = 0.5
+#: A predicted lesion voxel is "uncertain" when its divergence (nats) is below this value.
+UNCERTAINTY_DIVERGENCE_THRESHOLD: Final[float] = 0.5
+#: Cases whose uncertainty index exceeds this value are flagged for human review.
+UNCERTAINTY_REVIEW_CUT: Final[float] = 0.35
+
+# --------------------------------------------------------------------------------------------------
+# Evaluation (METRICS.md)
+# --------------------------------------------------------------------------------------------------
+#: Bootstrap resamples for confidence intervals of the mean (percentile method).
+BOOTSTRAP_RESAMPLES: Final[int] = 1000
+#: Seed of the bootstrap, so that reports are reproducible.
+BOOTSTRAP_SEED: Final[int] = 0
+#: Confidence level of the bootstrap intervals.
+CONFIDENCE_LEVEL: Final[float] = 0.95
+#: Normalised surface Dice tolerance in mm.
+NSD_TOLERANCE_MM: Final[float] = 1.0
+#: Connectivity of lesions (connected components): 6, 18 or 26 (ISLES'22 uses 26).
+LESION_CONNECTIVITY: Final[int] = 26
+
+# --------------------------------------------------------------------------------------------------
+# Reproducibility
+# --------------------------------------------------------------------------------------------------
+#: Default seed of splits, phantom cohorts and subsampling.
+DEFAULT_SEED: Final[int] = 12345

@@ -1,0 +1,1 @@
+"""Evaluation: metrics (METRICS.md), lesion matching, location atlas, strata, statistics and reports."""

@@ -1,0 +1,1 @@
+"""Experiment recipes: learning curve, domain adaptation, vendor transfer, zoom ablation, deep ensembles."""

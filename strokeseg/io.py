@@ -1,0 +1,217 @@
+"""Image reading, geometry checks and atomic writes.
+
+Conventions:
+    * Images are read with SimpleITK; arrays come back in SimpleITK's (z, y, x) index order, spacings
+      are reported in the same order as the array axes unless a function says otherwise.
+    * Every file strokeseg writes goes to a temporary file in the destination folder first and is then
+      renamed over the target (``os.replace``), so a crash never leaves a half-written output behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import nibabel as nib
+import numpy as np
+import SimpleITK as sitk
+
+from strokeseg.errors import GeometryError, InputDataError, OutputExistsError
+
+PathLike = str | os.PathLike[str]
+
+#: File endings strokeseg reads as images.
+IMAGE_SUFFIXES: tuple[str, ...] = (".nii.gz", ".nii", ".mha", ".mhd", ".nrrd")
+
+
+def image_suffix(path: PathLike) -> str:
+    """Return the image ending of ``path`` (``.nii.gz`` counts as one ending), or raise InputDataError."""
+    name = Path(path).name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    raise InputDataError(f"{path}: not an image file strokeseg reads (expected one of {', '.join(IMAGE_SUFFIXES)})")
+
+
+def strip_image_suffix(path: PathLike) -> str:
+    """File name of ``path`` without its image ending (``case_001.nii.gz`` -> ``case_001``)."""
+    name = Path(path).name
+    return name[: len(name) - len(image_suffix(path))]
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """Voxel grid of an image in SimpleITK's physical conventions (x, y, z order, mm, LPS)."""
+
+    size: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...]
+    direction: tuple[float, ...]
+
+    @classmethod
+    def of(cls, image: sitk.Image) -> Geometry:
+        """Geometry of a SimpleITK image."""
+        return cls(tuple(image.GetSize()), tuple(image.GetSpacing()), tuple(image.GetOrigin()),
+                   tuple(image.GetDirection()))
+
+    def differences(self, other: Geometry, tolerance: float = 1e-4) -> list[str]:
+        """Human-readable differences to ``other``; empty when both grids agree within ``tolerance`` (mm)."""
+        problems = []
+        if self.size != other.size:
+            problems.append(f"size {self.size} vs {other.size}")
+        for name in ("spacing", "origin", "direction"):
+            mine, theirs = np.asarray(getattr(self, name)), np.asarray(getattr(other, name))
+            if mine.shape != theirs.shape or not np.allclose(mine, theirs, atol=tolerance, rtol=0):
+                problems.append(f"{name} {tuple(np.round(mine, 5))} vs {tuple(np.round(theirs, 5))}")
+        return problems
+
+
+def read_image(path: PathLike, what: str = "image") -> sitk.Image:
+    """Read an image file with SimpleITK.
+
+    Raises:
+        InputDataError: the file is missing or SimpleITK cannot read it; the message names the file.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{what} {path} does not exist")
+    try:
+        return sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown reason"
+        raise InputDataError(f"{what} {path} could not be read ({first_line}); is it a valid image file?") from None
+
+
+def read_array(path: PathLike, what: str = "image") -> tuple[np.ndarray, Geometry]:
+    """Read an image as a numpy array (z, y, x) and its geometry, rejecting NaN and infinite values.
+
+    SimpleITK's NIfTI reader silently turns NaN and ±inf into 0, so NIfTI files with a floating-point
+    datatype are checked with nibabel, which keeps them.
+    """
+    image = read_image(path, what)
+    array = sitk.GetArrayFromImage(image)
+    if image_suffix(path) in (".nii", ".nii.gz"):
+        bad = _count_nonfinite_nifti(Path(path))
+    elif np.issubdtype(array.dtype, np.floating):
+        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
+    else:
+        bad = 0
+    if bad:
+        raise InputDataError(f"{what} {path} contains {bad} NaN or infinite voxels; fix or exclude this case")
+    return array, Geometry.of(image)
+
+
+def _count_nonfinite_nifti(path: Path) -> int:
+    """Number of NaN/inf voxels of a NIfTI file as stored (0 for integer datatypes)."""
+    proxy = nib.load(str(path))
+    if not isinstance(proxy, nib.Nifti1Image | nib.Nifti2Image):
+        raise InputDataError(f"{path} has a NIfTI ending but is not a NIfTI-1/2 file")
+    if not np.issubdtype(proxy.get_data_dtype(), np.floating):
+        return 0
+    data = np.asarray(proxy.dataobj)
+    return int(np.size(data) - np.count_nonzero(np.isfinite(data)))
+
+
+def require_same_grid(reference: PathLike, other: PathLike, tolerance: float = 1e-4) -> None:
+    """Raise GeometryError unless the two image files share one voxel grid (headers only are read)."""
+    first, second = read_header_geometry(reference), read_header_geometry(other)
+    problems = first.differences(second, tolerance)
+    if problems:
+        raise GeometryError(f"{other} is not on the grid of {reference}: {'; '.join(problems)}")
+
+
+def read_header_geometry(path: PathLike) -> Geometry:
+    """Geometry from the image header only (fast; the voxel data are not read)."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"image {path} does not exist")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError:
+        raise InputDataError(f"image {path} could not be read; is it a valid image file?") from None
+    return Geometry(tuple(reader.GetSize()), tuple(reader.GetSpacing()), tuple(reader.GetOrigin()),
+                    tuple(reader.GetDirection()))
+
+
+@contextlib.contextmanager
+def atomic_path(target: PathLike, overwrite: bool = True) -> Iterator[Path]:
+    """Yield a temporary path beside ``target``; rename it over ``target`` when the block succeeds.
+
+    The temporary name keeps the target's ending so that writers that choose a format by extension
+    (SimpleITK, matplotlib) work. On an exception the temporary file is removed and ``target`` is untouched.
+
+    Raises:
+        OutputExistsError: ``target`` exists and ``overwrite`` is false.
+    """
+    target = Path(target)
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_full_suffix(target), dir=target.parent)
+    os.close(handle)
+    temporary_path = Path(temporary)
+    try:
+        yield temporary_path
+        os.replace(temporary_path, target)
+    finally:
+        if temporary_path.exists():
+            temporary_path.unlink()
+
+
+def _full_suffix(path: Path) -> str:
+    name = path.name.lower()
+    for suffix in IMAGE_SUFFIXES:
+        if name.endswith(suffix):
+            return suffix
+    return path.suffix
+
+
+def write_text_atomic(target: PathLike, text: str, overwrite: bool = True) -> Path:
+    """Write ``text`` (UTF-8) to ``target`` atomically and return the path."""
+    with atomic_path(target, overwrite) as temporary:
+        temporary.write_text(text, encoding="utf-8")
+    return Path(target)
+
+
+def write_json_atomic(target: PathLike, data: Any, overwrite: bool = True) -> Path:
+    """Write ``data`` as indented JSON to ``target`` atomically and return the path."""
+    return write_text_atomic(target, json.dumps(data, indent=2, sort_keys=False, default=_json_default) + "\n",
+                             overwrite)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+def write_image_atomic(image: sitk.Image, target: PathLike, overwrite: bool = True,
+                       compress: bool = True) -> Path:
+    """Write a SimpleITK image to ``target`` atomically and return the path."""
+    with atomic_path(target, overwrite) as temporary:
+        sitk.WriteImage(image, str(temporary), compress)
+    return Path(target)
+
+
+def array_to_image(array: np.ndarray, like: sitk.Image | Geometry) -> sitk.Image:
+    """A SimpleITK image holding ``array`` (z, y, x) on the grid of ``like``."""
+    image = sitk.GetImageFromArray(array)
+    geometry = like if isinstance(like, Geometry) else Geometry.of(like)
+    if tuple(image.GetSize()) != geometry.size:
+        raise GeometryError(f"array of shape {array.shape} does not fit a grid of size {geometry.size} (x, y, z)")
+    image.SetSpacing(geometry.spacing)
+    image.SetOrigin(geometry.origin)
+    image.SetDirection(geometry.direction)
+    return image

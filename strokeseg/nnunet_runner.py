@@ -1,0 +1,78 @@
+"""Run the stock nnU-Net command-line tools (``nnUNetv2_*``) as subprocesses.
+
+strokeseg drives nnU-Net exactly the way a user does: through its console scripts, with the
+``nnUNet_raw``/``nnUNet_preprocessed``/``nnUNet_results`` environment variables pointing at the chosen folders.
+Output goes to a log file; a failure raises ExternalToolError that names the log and quotes its end.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from strokeseg.errors import ExternalToolError, NnunetIntegrationError
+from strokeseg.io import PathLike
+
+
+@dataclass(frozen=True)
+class NnunetPaths:
+    """The three nnU-Net data folders."""
+
+    raw: Path
+    preprocessed: Path
+    results: Path
+
+    @classmethod
+    def under(cls, root: PathLike) -> NnunetPaths:
+        """``root/nnUNet_raw``, ``root/nnUNet_preprocessed``, ``root/nnUNet_results``."""
+        root = Path(root)
+        return cls(root / "nnUNet_raw", root / "nnUNet_preprocessed", root / "nnUNet_results")
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables nnU-Net reads, as strings."""
+        return {"nnUNet_raw": str(self.raw), "nnUNet_preprocessed": str(self.preprocessed),
+                "nnUNet_results": str(self.results)}
+
+    def create(self) -> None:
+        """Create the three folders if they are missing."""
+        for folder in (self.raw, self.preprocessed, self.results):
+            folder.mkdir(parents=True, exist_ok=True)
+
+
+def nnunet_executable(tool: str) -> str:
+    """Path of an nnU-Net console script, preferring the one beside the running Python interpreter."""
+    beside = Path(sys.executable).parent / tool
+    if beside.is_file():
+        return str(beside)
+    found = shutil.which(tool)
+    if found is None:
+        raise NnunetIntegrationError(f"{tool} was not found beside {sys.executable} nor on PATH; is nnunetv2 "
+                                     "installed in this environment?")
+    return found
+
+
+def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file: PathLike,
+               extra_env: Mapping[str, str] | None = None, tail_lines: int = 25) -> None:
+    """Run ``tool arguments...`` with the nnU-Net folders in its environment; output appended to ``log_file``.
+
+    Raises:
+        ExternalToolError: the tool exited non-zero; the message quotes the end of the log.
+    """
+    log_path = Path(log_file)
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    command = [nnunet_executable(tool), *arguments]
+    environment = {**os.environ, **paths.environment(), **(extra_env or {})}
+    with log_path.open("a", encoding="utf-8") as log:
+        log.write(f"\n$ {' '.join(command)}\n")
+        log.flush()
+        completed = subprocess.run(command, env=environment, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if completed.returncode != 0:
+        lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
+        tail = "\n".join(lines[-tail_lines:])
+        raise ExternalToolError(f"{tool} failed with exit code {completed.returncode}; full log: {log_path}\n"
+                                f"--- last lines ---\n{tail}")

@@ -1,0 +1,1 @@
+"""Post-processing of predictions: connected components, brain-mask restriction, ensemble uncertainty."""
