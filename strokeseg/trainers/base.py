@@ -5,6 +5,8 @@
 * the LR schedule is a pure function of the epoch (``_lr_schedule``; nnU-Net's poly decay by default) and the
   optimizer only sees trainable parameters (``_trainable_parameters``), so that variants change one method;
 * the network's parameter count is logged after initialization (trainer log and ``logging``);
+* ``make_network`` (a classmethod) is the one place a variant builds its network; nnU-Net's
+  ``build_network_architecture`` calls it, at training and at prediction time;
 * ``width_scale`` / ``max_features`` (class attributes) rescale the plans' features per stage for strokeseg's
   own networks, identically at training and prediction time (nnU-Net rebuilds the network through the same
   class when predicting);
@@ -22,13 +24,14 @@ import logging
 import os
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 import torch
 from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 from torch._dynamo import OptimizedModule
 
@@ -45,6 +48,13 @@ IMAGE_X_AXIS = 2
 CHECKPOINT_KEY = "strokeseg"
 #: Test-time mirroring choices (``inference_mirroring``).
 MIRRORING_CHOICES = ("all", "left_right", "none")
+
+
+@runtime_checkable
+class SelfInitializing(Protocol):
+    """A network with nnU-Net's ``initialize(module)`` hook, applied with ``network.apply(network.initialize)``."""
+
+    def initialize(self, module: nn.Module) -> None: ...
 
 
 def left_right_mirror_axes(transpose_forward: list[int] | tuple[int, ...], dim: int) -> tuple[int, ...]:
@@ -81,6 +91,8 @@ def encoder_of(network: nn.Module) -> nn.Module:
 class StrokesegTrainer(nnUNetTrainer):
     """nnU-Net's trainer with strokeseg's shared hooks (see the module docstring). Not exported itself."""
 
+    #: One of strokeseg's networks built from the plans' geometry (None: nnU-Net's network from the plans).
+    network_class: ClassVar[type[nn.Module] | None] = None
     #: Shown in logs and in the fine-tuning compatibility check.
     network_family: ClassVar[str] = "nnU-Net default (from the plans)"
     #: Features per stage relative to the plans (strokeseg's networks only).
@@ -113,6 +125,40 @@ class StrokesegTrainer(nnUNetTrainer):
 
     def _do_i_compile(self) -> bool:
         return self.allow_compile and super()._do_i_compile()
+
+    @classmethod
+    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
+                                   num_input_channels: int, num_output_channels: int,
+                                   enable_deep_supervision: bool = True) -> nn.Module:
+        # a classmethod (nnU-Net's is static) so that class attributes shape the network; called the same way
+        return cls.make_network(configuration_manager, num_input_channels, num_output_channels,
+                                enable_deep_supervision)
+
+    @classmethod
+    def make_network(cls, configuration_manager: ConfigurationManager, num_input_channels: int,
+                     num_output_channels: int, deep_supervision: bool) -> nn.Module:
+        """The initialized network for a configuration.
+
+        ``network_class(input_channels, num_classes, spec, deep_supervision, **network_kwargs())`` with the plans'
+        geometry (``network_spec``) when ``network_class`` is set; nnU-Net's own network from the plans otherwise.
+        """
+        if cls.network_class is not None:
+            spec = cls.network_spec(configuration_manager)
+            network = cls.network_class(num_input_channels, num_output_channels, spec, deep_supervision,
+                                        **cls.network_kwargs())
+            if isinstance(network, SelfInitializing):
+                network.apply(network.initialize)
+            return network
+        return get_network_from_plans(configuration_manager.network_arch_class_name,
+                                      configuration_manager.network_arch_init_kwargs,
+                                      configuration_manager.network_arch_init_kwargs_req_import,
+                                      num_input_channels, num_output_channels, allow_init=True,
+                                      deep_supervision=deep_supervision)
+
+    @classmethod
+    def network_kwargs(cls) -> dict[str, Any]:
+        """Extra keyword arguments of ``network_class`` (none by default)."""
+        return {}
 
     @classmethod
     def network_spec(cls, configuration_manager: ConfigurationManager) -> UNetSpec:

@@ -1,14 +1,15 @@
 """Trainers that build one of the papers' networks (with the paper's loss and optimizer where it names them).
 
-``build_network_architecture`` is a classmethod here, so that class attributes (``width_scale``,
-``max_features``) shape the network identically when nnU-Net rebuilds it for prediction.
+Each sets ``network_class`` (or overrides ``make_network``); the base class builds it from the plans' geometry,
+so class attributes (``width_scale``, ``max_features``) shape the network identically when nnU-Net rebuilds it
+for prediction.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
-from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 from torch import nn
 
 from strokeseg.defaults import DWI_NETWORK_WIDTH_SCALE, GROUP_NORM_GROUPS, SE_REDUCTION, ZOOM_IN_LR
@@ -32,18 +33,10 @@ class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer):
     Half of nnU-Net's widths (``DWI_NETWORK_WIDTH_SCALE``) and fast left-right test-time mirroring.
     """
 
+    network_class: ClassVar[type[nn.Module] | None] = PreActResidualUNet
     network_family: ClassVar[str] = "pre-activation residual U-Net (Noh)"
     width_scale: ClassVar[float] = DWI_NETWORK_WIDTH_SCALE
     inference_mirroring: ClassVar[str] = "left_right"
-
-    @classmethod
-    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
-                                   num_input_channels: int, num_output_channels: int,
-                                   enable_deep_supervision: bool = True) -> nn.Module:
-        network = PreActResidualUNet(num_input_channels, num_output_channels, cls.network_spec(configuration_manager),
-                                     enable_deep_supervision)
-        network.apply(network.initialize)
-        return network
 
 
 class nnUNetTrainer_strokeseg_ResGNUNet(nnUNetTrainer_strokeseg_BCEDice):
@@ -52,34 +45,31 @@ class nnUNetTrainer_strokeseg_ResGNUNet(nnUNetTrainer_strokeseg_BCEDice):
     The full zoom-in & out recipe is ``nnUNetTrainer_strokeseg_ZoomInOut``; this trainer uses one patch size.
     """
 
+    network_class: ClassVar[type[nn.Module] | None] = ResidualGroupNormUNet
     network_family: ClassVar[str] = "residual U-Net with group norm (Tomita)"
     optimizer_name: ClassVar[str] = "adam"
     initial_lr_override: ClassVar[float | None] = ZOOM_IN_LR
     group_norm_groups: ClassVar[int] = GROUP_NORM_GROUPS
 
     @classmethod
-    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
-                                   num_input_channels: int, num_output_channels: int,
-                                   enable_deep_supervision: bool = True) -> nn.Module:
-        network = ResidualGroupNormUNet(num_input_channels, num_output_channels,
-                                        cls.network_spec(configuration_manager), enable_deep_supervision,
-                                        cls.group_norm_groups)
-        network.apply(network.initialize)
-        return network
+    def network_kwargs(cls) -> dict[str, Any]:
+        return {"num_groups": cls.group_norm_groups}
 
 
 class nnUNetTrainer_strokeseg_SEUNet(nnUNetTrainer_strokeseg_DiceOnly):
-    """Kim et al.: U-Net with squeeze-and-excitation after every stage, Dice loss; 2D or 3D by configuration."""
+    """Kim et al.: U-Net with squeeze-and-excitation after every stage, Dice loss; 2D or 3D by configuration.
+
+    Keeps the plans' normalization and activation (nnU-Net's instance norm and leaky ReLU by default).
+    """
 
     network_family: ClassVar[str] = "SE-U-Net (Kim)"
     se_reduction: ClassVar[int] = SE_REDUCTION
 
     @classmethod
-    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
-                                   num_input_channels: int, num_output_channels: int,
-                                   enable_deep_supervision: bool = True) -> nn.Module:
+    def make_network(cls, configuration_manager: ConfigurationManager, num_input_channels: int,
+                     num_output_channels: int, deep_supervision: bool) -> nn.Module:
         return build_se_unet(configuration_manager.network_arch_init_kwargs, cls.network_spec(configuration_manager),
-                             num_input_channels, num_output_channels, enable_deep_supervision, cls.se_reduction)
+                             num_input_channels, num_output_channels, deep_supervision, cls.se_reduction)
 
 
 class nnUNetTrainer_strokeseg_BiConvLSTMUNet(nnUNetTrainer_strokeseg_Tversky):
@@ -90,18 +80,10 @@ class nnUNetTrainer_strokeseg_BiConvLSTMUNet(nnUNetTrainer_strokeseg_Tversky):
     fast left-right test-time mirroring.
     """
 
+    network_class: ClassVar[type[nn.Module] | None] = SliceStackConvLSTMUNet
     network_family: ClassVar[str] = "residual 2D U-Net with bidirectional ConvLSTM (Alis)"
     width_scale: ClassVar[float] = DWI_NETWORK_WIDTH_SCALE
     inference_mirroring: ClassVar[str] = "left_right"
-
-    @classmethod
-    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
-                                   num_input_channels: int, num_output_channels: int,
-                                   enable_deep_supervision: bool = True) -> nn.Module:
-        network = SliceStackConvLSTMUNet(num_input_channels, num_output_channels,
-                                         cls.network_spec(configuration_manager), enable_deep_supervision)
-        network.apply(network.initialize)
-        return network
 
     def _get_deep_supervision_scales(self) -> list[list[float]] | None:
         scales = super()._get_deep_supervision_scales()

@@ -102,9 +102,9 @@ class nnUNetTrainer_strokeseg_ZoomInOut(nnUNetTrainer_strokeseg_ResGNUNet):
         plans = apply_patch_overrides(plans, configuration, self.zoom_in_patch_size_override,
                                       self.zoom_out_patch_size_override, self.zoom_in_batch_size_override,
                                       self.zoom_out_batch_size_override)
+        schedule = zoom_schedule_from_plans(plans, configuration)  # clear error before nnU-Net's own lookup
         super().__init__(plans, configuration, fold, dataset_json, device)
         self.initial_lr = self.zoom_in_lr
-        schedule = zoom_schedule_from_plans(self.plans_manager.plans, configuration)
         zoom_in = self.plans_manager.get_configuration(_zoom_in_name(self.plans_manager.plans, configuration))
         zoom_out = self.configuration_manager
         if zoom_in.data_identifier != zoom_out.data_identifier:
