@@ -90,9 +90,13 @@ GROUP_NORM_GROUPS: Final[int] = 8
 #: Squeeze-and-excitation channel reduction ratio of Kim's SE-U-Net (Hu et al.'s r = 16).
 SE_REDUCTION: Final[int] = 16
 #: Width of strokeseg's DWI networks (Noh's pre-activation residual U-Net, Alis's ConvLSTM U-Net) relative
-#: to the features per stage in the plans: half of nnU-Net's widths keeps sliding-window prediction of a
-#: 256x256x30 DWI case under 10 s on 2 CPU cores (benchmarks/bench_trainers.py).
-DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.5
+#: to the features per stage in the plans: 3/8 of nnU-Net's widths (12 features at full resolution instead of
+#: 32, 120 instead of 320) keeps sliding-window prediction of a 256x256x30 DWI case under 10 s on 2 CPU cores
+#: (benchmarks/bench_trainers.py); the papers do not state their widths (documented choice).
+DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.375
+#: Hidden channels of each direction of Alis's bidirectional ConvLSTMs, relative to the stage's features
+#: (documented choice; both directions together then carry half the stage's channels).
+CONVLSTM_HIDDEN_FRACTION: Final[float] = 0.25
 
 # --------------------------------------------------------------------------------------------------
 # Fine-tuning schedules (Noh domain adaptation; Alis vendor transfer)

@@ -30,7 +30,7 @@ from strokeseg.trainers.networks import (
 class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer):
     """Noh et al.: 3D U-Net with pre-activation residual units (batch norm, ReLU); nnU-Net's loss and SGD.
 
-    Half of nnU-Net's widths (``DWI_NETWORK_WIDTH_SCALE``) and fast left-right test-time mirroring.
+    3/8 of nnU-Net's widths (``DWI_NETWORK_WIDTH_SCALE``) and fast left-right test-time mirroring.
     """
 
     network_class: ClassVar[type[nn.Module] | None] = PreActResidualUNet
@@ -76,7 +76,7 @@ class nnUNetTrainer_strokeseg_BiConvLSTMUNet(nnUNetTrainer_strokeseg_Tversky):
     """Alis et al.: residual 2D U-Net with bidirectional ConvLSTMs across slices, Tversky loss.
 
     Needs a 3D configuration (a slice stack, e.g. ``3d_fullres``); DWI and ADC are input channels. Downsampling
-    is in-plane only, so the deep-supervision targets are downsampled in-plane only. Half of nnU-Net's widths and
+    is in-plane only, so the deep-supervision targets are downsampled in-plane only. 3/8 of nnU-Net's widths and
     fast left-right test-time mirroring.
     """
 

@@ -24,62 +24,65 @@ from dynamic_network_architectures.building_blocks.unet_residual_decoder import 
 from dynamic_network_architectures.initialization.weight_init import InitWeights_He, init_last_bn_before_add_to_0
 from torch import nn
 
+from strokeseg.defaults import CONVLSTM_HIDDEN_FRACTION
 from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.networks.layers import feature_map_size
 from strokeseg.trainers.networks.spec import UNetSpec
 
-#: Hidden channels of each ConvLSTM direction, as a fraction of the stage's features (both directions together
-#: then have as many channels as the stage).
-LSTM_HIDDEN_FRACTION = 0.5
 #: In-plane kernel of the ConvLSTM gates.
 LSTM_KERNEL_SIZE = 3
 
 
-class ConvLSTMCell(nn.Module):
-    """A 2D ConvLSTM cell (Shi et al.): the four gates are one convolution over ``[input, hidden]``."""
+def lstm_update(gates: torch.Tensor, cell: torch.Tensor | None,
+                hidden_channels: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """One ConvLSTM step (Shi et al.) from the summed gate pre-activations ``(b, directions, 4 * hidden, y, x)``.
 
-    def __init__(self, in_channels: int, hidden_channels: int, kernel_size: int = LSTM_KERNEL_SIZE) -> None:
-        super().__init__()
-        self.hidden_channels = hidden_channels
-        self.gates = nn.Conv2d(in_channels + hidden_channels, 4 * hidden_channels, kernel_size,
-                               padding=kernel_size // 2)
-
-    def forward(self, x: torch.Tensor, hidden: torch.Tensor, cell: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        i, f, g, o = self.gates(torch.cat((x, hidden), dim=1)).chunk(4, dim=1)
-        cell = torch.sigmoid(f) * cell + torch.sigmoid(i) * torch.tanh(g)
-        return torch.sigmoid(o) * torch.tanh(cell), cell
+    Gates are ordered input, forget, output (sigmoid), candidate (tanh); ``cell`` is None at the first step.
+    Returns the new hidden and cell states, ``(b, directions, hidden, y, x)``.
+    """
+    grouped = gates.unflatten(2, (4, hidden_channels))
+    input_gate, forget_gate, output_gate = torch.sigmoid(grouped[:, :, :3]).unbind(dim=2)
+    candidate = torch.tanh(grouped[:, :, 3])
+    cell = input_gate * candidate if cell is None else torch.addcmul(input_gate * candidate, forget_gate, cell)
+    return output_gate * torch.tanh(cell), cell
 
 
 class BidirectionalConvLSTM(nn.Module):
-    """Runs a ConvLSTM over the slices forwards and backwards; returns ``x + fuse([h_forward, h_backward])``."""
+    """A 2D ConvLSTM run over the slices forwards and backwards; returns ``x + fuse([h_forward, h_backward])``.
+
+    For speed, the input-to-gate convolution of both directions runs on all slices in one batched call, and the
+    two directions advance together: step t updates the forward state with slice t and the backward state with
+    slice ``num_slices - 1 - t`` through one grouped hidden-to-gate convolution.
+    """
 
     def __init__(self, channels: int, hidden_channels: int, kernel_size: int = LSTM_KERNEL_SIZE) -> None:
         super().__init__()
         self.hidden_channels = hidden_channels
-        self.forward_cell = ConvLSTMCell(channels, hidden_channels, kernel_size)
-        self.backward_cell = ConvLSTMCell(channels, hidden_channels, kernel_size)
+        padding = kernel_size // 2
+        self.input_gates = nn.Conv2d(channels, 2 * 4 * hidden_channels, kernel_size, padding=padding)
+        self.hidden_gates = nn.Conv2d(2 * hidden_channels, 2 * 4 * hidden_channels, kernel_size, padding=padding,
+                                      groups=2, bias=False)
         self.fuse = nn.Conv2d(2 * hidden_channels, channels, 1)
-
-    def _run(self, cell: ConvLSTMCell, slices: list[torch.Tensor]) -> list[torch.Tensor]:
-        first = slices[0]
-        hidden = first.new_zeros((first.shape[0], self.hidden_channels, *first.shape[2:]))
-        state = hidden
-        outputs = []
-        for x in slices:
-            hidden, state = cell(x, hidden, state)
-            outputs.append(hidden)
-        return outputs
 
     def forward(self, x: torch.Tensor, num_slices: int) -> torch.Tensor:
         """``x`` is ``(b * num_slices, c, y, x)`` with the slices of one sample consecutive."""
-        batch = x.shape[0] // num_slices
-        stack = x.view(batch, num_slices, *x.shape[1:])
-        slices = list(stack.unbind(dim=1))
-        forward_states = self._run(self.forward_cell, slices)
-        backward_states = self._run(self.backward_cell, slices[::-1])[::-1]
-        states = torch.stack([torch.cat(pair, dim=1) for pair in zip(forward_states, backward_states, strict=True)],
-                             dim=1)
-        return x + self.fuse(states.view(batch * num_slices, *states.shape[2:]))
+        batch, hidden_channels, size = x.shape[0] // num_slices, self.hidden_channels, x.shape[2:]
+        gates = self.input_gates(x).view(batch, num_slices, 2, 4 * hidden_channels, *size)
+        # step t reads slice t (forward) and slice num_slices - 1 - t (backward)
+        gates = torch.stack((gates[:, :, 0], gates[:, :, 1].flip(1)), dim=2)
+        hidden: torch.Tensor | None = None
+        cell: torch.Tensor | None = None
+        steps = []
+        for t in range(num_slices):
+            step_gates = gates[:, t]
+            if hidden is not None:
+                recurrent = self.hidden_gates(hidden.reshape(batch, 2 * hidden_channels, *size))
+                step_gates = step_gates + recurrent.view_as(step_gates)
+            hidden, cell = lstm_update(step_gates, cell, hidden_channels)
+            steps.append(hidden)
+        states = torch.stack(steps, dim=1)
+        states = torch.stack((states[:, :, 0], states[:, :, 1].flip(1)), dim=2)  # backward states in slice order
+        return x + self.fuse(states.reshape(batch * num_slices, 2 * hidden_channels, *size))
 
     def compute_conv_feature_map_size(self, slice_size: Sequence[int], num_slices: int) -> np.int64:
         """Gate, hidden and cell maps of both directions plus the fused output, for ``num_slices`` slices."""
@@ -97,7 +100,7 @@ class SliceStackConvLSTMUNet(nn.Module):
     """
 
     def __init__(self, input_channels: int, num_classes: int, spec: UNetSpec, deep_supervision: bool = True,
-                 lstm_hidden_fraction: float = LSTM_HIDDEN_FRACTION) -> None:
+                 lstm_hidden_fraction: float = CONVLSTM_HIDDEN_FRACTION) -> None:
         super().__init__()
         if spec.dim != 3:
             raise ConfigurationError("the ConvLSTM U-Net needs a 3D configuration (a stack of slices, e.g. "
