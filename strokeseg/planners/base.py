@@ -6,12 +6,14 @@ import logging
 from typing import Any, ClassVar
 
 import nnunetv2
+import numpy as np
 from batchgenerators.utilities.file_and_folder_operations import join
 from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
 from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
 from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
 
 from strokeseg.errors import ConfigurationError
+from strokeseg.planners.foreground import evenly_spaced, foreground_crop_ratios
 from strokeseg.planners.zoom import add_zoom_configurations
 from strokeseg.preprocessing.normalization import normalization_for_channel
 from strokeseg.preprocessing.preprocessors import StrokesegPreprocessor, channel_names
@@ -32,6 +34,7 @@ class StrokesegPlanner(ExperimentPlanner):
       ADCRangeNormalization, FLAIR -> WMHFlairNormalization, T1w -> BrainZScoreNormalization; other names as
       nnU-Net maps them).
     * every configuration carries the case-preparation settings (``strokeseg_preprocessing``).
+    * with a foreground mask, image sizes (and so patch and batch sizes) are planned for the masked crop.
     * 3D datasets get ``3d_zoomin`` and ``3d_zoomout`` (see ``strokeseg.planners.zoom``).
 
     Subclasses set the plans name, the channel they require and whether to mask the foreground and correct
@@ -42,6 +45,8 @@ class StrokesegPlanner(ExperimentPlanner):
     required_channel: ClassVar[str | None] = None
     foreground_mask: ClassVar[bool] = True
     bias_correction: ClassVar[bool] = True
+    #: Training cases on which the foreground crop is measured (see ``strokeseg.planners.foreground``).
+    foreground_sample_cases: ClassVar[int] = 20
 
     def __init__(self, dataset_name_or_id: str | int, gpu_memory_target_in_gb: float = 8,
                  preprocessor_name: str = DefaultPreprocessor.__name__, plans_name: str | None = None,
@@ -57,6 +62,19 @@ class StrokesegPlanner(ExperimentPlanner):
         self._require_channel()
         self.case_preparation = CasePreparation.for_channels(self.channel_names, self.foreground_mask,
                                                              self.bias_correction)
+        if self.foreground_mask:
+            self._shrink_fingerprint_shapes_to_the_foreground()
+
+    def _shrink_fingerprint_shapes_to_the_foreground(self) -> None:
+        """Scale the fingerprint's cropped shapes by the crop the foreground mask adds (measured on a sample)."""
+        sample = evenly_spaced(sorted(self.dataset), self.foreground_sample_cases)
+        ratios = foreground_crop_ratios([self.dataset[key]["images"] for key in sample],
+                                        self.determine_reader_writer()(), self.case_preparation)
+        shapes = self.dataset_fingerprint["shapes_after_crop"]
+        self.dataset_fingerprint["shapes_after_crop"] = [
+            [max(1, round(size * ratio)) for size, ratio in zip(shape, ratios, strict=True)] for shape in shapes]
+        logger.info("foreground mask crops the images to %s of nnU-Net's nonzero crop per axis (median of %d "
+                    "cases); planning with the cropped sizes", np.round(ratios, 3).tolist(), len(sample))
 
     def _require_channel(self) -> None:
         if self.required_channel is None:

@@ -174,7 +174,8 @@ def plan_zoom(spacing: Sequence[float], median_shape: Sequence[float], zoom_in_m
     zoom_in_target = np.minimum(patch_voxels(zoom_in_mm, spacing, median_shape), zoom_out_target)
     topology, zoom_in = Topology.for_patch(spacing, zoom_in_target, min_edge_length)
     divisor = np.asarray(topology.divisor)
-    zoom_out = np.maximum(zoom_in, np.maximum(divisor, np.round(zoom_out_target / divisor) * divisor)).astype(int)
+    nearest = np.floor(zoom_out_target / divisor + 0.5) * divisor  # round half up to a multiple of the stride
+    zoom_out = np.maximum(zoom_in, np.maximum(divisor, nearest)).astype(int)
     reduced = False
     while not budget.fits(estimate(tuple(int(v) for v in zoom_out), topology)):
         reduced = True
