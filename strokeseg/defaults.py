@@ -79,8 +79,10 @@ DWI_MIN_SLICE_BRAIN_VOXELS: Final[int] = 100
 ADC_RANGE_1E6_MM2_S: Final[tuple[float, float]] = (0.0, 3000.0)
 #: ...and scaled linearly onto 0 .. ADC_SCALED_MAX, the numeric range of the normalized DWI channel.
 ADC_SCALED_MAX: Final[float] = 255.0
-#: The median brain ADC must fall in this range (10⁻⁶ mm²/s) after unit detection, otherwise the map is refused.
-ADC_PLAUSIBLE_MEDIAN_1E6_MM2_S: Final[tuple[float, float]] = (200.0, 3000.0)
+#: The 99th percentile of the positive ADC values in the brain (CSF and the brightest tissue; robust to dark
+#: background) must fall in this range in 10⁻⁶ mm²/s; 10⁻³ mm²/s and mm²/s maps fall 3 and 6 orders of magnitude
+#: lower and are recognised (and converted by the preprocessor); anything else is refused.
+ADC_PLAUSIBLE_P99_1E6_MM2_S: Final[tuple[float, float]] = (500.0, 20000.0)
 
 # --------------------------------------------------------------------------------------------------
 # FLAIR WMH intensity pipeline (Kim)

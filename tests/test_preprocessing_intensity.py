@@ -9,6 +9,7 @@ from strokeseg.errors import InputDataError
 from strokeseg.preprocessing.intensity import (
     PeakHistogram,
     adc_normalize,
+    adc_reference_value,
     adc_unit_factor,
     masked_zscore,
     rescale_slices,
@@ -118,7 +119,7 @@ def test_masked_zscore_refuses_constant_and_empty_masks() -> None:
 
 
 def test_adc_is_clipped_to_the_physical_range_and_scaled() -> None:
-    image = np.array([[[-50.0, 0.0, 750.0, 1500.0, 3000.0, 4200.0]]], dtype=np.float32)
+    image = np.array([[[-50.0, 0.0, 750.0, 1500.0, 3000.0, 4200.0]]], dtype=np.float32)  # 99th pct: ~4100
     mask = np.ones(image.shape, dtype=bool)
     assert np.allclose(adc_normalize(image, mask), [[[0.0, 0.0, 63.75, 127.5, 255.0, 255.0]]])
     mask[..., 0] = False
@@ -131,12 +132,17 @@ def test_adc_in_the_wrong_unit_is_refused_by_the_normalization() -> None:
         adc_normalize(image, np.ones(image.shape, dtype=bool))
 
 
-@pytest.mark.parametrize(("median", "unit", "factor"), [(820.0, "10⁻⁶ mm²/s", 1.0), (0.82, "10⁻³ mm²/s", 1e3),
-                                                        (0.00082, "mm²/s", 1e6)])
-def test_adc_units_are_recognised(median: float, unit: str, factor: float) -> None:
-    assert adc_unit_factor(median) == (unit, factor)
+@pytest.mark.parametrize(("reference", "unit", "factor"), [(3100.0, "10⁻⁶ mm²/s", 1.0), (3.1, "10⁻³ mm²/s", 1e3),
+                                                           (0.0031, "mm²/s", 1e6), (900.0, "10⁻⁶ mm²/s", 1.0)])
+def test_adc_units_are_recognised(reference: float, unit: str, factor: float) -> None:
+    assert adc_unit_factor(reference) == (unit, factor)
+
+
+def test_adc_reference_ignores_dark_background() -> None:
+    values = np.concatenate([np.zeros(5000), np.full(3000, 3.0), np.full(800, 800.0), np.full(200, 3100.0)])
+    assert adc_reference_value(values) == pytest.approx(3100.0)
 
 
 def test_an_implausible_adc_median_is_refused() -> None:
     with pytest.raises(InputDataError, match="implausible"):
-        adc_unit_factor(40.0)
+        adc_unit_factor(40.0)  # between 10⁻³ and 10⁻⁶ mm²/s scales

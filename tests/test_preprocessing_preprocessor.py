@@ -9,7 +9,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 import SimpleITK as sitk
-from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+from strokeseg_test_plans import dwi_adc_plans
 
 from strokeseg.errors import InputDataError
 from strokeseg.preprocessing.intensity import PeakHistogram
@@ -22,34 +22,8 @@ DATASET_JSON = {"channel_names": {"0": "DWI", "1": "ADC"}, "labels": {"backgroun
                 "file_ending": ".nii.gz"}
 
 
-def plans_for(preparation: CasePreparation | None) -> tuple[PlansManager, object]:
-    """Plans as StrokeDWIPlanner writes them for a DWI+ADC dataset at SPACING (only what preprocessing reads)."""
-    configuration = {
-        "data_identifier": "strokesegDWIPlans_3d_fullres", "preprocessor_name": "StrokesegPreprocessor",
-        "batch_size": 2, "patch_size": [8, 32, 32], "median_image_size_in_voxels": list(SHAPE),
-        "spacing": list(SPACING), "normalization_schemes": ["HistogramPeakNormalization", "ADCRangeNormalization"],
-        "use_mask_for_norm": [True, True], "resampling_fn_data": "resample_data_or_seg_to_shape",
-        "resampling_fn_seg": "resample_data_or_seg_to_shape",
-        "resampling_fn_data_kwargs": {"is_seg": False, "order": 3, "order_z": 0, "force_separate_z": None},
-        "resampling_fn_seg_kwargs": {"is_seg": True, "order": 1, "order_z": 0, "force_separate_z": None},
-        "resampling_fn_probabilities": "resample_data_or_seg_to_shape",
-        "resampling_fn_probabilities_kwargs": {"is_seg": False, "order": 1, "order_z": 0, "force_separate_z": None},
-        "architecture": {"network_class_name": "dynamic_network_architectures.architectures.unet.PlainConvUNet",
-                         "arch_kwargs": {}, "_kw_requires_import": []},
-        "batch_dice": False,
-    }
-    if preparation is not None:
-        configuration[PLANS_KEY] = preparation.to_plans()
-    intensities = {"mean": 1.0, "std": 1.0, "percentile_00_5": 0.0, "percentile_99_5": 1.0, "median": 1.0,
-                   "min": 0.0, "max": 1.0}
-    plans = {"dataset_name": "Dataset999_Unit", "plans_name": "strokesegDWIPlans",
-             "original_median_spacing_after_transp": list(SPACING), "original_median_shape_after_transp": list(SHAPE),
-             "image_reader_writer": "SimpleITKIO", "transpose_forward": [0, 1, 2], "transpose_backward": [0, 1, 2],
-             "configurations": {"3d_fullres": configuration}, "experiment_planner_used": "StrokeDWIPlanner",
-             "label_manager": "LabelManager",
-             "foreground_intensity_properties_per_channel": {"0": intensities, "1": intensities}}
-    manager = PlansManager(plans)
-    return manager, manager.get_configuration("3d_fullres")
+def unit_plans(preparation: CasePreparation | None) -> tuple:
+    return dwi_adc_plans(preparation, SHAPE, SPACING)
 
 
 def write(array: np.ndarray, path: Path, spacing: tuple[float, ...] = SPACING) -> str:
@@ -70,7 +44,7 @@ def case(tmp_path: Path) -> tuple[list[str], str]:
 
 def test_training_and_prediction_preprocessing_are_identical(case) -> None:
     images, label = case
-    plans, configuration = plans_for(CasePreparation.for_channels(["DWI", "ADC"]))
+    plans, configuration = unit_plans(CasePreparation.for_channels(["DWI", "ADC"]))
     preprocessor = StrokesegPreprocessor(verbose=False)
     trained, seg, train_properties = preprocessor.run_case(images, label, plans, configuration, DATASET_JSON)
     predicted, _, predict_properties = preprocessor.run_case(images, None, plans, configuration, DATASET_JSON)
@@ -81,7 +55,7 @@ def test_training_and_prediction_preprocessing_are_identical(case) -> None:
 
 def test_normalizations_from_the_plans_are_applied(case) -> None:
     images, _ = case
-    plans, configuration = plans_for(CasePreparation.for_channels(["DWI", "ADC"]))
+    plans, configuration = unit_plans(CasePreparation.for_channels(["DWI", "ADC"]))
     data, _, properties = StrokesegPreprocessor(verbose=False).run_case(images, None, plans, configuration,
                                                                          DATASET_JSON)
     brain = data[0] > 0
@@ -94,8 +68,8 @@ def test_normalizations_from_the_plans_are_applied(case) -> None:
 def test_plans_without_settings_get_the_defaults_for_their_channels(case) -> None:
     images, _ = case
     with_settings = StrokesegPreprocessor(verbose=False).run_case(
-        images, None, *plans_for(CasePreparation.for_channels(["DWI", "ADC"])), DATASET_JSON)[0]
-    without_settings = StrokesegPreprocessor(verbose=False).run_case(images, None, *plans_for(None), DATASET_JSON)[0]
+        images, None, *unit_plans(CasePreparation.for_channels(["DWI", "ADC"])), DATASET_JSON)[0]
+    without_settings = StrokesegPreprocessor(verbose=False).run_case(images, None, *unit_plans(None), DATASET_JSON)[0]
     assert np.array_equal(with_settings, without_settings)
 
 
@@ -106,14 +80,14 @@ def test_nan_in_a_nifti_file_is_an_error_naming_case_and_file(case, tmp_path: Pa
     data[1, 2, 3] = np.nan
     nib.save(nib.Nifti1Image(data, dwi.affine, dwi.header), images[0])
     with pytest.raises(InputDataError, match=r"case ph_001 .*ph_001_0000\.nii\.gz contains 1 NaN"):
-        StrokesegPreprocessor(verbose=False).run_case(images, None, *plans_for(None), DATASET_JSON)
+        StrokesegPreprocessor(verbose=False).run_case(images, None, *unit_plans(None), DATASET_JSON)
 
 
 def test_all_zero_image_is_an_error_naming_the_case(case) -> None:
     images, _ = case
     write(np.zeros(SHAPE, dtype=np.float32), Path(images[1]))
     with pytest.raises(InputDataError, match=r"case ph_001 .*channel 1 \(ADC\) is constant"):
-        StrokesegPreprocessor(verbose=False).run_case(images, None, *plans_for(None), DATASET_JSON)
+        StrokesegPreprocessor(verbose=False).run_case(images, None, *unit_plans(None), DATASET_JSON)
 
 
 def test_n4_fallback_is_logged_with_the_case(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -121,7 +95,7 @@ def test_n4_fallback_is_logged_with_the_case(tmp_path: Path, caplog: pytest.LogC
     images = [write(phantom.image("DWI"), tmp_path / "thin_0000.nii.gz", (5.0, 2.0, 2.0)),
               write(phantom.image("ADC"), tmp_path / "thin_0001.nii.gz", (5.0, 2.0, 2.0))]
     with caplog.at_level(logging.WARNING, logger="strokeseg"):
-        StrokesegPreprocessor(verbose=False).run_case(images, None, *plans_for(None), DATASET_JSON)
+        StrokesegPreprocessor(verbose=False).run_case(images, None, *unit_plans(None), DATASET_JSON)
     assert any("case thin" in r.message and "N4 failed on channel 0 (DWI)" in r.message for r in caplog.records)
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import ndimage
 
 from strokeseg.defaults import (
-    ADC_PLAUSIBLE_MEDIAN_1E6_MM2_S,
+    ADC_PLAUSIBLE_P99_1E6_MM2_S,
     ADC_RANGE_1E6_MM2_S,
     ADC_SCALED_MAX,
     DWI_HISTOGRAM_BINS,
@@ -216,43 +216,48 @@ def wmh_flair_normalize(image: np.ndarray, axis: int = 0, rescale_max: float = W
 # ------------------------------------------------------------------------------------------------------
 # ADC
 # ------------------------------------------------------------------------------------------------------
-def adc_unit_factor(median: float,
-                    plausible: tuple[float, float] = ADC_PLAUSIBLE_MEDIAN_1E6_MM2_S) -> tuple[str, float]:
-    """The unit of an ADC map judged by its median brain value: ``(unit name, factor to 10⁻⁶ mm²/s)``.
+def adc_reference_value(values: np.ndarray) -> float:
+    """The statistic ADC units are judged by: the 99th percentile of the positive values (0 when there are none)."""
+    positive = values[values > 0]
+    return float(np.percentile(positive, 99.0)) if positive.size else 0.0
 
-    The plausible median range in 10⁻⁶ mm²/s is tried as is, times 10⁻³ and times 10⁻⁶; the three candidate
-    ranges are three orders of magnitude apart, so at most one matches.
+
+def adc_unit_factor(reference: float,
+                    plausible: tuple[float, float] = ADC_PLAUSIBLE_P99_1E6_MM2_S) -> tuple[str, float]:
+    """The unit of an ADC map judged by ``adc_reference_value``: ``(unit name, factor to 10⁻⁶ mm²/s)``.
+
+    The plausible range in 10⁻⁶ mm²/s is tried as is, times 10⁻³ and times 10⁻⁶; the three candidate ranges
+    do not overlap, so at most one matches.
 
     Raises:
-        InputDataError: the median fits none of the units.
+        InputDataError: the value fits none of the units.
     """
     low, high = plausible
     for name, factor in ADC_UNITS:
-        if low <= median * factor <= high:
+        if low <= reference * factor <= high:
             return name, factor
     raise InputDataError(
-        f"the median ADC inside the brain is {median:.4g}, which is implausible in 10⁻⁶ mm²/s, 10⁻³ mm²/s or mm²/s "
-        f"(expected {low:g}-{high:g} × 10⁻⁶ mm²/s); is this channel really an ADC map?")
+        f"the 99th percentile of the ADC inside the brain is {reference:.4g}, which is implausible in 10⁻⁶ mm²/s, "
+        f"10⁻³ mm²/s or mm²/s (expected {low:g}-{high:g} × 10⁻⁶ mm²/s); is this channel really an ADC map?")
 
 
 def adc_normalize(image: np.ndarray, mask: np.ndarray, value_range: tuple[float, float] = ADC_RANGE_1E6_MM2_S,
                   scaled_max: float = ADC_SCALED_MAX,
-                  plausible: tuple[float, float] = ADC_PLAUSIBLE_MEDIAN_1E6_MM2_S) -> np.ndarray:
+                  plausible: tuple[float, float] = ADC_PLAUSIBLE_P99_1E6_MM2_S) -> np.ndarray:
     """Clip an ADC map (10⁻⁶ mm²/s) to ``value_range`` and scale it linearly onto [0, scaled_max]; 0 outside ``mask``.
 
     Raises:
-        InputDataError: no positive ADC inside the mask, or the median is implausible for 10⁻⁶ mm²/s (e.g. a
-            map in 10⁻³ mm²/s that was not converted).
+        InputDataError: no positive ADC inside the mask, or its ``adc_reference_value`` is implausible for
+            10⁻⁶ mm²/s (e.g. a map in 10⁻³ mm²/s that was not converted).
     """
-    inside = image[mask & (image > 0)]
-    if inside.size == 0:
+    reference = adc_reference_value(image[mask])
+    if reference == 0.0:
         raise InputDataError("the ADC map has no positive value inside the brain mask")
-    median = float(np.median(inside))
     low, high = plausible
-    if not low <= median <= high:
-        raise InputDataError(f"the median ADC inside the brain is {median:.4g}, outside {low:g}-{high:g}: the map "
-                             "is not in 10⁻⁶ mm²/s (strokeseg's preprocessor converts 10⁻³ mm²/s and mm²/s "
-                             "automatically; convert the map or check the channel name)")
+    if not low <= reference <= high:
+        raise InputDataError(f"the 99th percentile of the ADC inside the brain is {reference:.4g}, outside "
+                             f"{low:g}-{high:g}: the map is not in 10⁻⁶ mm²/s (strokeseg's preprocessor converts "
+                             "10⁻³ mm²/s and mm²/s automatically; convert the map or check the channel name)")
     lower, upper = value_range
     out = np.clip(image.astype(np.float32), lower, upper) - np.float32(lower)
     out *= np.float32(scaled_max / (upper - lower))

@@ -19,7 +19,7 @@ from nnunetv2.preprocessing.normalization.map_channel_name_to_normalization impo
 
 from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
 from strokeseg.defaults import (
-    ADC_PLAUSIBLE_MEDIAN_1E6_MM2_S,
+    ADC_PLAUSIBLE_P99_1E6_MM2_S,
     ADC_RANGE_1E6_MM2_S,
     ADC_SCALED_MAX,
     HISTOGRAM_CLIP_MAX,
@@ -43,6 +43,15 @@ __all__ = ["ADCRangeNormalization", "BrainZScoreNormalization", "HistogramPeakNo
 
 #: Axis of nnU-Net's transposed arrays along which "per slice" steps work.
 SLICE_AXIS = 0
+
+
+def nonzero_seg(data: np.ndarray) -> np.ndarray:
+    """nnU-Net-style mask for the normalizations from the image alone: 0 where any channel is nonzero, else -1.
+
+    Shape ``(1, *spatial)``, int8. strokeseg's preprocessor passes it instead of the cropped label map, whose
+    lesion voxels outside the nonzero region would count as "inside" during training only.
+    """
+    return np.where(np.any(data != 0, axis=0), np.int8(0), np.int8(-1))[None]
 
 
 def brain_mask(image: np.ndarray, seg: np.ndarray | None, use_mask_for_norm: bool | None) -> np.ndarray:
@@ -72,11 +81,11 @@ class ADCRangeNormalization(ImageNormalization):
     leaves_pixels_outside_mask_at_zero_if_use_mask_for_norm_is_true = True
     value_range: ClassVar[tuple[float, float]] = ADC_RANGE_1E6_MM2_S
     scaled_max: ClassVar[float] = ADC_SCALED_MAX
-    plausible_median: ClassVar[tuple[float, float]] = ADC_PLAUSIBLE_MEDIAN_1E6_MM2_S
+    plausible_p99: ClassVar[tuple[float, float]] = ADC_PLAUSIBLE_P99_1E6_MM2_S
 
     def run(self, image: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
         mask = brain_mask(image, seg, self.use_mask_for_norm)
-        out = adc_normalize(image, mask, self.value_range, self.scaled_max, self.plausible_median)
+        out = adc_normalize(image, mask, self.value_range, self.scaled_max, self.plausible_p99)
         return out.astype(self.target_dtype, copy=False)
 
 

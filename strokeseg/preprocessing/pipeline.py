@@ -15,7 +15,7 @@ import numpy as np
 
 from strokeseg.errors import InputDataError
 from strokeseg.preprocessing.bias_field import BiasFieldError, n4_correct
-from strokeseg.preprocessing.intensity import adc_unit_factor
+from strokeseg.preprocessing.intensity import adc_reference_value, adc_unit_factor
 from strokeseg.preprocessing.settings import CasePreparation
 from strokeseg.preprocessing.skull_strip import skull_strip_mask, voxel_volume_ml
 
@@ -26,6 +26,7 @@ class PreparedCase:
 
     Attributes:
         data: float32 ``(channels, *spatial)`` intensities.
+        brain_mask: the skull-strip mask (None when no mask was needed).
         brain_volume_ml: volume of the skull-strip mask (None when no mask was needed).
         n4_channels: channels that were bias-corrected.
         adc_unit_factors: channel -> factor that converted it to 10⁻⁶ mm²/s.
@@ -33,6 +34,7 @@ class PreparedCase:
     """
 
     data: np.ndarray
+    brain_mask: np.ndarray | None
     brain_volume_ml: float | None
     n4_channels: tuple[int, ...]
     adc_unit_factors: dict[int, float]
@@ -109,12 +111,12 @@ def prepare_case(data: np.ndarray, spacing: Sequence[float], settings: CasePrepa
                             "without bias-field correction")
     factors = {}
     for index in settings.adc_channels:
-        region = mask if mask is not None else np.ones(out.shape[1:], dtype=bool)
-        values = out[index][region & (out[index] > 0)]
-        if values.size == 0:
+        assert mask is not None  # needs_mask is true whenever adc_channels is not empty
+        reference = adc_reference_value(out[index][mask])
+        if reference == 0.0:
             raise InputDataError(f"{channel_label(index, channel_names)} has no positive ADC inside the brain mask")
         try:
-            unit, factor = adc_unit_factor(float(np.median(values)))
+            unit, factor = adc_unit_factor(reference)
         except InputDataError as error:
             raise InputDataError(f"{channel_label(index, channel_names)}: {error}") from None
         factors[index] = factor
@@ -122,4 +124,4 @@ def prepare_case(data: np.ndarray, spacing: Sequence[float], settings: CasePrepa
             out[index] *= np.float32(factor)
             warnings.append(f"{channel_label(index, channel_names)} looks like an ADC map in {unit}; converted to "
                             f"10⁻⁶ mm²/s (x{factor:g})")
-    return PreparedCase(out, volume, tuple(corrected), factors, tuple(warnings))
+    return PreparedCase(out, mask, volume, tuple(corrected), factors, tuple(warnings))

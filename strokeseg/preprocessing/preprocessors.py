@@ -23,6 +23,7 @@ from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 
 from strokeseg.errors import InputDataError, StrokesegError
 from strokeseg.io import IMAGE_SUFFIXES, count_nonfinite_voxels, strip_image_suffix
+from strokeseg.preprocessing.normalization import nonzero_seg
 from strokeseg.preprocessing.pipeline import prepare_case
 from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
 
@@ -109,7 +110,6 @@ class StrokesegPreprocessor(DefaultPreprocessor):
 
     def _normalize(self, data: np.ndarray, seg: np.ndarray, configuration_manager: ConfigurationManager,
                    foreground_intensity_properties_per_channel: dict) -> np.ndarray:
-        # nnU-Net passes the cropped label map, whose lesion voxels outside the nonzero region would count as
-        # "inside" during training only; the label-free nonzero mask keeps training and prediction identical.
-        nonzero = np.where(np.any(data != 0, axis=0), np.int8(0), np.int8(-1))[None]
-        return super()._normalize(data, nonzero, configuration_manager, foreground_intensity_properties_per_channel)
+        # the label-free mask keeps training (label map given) and prediction (no label) identical
+        return super()._normalize(data, nonzero_seg(data), configuration_manager,
+                                  foreground_intensity_properties_per_channel)

@@ -77,8 +77,8 @@ class CasePreparation:
 
     @property
     def needs_mask(self) -> bool:
-        """Whether the skull-strip mask has to be computed (for masking or for N4)."""
-        return self.foreground_mask or bool(self.n4_channels)
+        """Whether the skull-strip mask has to be computed (for masking, N4, or judging ADC units in the brain)."""
+        return self.foreground_mask or bool(self.n4_channels) or bool(self.adc_channels)
 
     def to_plans(self) -> dict[str, Any]:
         """JSON-ready dict for the plans."""
