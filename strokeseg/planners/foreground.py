@@ -14,6 +14,7 @@ from collections.abc import Sequence
 import numpy as np
 from nnunetv2.imageio.base_reader_writer import BaseReaderWriter
 from nnunetv2.preprocessing.cropping.cropping import create_nonzero_mask
+from tqdm import tqdm
 
 from strokeseg.errors import InputDataError
 from strokeseg.preprocessing.masks import bounding_box
@@ -40,7 +41,7 @@ def foreground_crop_ratios(cases: Sequence[Sequence[str]], reader: BaseReaderWri
         InputDataError: skull stripping fails on a case (the message names its first file).
     """
     ratios = []
-    for files in cases:
+    for files in tqdm(cases, desc="Measuring the skull-strip crop", unit="case", disable=len(cases) < 5):
         data, properties = reader.read_images(list(files))
         try:
             mask = skull_strip_mask(data[preparation.mask_channel].astype(np.float32), properties["spacing"],
