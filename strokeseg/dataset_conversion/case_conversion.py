@@ -238,7 +238,7 @@ def _read_labels(case: CaseSource, spec: CohortSpec, reference_channel: ChannelS
     if case.split == SPLIT_TRAIN and spec.require_lesion and not np.any(labels == spec.lesion_label):
         names = ", ".join(str(path) for path in case.masks)
         raise InputDataError(f"lesion mask {names} is empty (no voxel of label {spec.lesion_label}); this cohort "
-                             "requires a lesion in every training case (allow empty masks to keep it)")
+                             "requires a lesion in every training case (--allow-empty-masks keeps such cases)")
     return labels
 
 

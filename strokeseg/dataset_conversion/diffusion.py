@@ -45,7 +45,8 @@ def select_b_volumes(b_values: Sequence[float], target_b: float,
     """Indices of the volumes that make up the image at ``target_b``, and their mean b-value.
 
     ``target_b <= b0_max`` selects every b = 0 volume (b at or below ``b0_max``). Otherwise the diffusion-
-    weighted volume (b above ``b0_max``) whose b is nearest ``target_b`` is found, and every volume within
+    weighted volume (b above ``b0_max``) whose b is nearest ``target_b`` is found (on a tie, the lower b), and every
+    volume within
     :data:`SAME_B_RELATIVE_TOLERANCE` of that b is selected (its diffusion directions).
 
     Raises:
@@ -60,7 +61,7 @@ def select_b_volumes(b_values: Sequence[float], target_b: float,
     weighted = np.flatnonzero(values > b0_max)
     if weighted.size == 0:
         raise InputDataError(f"no diffusion-weighted volume (b > {b0_max:g}) among b-values {_listing(values)}")
-    nearest = values[weighted[np.argmin(np.abs(values[weighted] - target_b))]]
+    nearest = min(values[weighted], key=lambda b: (abs(b - target_b), b))  # a tie goes to the lower b
     indices = weighted[np.abs(values[weighted] - nearest) <= SAME_B_RELATIVE_TOLERANCE * nearest]
     return indices.tolist(), float(values[indices].mean())
 

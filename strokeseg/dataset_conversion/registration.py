@@ -26,10 +26,12 @@ REGISTRATION_METHODS: tuple[str, ...] = ("rigid", "affine", "none")
 
 #: Mattes mutual information histogram bins, fraction of voxels sampled, multi-resolution schedule.
 _MI_BINS = 32
-_SAMPLING_FRACTION = 0.2
+_SAMPLING_FRACTION = 0.05
 _SHRINK_FACTORS = (4, 2, 1)
 _SMOOTHING_SIGMAS_MM = (4.0, 2.0, 0.0)
 _ITERATIONS = 100
+#: A pyramid level is used only when the shrunk fixed image keeps at least this many voxels along every axis.
+_MIN_LEVEL_SIZE = 16
 
 
 @dataclass(frozen=True)
@@ -95,8 +97,10 @@ def _register(moving: sitk.Image, fixed: sitk.Image, method: str, seed: int) -> 
                                                           numberOfIterations=_ITERATIONS,
                                                           gradientMagnitudeTolerance=1e-6)
     registration.SetOptimizerScalesFromPhysicalShift()
-    registration.SetShrinkFactorsPerLevel(list(_SHRINK_FACTORS))
-    registration.SetSmoothingSigmasPerLevel(list(_SMOOTHING_SIGMAS_MM))
+    levels = [(factor, sigma) for factor, sigma in zip(_SHRINK_FACTORS, _SMOOTHING_SIGMAS_MM, strict=True)
+              if factor == 1 or min(fixed.GetSize()) // factor >= _MIN_LEVEL_SIZE]
+    registration.SetShrinkFactorsPerLevel([factor for factor, _ in levels])
+    registration.SetSmoothingSigmasPerLevel([sigma for _, sigma in levels])
     registration.SmoothingSigmasAreSpecifiedInPhysicalUnitsOn()
     registration.SetInitialTransform(initial, inPlace=False)
     result = registration.Execute(fixed, moving)

@@ -28,7 +28,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from strokeseg import __version__
-from strokeseg.cases import CASES_FILE, write_cases
+from strokeseg.cases import CASE_COLUMNS, CASES_FILE, write_cases
 from strokeseg.dataset_conversion.case_conversion import CaseOptions, convert_case, output_files
 from strokeseg.dataset_conversion.nnunet_raw import dataset_folder_name, write_dataset_json
 from strokeseg.dataset_conversion.report import (
@@ -191,13 +191,21 @@ def convert_cohort(discovery: Discovery, spec: CohortSpec, request: ConversionRe
     write_dataset_json(staging, dict(enumerate(spec.channel_names)), spec.labels, n_train,
                        description=spec.description,
                        extra={**spec.extra, "strokeseg": {**header, "cases_file": CASES_FILE}})
-    table = pd.DataFrame(sorted(records, key=lambda record: record["case_id"]))
-    write_cases(table, staging / CASES_FILE, overwrite=True)
+    write_cases(cases_table(records), staging / CASES_FILE, overwrite=True)
     csv_path, json_path = write_report(staging, outcomes, header)
     state.remove()
     _publish(staging, request)
     final = request.dataset_dir
     return ConversionResult(final, outcomes, final / csv_path.name, final / json_path.name)
+
+
+def cases_table(records: Sequence[dict[str, Any]]) -> pd.DataFrame:
+    """cases.csv rows sorted by case id, documented columns in their documented dtypes (counts stay integers)."""
+    table = pd.DataFrame(sorted(records, key=lambda record: record["case_id"]))
+    for column in CASE_COLUMNS:
+        if column.name in table.columns and column.dtype in ("Int64", "Float64"):
+            table[column.name] = pd.to_numeric(table[column.name]).astype(column.dtype)
+    return table
 
 
 def _run_cases(cases: Sequence[CaseSource], spec: CohortSpec, request: ConversionRequest,
