@@ -23,6 +23,7 @@ from cohort_fixtures import (
 
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert
+from strokeseg.dataset_conversion.split_datasets import split_dataset
 from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
 
 pytestmark = pytest.mark.slow
@@ -65,11 +66,15 @@ def test_every_layout_passes_verify_dataset_integrity(nnunet_paths: NnunetPaths,
         convert(cohort, source, nnunet_paths.raw, dataset_id, f"{cohort}{offset}",
                 case_options=CaseOptions(registration="none"), **options)
         ids.append(str(dataset_id))
+    # a derived dataset (files are symlinks into the registry dataset) is read by nnU-Net too
+    derived = split_dataset(nnunet_paths.raw, ids[-1], "site", site="hospital9", derived_id=990)
+    assert next((derived.dataset_dir / "imagesTr").iterdir()).is_symlink()
+    ids.append("990")
     log = tmp_path / "nnunet.log"
     run_nnunet("nnUNetv2_extract_fingerprint", ["-d", *ids, "--verify_dataset_integrity", "-np", "1"],
                nnunet_paths, log)
     text = log.read_text()
-    assert text.count("verify_dataset_integrity Done") == len(jobs)
+    assert text.count("verify_dataset_integrity Done") == len(ids)
     assert "mismatch" not in text.lower(), text      # nnU-Net only warns about origin/direction mismatches
     assert "Unexpected labels" not in text
     for dataset in sorted(nnunet_paths.raw.iterdir()):

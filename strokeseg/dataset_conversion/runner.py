@@ -16,7 +16,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 import shutil
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -30,7 +29,12 @@ from tqdm import tqdm
 from strokeseg import __version__
 from strokeseg.cases import CASE_COLUMNS, CASES_FILE, write_cases
 from strokeseg.dataset_conversion.case_conversion import CaseOptions, convert_case, output_files
-from strokeseg.dataset_conversion.nnunet_raw import dataset_folder_name, write_dataset_json
+from strokeseg.dataset_conversion.nnunet_raw import (
+    check_new_dataset,
+    dataset_folder_name,
+    publish_dataset,
+    write_dataset_json,
+)
 from strokeseg.dataset_conversion.report import (
     STATUS_CONVERTED,
     STATUS_SKIPPED,
@@ -104,17 +108,7 @@ def check_destination(request: ConversionRequest) -> None:
     Raises:
         OutputExistsError: with the folder in the way and what to do.
     """
-    target = request.dataset_dir
-    prefix = f"Dataset{request.dataset_id:03d}_"
-    if request.out_root.is_dir():
-        clashes = sorted(path for path in request.out_root.iterdir()
-                         if path.is_dir() and path.name.startswith(prefix) and path.name != target.name)
-        if clashes:
-            raise OutputExistsError(f"dataset id {request.dataset_id} is already used by {clashes[0]}; nnU-Net "
-                                    "needs unique ids: choose another --dataset-id")
-    if target.exists() and not request.overwrite:
-        raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it (the existing dataset is "
-                                "kept until the new one is complete)")
+    check_new_dataset(request.out_root, request.dataset_id, request.name, request.overwrite)
 
 
 def describe_conversion(discovery: Discovery, spec: CohortSpec, request: ConversionRequest) -> list[str]:
@@ -362,15 +356,9 @@ def _report_header(spec: CohortSpec, request: ConversionRequest) -> dict[str, An
 
 
 def _publish(staging: Path, request: ConversionRequest) -> None:
-    """Rename the staging folder to the dataset folder; an existing one (``overwrite``) goes only afterwards."""
-    final = request.dataset_dir
-    if not final.exists():
-        os.replace(staging, final)
-        return
-    retired = request.out_root / f".{final.name}.replaced"
-    if retired.exists():
-        shutil.rmtree(retired)
-    os.replace(final, retired)
-    os.replace(staging, final)
-    shutil.rmtree(retired)
-    logger.info("replaced %s; re-run nnUNetv2_plan_and_preprocess, its preprocessed data are out of date", final)
+    """Hand the finished staging folder over to the dataset folder (replacing an existing one with ``overwrite``)."""
+    replacing = request.dataset_dir.exists()
+    publish_dataset(staging, request.dataset_dir)
+    if replacing:
+        logger.info("replaced %s; re-run nnUNetv2_plan_and_preprocess, its preprocessed data are out of date",
+                    request.dataset_dir)
