@@ -196,3 +196,15 @@ def test_registration_beyond_the_qc_limit_falls_back_to_scanner_coordinates() ->
     result = register_and_resample(displaced, dwi, "rigid", max_mean_shift_mm=2.0)
     assert result.method == "scanner"
     assert result.rejected_shift_mm is not None and result.rejected_shift_mm > 2.0
+
+
+def test_resume_fingerprint_of_a_prepare_step_has_no_memory_address() -> None:
+    import functools
+
+    from strokeseg.dataset_conversion.dicom import resolve_dicom_case
+    from strokeseg.dataset_conversion.runner import describe_callable
+
+    described = describe_callable(functools.partial(resolve_dicom_case, dicom_dir=Path("/x"), channels=("DWI",)))
+    assert described == ("strokeseg.dataset_conversion.dicom.resolve_dicom_case(; channels=('DWI',), "
+                         "dicom_dir=/x)")
+    assert "0x" not in described

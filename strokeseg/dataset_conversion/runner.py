@@ -12,12 +12,13 @@ only after the new one is complete.
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import hashlib
 import json
 import logging
 import multiprocessing
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -329,8 +330,18 @@ def case_fingerprint(case: CaseSource) -> str:
                 stats.append((str(file), -1, -1))
     description = {"case_id": case.case_id, "split": case.split, "metadata": dict(case.metadata),
                    "channels": [asdict(channel) for channel in case.channels], "masks": [str(m) for m in case.masks],
-                   "prepare": getattr(case.prepare, "__qualname__", repr(case.prepare)), "files": stats}
+                   "prepare": describe_callable(case.prepare), "files": stats}
     return hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def describe_callable(function: Callable[..., Any] | None) -> str:
+    """A description of a (partial) function that is the same in every process (no memory addresses)."""
+    if function is None:
+        return ""
+    if isinstance(function, functools.partial):
+        arguments = ", ".join(f"{key}={value!s}" for key, value in sorted(function.keywords.items()))
+        return f"{describe_callable(function.func)}({', '.join(map(str, function.args))}; {arguments})"
+    return f"{getattr(function, '__module__', '')}.{getattr(function, '__qualname__', type(function).__name__)}"
 
 
 def _prune_stale_files(staging: Path, finished: Sequence[CaseSource], spec: CohortSpec) -> None:
