@@ -1,7 +1,7 @@
 """Every converter's output passes the stock ``nnUNetv2_extract_fingerprint --verify_dataset_integrity``.
 
-ATLAS R1.2 writes what R2.0 writes (one T1w channel, binary labels; tested in test_convert_atlas_wmh); the
-registry dataset mixes NIfTI rows and DICOM rows (dcm2niix, mask reoriented to dcm2niix's voxel order).
+The registry dataset mixes NIfTI rows and DICOM rows (dcm2niix, mask reoriented to dcm2niix's voxel order);
+a derived dataset of symbolic links is verified too.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import pytest
 import SimpleITK as sitk
 from cohort_fixtures import (
     dicom_grid_mask,
+    make_atlas_r12,
     make_atlas_r20,
     make_isles22,
     make_registry,
@@ -57,6 +58,7 @@ def test_every_layout_passes_verify_dataset_integrity(nnunet_paths: NnunetPaths,
         ("isles22", make_isles22(sources / "isles22", n_cases=2, flair=True, four_d_case=True).root,
          {"with_flair": True}),
         ("atlas", make_atlas_r20(sources / "atlas20", n_train=2, n_test=1).root, {}),
+        ("atlas", make_atlas_r12(sources / "atlas12", n_cases=2).root, {}),
         ("wmh", make_wmh(sources / "wmh", per_site=1).root, {"with_t1": True}),
         ("registry", _mixed_registry(sources / "registry"), {}),
     ]
