@@ -99,3 +99,9 @@ def test_settings_round_trip_through_the_plans_and_reject_unknown_keys() -> None
         CasePreparation.from_plans({"n4_levelz": 3})
     with pytest.raises(ConfigurationError, match="at least 1 level"):
         CasePreparation.from_plans({"n4_levels": 0})
+
+
+def test_settings_naming_missing_channels_are_refused(dwi_adc) -> None:
+    settings = CasePreparation(n4_channels=(0, 3))
+    with pytest.raises(InputDataError, match=r"use channels \[0, 3\], but the case has 2"):
+        prepare_case(dwi_adc[0], SPACING, settings, NAMES)

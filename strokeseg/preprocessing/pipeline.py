@@ -16,7 +16,7 @@ import numpy as np
 from strokeseg.errors import InputDataError
 from strokeseg.preprocessing.bias_field import BiasFieldError, n4_correct
 from strokeseg.preprocessing.intensity import adc_reference_value, adc_unit_factor
-from strokeseg.preprocessing.settings import CasePreparation
+from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
 from strokeseg.preprocessing.skull_strip import skull_strip_mask, voxel_volume_ml
 
 
@@ -81,47 +81,64 @@ def prepare_case(data: np.ndarray, spacing: Sequence[float], settings: CasePrepa
         channel_names: the dataset's channel names in channel order (for messages).
 
     Raises:
-        InputDataError: a bad channel, a skull strip that finds no brain, an implausible ADC map.
+        InputDataError: a bad channel, a skull strip that finds no brain, an implausible ADC map, or settings
+            that name channels the case does not have.
     """
     check_channels(data, channel_names)
+    _check_channel_indices(settings, data.shape[0])
     out = data.astype(np.float32, copy=True)
+    if not settings.needs_mask:
+        return PreparedCase(out, None, None, (), {}, ())
+    try:
+        mask = skull_strip_mask(out[settings.mask_channel], spacing, settings.skull_strip_sigma_mm,
+                                settings.min_brain_ml)
+    except InputDataError as error:
+        raise InputDataError(f"{channel_label(settings.mask_channel, channel_names)}: {error}") from None
+    if settings.foreground_mask:
+        out[:, ~mask] = 0.0
     warnings: list[str] = []
-    mask = None
-    volume = None
-    if settings.needs_mask:
-        if not 0 <= settings.mask_channel < out.shape[0]:
-            raise InputDataError(f"the plans compute the brain mask from channel {settings.mask_channel}, but the "
-                                 f"case has {out.shape[0]} channel(s)")
-        try:
-            mask = skull_strip_mask(out[settings.mask_channel], spacing, settings.skull_strip_sigma_mm,
-                                    settings.min_brain_ml)
-        except InputDataError as error:
-            raise InputDataError(f"{channel_label(settings.mask_channel, channel_names)}: {error}") from None
-        volume = float(mask.sum()) * voxel_volume_ml(spacing)
-        if settings.foreground_mask:
-            out[:, ~mask] = 0.0
+    corrected = _correct_bias(out, mask, spacing, settings, channel_names, warnings)
+    factors = _harmonize_adc_units(out, mask, settings.adc_channels, channel_names, warnings)
+    volume = float(mask.sum()) * voxel_volume_ml(spacing)
+    return PreparedCase(out, mask, volume, corrected, factors, tuple(warnings))
+
+
+def _check_channel_indices(settings: CasePreparation, channels: int) -> None:
+    used = {settings.mask_channel, *settings.n4_channels, *settings.adc_channels}
+    if min(used) < 0 or max(used) >= channels:
+        raise InputDataError(f"the plans' {PLANS_KEY} use channels {sorted(used)}, but the case has {channels} "
+                             "channel(s)")
+
+
+def _correct_bias(out: np.ndarray, mask: np.ndarray, spacing: Sequence[float], settings: CasePreparation,
+                  channel_names: Sequence[str], warnings: list[str]) -> tuple[int, ...]:
+    """N4 on ``settings.n4_channels`` of ``out`` in place; failures become warnings. Returns the corrected ones."""
     corrected = []
     for index in settings.n4_channels:
-        assert mask is not None  # needs_mask is true whenever n4_channels is not empty
         try:
             out[index] = n4_correct(out[index], mask, spacing, settings.n4_parameters)
             corrected.append(index)
         except BiasFieldError as error:
             warnings.append(f"N4 failed on {channel_label(index, channel_names)} ({error}); the channel is used "
                             "without bias-field correction")
+    return tuple(corrected)
+
+
+def _harmonize_adc_units(out: np.ndarray, mask: np.ndarray, adc_channels: Sequence[int],
+                         channel_names: Sequence[str], warnings: list[str]) -> dict[int, float]:
+    """Convert the ADC channels of ``out`` to 10⁻⁶ mm²/s in place; returns channel -> factor applied."""
     factors = {}
-    for index in settings.adc_channels:
-        assert mask is not None  # needs_mask is true whenever adc_channels is not empty
+    for index in adc_channels:
+        label = channel_label(index, channel_names)
         reference = adc_reference_value(out[index][mask])
         if reference == 0.0:
-            raise InputDataError(f"{channel_label(index, channel_names)} has no positive ADC inside the brain mask")
+            raise InputDataError(f"{label} has no positive ADC inside the brain mask")
         try:
             unit, factor = adc_unit_factor(reference)
         except InputDataError as error:
-            raise InputDataError(f"{channel_label(index, channel_names)}: {error}") from None
+            raise InputDataError(f"{label}: {error}") from None
         factors[index] = factor
         if factor != 1.0:
             out[index] *= np.float32(factor)
-            warnings.append(f"{channel_label(index, channel_names)} looks like an ADC map in {unit}; converted to "
-                            f"10⁻⁶ mm²/s (x{factor:g})")
-    return PreparedCase(out, mask, volume, tuple(corrected), factors, tuple(warnings))
+            warnings.append(f"{label} looks like an ADC map in {unit}; converted to 10⁻⁶ mm²/s (x{factor:g})")
+    return factors
