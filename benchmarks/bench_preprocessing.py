@@ -14,13 +14,14 @@ variation before and after; the tests require a reduction of at least 50 %).
 Targets (issue 6): strokeseg ≤ 1.5 s per case, ≥ 10× faster than the naive pipeline.
 
     .venv/bin/python benchmarks/bench_preprocessing.py            # 3 cases, 2 threads
-    .venv/bin/python benchmarks/bench_preprocessing.py --cases 5 --threads 1
+    .venv/bin/python benchmarks/bench_preprocessing.py --cases 5 --threads 1 --n4-shrink-mm 4
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import io
 import os
 import statistics
@@ -35,6 +36,7 @@ def _arguments() -> argparse.Namespace:
     parser.add_argument("--cases", type=int, default=3, help="phantom cases to time (default 3)")
     parser.add_argument("--threads", type=int, default=2, help="threads for SimpleITK and torch (default 2)")
     parser.add_argument("--skip-naive", action="store_true", help="do not run the slow naive pipeline")
+    parser.add_argument("--n4-shrink-mm", type=float, help="override the plans' N4 shrink spacing (mm)")
     return parser.parse_args()
 
 
@@ -89,6 +91,9 @@ def _run(arguments: argparse.Namespace, work: Path) -> None:
 
     ours_plans, ours_configuration = configuration()
     settings = case_preparation(ours_configuration.configuration, ["DWI"])
+    if arguments.n4_shrink_mm is not None:
+        settings = dataclasses.replace(settings, n4_shrink_spacing_mm=arguments.n4_shrink_mm)
+        ours_configuration.configuration[PLANS_KEY] = settings.to_plans()
     default_plans, default_configuration = configuration(
         normalization_schemes=["ZScoreNormalization"], use_mask_for_norm=[False],
         preprocessor_name="DefaultPreprocessor")
