@@ -40,16 +40,17 @@ HISTOGRAM_PEAK_TARGET: Final[float] = 150.0
 HISTOGRAM_CLIP_MAX: Final[float] = 255.0
 #: N4 bias-field correction: at most this many iterations per resolution level.
 N4_MAX_ITERATIONS: Final[int] = 10
-#: N4 resolution levels (the B-spline mesh doubles at each level; 4 levels with 10 iterations each).
-N4_FITTING_LEVELS: Final[int] = 4
+#: N4 resolution levels (the B-spline mesh doubles at each level from one span: 3 levels end with 4 spans, about
+#: 4-5 cm over a brain, i.e. 5-6 shrunk voxels per span; a 4th level over-fits tissue boundaries on the phantoms
+#: and doubles the time). The paper gives the iterations, not the levels; strokeseg's choice.
+N4_FITTING_LEVELS: Final[int] = 3
 #: N4 stops a level early when the change of the bias field falls below this (SimpleITK's default).
 N4_CONVERGENCE_THRESHOLD: Final[float] = 0.001
 #: N4 is estimated on an image shrunk towards this voxel size (mm) and the field is applied at full resolution:
-#: the shrink factor of an axis is round(N4_SHRINK_SPACING_MM / spacing), at least 1 (1x1x5 mm DWI -> 6x6x1,
-#: 1 mm isotropic T1w -> 6x6x6). The finest B-spline mesh of 4 levels spans ~2-3 cm of a head, so 6 mm voxels
-#: still sample every mesh cell several times (strokeseg's choice, the paper does not state one; the
-#: preprocessing docs give the accuracy/speed trade-off measured against 4 mm).
-N4_SHRINK_SPACING_MM: Final[float] = 6.0
+#: the shrink factor of an axis is round(N4_SHRINK_SPACING_MM / spacing), at least 1 (1x1x5 mm DWI -> 8x8x2,
+#: 1 mm isotropic T1w -> 8x8x8). The bias field is smooth on a scale of centimetres (strokeseg's choice, the paper
+#: does not state one; docs/preprocessing.md lists the accuracy and time of other settings).
+N4_SHRINK_SPACING_MM: Final[float] = 8.0
 #: An N4 field that varies by more than this factor inside the brain is refused as implausible (the case is then
 #: used without bias correction and a warning is logged; strokeseg's choice).
 N4_MAX_FIELD_RATIO: Final[float] = 10.0

@@ -32,7 +32,7 @@ class BiasFieldError(InputDataError):
 
 
 def shrink_factors(spacing: Sequence[float], shrink_spacing_mm: float = N4_SHRINK_SPACING_MM) -> tuple[int, ...]:
-    """Integer shrink factor per axis: round(shrink_spacing_mm / spacing), at least 1 (6 mm: 1x1x5 mm -> 6, 6, 1)."""
+    """Integer shrink factor per axis: round(shrink_spacing_mm / spacing), at least 1 (8 mm, 5x1x1 mm -> 2, 8, 8)."""
     return tuple(max(1, round(shrink_spacing_mm / float(s))) for s in spacing)
 
 
