@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.nnunet_plugins",
     "strokeseg.demo",
     "strokeseg.dataset_conversion.cli",
+    "strokeseg.preprocessing.cli",
 )
 
 logger = logging.getLogger("strokeseg")

@@ -40,6 +40,50 @@ HISTOGRAM_PEAK_TARGET: Final[float] = 150.0
 HISTOGRAM_CLIP_MAX: Final[float] = 255.0
 #: N4 bias-field correction: at most this many iterations per resolution level.
 N4_MAX_ITERATIONS: Final[int] = 10
+#: N4 resolution levels (the B-spline mesh doubles at each level from one span: 3 levels end with 4 spans, about
+#: 4-5 cm over a brain, i.e. 5-6 shrunk voxels per span; a 4th level over-fits tissue boundaries on the phantoms
+#: and doubles the time). The paper gives the iterations, not the levels; strokeseg's choice.
+N4_FITTING_LEVELS: Final[int] = 3
+#: N4 stops a level early when the change of the bias field falls below this (SimpleITK's default).
+N4_CONVERGENCE_THRESHOLD: Final[float] = 0.001
+#: N4 is estimated on an image shrunk towards this voxel size (mm) and the field is applied at full resolution:
+#: the shrink factor of an axis is round(N4_SHRINK_SPACING_MM / spacing), at least 1 (1x1x5 mm DWI -> 8x8x2,
+#: 1 mm isotropic T1w -> 8x8x8). The bias field is smooth on a scale of centimetres (strokeseg's choice, the paper
+#: does not state one; docs/preprocessing.md lists the accuracy and time of other settings).
+N4_SHRINK_SPACING_MM: Final[float] = 8.0
+#: An N4 field that varies by more than this factor inside the brain is refused as implausible (the case is then
+#: used without bias correction and a warning is logged; strokeseg's choice).
+N4_MAX_FIELD_RATIO: Final[float] = 10.0
+#: Skull stripping: Gaussian blur with this standard deviation (mm) before the Otsu threshold (strokeseg's
+#: choice; it suppresses noise and thin bright structures without moving the brain edge by more than ~1 mm).
+SKULL_STRIP_SIGMA_MM: Final[float] = 2.0
+#: Skull stripping fails (a clear error naming the case) when the brain mask is smaller than this (mL).
+SKULL_STRIP_MIN_BRAIN_ML: Final[float] = 10.0
+#: Histogram-peak normalization: bins of each slice's brain-voxel histogram, spanning 0 to the
+#: DWI_HISTOGRAM_UPPER_PERCENTILE of those voxels (the paper does not state the binning).
+DWI_HISTOGRAM_BINS: Final[int] = 64
+#: Upper end of the histogram range, as a percentile of the slice's brain voxels (ignores hot voxels).
+DWI_HISTOGRAM_UPPER_PERCENTILE: Final[float] = 99.5
+#: The histogram is smoothed with a Gaussian of this standard deviation (bins) before its peak is taken.
+DWI_HISTOGRAM_SMOOTHING_BINS: Final[float] = 1.0
+#: A slice uses its own histogram peak only when its brain area is at least this fraction of the largest
+#: brain slice of the case and at least DWI_MIN_SLICE_BRAIN_VOXELS voxels; other slices (the top and bottom
+#: of the brain, partial-volume caps) are scaled with the case-wide peak.
+DWI_MIN_SLICE_BRAIN_FRACTION: Final[float] = 0.10
+DWI_MIN_SLICE_BRAIN_VOXELS: Final[int] = 100
+
+# --------------------------------------------------------------------------------------------------
+# ADC channel (Alis; strokeseg's documented default, the paper does not give one)
+# --------------------------------------------------------------------------------------------------
+#: ADC maps are clipped to this physical range in 10⁻⁶ mm²/s (0 to free water at body temperature, ~3.0e-3
+#: mm²/s; CSF saturates, infarcts ~300-600 and normal tissue ~700-900 stay linear)...
+ADC_RANGE_1E6_MM2_S: Final[tuple[float, float]] = (0.0, 3000.0)
+#: ...and scaled linearly onto 0 .. ADC_SCALED_MAX, the numeric range of the normalized DWI channel.
+ADC_SCALED_MAX: Final[float] = 255.0
+#: The 99th percentile of the positive ADC values in the brain (CSF and the brightest tissue; robust to dark
+#: background) must fall in this range in 10⁻⁶ mm²/s; 10⁻³ mm²/s and mm²/s maps fall 3 and 6 orders of magnitude
+#: lower and are recognised (and converted by the preprocessor); anything else is refused.
+ADC_PLAUSIBLE_P99_1E6_MM2_S: Final[tuple[float, float]] = (500.0, 20000.0)
 
 #: Diffusion weighting of the DWI channel in s/mm² (Noh: b = 0 and 1000); converters pick the volume(s) whose
 #: b-value is nearest to this one among the diffusion-weighted volumes (b above B0_MAX_B_VALUE).
@@ -57,6 +101,13 @@ WMH_SLICE_RESCALE_MAX: Final[float] = 255.0
 WMH_HISTOGRAM_BINS: Final[int] = 32
 #: Brain mask = intensity above this value (after the peak shift), holes filled.
 WMH_BRAIN_THRESHOLD: Final[float] = 30.0
+#: Bins of the case-wise histogram that start below this intensity (air, noise floor, CSF) are not candidates
+#: for the "highest peak" (strokeseg's reading of the paper: the peak of brain tissue, not of the air).
+WMH_PEAK_MIN_INTENSITY: Final[float] = 30.0
+#: A slice whose maximum is below this fraction of the case's maximum (air or noise only, beyond the head) is
+#: rescaled with the case maximum instead of its own, so that noise is not stretched to 0-255 (strokeseg's
+#: choice; the paper's slices all contain the head).
+WMH_SLICE_MIN_MAX_FRACTION: Final[float] = 0.1
 
 # --------------------------------------------------------------------------------------------------
 # Zoom-in & out training (Tomita)
