@@ -19,6 +19,8 @@ from strokeseg.errors import StrokesegError
 COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.nnunet_plugins",
     "strokeseg.demo",
+    "strokeseg.synthetic.cli",
+    "strokeseg.evaluation.location_cli",
 )
 
 logger = logging.getLogger("strokeseg")
