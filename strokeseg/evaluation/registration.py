@@ -125,7 +125,7 @@ def _coarsen_in_plane(image: sitk.Image, min_spacing_mm: float) -> sitk.Image:
     new_spacing = np.maximum(spacing, min_spacing_mm)
     sigmas = [float(np.sqrt(max(n**2 - o**2, 0.0)) / 2.0) for n, o in zip(new_spacing, spacing, strict=True)]
     smooth = sitk.SmoothingRecursiveGaussian(image, [max(s, 1e-3) for s in sigmas])
-    size = [max(1, int(round(n * o / s))) for n, o, s in zip(image.GetSize(), spacing, new_spacing, strict=True)]
+    size = [max(1, round(n * o / s)) for n, o, s in zip(image.GetSize(), spacing, new_spacing, strict=True)]
     direction = np.asarray(image.GetDirection()).reshape(3, 3)
     origin = np.asarray(image.GetOrigin()) + direction @ ((new_spacing - spacing) / 2.0)
     return sitk.Resample(smooth, size, sitk.Transform(), sitk.sitkLinear, tuple(origin), tuple(new_spacing),

@@ -94,7 +94,7 @@ def write_registry_case(out: Path, case: PhantomCase) -> WrittenCase:
     row.update(site=metadata["site"], vendor=metadata["vendor"], field_strength_t=metadata["field_strength_t"],
                onset_to_imaging_h=metadata["onset_to_imaging_h"], location=metadata["location"],
                chronic_infarct=_yes_no(metadata["chronic_infarct"]), wmh_volume_ml=metadata["wmh_volume_ml"], split="")
-    images = {name: row[name] for name in ("dwi", "adc", "b0", "flair") if name in row}
+    images: dict[str, str] = {name: str(row[name]) for name in ("dwi", "adc", "b0", "flair") if name in row}
     return WrittenCase(case_id, row["dwi"], row["mask"], row, _truth(case_id, row["dwi"], row["mask"], case), images)
 
 

@@ -60,7 +60,7 @@ def grow_lesion(allowed: np.ndarray, seed: tuple[int, int, int], volume_ml: floa
     """
     spacing = np.asarray(spacing_zyx, dtype=float)
     voxel_ml = float(np.prod(spacing)) / 1000.0
-    target = max(1, int(round(volume_ml / voxel_ml)))
+    target = max(1, round(volume_ml / voxel_ml))
     radius_mm = (3.0 * volume_ml * 1000.0 / (4.0 * np.pi)) ** (1.0 / 3.0)
     half = np.ceil((3.0 * radius_mm + 6.0) / spacing).astype(int)
     lower = np.maximum(np.asarray(seed) - half, 0)

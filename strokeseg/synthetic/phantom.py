@@ -175,7 +175,7 @@ def sample_plan(rng: np.random.Generator, site: SiteProfile, kind: str,
 
 def _grid_for(plan: CasePlan, in_plane_mm: float, slice_mm: float, rng: np.random.Generator) -> sitk.Image:
     fov = PHANTOM_FIELD_OF_VIEW_MM * rng.uniform(0.95, 1.05)
-    size_xy = int(round(fov / in_plane_mm))
+    size_xy = round(fov / in_plane_mm)
     size_z = int(np.ceil(PHANTOM_COVERAGE_MM / slice_mm))
     return acquisition_grid((size_xy, size_xy, size_z), (in_plane_mm, in_plane_mm, slice_mm), plan.site.orientation)
 

@@ -60,7 +60,8 @@ class SiteProfile:
     def __post_init__(self) -> None:
         low, high = self.in_plane_mm
         if not 0.2 <= low <= high <= 5.0:
-            raise ConfigurationError(f"site {self.name}: in_plane_mm {self.in_plane_mm} must be 0.2 <= low <= high <= 5")
+            raise ConfigurationError(f"site {self.name}: in_plane_mm {self.in_plane_mm} must satisfy "
+                                     "0.2 <= low <= high <= 5")
         if not self.slice_thickness_mm or any(not 0.5 <= t <= 10.0 for t in self.slice_thickness_mm):
             raise ConfigurationError(f"site {self.name}: slice thicknesses must be between 0.5 and 10 mm")
         if self.orientation not in ORIENTATIONS:
