@@ -44,8 +44,8 @@ ATLAS_METADATA_COLUMNS: tuple[str, ...] = ("Subject ID", "Session", "Site", "Spl
                                            "Field Strength (T)")
 #: Name of the generator's own per-case table (every layout).
 TRUTH_FILE = "phantom_truth.csv"
-#: Every tenth case with index % 10 >= 7 goes to ATLAS ``Testing`` (about the 655/300 split of R2.0).
-ATLAS_TEST_FROM = 7
+#: Cases whose index % 10 is one of these go to ATLAS ``Testing`` (30 %, about the 655/300 split of R2.0).
+ATLAS_TEST_REMAINDERS: tuple[int, ...] = (3, 6, 9)
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def write_atlas2_case(out: Path, case: PhantomCase, subject_number: int) -> Writ
     """One ATLAS R2.0-like case (Training with mask, or Testing without)."""
     site_code = f"R{atlas_site_number(case.metadata['site']):03d}"
     subject = f"sub-r{atlas_site_number(case.metadata['site']):03d}s{subject_number:03d}"
-    split = "Testing" if case.index % 10 >= ATLAS_TEST_FROM else "Training"
+    split = "Testing" if case.index % 10 in ATLAS_TEST_REMAINDERS else "Training"
     folder = f"ATLAS_2/{split}/{site_code}/{subject}/ses-1/anat"
     stem = f"{subject}_ses-1_space-MNI152NLin2009aSym"
     image = _write(case.images["t1"], out, f"{folder}/{stem}_T1w.nii.gz")

@@ -48,7 +48,7 @@ from strokeseg.synthetic.contrast import (
     rician,
     t1_signal,
 )
-from strokeseg.synthetic.lesions import grow_lesion, interior, random_seed_voxel, smooth_blobs
+from strokeseg.synthetic.lesions import bounding_box, grow_lesion, interior, random_seed_voxel, smooth_blobs
 from strokeseg.synthetic.sites import SiteProfile
 
 PHANTOM_KINDS: tuple[str, ...] = ("acute", "chronic", "wmh")
@@ -208,17 +208,21 @@ def _wmh_map(maps: SubjectMaps, severity: float, rng: np.random.Generator) -> np
     if severity < 0.05:
         return np.zeros(maps.classes.shape, dtype=np.float32)
     spacing = maps.spacing_zyx
+    shape = maps.classes.shape
     ventricles = maps.classes == VENTRICLE_CODE
-    distance = ndimage.distance_transform_edt(~ventricles, sampling=spacing)
-    noise = ndimage.gaussian_filter(rng.standard_normal(distance.shape).astype(np.float32),
-                                    sigma=[3.0 / s for s in spacing])
-    noise /= max(float(np.abs(noise).max()), 1e-6)
-    reach = 1.0 + 9.0 * severity
-    band = np.clip((reach * (1.0 + 0.6 * noise) - distance) / 1.5, 0.0, 1.0)
+    band = np.zeros(shape, dtype=np.float32)
+    if ventricles.any():
+        reach = 1.0 + 9.0 * severity
+        box = bounding_box(ventricles, pad=int(np.ceil(2.0 * reach / min(spacing))) + 2)
+        distance = ndimage.distance_transform_edt(~ventricles[box], sampling=spacing)
+        noise = ndimage.gaussian_filter(rng.standard_normal(distance.shape).astype(np.float32),
+                                        sigma=[3.0 / s for s in spacing])
+        noise /= max(float(np.abs(noise).max()), 1e-6)
+        band[box] = np.clip((reach * (1.0 + 0.6 * noise) - distance) / 1.5, 0.0, 1.0) * (distance > 0)
     white = np.clip(maps.wm * 1.5 - 0.5, 0.0, 1.0)
     deep_region = maps.class_region("corona radiata") & (maps.wm > 0.6)
-    deep = smooth_blobs(distance.shape, spacing, deep_region, int(rng.poisson(1 + 10 * severity)), (1.0, 3.5), rng)
-    return np.clip(np.maximum(band * (distance > 0), deep) * white, 0.0, 1.0).astype(np.float32)
+    deep = smooth_blobs(shape, spacing, deep_region, int(rng.poisson(1 + 10 * severity)), (1.0, 3.5), rng)
+    return np.clip(np.maximum(band, deep) * white, 0.0, 1.0).astype(np.float32)
 
 
 def _chronic_maps(maps: SubjectMaps, rng: np.random.Generator, avoid: np.ndarray,
@@ -227,10 +231,20 @@ def _chronic_maps(maps: SubjectMaps, rng: np.random.Generator, avoid: np.ndarray
     name = ("cortex", "cerebellum", "basal ganglia & internal capsule", "corona radiata")[int(rng.integers(4))]
     volume = volume_ml if volume_ml is not None else float(np.exp(rng.uniform(np.log(0.3), np.log(15.0))))
     mask = place_lesions(maps, (LesionSpec((name,), volume),), rng, avoid=avoid)
-    core = ndimage.gaussian_filter(mask.astype(np.float32), (0.3, 0.7, 0.7))
-    rim = np.clip(ndimage.gaussian_filter(ndimage.binary_dilation(mask, iterations=2).astype(np.float32), 0.8)
-                  - core, 0.0, 1.0)
+    core, rim = _core_and_rim(mask)
     return core, rim, mask
+
+
+def _core_and_rim(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Soft fluid core and gliotic rim (0..1) of a chronic infarct mask, computed around the mask only."""
+    core = np.zeros(mask.shape, np.float32)
+    rim = np.zeros(mask.shape, np.float32)
+    if mask.any():
+        box = bounding_box(mask, pad=5)
+        core[box] = ndimage.gaussian_filter(mask[box].astype(np.float32), (0.3, 0.7, 0.7))
+        grown = ndimage.binary_dilation(mask[box], iterations=2).astype(np.float32)
+        rim[box] = np.clip(ndimage.gaussian_filter(grown, 0.8) - core[box], 0.0, 1.0)
+    return core, rim
 
 
 def build_pathology(maps: SubjectMaps, plan: CasePlan, rng: np.random.Generator, kind: str
@@ -239,25 +253,30 @@ def build_pathology(maps: SubjectMaps, plan: CasePlan, rng: np.random.Generator,
     shape = maps.classes.shape
     spacing = maps.spacing_zyx
     lesion = place_lesions(maps, plan.lesions, rng) if kind in ("acute", "chronic") else np.zeros(shape, bool)
-    soft = ndimage.gaussian_filter(lesion.astype(np.float32), (0.0, 0.6, 0.6)) if lesion.any() else \
-        np.zeros(shape, np.float32)
-    soft = np.maximum(soft, lesion * 0.85).astype(np.float32)
-    heterogeneity = ndimage.gaussian_filter(rng.standard_normal(shape).astype(np.float32),
-                                            sigma=[2.0 / s for s in spacing])
-    heterogeneity /= max(float(np.abs(heterogeneity).max()), 1e-6)
-    adc_factor = (onset_adc_factor(plan.onset_h) * (1.0 + 0.12 * heterogeneity)).astype(np.float32)
+    soft = np.zeros(shape, np.float32)
+    adc_factor = np.full(shape, onset_adc_factor(plan.onset_h), dtype=np.float32)
+    occupied = np.zeros(shape, bool)
+    if lesion.any():  # soft edges and heterogeneity are computed around the lesions only
+        box = bounding_box(lesion, pad=4)
+        soft[box] = np.maximum(ndimage.gaussian_filter(lesion[box].astype(np.float32), (0.0, 0.6, 0.6)),
+                               lesion[box] * 0.85)
+        heterogeneity = ndimage.gaussian_filter(rng.standard_normal(soft[box].shape).astype(np.float32),
+                                                sigma=[2.0 / s for s in spacing])
+        heterogeneity /= max(float(np.abs(heterogeneity).max()), 1e-6)
+        adc_factor[box] *= 1.0 + 0.12 * heterogeneity
+        occupied[box] = ndimage.binary_dilation(lesion[box], iterations=2)
     wmh = _wmh_map(maps, plan.wmh_severity, rng)
     wmh[lesion] = 0.0
-    occupied = ndimage.binary_dilation(lesion, iterations=2)
     core = rim = np.zeros(shape, np.float32)
     chronic_mask = np.zeros(shape, bool)
     if kind == "chronic":  # the labelled lesion itself is the chronic infarct
-        core = ndimage.gaussian_filter(lesion.astype(np.float32), (0.3, 0.7, 0.7))
-        rim = np.clip(ndimage.gaussian_filter(occupied.astype(np.float32), 0.8) - core, 0.0, 1.0)
+        core, rim = _core_and_rim(lesion)
         soft = np.zeros(shape, np.float32)
     elif plan.chronic_infarct:
         core, rim, chronic_mask = _chronic_maps(maps, rng, occupied)
-    tissue = maps.tissue & ~occupied & ~ndimage.binary_dilation(chronic_mask, iterations=2)
+    tissue = maps.tissue & ~occupied
+    if chronic_mask.any():
+        tissue &= ~ndimage.binary_dilation(chronic_mask, iterations=2)
     shine = smooth_blobs(shape, spacing, tissue & (maps.wm > 0.5), plan.n_shine_through, (2.5, 6.0), rng)
     susceptibility = (maps.susceptibility * plan.susceptibility).astype(np.float32)
     pathology = Pathology(acute=soft, acute_adc_factor=adc_factor, acute_t2_factor=onset_t2_factor(plan.onset_h),
