@@ -102,11 +102,17 @@ def nnunet_folder(variable: str) -> Path:
     return Path(value)
 
 
-def find_dataset_folder(spec: str, root: Path) -> Path:
-    """``DatasetXXX_Name`` folder under ``root`` for an ID (``501``), ``Dataset501`` or a full name."""
+def find_dataset_folder(spec: str, root: Path | None = None) -> Path:
+    """``DatasetXXX_Name`` folder for an ID (``501``), ``Dataset501`` or a full name.
+
+    Args:
+        spec: what the user gave.
+        root: where to look (default: ``$nnUNet_raw``).
+    """
     match = _DATASET_PATTERN.match(spec)
     if match is None:
-        raise ConfigurationError(f"{spec!r} is neither an existing folder nor an nnU-Net dataset ID/name")
+        raise InputDataError(f"reference {spec!r} is neither an existing folder nor an nnU-Net dataset ID/name")
+    root = root if root is not None else nnunet_folder("nnUNet_raw")
     prefix = f"Dataset{int(match.group(1)):03d}_"
     candidates = sorted(p for p in root.glob(f"{prefix}*") if p.is_dir()) if root.is_dir() else []
     if spec.startswith("Dataset") and "_" in spec:
@@ -129,7 +135,7 @@ def resolve_reference(spec: str, split: str = "auto") -> ReferenceSet:
     path = Path(spec)
     if path.is_dir() and not (path / "dataset.json").is_file():
         return ReferenceSet(folder=path, files=image_files(path, "reference"))
-    dataset = path if path.is_dir() else find_dataset_folder(spec, nnunet_folder("nnUNet_raw"))
+    dataset = path if path.is_dir() else find_dataset_folder(spec)
     if split == "auto":
         split = "Ts" if (dataset / "labelsTs").is_dir() else "Tr"
     labels = dataset / f"labels{split}"
