@@ -66,7 +66,7 @@ def test_assign_strata_uses_available_columns_and_by() -> None:
     assert table["onset_stratum"].tolist() == ["<3 h", UNKNOWN, ">24 h", UNKNOWN]
     assert table["vendor"].tolist() == ["GE", "Siemens", UNKNOWN, UNKNOWN]  # d has no cases.csv row
     assert strata[2].levels == ("cortex", "pons", UNKNOWN)  # atlas order, then unknown
-    assert strata[0].levels == ("small", "medium", "large", NO_LESION)
+    assert strata[0].levels == ("small", "medium", "large", NO_LESION)  # only levels that occur
     atlas, _ = assign_strata(["a"], [1.0], cases, locations={"a": "thalamus"})
     assert atlas["location"].tolist() == ["thalamus"]
     _, strata_without = assign_strata(["a"], [1.0], cases, case_locations=False)

@@ -8,7 +8,7 @@ compute, never in definitions. Two engines give identical results (tested to 1e-
   counts TP/FP/FN on the crop, extracts surfaces by 6-connected erosion, and finds every surface voxel's
   nearest surface voxel of the other mask with an exact k-d tree query on the physical (spacing-scaled)
   voxel centres — the same distances a Euclidean distance transform with that spacing gives, found faster
-  because only surface voxels are touched. Lesions: ``scipy.ndimage.label``.
+  because only surface voxels are touched. Lesions: ``cc3d`` connected components.
 * ``TorchEngine`` (``strokeseg.evaluation.torch_engine``, torch on a CUDA GPU or any torch device): the same
   steps as tensor operations, distances by chunked exact pairwise distances between surface voxels (float64)
   and lesions by label propagation with max-pooling.
@@ -160,12 +160,24 @@ class CpuEngine(CroppingEngine):
 
     def _nearest_distances(self, source: np.ndarray, target: np.ndarray, spacing: np.ndarray) -> np.ndarray:
         shared = int(np.count_nonzero(source & target))
-        others = np.argwhere(source & ~target) * spacing
+        others = _coordinates_mm(source & ~target, spacing)
         if others.shape[0] == 0:
             return np.zeros(shared, dtype=np.float64)
-        tree = cKDTree(np.argwhere(target) * spacing, balanced_tree=False, compact_nodes=False)
+        tree = cKDTree(_coordinates_mm(target, spacing), balanced_tree=False, compact_nodes=False)
         distances, _ = tree.query(others, k=1)
         return np.concatenate([np.zeros(shared, dtype=np.float64), distances])
+
+
+def _coordinates_mm(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Physical coordinates (mm, relative to the array corner) of the voxels of a 3-D mask, shape (n, 3).
+
+    One pass of ``flatnonzero`` and integer division: several times faster than ``np.argwhere``.
+    """
+    flat = np.flatnonzero(mask)
+    plane = mask.shape[1] * mask.shape[2]
+    z, remainder = np.divmod(flat, plane)
+    y, x = np.divmod(remainder, mask.shape[2])
+    return np.column_stack([z * spacing[0], y * spacing[1], x * spacing[2]])
 
 
 def _bounding_box(mask: np.ndarray) -> list[tuple[int, int]] | None:

@@ -8,9 +8,10 @@ lesion that overlaps no reference voxel is a lesion FP.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal, cast
 
+import cc3d
 import numpy as np
-from scipy import ndimage
 
 from strokeseg.defaults import LESION_CONNECTIVITY
 
@@ -55,15 +56,15 @@ def check_connectivity(connectivity: int) -> int:
     return connectivity
 
 
-def connectivity_structure(connectivity: int = LESION_CONNECTIVITY) -> np.ndarray:
-    """3×3×3 boolean neighbourhood of a 6-, 18- or 26-connectivity (for ``scipy.ndimage.label``)."""
-    rank = {6: 1, 18: 2, 26: 3}[check_connectivity(connectivity)]
-    return ndimage.generate_binary_structure(3, rank)
-
-
 def label_lesions(mask: np.ndarray, connectivity: int = LESION_CONNECTIVITY) -> tuple[np.ndarray, int]:
-    """Connected components of a boolean mask: (label array with 1..n, n)."""
-    labels, count = ndimage.label(mask, structure=connectivity_structure(connectivity))
+    """Connected components of a boolean mask: (label array with 1..n, n).
+
+    Uses ``cc3d`` (connected-components-3d, the library of the ISLES'22 reference evaluation), which is an
+    order of magnitude faster than ``scipy.ndimage.label`` on lesion masks and gives the same components.
+    """
+    neighbourhood = cast(Literal[6, 18, 26], check_connectivity(connectivity))
+    labels, count = cc3d.connected_components(np.asarray(mask, dtype=bool), connectivity=neighbourhood,
+                                              binary_image=True, return_N=True)
     return labels, int(count)
 
 
@@ -76,7 +77,7 @@ def count_overlapping_labels(labels: np.ndarray, count: int, other: np.ndarray) 
 
 def lesion_counts(reference: np.ndarray, prediction: np.ndarray,
                   connectivity: int = LESION_CONNECTIVITY) -> LesionCounts:
-    """Lesion TP/FP/FN and lesion numbers of two boolean masks (CPU, scipy.ndimage)."""
+    """Lesion TP/FP/FN and lesion numbers of two boolean masks (CPU, cc3d)."""
     reference = np.asarray(reference, dtype=bool)
     prediction = np.asarray(prediction, dtype=bool)
     reference_labels, n_reference = label_lesions(reference, connectivity)

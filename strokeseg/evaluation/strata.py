@@ -27,7 +27,7 @@ from strokeseg.errors import ConfigurationError
 UNKNOWN = "unknown"
 NO_LESION = "no lesion"
 #: Volume strata labels (Noh et al.), in display order.
-VOLUME_LEVELS: tuple[str, ...] = ("small", "medium", "large", NO_LESION)
+VOLUME_LEVELS: tuple[str, ...] = ("small", "medium", "large", NO_LESION, UNKNOWN)
 #: Location classes of the atlas (METRICS.md), in display order.
 LOCATION_LEVELS: tuple[str, ...] = ("cortex", "corona radiata", "basal ganglia & internal capsule", "thalamus",
                                     "midbrain", "pons", "medulla", "cerebellum", "multiple", NO_LESION, UNKNOWN)

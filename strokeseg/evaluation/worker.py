@@ -193,8 +193,9 @@ def run_parallel(function: Callable[[Item], dict[str, Any]], items: Sequence[Ite
                  device: str = "cpu", description: str = "evaluating") -> list[dict[str, Any]]:
     """Apply ``function`` to every item with ``jobs`` worker processes and a progress bar; results in order.
 
-    CUDA workers are started with ``spawn`` (CUDA cannot be used after ``fork``), CPU workers with
-    ``forkserver``. Each worker process uses one thread for SimpleITK so that ``-j`` scales.
+    CUDA workers are started with ``spawn`` (CUDA cannot be used after ``fork``), CPU workers with ``fork``
+    where it exists (no start-up imports; the parent has run no threaded computation at that point) and
+    ``spawn`` elsewhere. Each worker process uses one thread for SimpleITK so that ``-j`` scales.
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
@@ -206,7 +207,7 @@ def run_parallel(function: Callable[[Item], dict[str, Any]], items: Sequence[Ite
             progress.update()
         progress.close()
         return results
-    method = "spawn" if device == "cuda" else "forkserver"
+    method = "spawn" if device == "cuda" or "fork" not in multiprocessing.get_all_start_methods() else "fork"
     ordered: list[dict[str, Any] | None] = [None] * len(items)
     with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context(method),
                              initializer=_single_threaded) as pool:
