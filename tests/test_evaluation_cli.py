@@ -309,3 +309,32 @@ def test_bad_inputs_get_clear_errors(phantom: dict[str, Path], capsys: pytest.Ca
     filled = [a.format(**{k: str(v) for k, v in phantom.items()}) for a in arguments]
     assert evaluate(*filled, "--out", phantom["out"], *FAST) == 2
     assert message in capsys.readouterr().err
+
+
+ISLES22_MASK = (Path(__file__).parent / "data" / "isles22_sample" / "derivatives" / "sub-strokecase0009"
+                / "ses-0001" / "sub-strokecase0009_ses-0001_msk.nii.gz")
+
+
+def test_real_isles22_mask_against_a_shifted_copy(tmp_path: Path) -> None:
+    # the shipped ISLES'22 case (CC BY-SA 4.0): 112×112×73 voxels of 2 mm in LAS orientation, uint16 0/1
+    (tmp_path / "ref").mkdir()
+    (tmp_path / "pred").mkdir()
+    shutil.copy(ISLES22_MASK, tmp_path / "ref" / "strokecase0009.nii.gz")
+    reference_image = sitk.ReadImage(str(ISLES22_MASK))
+    reference = sitk.GetArrayFromImage(reference_image)
+    shifted = np.zeros_like(reference)
+    shifted[1:] = reference[:-1]  # one voxel (2 mm) along the array's first axis
+    prediction_image = sitk.GetImageFromArray(shifted)
+    prediction_image.CopyInformation(reference_image)
+    sitk.WriteImage(prediction_image, str(tmp_path / "pred" / "strokecase0009.nii.gz"))
+    assert evaluate("--pred", tmp_path / "pred", "--ref", tmp_path / "ref", "--out", tmp_path / "out", *FAST) == 0
+    row = pd.read_csv(tmp_path / "out" / "per_case.csv").iloc[0]
+    assert row["status"] == "ok"
+    assert row["vol_ref_ml"] == pytest.approx(4.18, abs=0.01)  # DATA.md
+    assert row["vol_pred_ml"] == pytest.approx(row["vol_ref_ml"])
+    assert row["hd"] == pytest.approx(2.0)  # a translated shape: hd is the translation
+    assert 0 < row["assd"] < 2.0 and 0 < row["dice"] < 1
+    assert row["n_lesions_ref"] == row["n_lesions_pred"] == 18 and row["lesion_count_diff"] == 0
+    expected = evaluate_pair(reference, shifted, tuple(reversed(reference_image.GetSpacing())))
+    assert row["hd95"] == pytest.approx(expected.hd95) and row["nsd"] == pytest.approx(expected.nsd)
+    assert row["lesion_f1"] == pytest.approx(expected.lesion_f1) and 0 < row["lesion_f1"] < 1  # thin lesions miss

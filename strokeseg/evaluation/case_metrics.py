@@ -102,5 +102,11 @@ def evaluate_pair(reference: np.ndarray, prediction: np.ndarray, spacing_mm: Seq
         connectivity: lesion connectivity, 6, 18 or 26.
     """
     engine = engine or CpuEngine()
-    analysis = engine.analyse(np.asarray(reference) != 0, np.asarray(prediction) != 0, spacing_mm, connectivity)
+    analysis = engine.analyse(_as_mask(reference), _as_mask(prediction), spacing_mm, connectivity)
     return CaseMetrics.from_analysis(analysis, spacing_mm, nsd_tolerance_mm)
+
+
+def _as_mask(array: np.ndarray) -> np.ndarray:
+    """Boolean view of a mask (no copy when it already is boolean)."""
+    array = np.asarray(array)
+    return array if array.dtype == np.bool_ else array != 0

@@ -100,7 +100,7 @@ class CroppingEngine(ABC):
         spacing = check_pair(reference, prediction, spacing_mm)
         check_connectivity(connectivity)
         reference_full, prediction_full = self._load(reference), self._load(prediction)
-        box = self._bounding_box(reference_full | prediction_full)
+        box = self._joint_bounding_box(reference_full, prediction_full)
         if box is None:
             return empty_analysis()
         window = crop_slices(box, tuple(reference_full.shape))
@@ -121,8 +121,8 @@ class CroppingEngine(ABC):
         """The mask as a boolean array of the backend."""
 
     @abstractmethod
-    def _bounding_box(self, mask: Any) -> list[tuple[int, int]] | None:
-        """[(first, last)] voxel index per axis of a boolean mask, or None when it is empty."""
+    def _joint_bounding_box(self, reference: Any, prediction: Any) -> list[tuple[int, int]] | None:
+        """[(first, last)] voxel index per axis of the union of two masks, or None when both are empty."""
 
     @abstractmethod
     def _count(self, mask: Any) -> int:
@@ -149,8 +149,8 @@ class CpuEngine(CroppingEngine):
     def _load(self, mask: np.ndarray) -> np.ndarray:
         return np.asarray(mask, dtype=bool)
 
-    def _bounding_box(self, mask: np.ndarray) -> list[tuple[int, int]] | None:
-        return _bounding_box(mask)
+    def _joint_bounding_box(self, reference: np.ndarray, prediction: np.ndarray) -> list[tuple[int, int]] | None:
+        return joint_bounding_box(reference, prediction)
 
     def _count(self, mask: np.ndarray) -> int:
         return int(np.count_nonzero(mask))
@@ -180,16 +180,22 @@ def _coordinates_mm(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     return np.column_stack([z * spacing[0], y * spacing[1], x * spacing[2]])
 
 
-def _bounding_box(mask: np.ndarray) -> list[tuple[int, int]] | None:
-    """[(first, last)] per axis of a 3-D boolean mask, or None when it is empty."""
-    along_z = np.flatnonzero(mask.any(axis=(1, 2)))
+def joint_bounding_box(reference: np.ndarray, prediction: np.ndarray) -> list[tuple[int, int]] | None:
+    """[(first, last)] per axis of the union of two 3-D boolean masks, or None when both are empty.
+
+    Rows of the flattened (z, y·x) arrays are reduced first (contiguous memory), then only the occupied
+    z-slab is projected onto (y, x); no union array is formed.
+    """
+    depth = reference.shape[0]
+    rows = reference.reshape(depth, -1).any(axis=1) | prediction.reshape(depth, -1).any(axis=1)
+    along_z = np.flatnonzero(rows)
     if along_z.size == 0:
         return None
-    slab = mask[along_z[0]: along_z[-1] + 1]
-    along_y = np.flatnonzero(slab.any(axis=(0, 2)))
-    along_x = np.flatnonzero(slab.any(axis=(0, 1)))
-    return [(int(along_z[0]), int(along_z[-1])), (int(along_y[0]), int(along_y[-1])),
-            (int(along_x[0]), int(along_x[-1]))]
+    first, last = int(along_z[0]), int(along_z[-1])
+    plane: np.ndarray = np.any(reference[first: last + 1], axis=0) | np.any(prediction[first: last + 1], axis=0)
+    along_y = np.flatnonzero(plane.any(axis=1))
+    along_x = np.flatnonzero(plane.any(axis=0))
+    return [(first, last), (int(along_y[0]), int(along_y[-1])), (int(along_x[0]), int(along_x[-1]))]
 
 
 def cuda_available() -> bool:

@@ -43,8 +43,8 @@ class TorchEngine(CroppingEngine):
     def _load(self, mask: np.ndarray) -> torch.Tensor:
         return torch.from_numpy(np.ascontiguousarray(mask, dtype=bool)).to(self.device)
 
-    def _bounding_box(self, mask: torch.Tensor) -> list[tuple[int, int]] | None:
-        return _bounding_box(mask)
+    def _joint_bounding_box(self, reference: torch.Tensor, prediction: torch.Tensor) -> list[tuple[int, int]] | None:
+        return _bounding_box(reference | prediction)
 
     def _count(self, mask: torch.Tensor) -> int:
         return int(torch.count_nonzero(mask))
