@@ -19,6 +19,7 @@ from strokeseg.errors import StrokesegError
 COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.nnunet_plugins",
     "strokeseg.demo",
+    "strokeseg.dataset_conversion.cli",
     "strokeseg.evaluation.cli",
 )
 

@@ -41,6 +41,13 @@ HISTOGRAM_CLIP_MAX: Final[float] = 255.0
 #: N4 bias-field correction: at most this many iterations per resolution level.
 N4_MAX_ITERATIONS: Final[int] = 10
 
+#: Diffusion weighting of the DWI channel in s/mm² (Noh: b = 0 and 1000); converters pick the volume(s) whose
+#: b-value is nearest to this one among the diffusion-weighted volumes (b above B0_MAX_B_VALUE).
+TARGET_B_VALUE: Final[float] = 1000.0
+#: Volumes with a b-value at or below this (s/mm²) count as b = 0 (scanners store 0-50 for the unweighted
+#: volume; strokeseg's documented choice).
+B0_MAX_B_VALUE: Final[float] = 50.0
+
 # --------------------------------------------------------------------------------------------------
 # FLAIR WMH intensity pipeline (Kim)
 # --------------------------------------------------------------------------------------------------
@@ -78,9 +85,23 @@ TRAIN_FRACTION: Final[float] = 0.8
 #: Vendor split into train / validation / test (80/10/10); the validation part of one vendor is the
 #: fine-tuning set of the other vendor's model.
 VENDOR_SPLIT_FRACTIONS: Final[tuple[float, float, float]] = (0.8, 0.1, 0.1)
+#: Domain adaptation: fraction of the external cohort held out as the fixed test pool (disjoint from the
+#: adaptation pool the subsamples are drawn from). The paper does not state it; strokeseg's documented choice.
+DOMAIN_ADAPTATION_TEST_FRACTION: Final[float] = 0.2
 #: Deep ensemble: number of members and the fraction of the training set each member sees.
 ENSEMBLE_MEMBERS: Final[int] = 5
 ENSEMBLE_SUBSET_FRACTION: Final[float] = 0.9
+
+# --------------------------------------------------------------------------------------------------
+# Cohort conversion (documented choices; none of the papers states them)
+# --------------------------------------------------------------------------------------------------
+#: Images of one case (e.g. DWI and ADC) count as one voxel grid when spacing, origin and direction agree
+#: within this tolerance in mm; the converter then writes all channels with the reference channel's header.
+GRID_TOLERANCE_MM: Final[float] = 1e-3
+#: Registration QC of an optional channel on another grid (ISLES'22 FLAIR -> DWI): a rigid/affine result
+#: that moves brain voxels by more than this mean distance (mm) is rejected and the channel is resampled by
+#: scanner coordinates only (flagged in cases.csv).
+REGISTRATION_MAX_MEAN_SHIFT_MM: Final[float] = 15.0
 
 # --------------------------------------------------------------------------------------------------
 # Ensemble uncertainty index (Kim; METRICS.md)

@@ -68,7 +68,7 @@ class Geometry:
         for name in ("spacing", "origin", "direction"):
             mine, theirs = np.asarray(getattr(self, name)), np.asarray(getattr(other, name))
             if mine.shape != theirs.shape or not np.allclose(mine, theirs, atol=tolerance, rtol=0):
-                problems.append(f"{name} {tuple(np.round(mine, 5))} vs {tuple(np.round(theirs, 5))}")
+                problems.append(f"{name} {tuple(np.round(mine, 5).tolist())} vs {tuple(np.round(theirs, 5).tolist())}")
         return problems
 
 
