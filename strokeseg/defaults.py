@@ -130,9 +130,6 @@ LESION_CONNECTIVITY: Final[int] = 26
 BLAND_ALTMAN_Z: Final[float] = 1.96
 #: WMH-volume strata: quantile groups of the evaluated cases' WMH volume (10 = deciles, METRICS.md).
 WMH_QUANTILE_GROUPS: Final[int] = 10
-#: Two images share a voxel grid when spacing and origin agree within this many mm and the direction
-#: cosines within this absolute tolerance (strokeseg's choice; predictions are never resampled).
-GRID_TOLERANCE_MM: Final[float] = 1e-4
 
 # --------------------------------------------------------------------------------------------------
 # Reproducibility
