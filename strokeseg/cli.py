@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.preprocessing.cli",
     "strokeseg.synthetic.cli",
     "strokeseg.evaluation.location_cli",
+    "strokeseg.evaluation.cli",
 )
 
 logger = logging.getLogger("strokeseg")

@@ -177,6 +177,10 @@ CONFIDENCE_LEVEL: Final[float] = 0.95
 NSD_TOLERANCE_MM: Final[float] = 1.0
 #: Connectivity of lesions (connected components): 6, 18 or 26 (ISLES'22 uses 26).
 LESION_CONNECTIVITY: Final[int] = 26
+#: Bland–Altman limits of agreement: bias ± this many sample SDs of the differences (METRICS.md).
+BLAND_ALTMAN_Z: Final[float] = 1.96
+#: WMH-volume strata: quantile groups of the evaluated cases' WMH volume (10 = deciles, METRICS.md).
+WMH_QUANTILE_GROUPS: Final[int] = 10
 
 # --------------------------------------------------------------------------------------------------
 # Reproducibility
