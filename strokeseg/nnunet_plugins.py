@@ -62,6 +62,10 @@ class ExportKind:
 EXPORT_KINDS: tuple[ExportKind, ...] = (
     ExportKind("planner", "strokeseg.planners", ("experiment_planning",), "strokeseg_planners"),
     ExportKind("trainer", "strokeseg.trainers", ("training", "nnUNetTrainer"), "strokeseg_trainers"),
+    ExportKind("preprocessor", "strokeseg.preprocessing.preprocessors", ("preprocessing", "preprocessors"),
+               "strokeseg_preprocessors"),
+    ExportKind("normalization", "strokeseg.preprocessing.normalization", ("preprocessing", "normalization"),
+               "strokeseg_normalization"),
 )
 
 

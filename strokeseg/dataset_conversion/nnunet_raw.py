@@ -7,10 +7,12 @@ An nnU-Net raw dataset lives in ``$nnUNet_raw/DatasetXXX_Name`` with ``imagesTr/
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
-from strokeseg.errors import ConfigurationError
+from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.io import PathLike, write_json_atomic
 
 FILE_ENDING = ".nii.gz"
@@ -69,3 +71,60 @@ def write_dataset_json(dataset_dir: PathLike, channel_names: Mapping[int, str], 
     }
     content.update(extra or {})
     return write_json_atomic(Path(dataset_dir) / "dataset.json", content, overwrite=overwrite)
+
+
+def find_dataset(raw_root: PathLike, dataset: str | int) -> Path:
+    """The dataset folder in ``raw_root`` given its id (``500``, ``"500"``) or folder name (``Dataset500_X``).
+
+    Raises:
+        InputDataError: no such dataset, or several folders share the id.
+    """
+    root = Path(raw_root)
+    text = str(dataset)
+    if text.isdigit():
+        matches = sorted(p for p in root.glob(f"Dataset{int(text):03d}_*") if p.is_dir()) if root.is_dir() else []
+        if len(matches) > 1:
+            raise InputDataError(f"dataset id {text} is used by several folders in {root}: "
+                                 f"{', '.join(p.name for p in matches)}")
+        if matches:
+            return matches[0]
+    elif (root / text).is_dir():
+        return root / text
+    expected = f"Dataset{int(text):03d}_NAME" if text.isdigit() else text
+    raise InputDataError(f"no dataset {text} in {root} (expected a folder {expected}); is nnUNet_raw (--raw) right?")
+
+
+def check_new_dataset(raw_root: PathLike, dataset_id: int, name: str, overwrite: bool = False) -> Path:
+    """The folder of a dataset about to be written; refuses when another dataset uses the id, or the dataset
+    exists and ``overwrite`` is off.
+
+    Raises:
+        OutputExistsError: with the folder in the way and what to do.
+    """
+    root = Path(raw_root)
+    target = root / dataset_folder_name(dataset_id, name)
+    prefix = f"Dataset{dataset_id:03d}_"
+    if root.is_dir():
+        clashes = sorted(p for p in root.iterdir() if p.is_dir() and p.name.startswith(prefix) and p != target)
+        if clashes:
+            raise OutputExistsError(f"dataset id {dataset_id} is already used by {clashes[0]}; nnU-Net needs unique "
+                                    "ids: choose another dataset id")
+    if target.exists() and not overwrite:
+        raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it (the existing dataset is "
+                                "kept until the new one is complete)")
+    return target
+
+
+def publish_dataset(staging: PathLike, target: PathLike) -> None:
+    """Rename a completely written ``staging`` folder to ``target``; an existing ``target`` is replaced only
+    after the rename succeeded (it is moved aside first, then deleted)."""
+    staging, target = Path(staging), Path(target)
+    if not target.exists():
+        os.replace(staging, target)
+        return
+    retired = target.with_name(f".{target.name}.replaced")
+    if retired.exists():
+        shutil.rmtree(retired)
+    os.replace(target, retired)
+    os.replace(staging, target)
+    shutil.rmtree(retired)

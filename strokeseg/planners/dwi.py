@@ -1,23 +1,25 @@
-"""Planner for acute-infarct DWI (optionally DWI+ADC) datasets (Noh et al.; Alis et al.)."""
+"""Planner for acute-infarct DWI (optionally DWI+ADC, b0) datasets (Noh et al.; Alis et al.)."""
 
 from __future__ import annotations
 
-from nnunetv2.experiment_planning.experiment_planners.default_experiment_planner import ExperimentPlanner
+from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_DWI
+from strokeseg.planners.base import StrokesegPlanner
 
 #: Plans identifier written by StrokeDWIPlanner (``-p strokesegDWIPlans`` for nnUNetv2_train/predict).
 DWI_PLANS_NAME = "strokesegDWIPlans"
 
 
-class StrokeDWIPlanner(ExperimentPlanner):
-    """nnU-Net's default planning, saved under the plans name ``strokesegDWIPlans``.
+class StrokeDWIPlanner(StrokesegPlanner):
+    """Noh et al.'s DWI pipeline: skull strip (Gaussian + Otsu on DWI), N4, per-slice histogram-peak normalization.
 
-    Use with ``nnUNetv2_plan_and_preprocess -d ID -pl StrokeDWIPlanner`` and train with
-    ``-p strokesegDWIPlans``.
+    Channels: ``DWI`` is required; ``ADC`` (clipped 0-3000 × 10⁻⁶ mm²/s, scaled to 0-255, never N4-corrected)
+    and ``b0`` (handled like DWI) are optional. Thick-slice data (1×1×3-5 mm) keep nnU-Net's anisotropic
+    planning (slice axis first, in-plane-only pooling and 1×3×3 kernels until the spacing is similar, the
+    10th-percentile slice spacing as target); skull stripping blurs and N4 shrinks in mm, so 5 mm slices are
+    neither blurred nor shrunk across, and the histogram normalization works slice by slice along that axis.
+
+    Use with ``nnUNetv2_plan_and_preprocess -d ID -pl StrokeDWIPlanner`` and train with ``-p strokesegDWIPlans``.
     """
 
-    def __init__(self, dataset_name_or_id: str | int, gpu_memory_target_in_gb: float = 8,
-                 preprocessor_name: str = "DefaultPreprocessor", plans_name: str = DWI_PLANS_NAME,
-                 overwrite_target_spacing: list[float] | tuple[float, ...] | None = None,
-                 suppress_transpose: bool = False) -> None:
-        super().__init__(dataset_name_or_id, gpu_memory_target_in_gb, preprocessor_name, plans_name,
-                         overwrite_target_spacing, suppress_transpose)
+    default_plans_name = DWI_PLANS_NAME
+    required_channel = CHANNEL_DWI

@@ -1,0 +1,344 @@
+"""The papers' study designs as deterministic, stratified case splits (pure functions on a cases table).
+
+Every design starts from one *stratified order* of the cases: cases are grouped into strata (site ×
+lesion-volume stratum, METRICS.md), shuffled within each stratum with the seed, and interleaved so that
+every prefix of the order holds the strata in proportion (systematic sampling). Parts are then assigned
+along that order by :func:`assign_parts`, which gives every minority part (validation, test) its share
+rounded *up* as soon as a prefix needs it. Hence prefixes are nested and stratified, and even tiny
+subsamples get at least one validation case.
+
+Designs (the result is a :class:`SplitPlan`; its folds become nnU-Net's ``splits_final.json``):
+
+* :func:`learning_curve_split` (Noh): nested subsamples of 2.5 … 100 % of the training cases, each 8:2
+  train/val; fold k = subsample k, so ``nnUNetv2_train ID CONF k`` trains on fraction k.
+* :func:`domain_adaptation_split` (Noh): a fixed test pool and a disjoint adaptation pool of an external
+  cohort; nested subsamples of 50 … 1000 adaptation cases, each 8:2; fold k = subsample k.
+* :func:`vendor_split` (Alis): the cases of one vendor split 80/10/10 into train/val/test (one fold plus a
+  held-out test part).
+* :func:`single_site_split`: one site's cases, 8:2 (one fold).
+* :func:`ensemble_split` (Kim): K members, each trained on 90 % and validated on 10 %; with K ≤ 10 the
+  members' validation parts are disjoint tenths of a stratified order; fold k = member k.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from strokeseg.defaults import (
+    DEFAULT_SEED,
+    DOMAIN_ADAPTATION_SIZES,
+    DOMAIN_ADAPTATION_TEST_FRACTION,
+    ENSEMBLE_MEMBERS,
+    ENSEMBLE_SUBSET_FRACTION,
+    LEARNING_CURVE_FRACTIONS,
+    TRAIN_FRACTION,
+    VENDOR_SPLIT_FRACTIONS,
+    VOLUME_LARGE_ABOVE_ML,
+    VOLUME_SMALL_BELOW_ML,
+)
+from strokeseg.errors import ConfigurationError
+
+logger = logging.getLogger(__name__)
+
+#: Columns of the cases table the strata are built from (missing columns are left out).
+STRATIFY_BY: tuple[str, ...] = ("site", "volume_stratum")
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True)
+class Fold:
+    """One nnU-Net fold: its name in the description, and its training and validation case ids."""
+
+    name: str
+    train: tuple[str, ...]
+    val: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """A study design's split of a dataset's cases.
+
+    Attributes:
+        kind: ``learning_curve``, ``domain_adaptation``, ``vendor``, ``single_site``, ``ensemble``.
+        seed: the seed of the stratified order.
+        parameters: the design's settings (fractions, sizes, group, ...).
+        folds: nnU-Net folds (``splits_final.json`` entry k = fold k).
+        test: held-out cases (never in a fold); a derived dataset puts them into ``imagesTs``.
+        strata: case id -> stratum label of every case the design drew from.
+    """
+
+    kind: str
+    seed: int
+    parameters: Mapping[str, Any]
+    folds: tuple[Fold, ...]
+    test: tuple[str, ...] = ()
+    strata: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def training_cases(self) -> tuple[str, ...]:
+        """Every case that appears in some fold (sorted); a derived dataset's ``imagesTr``."""
+        return tuple(sorted({case for fold in self.folds for case in (*fold.train, *fold.val)}))
+
+    def splits_final(self) -> list[dict[str, list[str]]]:
+        """The content of nnU-Net's ``splits_final.json`` (sorted case lists)."""
+        return [{"train": sorted(fold.train), "val": sorted(fold.val)} for fold in self.folds]
+
+    def describe(self) -> dict[str, Any]:
+        """The documentation written beside ``splits_final.json``: design, seed, sizes, strata, case lists."""
+        return {
+            "kind": self.kind, "seed": self.seed, "parameters": dict(self.parameters),
+            "stratified_by": list(self.parameters.get("stratified_by", STRATIFY_BY)),
+            "strata_counts": dict(sorted(Counter(self.strata.values()).items())),
+            "folds": [{"fold": index, "name": fold.name, "n_train": len(fold.train), "n_val": len(fold.val),
+                       "train": sorted(fold.train), "val": sorted(fold.val)} for index, fold in enumerate(self.folds)],
+            "n_test": len(self.test), "test": sorted(self.test),
+            "strata": dict(sorted(self.strata.items())),
+        }
+
+
+# --------------------------------------------------------------------------------------------------
+# Strata and the stratified order
+# --------------------------------------------------------------------------------------------------
+def volume_stratum(volume_ml: float | None, small_below_ml: float = VOLUME_SMALL_BELOW_ML,
+                   large_above_ml: float = VOLUME_LARGE_ABOVE_ML) -> str:
+    """``small`` (< 1.7 mL), ``medium`` (1.7-14 mL inclusive), ``large`` (> 14 mL), ``no lesion`` (0 mL),
+    ``unknown`` (missing)."""
+    if volume_ml is None or pd.isna(volume_ml):
+        return "unknown"
+    if volume_ml <= 0:
+        return "no lesion"
+    if volume_ml < small_below_ml:
+        return "small"
+    return "large" if volume_ml > large_above_ml else "medium"
+
+
+def case_strata(cases: pd.DataFrame, stratify_by: Sequence[str] = STRATIFY_BY,
+                small_below_ml: float = VOLUME_SMALL_BELOW_ML,
+                large_above_ml: float = VOLUME_LARGE_ABOVE_ML) -> dict[str, str]:
+    """Case id -> stratum label (``site=A|volume=small``) from the cases table.
+
+    ``volume_stratum`` is derived from ``lesion_volume_ml``; any other name is a column of the table
+    (``vendor``, ``field_strength_t`` ...). Columns that are absent are left out; missing values read ``unknown``.
+    """
+    labels: dict[str, list[str]] = {str(case): [] for case in cases["case_id"]}
+    for key in stratify_by:
+        if key == "volume_stratum":
+            if "lesion_volume_ml" not in cases.columns:
+                continue
+            values = [volume_stratum(v, small_below_ml, large_above_ml) for v in cases["lesion_volume_ml"]]
+        elif key in cases.columns:
+            values = ["unknown" if pd.isna(v) else str(v) for v in cases[key]]
+        else:
+            continue
+        for case, value in zip(cases["case_id"], values, strict=True):
+            labels[str(case)].append(f"{key.removesuffix('_stratum')}={value}")
+    return {case: "|".join(parts) or "all" for case, parts in labels.items()}
+
+
+def stratified_order(strata: Mapping[str, str], seed: int) -> list[str]:
+    """All case ids in an order whose every prefix holds the strata in proportion (deterministic by ``seed``).
+
+    Within a stratum of n cases the cases are shuffled and given the positions (rank + u) / n with one
+    random offset u per stratum; sorting all cases by that position interleaves the strata.
+    """
+    rng = np.random.default_rng(seed)
+    groups: dict[str, list[str]] = defaultdict(list)
+    for case in sorted(strata):
+        groups[strata[case]].append(case)
+    keys: dict[str, tuple[float, float]] = {}
+    for stratum in sorted(groups):
+        members = groups[stratum]
+        permutation = rng.permutation(len(members))
+        offset = float(rng.random())
+        for rank, index in enumerate(permutation):
+            keys[members[index]] = ((rank + offset) / len(members), float(rng.random()))
+    return sorted(strata, key=lambda case: keys[case])
+
+
+def assign_parts(n: int, fractions: Sequence[float]) -> list[int]:
+    """Part index (0 = the majority part) for each of ``n`` ordered positions.
+
+    Part p ≥ 1 receives position i when its count is below ceil((i + 1) · fractions[p]); every prefix of
+    length m therefore holds about ceil(m · fractions[p]) cases of part p (at least one as soon as m allows),
+    and assignments never change when n grows (nested prefixes).
+    """
+    if any(fraction < 0 for fraction in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ConfigurationError(f"split fractions {list(fractions)} must be non-negative and sum to 1")
+    counts = [0] * len(fractions)
+    parts = []
+    for position in range(n):
+        chosen = 0
+        for part in range(1, len(fractions)):
+            if counts[part] < math.ceil((position + 1) * fractions[part] - _EPSILON):
+                chosen = part
+                break
+        counts[chosen] += 1
+        parts.append(chosen)
+    return parts
+
+
+def _split_order(order: Sequence[str], fractions: Sequence[float]) -> list[list[str]]:
+    """``order`` divided into parts by :func:`assign_parts` (each part keeps the order)."""
+    parts: list[list[str]] = [[] for _ in fractions]
+    for case, part in zip(order, assign_parts(len(order), fractions), strict=True):
+        parts[part].append(case)
+    return parts
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigurationError(message)
+
+
+def _case_ids(cases: pd.DataFrame) -> list[str]:
+    _require("case_id" in cases.columns, "the cases table has no case_id column")
+    ids = [str(case) for case in cases["case_id"]]
+    duplicated = sorted({case for case in ids if ids.count(case) > 1})
+    _require(not duplicated, f"the cases table repeats case ids {', '.join(duplicated[:5])}")
+    return ids
+
+
+# --------------------------------------------------------------------------------------------------
+# Designs
+# --------------------------------------------------------------------------------------------------
+def learning_curve_split(cases: pd.DataFrame, fractions: Sequence[float] = LEARNING_CURVE_FRACTIONS,
+                         train_fraction: float = TRAIN_FRACTION, seed: int = DEFAULT_SEED,
+                         stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
+    """Nested subsamples of ``cases`` at ``fractions`` (sizes rounded half up, at least 2), each split
+    ``train_fraction`` : rest into train/val; fold k = fraction k (ascending)."""
+    _case_ids(cases)
+    _require(len(cases) >= 2, f"a learning curve needs at least 2 cases, got {len(cases)}")
+    _require(all(0 < f <= 1 for f in fractions) and len(fractions) > 0,
+             f"learning-curve fractions must lie in (0, 1], got {list(fractions)}")
+    strata = case_strata(cases, stratify_by)
+    order = stratified_order(strata, seed)
+    flags = assign_parts(len(order), (train_fraction, 1 - train_fraction))
+    folds: list[Fold] = []
+    for fraction in sorted(fractions):
+        size = max(2, min(len(order), math.floor(fraction * len(order) + 0.5)))
+        if folds and size == len(folds[-1].train) + len(folds[-1].val):
+            logger.warning("learning curve: %g %% of %d cases gives the same %d cases as the previous fraction",
+                           100 * fraction, len(order), size)
+        prefix = list(zip(order[:size], flags[:size], strict=True))
+        folds.append(Fold(f"{100 * fraction:g}%", tuple(c for c, p in prefix if p == 0),
+                          tuple(c for c, p in prefix if p == 1)))
+    return SplitPlan("learning_curve", seed, {"fractions": sorted(fractions), "train_fraction": train_fraction,
+                                              "n_cases": len(order), "stratified_by": list(stratify_by)},
+                     tuple(folds), (), strata)
+
+
+def domain_adaptation_split(cases: pd.DataFrame, sizes: Sequence[int] = DOMAIN_ADAPTATION_SIZES,
+                            test_fraction: float = DOMAIN_ADAPTATION_TEST_FRACTION, test_size: int | None = None,
+                            train_fraction: float = TRAIN_FRACTION, seed: int = DEFAULT_SEED,
+                            stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
+    """A fixed test pool (``test_size`` cases, else ``test_fraction``) and nested adaptation subsamples of
+    ``sizes`` drawn from the disjoint rest, each split ``train_fraction`` : rest; fold k = size k (ascending).
+
+    Sizes larger than the adaptation pool are dropped with a warning.
+    """
+    _case_ids(cases)
+    n = len(cases)
+    if test_size is not None:
+        _require(0 < test_size < n, f"test size {test_size} must lie between 1 and {n - 1} (the cohort has {n} cases)")
+        test_fraction = test_size / n
+    _require(0 < test_fraction < 1, f"test fraction {test_fraction} must lie in (0, 1)")
+    strata = case_strata(cases, stratify_by)
+    order = stratified_order(strata, seed)
+    pool, test = _split_order(order, (1 - test_fraction, test_fraction))
+    if test_size is not None:  # the ceil rule may give one more; move the surplus back in order
+        position = {case: index for index, case in enumerate(order)}
+        pool, test = sorted(pool + test[test_size:], key=position.__getitem__), test[:test_size]
+    usable = sorted(size for size in sizes if size <= len(pool))
+    dropped = sorted(set(sizes) - set(usable))
+    if dropped:
+        logger.warning("domain adaptation: sizes %s exceed the adaptation pool of %d cases and are dropped",
+                       dropped, len(pool))
+    _require(bool(usable) and usable[0] >= 2, f"no adaptation size fits the pool of {len(pool)} cases "
+                                              f"(sizes {list(sizes)}); pass smaller sizes")
+    flags = assign_parts(len(pool), (train_fraction, 1 - train_fraction))
+    folds: list[Fold] = []
+    for size in usable:
+        prefix = list(zip(pool[:size], flags[:size], strict=True))
+        folds.append(Fold(f"n={size}", tuple(c for c, p in prefix if p == 0), tuple(c for c, p in prefix if p == 1)))
+    parameters = {"sizes": usable, "dropped_sizes": dropped, "test_fraction": round(test_fraction, 6),
+                  "n_test": len(test), "n_adaptation_pool": len(pool), "adaptation_pool": sorted(pool),
+                  "train_fraction": train_fraction, "stratified_by": list(stratify_by)}
+    return SplitPlan("domain_adaptation", seed, parameters, tuple(folds), tuple(test), strata)
+
+
+def vendor_split(cases: pd.DataFrame, group: str, column: str = "vendor",
+                 fractions: Sequence[float] = VENDOR_SPLIT_FRACTIONS, seed: int = DEFAULT_SEED,
+                 stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
+    """The cases whose ``column`` equals ``group`` (case-insensitive), split train/val/test by ``fractions``."""
+    _case_ids(cases)
+    _require(column in cases.columns, f"the cases table has no {column!r} column to split by")
+    _require(len(fractions) == 3, f"vendor split fractions must be (train, val, test), got {list(fractions)}")
+    selected = cases[cases[column].astype("string").str.lower() == group.lower()]
+    available = sorted({str(v) for v in cases[column].dropna()})
+    _require(len(selected) >= 3, f"{len(selected)} case(s) with {column} = {group!r}; at least 3 are needed "
+                                 f"(values present: {', '.join(available) or 'none'})")
+    strata = case_strata(selected, stratify_by)
+    train, val, test = _split_order(stratified_order(strata, seed), fractions)
+    _require(bool(train), f"too few {group} cases ({len(selected)}) for a train/val/test split")
+    parameters = {"column": column, "group": group, "fractions": list(fractions), "stratified_by": list(stratify_by)}
+    return SplitPlan("vendor", seed, parameters, (Fold(f"{column}={group}", tuple(train), tuple(val)),),
+                     tuple(test), strata)
+
+
+def single_site_split(cases: pd.DataFrame, site: str, train_fraction: float = TRAIN_FRACTION,
+                      seed: int = DEFAULT_SEED, stratify_by: Sequence[str] = ("volume_stratum",)) -> SplitPlan:
+    """The cases of one ``site`` split ``train_fraction`` : rest into train/val (one fold)."""
+    _case_ids(cases)
+    _require("site" in cases.columns, "the cases table has no 'site' column")
+    selected = cases[cases["site"].astype("string") == site]
+    available = sorted({str(v) for v in cases["site"].dropna()})
+    _require(len(selected) >= 2, f"{len(selected)} case(s) from site {site!r}; at least 2 are needed "
+                                 f"(sites: {', '.join(available) or 'none'})")
+    strata = case_strata(selected, stratify_by)
+    train, val = _split_order(stratified_order(strata, seed), (train_fraction, 1 - train_fraction))
+    parameters = {"site": site, "train_fraction": train_fraction, "stratified_by": list(stratify_by)}
+    return SplitPlan("single_site", seed, parameters, (Fold(f"site={site}", tuple(train), tuple(val)),), (), strata)
+
+
+def ensemble_split(cases: pd.DataFrame, members: int = ENSEMBLE_MEMBERS,
+                   subset_fraction: float = ENSEMBLE_SUBSET_FRACTION, seed: int = DEFAULT_SEED,
+                   stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
+    """K = ``members`` training subsets of ``subset_fraction`` each; fold k = member k (its 90 % / 10 %).
+
+    With K ≤ round(1 / (1 − subset_fraction)) the stratified order is dealt into that many groups and
+    member k validates on group k (disjoint validation parts). More members draw independent stratified
+    orders (seed + k) and validate on their first ceil((1 − subset_fraction) · n) cases.
+    """
+    ids = _case_ids(cases)
+    _require(members >= 1, f"an ensemble needs at least one member, got {members}")
+    _require(0 < subset_fraction < 1, f"subset fraction {subset_fraction} must lie in (0, 1)")
+    strata = case_strata(cases, stratify_by)
+    n_groups = max(1, round(1 / (1 - subset_fraction)))
+    folds: list[Fold] = []
+    if members <= n_groups:
+        order = stratified_order(strata, seed)
+        groups = [order[start::n_groups] for start in range(n_groups)]
+        for member in range(members):
+            held_out = set(groups[member])
+            folds.append(Fold(f"member {member}", tuple(c for c in order if c not in held_out), tuple(groups[member])))
+        scheme = "disjoint"
+    else:
+        n_val = math.ceil((1 - subset_fraction) * len(ids) - _EPSILON)
+        for member in range(members):
+            order = stratified_order(strata, seed + member)
+            folds.append(Fold(f"member {member}", tuple(order[n_val:]), tuple(order[:n_val])))
+        scheme = "independent"
+    for fold in folds:
+        _require(bool(fold.train) and bool(fold.val), f"{len(ids)} cases are too few for {members} ensemble "
+                                                      f"members with {subset_fraction:g} subsets")
+    parameters = {"members": members, "subset_fraction": subset_fraction, "validation_scheme": scheme,
+                  "stratified_by": list(stratify_by)}
+    return SplitPlan("ensemble", seed, parameters, tuple(folds), (), strata)

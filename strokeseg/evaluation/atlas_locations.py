@@ -1,0 +1,108 @@
+"""Location strata from the location atlas, with a cache so that registrations run once per case.
+
+The atlas lookup itself (registration to MNI, class volumes, QC) lives in ``strokeseg.evaluation.location``
+(``locate_case``); it is imported only when atlas locations are requested. Registration takes seconds per
+case, and many models are evaluated on one test set, so results are kept in a CSV cache
+(``locations.csv`` in the report folder unless ``--location-cache`` names another file) keyed by the
+case, the size and modification time of its image and reference files, and the minimum class fraction.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.evaluation.strata import NO_LESION, UNKNOWN
+from strokeseg.io import atomic_path
+
+logger = logging.getLogger(__name__)
+
+LOCATION_CACHE_COLUMNS: tuple[str, ...] = ("case_id", "location", "registration_ok", "class_volumes_ml", "note",
+                                           "image_file", "reference_file", "key")
+
+
+@dataclass(frozen=True)
+class LocationTask:
+    """One case to locate: its image (for registration) and reference lesion mask."""
+
+    case_id: str
+    image: Path
+    reference: Path
+    min_fraction: float
+
+    def key(self) -> str:
+        """Cache key: file identities (size, mtime) and the minimum class fraction."""
+        return f"{_stamp(self.image)}|{_stamp(self.reference)}|{self.min_fraction:g}"
+
+
+def _stamp(path: Path) -> str:
+    status = path.stat()
+    return f"{status.st_size}:{status.st_mtime_ns}"
+
+
+def require_location_atlas() -> None:
+    """Raise ConfigurationError unless ``strokeseg.evaluation.location`` can be imported."""
+    try:
+        import strokeseg.evaluation.location  # noqa: F401
+    except ImportError as error:
+        raise ConfigurationError(f"atlas locations need strokeseg.evaluation.location, which cannot be imported "
+                                 f"({error}); use --location cases or --location none") from None
+
+
+def locate(task: LocationTask) -> dict[str, Any]:
+    """Locate one case with the atlas; a cache row. Cases whose files cannot be used get "unknown"."""
+    from strokeseg.evaluation.location import locate_case
+
+    row = {"case_id": task.case_id, "image_file": str(task.image), "reference_file": str(task.reference),
+           "key": task.key(), "note": "", "class_volumes_ml": "{}"}
+    try:
+        result = locate_case(task.image, task.reference, min_fraction=task.min_fraction)
+    except InputDataError as error:
+        return {**row, "location": UNKNOWN, "registration_ok": False, "note": str(error)}
+    volumes = {str(name): float(value) for name, value in dict(result.class_volumes_ml).items()}
+    return {**row, "location": result.label, "registration_ok": bool(result.registration_ok),
+            "class_volumes_ml": json.dumps(volumes, sort_keys=True),
+            "note": "" if result.registration_ok else "registration QC failed"}
+
+
+def read_location_cache(path: Path) -> dict[str, dict[str, Any]]:
+    """case_id -> cached row (empty when the cache does not exist)."""
+    if not path.is_file():
+        return {}
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    missing = [c for c in LOCATION_CACHE_COLUMNS if c not in table.columns]
+    if missing:
+        raise InputDataError(f"location cache {path} lacks column(s) {', '.join(missing)}; delete it to rebuild")
+    return {row["case_id"]: dict(row) for row in table.to_dict("records")}
+
+
+def write_location_cache(path: Path, rows: Mapping[str, Mapping[str, Any]]) -> Path:
+    """Write the cache atomically (one row per case, sorted by case_id)."""
+    table = pd.DataFrame([dict(rows[case]) for case in sorted(rows)], columns=list(LOCATION_CACHE_COLUMNS))
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=False)
+    return path
+
+
+def pending_tasks(tasks: list[LocationTask], cache: Mapping[str, Mapping[str, Any]]) -> list[LocationTask]:
+    """The tasks whose cached row is missing or stale."""
+    return [task for task in tasks if cache.get(task.case_id, {}).get("key") != task.key()]
+
+
+def location_labels(case_ids: list[str], cache: Mapping[str, Mapping[str, Any]],
+                    empty_reference: set[str]) -> dict[str, str]:
+    """case_id -> location label: "no lesion" for empty references, cached labels, else "unknown"."""
+    labels = {}
+    for case in case_ids:
+        if case in empty_reference:
+            labels[case] = NO_LESION
+        else:
+            labels[case] = str(cache.get(case, {}).get("location") or UNKNOWN)
+    return labels

@@ -1,0 +1,241 @@
+"""Evaluation engines: the heavy part of a case's metrics (confusion counts, surface distances, lesions).
+
+An engine turns a reference and a predicted boolean mask plus the voxel spacing into a :class:`PairAnalysis`;
+the metric formulas on top of it (``case_metrics``) are shared, so engines differ only in where and how they
+compute, never in definitions. Two engines give identical results (tested to 1e-5 mm):
+
+* :class:`CpuEngine` (numpy/scipy): crops both masks to their joint bounding box plus a one-voxel margin,
+  counts TP/FP/FN on the crop, extracts surfaces by 6-connected erosion, and finds every surface voxel's
+  nearest surface voxel of the other mask with an exact k-d tree query on the physical (spacing-scaled)
+  voxel centres — the same distances a Euclidean distance transform with that spacing gives, found faster
+  because only surface voxels are touched. Lesions: ``cc3d`` connected components.
+* ``TorchEngine`` (``strokeseg.evaluation.torch_engine``, torch on a CUDA GPU or any torch device): the same
+  steps as tensor operations, distances by chunked exact pairwise distances between surface voxels (float64)
+  and lesions by label propagation with max-pooling.
+
+``select_engine("auto")`` picks CUDA when a GPU is visible, the CPU engine otherwise.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+from strokeseg.defaults import LESION_CONNECTIVITY
+from strokeseg.errors import ConfigurationError
+from strokeseg.evaluation.lesions import LesionCounts, check_connectivity, lesion_counts
+from strokeseg.evaluation.overlap import ConfusionCounts
+from strokeseg.evaluation.surface import SurfaceDistances, surface
+
+#: Values of ``--device``.
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+
+#: Voxels of background kept around the joint bounding box so that erosion sees every neighbour.
+CROP_MARGIN_VOXELS = 1
+
+
+@dataclass(frozen=True)
+class PairAnalysis:
+    """What an engine computes for one reference/prediction pair."""
+
+    counts: ConfusionCounts
+    distances: SurfaceDistances
+    lesions: LesionCounts
+
+
+class MetricEngine(Protocol):
+    """Computes a :class:`PairAnalysis`; implementations must agree to 1e-5 mm."""
+
+    #: Short name recorded in reports ("cpu", "cuda", "torch:cpu").
+    name: str
+
+    def analyse(self, reference: np.ndarray, prediction: np.ndarray, spacing_mm: Sequence[float],
+                connectivity: int = LESION_CONNECTIVITY) -> PairAnalysis:
+        """Analyse boolean masks of one shape; ``spacing_mm`` in the arrays' axis order."""
+        ...
+
+
+def crop_slices(extents: Sequence[tuple[int, int]], shape: Sequence[int],
+                margin: int = CROP_MARGIN_VOXELS) -> tuple[slice, ...]:
+    """Slices of the box [first, last] per axis widened by ``margin`` voxels, clipped to the array."""
+    return tuple(slice(max(first - margin, 0), min(last + 1 + margin, size))
+                 for (first, last), size in zip(extents, shape, strict=True))
+
+
+def empty_analysis() -> PairAnalysis:
+    """Analysis of a pair of empty masks."""
+    return PairAnalysis(ConfusionCounts(0, 0, 0), SurfaceDistances.empty(pred_empty=True, ref_empty=True),
+                        LesionCounts(0, 0, 0, 0, 0))
+
+
+def check_pair(reference: np.ndarray, prediction: np.ndarray, spacing_mm: Sequence[float]) -> np.ndarray:
+    """Validate a pair of 3-D masks and return the spacing as a float64 array."""
+    if reference.shape != prediction.shape:
+        raise ValueError(f"reference {reference.shape} and prediction {prediction.shape} differ in shape")
+    if reference.ndim != 3:
+        raise ValueError(f"masks must be 3-D, got {reference.ndim} dimensions")
+    spacing = np.asarray(spacing_mm, dtype=np.float64)
+    if spacing.shape != (3,) or not np.all(spacing > 0):
+        raise ValueError(f"spacing must be three positive lengths in mm, got {tuple(spacing_mm)}")
+    return spacing
+
+
+class CroppingEngine(ABC):
+    """The steps every engine takes; subclasses supply the array primitives of their backend.
+
+    Crop both masks to the joint bounding box plus :data:`CROP_MARGIN_VOXELS`, count TP/FP/FN on the crop,
+    label lesions, extract surfaces by 6-connected erosion and find nearest-surface distances.
+    """
+
+    name: str
+
+    def analyse(self, reference: np.ndarray, prediction: np.ndarray, spacing_mm: Sequence[float],
+                connectivity: int = LESION_CONNECTIVITY) -> PairAnalysis:
+        """See :class:`MetricEngine`."""
+        spacing = check_pair(reference, prediction, spacing_mm)
+        check_connectivity(connectivity)
+        reference_full, prediction_full = self._load(reference), self._load(prediction)
+        box = self._joint_bounding_box(reference_full, prediction_full)
+        if box is None:
+            return empty_analysis()
+        window = crop_slices(box, tuple(reference_full.shape))
+        ref, pred = reference_full[window], prediction_full[window]
+        n_ref, n_pred, tp = self._count(ref), self._count(pred), self._count(ref & pred)
+        counts = ConfusionCounts(tp, n_pred - tp, n_ref - tp)
+        lesions = self._lesion_counts(ref, pred, connectivity)
+        if n_ref == 0 or n_pred == 0:
+            return PairAnalysis(counts, SurfaceDistances.empty(pred_empty=n_pred == 0, ref_empty=n_ref == 0), lesions)
+        ref_surface, pred_surface = surface(ref), surface(pred)
+        distances = SurfaceDistances(pred_to_ref=self._nearest_distances(pred_surface, ref_surface, spacing),
+                                     ref_to_pred=self._nearest_distances(ref_surface, pred_surface, spacing),
+                                     pred_empty=False, ref_empty=False)
+        return PairAnalysis(counts, distances, lesions)
+
+    @abstractmethod
+    def _load(self, mask: np.ndarray) -> Any:
+        """The mask as a boolean array of the backend."""
+
+    @abstractmethod
+    def _joint_bounding_box(self, reference: Any, prediction: Any) -> list[tuple[int, int]] | None:
+        """[(first, last)] voxel index per axis of the union of two masks, or None when both are empty."""
+
+    @abstractmethod
+    def _count(self, mask: Any) -> int:
+        """Number of voxels of a boolean mask."""
+
+    @abstractmethod
+    def _lesion_counts(self, reference: Any, prediction: Any, connectivity: int) -> LesionCounts:
+        """Lesion-wise counts of two cropped masks."""
+
+    @abstractmethod
+    def _nearest_distances(self, source: Any, target: Any, spacing: np.ndarray) -> np.ndarray:
+        """For each voxel of surface ``source``: distance in mm to the nearest voxel of surface ``target``.
+
+        Voxels on both surfaces come first (distance 0, not searched), then the others in C order; the
+        metrics do not depend on the order.
+        """
+
+
+class CpuEngine(CroppingEngine):
+    """numpy/scipy engine (single-threaded; use processes for parallelism)."""
+
+    name = "cpu"
+
+    def _load(self, mask: np.ndarray) -> np.ndarray:
+        return np.asarray(mask, dtype=bool)
+
+    def _joint_bounding_box(self, reference: np.ndarray, prediction: np.ndarray) -> list[tuple[int, int]] | None:
+        return joint_bounding_box(reference, prediction)
+
+    def _count(self, mask: np.ndarray) -> int:
+        return int(np.count_nonzero(mask))
+
+    def _lesion_counts(self, reference: np.ndarray, prediction: np.ndarray, connectivity: int) -> LesionCounts:
+        return lesion_counts(reference, prediction, connectivity)
+
+    def _nearest_distances(self, source: np.ndarray, target: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+        shared = int(np.count_nonzero(source & target))
+        others = _coordinates_mm(source & ~target, spacing)
+        if others.shape[0] == 0:
+            return np.zeros(shared, dtype=np.float64)
+        tree = cKDTree(_coordinates_mm(target, spacing), balanced_tree=False, compact_nodes=False)
+        distances, _ = tree.query(others, k=1)
+        return np.concatenate([np.zeros(shared, dtype=np.float64), distances])
+
+
+def _coordinates_mm(mask: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Physical coordinates (mm, relative to the array corner) of the voxels of a 3-D mask, shape (n, 3).
+
+    One pass of ``flatnonzero`` and integer division: several times faster than ``np.argwhere``.
+    """
+    flat = np.flatnonzero(mask)
+    plane = mask.shape[1] * mask.shape[2]
+    z, remainder = np.divmod(flat, plane)
+    y, x = np.divmod(remainder, mask.shape[2])
+    return np.column_stack([z * spacing[0], y * spacing[1], x * spacing[2]])
+
+
+def joint_bounding_box(reference: np.ndarray, prediction: np.ndarray) -> list[tuple[int, int]] | None:
+    """[(first, last)] per axis of the union of two 3-D boolean masks, or None when both are empty.
+
+    Rows of the flattened (z, y·x) arrays are reduced first (contiguous memory), then only the occupied
+    z-slab is projected onto (y, x); no union array is formed.
+    """
+    depth = reference.shape[0]
+    rows = reference.reshape(depth, -1).any(axis=1) | prediction.reshape(depth, -1).any(axis=1)
+    along_z = np.flatnonzero(rows)
+    if along_z.size == 0:
+        return None
+    first, last = int(along_z[0]), int(along_z[-1])
+    plane: np.ndarray = np.any(reference[first: last + 1], axis=0) | np.any(prediction[first: last + 1], axis=0)
+    along_y = np.flatnonzero(plane.any(axis=1))
+    along_x = np.flatnonzero(plane.any(axis=0))
+    return [(first, last), (int(along_y[0]), int(along_y[-1])), (int(along_x[0]), int(along_x[-1]))]
+
+
+def cuda_available() -> bool:
+    """Whether torch sees a CUDA GPU (False when torch is missing)."""
+    try:
+        import torch
+    except ImportError:  # pragma: no cover - torch is a dependency
+        return False
+    return bool(torch.cuda.is_available())
+
+
+def resolve_device(device: str) -> str:
+    """Map ``auto`` to ``cuda`` or ``cpu``; reject ``cuda`` without a GPU.
+
+    Raises:
+        ConfigurationError: unknown device, or ``cuda`` requested but no GPU is visible.
+    """
+    if device not in DEVICES:
+        raise ConfigurationError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
+    if device == "auto":
+        return "cuda" if cuda_available() else "cpu"
+    if device == "cuda" and not cuda_available():
+        raise ConfigurationError("--device cuda was requested but torch sees no CUDA GPU "
+                                 "(check CUDA_VISIBLE_DEVICES and the torch build); use --device cpu or auto")
+    return device
+
+
+def select_engine(device: str = "auto") -> MetricEngine:
+    """The engine for ``--device`` (``auto``, ``cpu``, ``cuda``), or ``torch:<device>`` for any torch device.
+
+    ``torch:cpu`` runs the CUDA engine's code on the CPU (used by the tests to check it agrees with the
+    CPU engine where no GPU exists).
+    """
+    if device.startswith("torch:"):
+        from strokeseg.evaluation.torch_engine import TorchEngine
+
+        return TorchEngine(device.removeprefix("torch:"))
+    resolved = resolve_device(device)
+    if resolved == "cuda":
+        from strokeseg.evaluation.torch_engine import TorchEngine
+
+        return TorchEngine("cuda")
+    return CpuEngine()

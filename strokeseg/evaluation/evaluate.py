@@ -1,0 +1,427 @@
+"""Running a whole evaluation: match cases, compute per-case metrics in parallel, stratify, write the report.
+
+Report folder (``--out``):
+
+* ``per_case.csv`` — one row per model and case (``status`` ``ok`` or the problem, ``note``, every metric,
+  the stratum of every stratification, the files used);
+* ``by_<stratification>.csv`` — statistics per stratum (one file per stratification);
+* ``comparison.csv`` — paired tests between models and Mann–Whitney U tests between strata;
+* ``volume_agreement.csv`` — Pearson, OLS, Bland–Altman and Lin's CCC of the volumes;
+* ``learning_curve.csv`` — when two or more models have a training-set size;
+* ``summary.json`` — settings, inputs, counts, problems, overall statistics, the list of files; written
+  last, so its presence marks a complete report;
+* PNG plots (``bland_altman.png``, ``volume_scatter.png``, ``dice_by_<stratification>.png``,
+  ``learning_curve.png``).
+
+Every file is written atomically; an existing report is only replaced with ``overwrite``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import functools
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from strokeseg import __version__
+from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION
+from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
+from strokeseg.evaluation import plots
+from strokeseg.evaluation.atlas_locations import (
+    LocationTask,
+    locate,
+    location_labels,
+    pending_tasks,
+    read_location_cache,
+    require_location_atlas,
+    write_location_cache,
+)
+from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
+from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet, case_image, probability_file
+from strokeseg.evaluation.report import (
+    ALL,
+    OVERALL,
+    BootstrapSettings,
+    learning_curve,
+    model_comparisons,
+    stratum_comparisons,
+    stratum_summary,
+    volume_agreement_table,
+)
+from strokeseg.evaluation.strata import LOCATION_SOURCES, StrataSettings, Stratification, assign_strata
+from strokeseg.evaluation.worker import (
+    PROBABILITY_COLUMNS,
+    STATUS_EXTRA_PREDICTION,
+    STATUS_MISSING_PREDICTION,
+    STATUS_MISSING_REFERENCE,
+    STATUS_OK,
+    CaseTask,
+    EvaluationSettings,
+    empty_row,
+    evaluate_case_files,
+    run_parallel,
+)
+from strokeseg.io import atomic_path, write_json_atomic
+
+logger = logging.getLogger(__name__)
+
+PER_CASE_FILE = "per_case.csv"
+COMPARISON_FILE = "comparison.csv"
+VOLUME_AGREEMENT_FILE = "volume_agreement.csv"
+LEARNING_CURVE_FILE = "learning_curve.csv"
+SUMMARY_FILE = "summary.json"
+LOCATION_CACHE_FILE = "locations.csv"
+#: Files whose presence means a report exists in a folder.
+REPORT_MARKERS: tuple[str, ...] = (PER_CASE_FILE, SUMMARY_FILE)
+
+
+@dataclass(frozen=True)
+class EvaluationRequest:
+    """Everything one ``strokeseg evaluate`` run needs.
+
+    Attributes:
+        reference: reference label maps.
+        models: one or more prediction sets; the first is the baseline of the paired comparisons unless
+            ``baseline`` names another.
+        out: report folder.
+        cases: the cases.csv table (``read_cases``), or None.
+        settings: per-case settings (engine, tolerances, labels, uncertainty thresholds).
+        strata: cut-offs of the derived strata.
+        bootstrap: bootstrap of the confidence intervals.
+        by: further cases.csv columns to stratify by.
+        location: ``auto`` (cases.csv when it has locations, else none), ``cases``, ``atlas`` or ``none``.
+        images_folder: case images for the atlas registration (default: the reference dataset's images).
+        location_min_fraction: share of the lesion volume an atlas class needs to count.
+        location_cache: cache of atlas locations (default ``<out>/locations.csv``).
+        jobs: worker processes.
+        strict: missing predictions, extra files, unreadable files and grid mismatches are errors.
+        overwrite: replace an existing report.
+        plots: write the PNG figures.
+        baseline: model the others are compared with.
+        loa_z: Bland–Altman limits in SDs.
+    """
+
+    reference: ReferenceSet
+    models: tuple[PredictionSet, ...]
+    out: Path
+    cases: pd.DataFrame | None = None
+    settings: EvaluationSettings = field(default_factory=EvaluationSettings)
+    strata: StrataSettings = field(default_factory=StrataSettings)
+    bootstrap: BootstrapSettings = field(default_factory=BootstrapSettings)
+    by: tuple[str, ...] = ()
+    location: str = "auto"
+    images_folder: Path | None = None
+    location_min_fraction: float = LOCATION_MIN_FRACTION
+    location_cache: Path | None = None
+    jobs: int = 1
+    strict: bool = False
+    overwrite: bool = False
+    plots: bool = True
+    baseline: str | None = None
+    loa_z: float = BLAND_ALTMAN_Z
+
+
+@dataclass(frozen=True)
+class EvaluationResult:
+    """What a run produced: the per-case table, the summary written to summary.json, and the files."""
+
+    per_case: pd.DataFrame
+    summary: dict[str, Any]
+    files: tuple[Path, ...]
+
+
+def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
+    """Evaluate every model of ``request`` and write the report (see the module docstring).
+
+    Raises:
+        OutputExistsError: a report exists in ``out`` and ``overwrite`` is false.
+        InputDataError: under ``strict``, any case problem (the message lists them).
+        ConfigurationError: inconsistent options (duplicate model names, unknown baseline, ...).
+    """
+    started = time.perf_counter()
+    _check_request(request)
+    previous_files = _previous_report_files(request.out, request.overwrite)
+    tasks, problem_rows = plan_tasks(request.reference, request.models)
+    if request.strict and problem_rows:
+        raise InputDataError(_problem_message(problem_rows, "case matching"))
+    logger.info("evaluating %d prediction(s) of %d model(s) against %s with the %s engine, %d process(es)",
+                len(tasks), len(request.models), request.reference.folder, request.settings.device, request.jobs)
+    rows = run_parallel(functools.partial(evaluate_case_files, settings=request.settings), tasks, request.jobs,
+                        request.settings.device, "evaluating")
+    failed = [row for row in rows if row["status"] != STATUS_OK]
+    if request.strict and failed:
+        raise InputDataError(_problem_message(failed, "evaluation"))
+    per_case = _per_case_table(rows + problem_rows)
+    locations = _locations(request, per_case)
+    strata_table, stratifications = assign_strata(
+        _evaluated_case_ids(per_case, request.reference), _reference_volumes(per_case, request.reference),
+        request.cases, request.by, locations, request.strata, case_locations=request.location in ("auto", "cases"))
+    per_case = per_case.merge(strata_table, on="case_id", how="left")
+    per_case = per_case[_column_order(per_case, stratifications)]
+    files = _write_report(request, per_case, stratifications)
+    summary = _summary(request, per_case, stratifications, files, time.perf_counter() - started)
+    files.append(write_json_atomic(request.out / SUMMARY_FILE, summary))
+    _remove_stale(previous_files, files)
+    return EvaluationResult(per_case, summary, tuple(files))
+
+
+def _check_request(request: EvaluationRequest) -> None:
+    if not request.models:
+        raise ConfigurationError("no predictions to evaluate: give --pred, --model or --models")
+    names = [model.name for model in request.models]
+    duplicated = sorted({name for name in names if names.count(name) > 1})
+    if duplicated:
+        raise ConfigurationError(f"model name(s) {', '.join(duplicated)} used twice; name models with "
+                                 "--model NAME=DIR")
+    if request.baseline is not None and request.baseline not in names:
+        raise ConfigurationError(f"--baseline {request.baseline!r} is not one of the models ({', '.join(names)})")
+    if request.location not in LOCATION_SOURCES:
+        raise ConfigurationError(f"--location must be one of {', '.join(LOCATION_SOURCES)}")
+    if request.jobs < 1:
+        raise ConfigurationError(f"-j must be at least 1, got {request.jobs}")
+
+
+def _previous_report_files(out: Path, overwrite: bool) -> list[Path]:
+    """Files of an existing report in ``out`` (refused without ``overwrite``)."""
+    existing = [out / name for name in REPORT_MARKERS if (out / name).exists()]
+    if not existing:
+        return []
+    if not overwrite:
+        raise OutputExistsError(f"{out} already holds a report ({', '.join(p.name for p in existing)}); "
+                                "pass --overwrite to replace it or choose another --out")
+    try:
+        listed = json.loads((out / SUMMARY_FILE).read_text(encoding="utf-8")).get("files", [])
+    except (OSError, ValueError, AttributeError):
+        listed = []
+    return [out / Path(name).name for name in listed]
+
+
+def _remove_stale(previous: Sequence[Path], written: Sequence[Path]) -> None:
+    """Delete files an earlier report wrote that this one did not (e.g. a dropped ``by_`` file)."""
+    keep = {path.resolve() for path in written}
+    for path in previous:
+        if path.exists() and path.resolve() not in keep:
+            path.unlink()
+            logger.info("removed %s from the earlier report", path)
+
+
+def plan_tasks(reference: ReferenceSet, models: Sequence[PredictionSet]) -> tuple[list[CaseTask], list[dict[str, Any]]]:
+    """Match cases by ID: tasks for (model, case) pairs and per-case rows for every matching problem."""
+    tasks: list[CaseTask] = []
+    problems: list[dict[str, Any]] = []
+    for model in models:
+        expected = set(reference.files) if model.expected_cases is None else set(model.expected_cases)
+        for case_id in sorted(expected - set(reference.files)):
+            problems.append(empty_row(model.name, case_id, STATUS_MISSING_REFERENCE,
+                                      f"case is a validation case of the model but has no reference in "
+                                      f"{reference.folder}", prediction=model.files.get(case_id)))
+        expected &= set(reference.files)
+        for case_id in sorted(expected):
+            if case_id not in model.files:
+                problems.append(empty_row(model.name, case_id, STATUS_MISSING_PREDICTION,
+                                          f"no prediction for this case in {model.source}",
+                                          reference=reference.files[case_id]))
+                continue
+            probabilities = tuple(probability_file(folder, case_id) for folder in model.probability_folders)
+            tasks.append(CaseTask(model.name, case_id, reference.files[case_id], model.files[case_id], probabilities))
+        for case_id in sorted(set(model.files) - expected - {row["case_id"] for row in problems
+                                                              if row["model"] == model.name}):
+            problems.append(empty_row(model.name, case_id, STATUS_EXTRA_PREDICTION,
+                                      "prediction without a reference case (extra file)",
+                                      prediction=model.files[case_id]))
+    return tasks, problems
+
+
+def _problem_message(rows: Sequence[dict[str, Any]], stage: str, shown: int = 20) -> str:
+    lines = [f"  {row['model']} / {row['case_id']}: {row['status']} — {row['note']}" for row in rows[:shown]]
+    more = f"\n  ... and {len(rows) - shown} more" if len(rows) > shown else ""
+    return (f"--strict: {len(rows)} case problem(s) during {stage}:\n" + "\n".join(lines) + more
+            + "\nfix the inputs, or run without --strict to report them in per_case.csv and evaluate the rest")
+
+
+def _per_case_table(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows)
+    for column in METRIC_COLUMNS:
+        if column not in table.columns:
+            table[column] = math.nan
+    order = {name: index for index, name in enumerate(dict.fromkeys(table["model"]))}
+    table["_model_order"] = table["model"].map(order)
+    table = table.sort_values(["_model_order", "case_id"], kind="stable").drop(columns="_model_order")
+    return table.reset_index(drop=True)
+
+
+def _evaluated_case_ids(per_case: pd.DataFrame, reference: ReferenceSet) -> list[str]:
+    """Reference cases that appear in the report (strata are assigned to these)."""
+    return sorted(set(per_case["case_id"]) & set(reference.files))
+
+
+def _reference_volumes(per_case: pd.DataFrame, reference: ReferenceSet) -> list[float]:
+    ok = per_case[per_case["status"] == STATUS_OK].drop_duplicates("case_id").set_index("case_id")
+    return [float(ok.at[case, "vol_ref_ml"]) if case in ok.index else math.nan
+            for case in _evaluated_case_ids(per_case, reference)]
+
+
+def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, str] | None:
+    """Atlas locations when the atlas is the location source, else None (cases.csv or no location strata)."""
+    has_cases_location = request.cases is not None and "location" in request.cases.columns and bool(
+        request.cases["location"].notna().any())
+    if request.location == "cases" and not has_cases_location:
+        raise ConfigurationError("--location cases: cases.csv has no location values; use --location atlas "
+                                 "with --images, or --location none")
+    if request.location != "atlas":
+        if request.location == "auto" and not has_cases_location:
+            logger.info("no location strata: cases.csv has no location column (use --location atlas for the atlas)")
+        return None
+    require_location_atlas()
+    images = request.images_folder or request.reference.images_folder
+    if images is None:
+        raise ConfigurationError("--location atlas needs the case images for registration: pass --images DIR")
+    case_ids = _evaluated_case_ids(per_case, request.reference)
+    volumes = dict(zip(case_ids, _reference_volumes(per_case, request.reference), strict=True))
+    empty = {case for case, volume in volumes.items() if volume == 0}
+    tasks = []
+    for case in case_ids:
+        image = case_image(images, case)
+        if case in empty:
+            continue
+        if image is None:
+            logger.warning("case %s: no image in %s for the atlas registration; location 'unknown'", case, images)
+            continue
+        tasks.append(LocationTask(case, image, request.reference.files[case], request.location_min_fraction))
+    cache_path = request.location_cache or request.out / LOCATION_CACHE_FILE
+    cache = read_location_cache(cache_path)
+    todo = pending_tasks(tasks, cache)
+    logger.info("atlas locations: %d cached, %d to register", len(tasks) - len(todo), len(todo))
+    for row in run_parallel(locate, todo, request.jobs, "cpu", "locating"):
+        cache[row["case_id"]] = row
+    if todo:
+        write_location_cache(cache_path, cache)
+    return location_labels(case_ids, cache, empty)
+
+
+def _column_order(per_case: pd.DataFrame, stratifications: Sequence[Stratification]) -> list[str]:
+    probability = [c for c in PROBABILITY_COLUMNS if c in per_case.columns]
+    strata = [s.name for s in stratifications]
+    first = ["model", "case_id", "status", "note", *METRIC_COLUMNS, *probability, *strata]
+    return [*first, *[c for c in per_case.columns if c not in first]]
+
+
+def stratum_file_name(stratification: Stratification) -> str:
+    """``by_<name>.csv`` with characters outside [A-Za-z0-9_.-] replaced by ``_``."""
+    return f"by_{re.sub(r'[^A-Za-z0-9_.-]+', '_', stratification.name)}.csv"
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> Path:
+    with atomic_path(path) as temporary:
+        table.to_csv(temporary, index=False)
+    return path
+
+
+def _write_report(request: EvaluationRequest, per_case: pd.DataFrame,
+                  stratifications: Sequence[Stratification]) -> list[Path]:
+    out = request.out
+    out.mkdir(parents=True, exist_ok=True)
+    files = [_write_csv(per_case, out / PER_CASE_FILE)]
+    for stratification in stratifications:
+        files.append(_write_csv(stratum_summary(per_case, stratification, request.bootstrap),
+                                out / stratum_file_name(stratification)))
+    comparisons = pd.concat([model_comparisons(per_case, stratifications, request.baseline),
+                             stratum_comparisons(per_case, stratifications)], ignore_index=True)
+    files.append(_write_csv(comparisons, out / COMPARISON_FILE))
+    files.append(_write_csv(volume_agreement_table(per_case, stratifications, request.loa_z),
+                            out / VOLUME_AGREEMENT_FILE))
+    curve = _learning_curve(request, per_case)
+    if curve is not None:
+        files.append(_write_csv(curve[0], out / LEARNING_CURVE_FILE))
+    if request.plots:
+        files.append(plots.bland_altman_plot(per_case, out / "bland_altman.png", request.loa_z))
+        files.append(plots.volume_scatter_plot(per_case, out / "volume_scatter.png"))
+        for stratification in stratifications:
+            name = stratum_file_name(stratification).removeprefix("by_").removesuffix(".csv")
+            files.append(plots.metric_by_stratum_plot(per_case, stratification, out / f"dice_by_{name}.png"))
+        if curve is not None:
+            files.append(plots.learning_curve_plot(curve[0], curve[1], out / "learning_curve.png"))
+    return files
+
+
+def _learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[pd.DataFrame, dict] | None:
+    sizes = {m.name: m.training_cases for m in request.models if m.training_cases is not None}
+    if len(sizes) < 2:
+        return None
+    return learning_curve(per_case, sizes, request.bootstrap)
+
+
+def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications: Sequence[Stratification],
+             files: Sequence[Path], seconds: float) -> dict[str, Any]:
+    overall = stratum_summary(per_case, OVERALL, request.bootstrap)
+    agreement = volume_agreement_table(per_case, [], request.loa_z)
+    models = {}
+    for model in request.models:
+        rows = per_case[per_case["model"] == model.name]
+        statistics = overall[overall["model"] == model.name]
+        models[model.name] = {
+            "source": str(model.source),
+            "training_cases": model.training_cases,
+            "probability_folders": [str(p) for p in model.probability_folders],
+            "cases_by_status": {str(k): int(v) for k, v in rows["status"].value_counts().sort_index().items()},
+            "overall": {row["metric"]: _clean({k: row[k] for k in overall.columns if k not in ("model", "stratum",
+                                                                                                "metric")})
+                        for _, row in statistics.iterrows()},
+            "volume_agreement": _clean(agreement[agreement["model"] == model.name].iloc[0].drop(
+                ["model", "stratification", "stratum"]).to_dict()),
+        }
+    problems = per_case[per_case["status"] != STATUS_OK][["model", "case_id", "status", "note"]]
+    cases_without_row = []
+    if request.cases is not None:
+        known = set(request.cases["case_id"].astype(str))
+        cases_without_row = sorted(set(_evaluated_case_ids(per_case, request.reference)) - known)
+        if cases_without_row:
+            logger.warning("%d evaluated case(s) have no row in cases.csv (strata 'unknown'): %s",
+                           len(cases_without_row), ", ".join(cases_without_row[:10]))
+    curve = _learning_curve(request, per_case)
+    return {
+        "strokeseg_version": __version__,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "definitions": "shared/METRICS.md (docs/evaluation.md)",
+        "engine": request.settings.device,
+        "seconds": round(seconds, 3),
+        "settings": {**_clean(asdict(request.settings)), **_clean(asdict(request.strata)),
+                     "bootstrap": asdict(request.bootstrap), "bland_altman_z": request.loa_z,
+                     "location": request.location, "location_min_fraction": request.location_min_fraction,
+                     "jobs": request.jobs, "strict": request.strict},
+        "reference": {"folder": str(request.reference.folder), "cases": len(request.reference.files),
+                      "dataset": str(request.reference.dataset_folder or ""),
+                      "ignore_label": request.reference.ignore_label},
+        "models": models,
+        "baseline": request.baseline or request.models[0].name,
+        "stratifications": [{"name": s.name, "levels": list(s.levels), "source": s.source,
+                             "file": stratum_file_name(s)} for s in stratifications],
+        "learning_curve": None if curve is None else {"points": curve[0].to_dict("records"), "fit": curve[1]},
+        "cases_without_cases_csv_row": cases_without_row,
+        "problems": problems.to_dict("records"),
+        "files": [path.name for path in files] + [SUMMARY_FILE],
+        "overall_stratum": ALL,
+    }
+
+
+def _clean(values: dict[str, Any]) -> dict[str, Any]:
+    """JSON-friendly: NaN -> None, numpy scalars -> Python, tuples -> lists."""
+    cleaned = {}
+    for key, value in values.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        if isinstance(value, tuple):
+            value = list(value)
+        cleaned[key] = value
+    return cleaned

@@ -1,0 +1,43 @@
+"""Binary-mask helpers shared by skull stripping and the WMH brain mask."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+
+def slice_axis_of(spacing: Sequence[float]) -> int:
+    """The axis with the coarsest spacing (the acquisition's slice direction); the first such axis on ties."""
+    return int(np.argmax(np.asarray(spacing, dtype=float)))
+
+
+def bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
+    """The smallest box (one slice per axis) that holds every True voxel of a non-empty ``mask``."""
+    coordinates = np.nonzero(mask)
+    return tuple(slice(int(c.min()), int(c.max()) + 1) for c in coordinates)
+
+
+def largest_component(mask: np.ndarray) -> np.ndarray:
+    """The largest 6-connected (face-connected) component of ``mask``; an empty mask stays empty."""
+    labels, count = ndimage.label(mask)
+    if count <= 1:
+        return labels > 0
+    sizes = np.bincount(labels.ravel())
+    sizes[0] = 0
+    return labels == int(np.argmax(sizes))
+
+
+def fill_holes(mask: np.ndarray, slice_axis: int = 0) -> np.ndarray:
+    """Fill holes in 3D, then in every slice perpendicular to ``slice_axis``.
+
+    The 3D pass fills enclosed cavities (ventricles); the per-slice pass also fills cavities that are open
+    only through the first or last slice of a limited field of view, which 3D filling cannot see as holes.
+    """
+    filled = ndimage.binary_fill_holes(mask)
+    moved = np.moveaxis(filled, slice_axis, 0)
+    for index in range(moved.shape[0]):
+        if moved[index].any():
+            moved[index] = ndimage.binary_fill_holes(moved[index])
+    return filled

@@ -1,0 +1,115 @@
+"""strokeseg's nnU-Net preprocessor: the papers' skull strip, N4 and ADC checks before nnU-Net's own steps.
+
+nnU-Net stores the preprocessor's class name in the plans and instantiates it again inside
+``nnUNetv2_predict``, so everything done here runs identically on training and on test cases. The steps
+and their numbers come from the plans (``strokeseg_preprocessing`` in each configuration, written by
+strokeseg's planners); plans without that key get the settings strokeseg's planners would write for the
+dataset's channel names.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from batchgenerators.utilities.file_and_folder_operations import load_json
+from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+
+from strokeseg.errors import InputDataError, StrokesegError
+from strokeseg.io import IMAGE_SUFFIXES, count_nonfinite_voxels, strip_image_suffix
+from strokeseg.preprocessing.normalization import nonzero_seg
+from strokeseg.preprocessing.pipeline import prepare_case
+from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
+
+__all__ = ["StrokesegPreprocessor"]
+
+logger = logging.getLogger(__name__)
+
+#: The case being preprocessed, for messages raised deep inside nnU-Net's ``run_case_npy`` call chain.
+_CURRENT_CASE: ContextVar[str] = ContextVar("strokeseg_current_case", default="case given as arrays")
+
+
+def case_label(image_files: Sequence[str]) -> str:
+    """``case toy_001 (/data/imagesTr/toy_001_0000.nii.gz)`` for messages."""
+    first = Path(image_files[0])
+    name = strip_image_suffix(first) if first.name.lower().endswith(IMAGE_SUFFIXES) else first.name
+    case_id = re.sub(r"_\d{4}$", "", name)
+    return f"case {case_id} ({first})"
+
+
+def refuse_nonfinite_files(image_files: Sequence[str]) -> None:
+    """Raise InputDataError for a file with NaN/inf voxels (SimpleITK, nnU-Net's reader, would read them as 0)."""
+    for path in image_files:
+        if not path.lower().endswith((".nii", ".nii.gz")):
+            continue  # other formats are checked on the array nnU-Net reads
+        bad = count_nonfinite_voxels(path)
+        if bad:
+            raise InputDataError(f"{path} contains {bad} NaN or infinite voxels (nnU-Net would read them as 0); fix "
+                                 "or exclude this case")
+
+
+def channel_names(dataset_json: dict[str, Any]) -> list[str]:
+    """Channel names of dataset.json in channel order (``channel_names``, or the legacy ``modality``)."""
+    names = dataset_json.get("channel_names", dataset_json.get("modality", {}))
+    return [str(names[key]) for key in sorted(names, key=int)]
+
+
+def case_preparation(configuration: dict[str, Any], names: Sequence[str]) -> CasePreparation:
+    """The preparation settings of a plans configuration (defaults for the channel names when absent)."""
+    stored = configuration.get(PLANS_KEY)
+    if stored is None:
+        return CasePreparation.for_channels(names)
+    return CasePreparation.from_plans(stored)
+
+
+class StrokesegPreprocessor(DefaultPreprocessor):
+    """nnU-Net's DefaultPreprocessor preceded by skull stripping, N4 and ADC unit checks.
+
+    Order per case: NaN/inf and constant-channel checks -> skull-strip mask (Gaussian + Otsu) -> voxels outside
+    it set to 0 -> N4 on the magnitude channels -> ADC unit harmonization -> nnU-Net's transpose, crop to the
+    nonzero region, normalization (the plans' schemes), resampling. The normalization mask is the nonzero
+    region of the image (the brain after skull stripping), never the label map, so training and prediction
+    see identical inputs.
+    """
+
+    def run_case(self, image_files: list[str], seg_file: str | None, plans_manager: PlansManager,
+                 configuration_manager: ConfigurationManager, dataset_json: dict | str):
+        label = case_label(image_files)
+        token = _CURRENT_CASE.set(label)
+        try:
+            try:
+                refuse_nonfinite_files(image_files)
+            except StrokesegError as error:
+                raise type(error)(f"{label}: {error}") from error
+            return super().run_case(image_files, seg_file, plans_manager, configuration_manager, dataset_json)
+        finally:
+            _CURRENT_CASE.reset(token)
+
+    def run_case_npy(self, data: np.ndarray, seg: np.ndarray | None, properties: dict,
+                     plans_manager: PlansManager, configuration_manager: ConfigurationManager,
+                     dataset_json: dict | str):
+        label = _CURRENT_CASE.get()
+        dataset: dict = load_json(dataset_json) if isinstance(dataset_json, str) else dataset_json
+        names = channel_names(dataset)
+        try:
+            settings = case_preparation(configuration_manager.configuration, names)
+            prepared = prepare_case(data, properties["spacing"], settings, names)
+            for warning in prepared.warnings:
+                logger.warning("%s: %s", label, warning)
+            properties[PLANS_KEY] = prepared.provenance()
+            return super().run_case_npy(prepared.data, seg, properties, plans_manager, configuration_manager,
+                                        dataset)
+        except StrokesegError as error:
+            raise type(error)(f"{label}: {error}") from error
+
+    def _normalize(self, data: np.ndarray, seg: np.ndarray, configuration_manager: ConfigurationManager,
+                   foreground_intensity_properties_per_channel: dict) -> np.ndarray:
+        # the label-free mask keeps training (label map given) and prediction (no label) identical
+        return super()._normalize(data, nonzero_seg(data), configuration_manager,
+                                  foreground_intensity_properties_per_channel)

@@ -1,0 +1,58 @@
+"""Skull stripping by Gaussian blur + Otsu on analytic head phantoms."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from strokeseg.errors import InputDataError
+from strokeseg.preprocessing.masks import fill_holes, largest_component
+from strokeseg.preprocessing.phantom import head_phantom
+from strokeseg.preprocessing.skull_strip import skull_strip_mask
+
+
+def dice(a: np.ndarray, b: np.ndarray) -> float:
+    return float(2.0 * np.logical_and(a, b).sum() / (a.sum() + b.sum()))
+
+
+@pytest.mark.parametrize(("shape", "spacing"), [((24, 96, 96), (5.0, 2.0, 2.0)), ((40, 48, 40), (3.0, 3.0, 3.0))])
+def test_mask_matches_the_phantom_brain(shape: tuple[int, int, int], spacing: tuple[float, float, float]) -> None:
+    phantom = head_phantom(shape, spacing)
+    mask = skull_strip_mask(phantom.image("DWI"), spacing)
+    assert dice(mask, phantom.brain) >= 0.95
+    assert not np.any(mask & phantom.skull), "the skull ring must be stripped"
+
+
+def test_ventricles_are_filled() -> None:
+    phantom = head_phantom()
+    mask = skull_strip_mask(phantom.image("DWI"), phantom.spacing)
+    ventricles = phantom.csf & phantom.brain
+    assert ventricles.any() and mask[ventricles].all()
+
+
+def test_constant_image_is_refused() -> None:
+    with pytest.raises(InputDataError, match="constant"):
+        skull_strip_mask(np.zeros((8, 16, 16), dtype=np.float32), (3.0, 1.0, 1.0))
+
+
+def test_nan_is_refused() -> None:
+    image = head_phantom((12, 32, 32), (5.0, 3.0, 3.0)).image("DWI")
+    image[3, 4, 5] = np.nan
+    with pytest.raises(InputDataError, match="NaN"):
+        skull_strip_mask(image, (5.0, 3.0, 3.0))
+
+
+def test_no_brain_gives_a_clear_error() -> None:
+    image = np.zeros((12, 48, 48), dtype=np.float32)
+    image[5:7, 20:24, 20:24] = 100.0  # a bright speck of 0.3 mL, not a brain
+    with pytest.raises(InputDataError, match="found no brain"):
+        skull_strip_mask(image, (5.0, 3.0, 3.0))
+
+
+def test_largest_component_and_slicewise_hole_filling() -> None:
+    mask = np.zeros((3, 9, 9), dtype=bool)
+    mask[:, 1:8, 1:8] = True
+    mask[:, 3:6, 3:6] = False  # a tube open at both ends: no 3D hole, but a hole in every slice
+    mask[1, 0, 8] = True       # an isolated voxel that is not the largest component
+    assert largest_component(mask).sum() == mask.sum() - 1
+    assert fill_holes(mask[:, :, :], slice_axis=0)[:, 4, 4].all()

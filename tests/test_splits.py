@@ -1,0 +1,240 @@
+"""Study-design splits: nested, disjoint, stratified, deterministic; splits_final.json and derived datasets."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from cohort_fixtures import make_registry
+
+from strokeseg.cases import read_cases
+from strokeseg.cli import main
+from strokeseg.dataset_conversion.convert import convert
+from strokeseg.dataset_conversion.split_datasets import (
+    SPLITS_FILE,
+    SPLITS_INFO_FILE,
+    apply_design,
+    load_training_cases,
+    split_dataset,
+)
+from strokeseg.dataset_conversion.splits import (
+    assign_parts,
+    case_strata,
+    domain_adaptation_split,
+    ensemble_split,
+    learning_curve_split,
+    single_site_split,
+    stratified_order,
+    vendor_split,
+    volume_stratum,
+)
+from strokeseg.errors import ConfigurationError, OutputExistsError
+
+
+def _cohort(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame({
+        "case_id": [f"case{i:04d}" for i in range(n)],
+        "site": rng.choice(["A", "B", "C", "D"], size=n, p=[0.4, 0.3, 0.2, 0.1]),
+        "vendor": rng.choice(["Siemens", "GE", "Philips"], size=n),
+        "lesion_volume_ml": rng.lognormal(1.0, 1.5, size=n),
+    })
+
+
+# ------------------------------------------------------------------------------------------- building blocks
+def test_volume_strata_follow_the_documented_cut_offs() -> None:
+    assert [volume_stratum(v) for v in (0.0, 1.69, 1.7, 14.0, 14.01, None, float("nan"))] == \
+        ["no lesion", "small", "medium", "medium", "large", "unknown", "unknown"]
+
+
+def test_strata_combine_site_and_volume() -> None:
+    table = pd.DataFrame({"case_id": ["a", "b"], "site": ["X", None], "lesion_volume_ml": [20.0, 0.5]})
+    assert case_strata(table) == {"a": "site=X|volume=large", "b": "site=unknown|volume=small"}
+    assert case_strata(table[["case_id"]]) == {"a": "all", "b": "all"}
+
+
+def test_stratified_order_is_deterministic_and_proportional_in_every_prefix() -> None:
+    cases = _cohort()
+    strata = case_strata(cases, ("site",))
+    order = stratified_order(strata, seed=7)
+    assert order == stratified_order(strata, seed=7)
+    assert order != stratified_order(strata, seed=8)
+    assert sorted(order) == sorted(strata)
+    totals = Counter(strata.values())
+    for prefix in (20, 50, 100):
+        counts = Counter(strata[case] for case in order[:prefix])
+        for stratum, total in totals.items():
+            assert abs(counts[stratum] - prefix * total / len(order)) <= 1.0 + 1e-9, (prefix, stratum)
+
+
+def test_assign_parts_rounds_minorities_up_and_is_nested() -> None:
+    parts = assign_parts(25, (0.8, 0.1, 0.1))
+    assert parts[:2] == [1, 2]                      # the first positions serve the minority parts
+    for n in range(2, 26):
+        counts = Counter(parts[:n])
+        for part in (1, 2):  # ceil(0.1 n), or one less while the other minority part takes its turn
+            assert int(np.ceil(0.1 * n - 1e-9)) - 1 <= counts[part] <= int(np.ceil(0.1 * n - 1e-9))
+            assert counts[part] >= 1
+    assert Counter(parts[:20]) == {0: 16, 1: 2, 2: 2}
+    assert assign_parts(10, (0.8, 0.2)) == assign_parts(20, (0.8, 0.2))[:10]
+    with pytest.raises(ConfigurationError, match="sum to 1"):
+        assign_parts(3, (0.8, 0.1))
+
+
+# ------------------------------------------------------------------------------------------- designs
+def test_learning_curve_is_nested_disjoint_and_8_to_2() -> None:
+    cases = _cohort(400)
+    plan = learning_curve_split(cases, seed=3)
+    assert [fold.name for fold in plan.folds] == ["2.5%", "5%", "10%", "20%", "50%", "100%"]
+    sizes = [len(fold.train) + len(fold.val) for fold in plan.folds]
+    assert sizes == [10, 20, 40, 80, 200, 400]
+    for fold in plan.folds:
+        assert not set(fold.train) & set(fold.val)
+        assert len(fold.val) == int(np.ceil(0.2 * (len(fold.train) + len(fold.val))))
+    for smaller, larger in zip(plan.folds, plan.folds[1:], strict=False):
+        assert set(smaller.train) <= set(larger.train)
+        assert set(smaller.val) <= set(larger.val)
+    assert plan.splits_final() == learning_curve_split(cases, seed=3).splits_final()
+    assert plan.splits_final() != learning_curve_split(cases, seed=4).splits_final()
+    # the 20 % subsample keeps the site proportions
+    sites = dict(zip(cases["case_id"], cases["site"], strict=True))
+    counts = Counter(sites[c] for c in (*plan.folds[3].train, *plan.folds[3].val))
+    overall = Counter(cases["site"])
+    for site, total in overall.items():
+        assert abs(counts[site] - 80 * total / 400) <= 2
+
+
+def test_learning_curve_on_a_tiny_set_keeps_two_cases_and_one_validation_case() -> None:
+    plan = learning_curve_split(_cohort(20), fractions=(0.025, 0.5))
+    assert (len(plan.folds[0].train), len(plan.folds[0].val)) == (1, 1)
+
+
+def test_domain_adaptation_pools_are_disjoint_and_subsamples_nested() -> None:
+    cases = _cohort(400)
+    plan = domain_adaptation_split(cases, sizes=(50, 100, 200, 500), seed=1)
+    assert len(plan.test) == 80
+    pool = set(plan.parameters["adaptation_pool"])
+    assert len(pool) == 320 and not pool & set(plan.test)
+    assert plan.parameters["sizes"] == [50, 100, 200] and plan.parameters["dropped_sizes"] == [500]
+    for fold, size in zip(plan.folds, (50, 100, 200), strict=True):
+        members = set(fold.train) | set(fold.val)
+        assert len(members) == size and members <= pool
+        assert len(fold.val) == 10 * size // 50
+    for smaller, larger in zip(plan.folds, plan.folds[1:], strict=False):
+        assert set(smaller.train) <= set(larger.train) and set(smaller.val) <= set(larger.val)
+    fixed = domain_adaptation_split(cases, sizes=(50,), test_size=123)
+    assert len(fixed.test) == 123 and len(fixed.parameters["adaptation_pool"]) == 277
+
+
+def test_vendor_split_is_80_10_10_within_one_vendor() -> None:
+    cases = _cohort(400)
+    plan = vendor_split(cases, "siemens")
+    siemens = set(cases.loc[cases["vendor"] == "Siemens", "case_id"])
+    fold = plan.folds[0]
+    parts = [set(fold.train), set(fold.val), set(plan.test)]
+    assert set().union(*parts) == siemens
+    assert sum(len(p) for p in parts) == len(siemens)
+    for part in (fold.val, plan.test):
+        assert abs(len(part) - 0.1 * len(siemens)) < 1
+    with pytest.raises(ConfigurationError, match=r"0 case\(s\) with vendor = 'Canon'.*GE, Philips, Siemens"):
+        vendor_split(cases, "Canon")
+
+
+def test_single_site_and_ensemble() -> None:
+    cases = _cohort(200)
+    site = single_site_split(cases, "B")
+    assert set(site.training_cases) == set(cases.loc[cases["site"] == "B", "case_id"])
+    plan = ensemble_split(cases, members=5, subset_fraction=0.9)
+    assert plan.parameters["validation_scheme"] == "disjoint"
+    vals = [set(fold.val) for fold in plan.folds]
+    assert all(len(v) == 20 for v in vals)
+    assert len(set().union(*vals)) == 100                     # disjoint tenths
+    for fold in plan.folds:
+        assert set(fold.train) | set(fold.val) == set(cases["case_id"])
+        assert len(fold.train) == 180
+    many = ensemble_split(cases, members=12, subset_fraction=0.9)
+    assert many.parameters["validation_scheme"] == "independent"
+    assert len({tuple(sorted(fold.val)) for fold in many.folds}) == 12
+    with pytest.raises(ConfigurationError, match="too few"):
+        ensemble_split(cases.head(3), members=5)
+
+
+# ------------------------------------------------------------------------------------------- files
+@pytest.fixture
+def converted(tmp_path: Path) -> Path:
+    """A converted registry dataset with 15 training cases (3 vendors, 3 hospitals) and 2 test cases."""
+    cohort = make_registry(tmp_path / "src", n_cases=17, n_test=2)
+    return convert("registry", cohort.root, tmp_path / "raw", 70, "Registry").dataset_dir
+
+
+def test_in_place_splits_go_to_raw_and_existing_preprocessed(converted: Path, tmp_path: Path) -> None:
+    raw = converted.parent
+    preprocessed = tmp_path / "preprocessed"
+    (preprocessed / converted.name).mkdir(parents=True)
+    result = split_dataset(raw, 70, "learning-curve", fractions=(0.5, 1.0), preprocessed_root=preprocessed)
+    splits = json.loads((converted / SPLITS_FILE).read_text())
+    assert splits == json.loads((preprocessed / converted.name / SPLITS_FILE).read_text())
+    assert [len(f["train"]) + len(f["val"]) for f in splits] == [8, 15]       # imagesTr only: 15 training cases
+    info = json.loads((converted / SPLITS_INFO_FILE).read_text())
+    assert info["kind"] == "learning_curve" and info["seed"] == 12345
+    assert info["folds"][1]["val"] == splits[1]["val"]
+    assert set(info["strata"]) == set(splits[1]["train"]) | set(splits[1]["val"])
+    assert result.splits_file == converted / SPLITS_FILE
+    split_dataset(raw, 70, "learning-curve", fractions=(0.5, 1.0), preprocessed_root=preprocessed)  # same: fine
+    with pytest.raises(OutputExistsError, match="already holds other splits; pass --overwrite"):
+        split_dataset(raw, 70, "ensemble", members=3)
+    split_dataset(raw, 70, "ensemble", members=3, overwrite=True)
+    assert len(json.loads((converted / SPLITS_FILE).read_text())) == 3
+
+
+def test_vendor_datasets_link_the_source_files(converted: Path) -> None:
+    raw = converted.parent
+    cases = load_training_cases(converted)
+    siemens = split_dataset(raw, "Dataset070_Registry", "vendor", group="Siemens", derived_id=71)
+    derived = siemens.dataset_dir
+    assert derived.name == "Dataset071_Registry_Siemens"
+    expected = set(cases.loc[cases["vendor"] == "Siemens", "case_id"])
+    assert set(siemens.plan.training_cases) | set(siemens.plan.test) == expected
+    content = json.loads((derived / "dataset.json").read_text())
+    assert content["numTraining"] == len(siemens.plan.training_cases)
+    assert content["strokeseg_derived"]["derived_from"] == "Dataset070_Registry"
+    image = next((derived / "imagesTr").iterdir())
+    assert image.is_symlink() and not os.path.isabs(os.readlink(image))
+    assert image.resolve() == (converted / "imagesTr" / image.name).resolve()
+    assert sorted(p.name for p in (derived / "labelsTs").iterdir()) == sorted(f"{c}.nii.gz" for c in siemens.plan.test)
+    table = read_cases(derived / "cases.csv").set_index("case_id")
+    assert set(table.index) == expected
+    assert set(table.loc[list(siemens.plan.test), "split"]) == {"test"}
+    splits = json.loads((derived / SPLITS_FILE).read_text())
+    assert len(splits) == 1 and not set(splits[0]["train"]) & set(siemens.plan.test)
+
+
+def test_designs_with_a_test_part_need_a_derived_dataset(converted: Path) -> None:
+    cases = load_training_cases(converted)
+    plan = domain_adaptation_split(cases, sizes=(4, 8), test_size=3)
+    with pytest.raises(ConfigurationError, match="derived dataset"):
+        apply_design(converted.parent, 70, plan)
+    result = apply_design(converted.parent, 70, plan, derived_id=72, link="copy")
+    assert sorted(p.name for p in (result.dataset_dir / "labelsTs").iterdir()) == sorted(
+        f"{case}.nii.gz" for case in plan.test)
+    assert not any(p.is_symlink() for p in (result.dataset_dir / "imagesTr").iterdir())
+    info = json.loads((result.dataset_dir / SPLITS_INFO_FILE).read_text())
+    assert info["parameters"]["n_test"] == 3 and info["derived_from"] == "Dataset070_Registry"
+
+
+def test_cli_split(converted: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    raw = str(converted.parent)
+    assert main(["split", "vendor", "-d", "70", "--raw", raw, "--groups", "Siemens:73", "GE:74:OnlyGE"]) == 0
+    out = capsys.readouterr().out
+    assert "Dataset073_Registry_Siemens/splits_final.json: 1 fold(s)" in out
+    assert (converted.parent / "Dataset074_OnlyGE" / SPLITS_FILE).is_file()
+    assert main(["split", "site", "-d", "70", "--raw", raw, "--site", "hospital2", "--derived-id", "75"]) == 0
+    assert main(["split", "ensemble", "-d", "70", "--raw", raw, "--members", "3", "--seed", "1"]) == 0
+    assert len(json.loads((converted / SPLITS_FILE).read_text())) == 3
+    assert main(["split", "site", "-d", "70", "--raw", raw, "--site", "nowhere", "--derived-id", "76"]) == 2
+    assert "0 case(s) from site 'nowhere'" in capsys.readouterr().err
