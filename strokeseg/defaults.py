@@ -187,6 +187,9 @@ DOMAIN_ADAPTATION_TEST_FRACTION: Final[float] = 0.2
 #: Deep ensemble: number of members and the fraction of the training set each member sees.
 ENSEMBLE_MEMBERS: Final[int] = 5
 ENSEMBLE_SUBSET_FRACTION: Final[float] = 0.9
+#: Experiment recipes on Slurm: wall-clock limit of one job (minutes) when the experiment file sets none; an
+#: nnU-Net default training (1000 epochs) on one GPU takes one to two days. strokeseg's choice, not a paper's.
+EXPERIMENT_SLURM_TIMEOUT_MIN: Final[int] = 72 * 60
 
 # --------------------------------------------------------------------------------------------------
 # Cohort conversion (documented choices; none of the papers states them)

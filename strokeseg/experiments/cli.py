@@ -1,0 +1,72 @@
+"""``strokeseg experiment run|status|jobs CONFIG.yaml``: a whole study from one file (docs/experiments.md)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from strokeseg.experiments.config import load_config
+from strokeseg.experiments.executors import run_graph
+from strokeseg.experiments.graph import RESULTS_FOLDER, build_graph
+from strokeseg.experiments.state import BLOCKED, FAILED, count_states, failure_message, graph_states
+from strokeseg.experiments.steps import RunContext
+
+logger = logging.getLogger(__name__)
+
+#: Exit code of ``run`` when some job failed or could not start (the others ran).
+EXIT_JOBS_FAILED = 3
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``strokeseg experiment``."""
+    parser = subparsers.add_parser(
+        "experiment", help="run a study (learning curve, domain adaptation, vendor transfer, zoom ablation, "
+                           "ensemble) from a YAML file, locally or on Slurm",
+        description="Derive splits, plans and a job graph (train -> predict -> evaluate) from an experiment file, "
+                    "run it locally or on Slurm through submitit, and aggregate the papers' tables and figures. "
+                    "Jobs that are done are skipped on rerun.")
+    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    run = actions.add_parser("run", help="run (or continue) every job that is not done")
+    run.add_argument("config", help="experiment file (YAML)")
+    run.add_argument("--overwrite", action="store_true",
+                     help="rerun jobs that finished under a different configuration (their outputs are replaced)")
+    run.set_defaults(func=_run)
+    status = actions.add_parser("status", help="show which jobs are done, submitted, running, failed")
+    status.add_argument("config", help="experiment file (YAML)")
+    status.add_argument("--all", action="store_true", help="list every job, not only those that are not done")
+    status.set_defaults(func=_status)
+
+
+def _run(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    graph = build_graph(config)
+    report = run_graph(graph, config, overwrite=args.overwrite)
+    print(f"experiment {config.name}: {len(graph)} job(s); started {len(report.started)}, skipped "
+          f"{len(report.skipped)} (done)")
+    _print_counts(report.states)
+    for job_id in report.failed:
+        print(f"  FAILED  {job_id}: {failure_message(graph, job_id)}")
+    for job_id in report.blocked:
+        print(f"  BLOCKED {job_id}: a job it needs failed")
+    if report.states.get("aggregate") == "done":
+        print(f"results: {config.output / RESULTS_FOLDER / 'summary.md'}")
+    return EXIT_JOBS_FAILED if report.failed or report.blocked else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    graph = build_graph(config)
+    states = graph_states(graph, RunContext(config.nnunet, graph.output / "experiment.log"))
+    print(f"experiment {config.name} ({config.kind}) in {config.output}")
+    _print_counts(states)
+    for job in graph:
+        state = states[job.id]
+        if args.all or state != "done":
+            detail = f"  {failure_message(graph, job.id)}" if state == FAILED else \
+                "  (a job it needs failed)" if state == BLOCKED else ""
+            print(f"  {state:<11} {job.id}{detail}")
+    return 0
+
+
+def _print_counts(states: dict[str, str]) -> None:
+    print("  " + ", ".join(f"{state}: {count}" for state, count in count_states(states).items()))

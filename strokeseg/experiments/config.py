@@ -1,0 +1,366 @@
+"""Experiment configuration files (YAML): parsing and validation.
+
+One file describes one study (see ``docs/experiments.md`` and ``examples/``). Every key is checked here, so
+that a typo or a wrong type stops ``strokeseg experiment run`` before any job starts, with a message that
+names the file and the key. Paths in the file are relative to the file's folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from strokeseg.defaults import (
+    BOOTSTRAP_RESAMPLES,
+    DEFAULT_SEED,
+    DOMAIN_ADAPTATION_SIZES,
+    DOMAIN_ADAPTATION_TEST_FRACTION,
+    ENSEMBLE_MEMBERS,
+    ENSEMBLE_SUBSET_FRACTION,
+    EXPERIMENT_SLURM_TIMEOUT_MIN,
+    LEARNING_CURVE_FRACTIONS,
+    TRAIN_FRACTION,
+    VENDOR_SPLIT_FRACTIONS,
+)
+from strokeseg.errors import ConfigurationError
+from strokeseg.nnunet_runner import NnunetPaths
+
+KINDS: tuple[str, ...] = ("learning-curve", "domain-adaptation", "vendor-transfer", "zoom-ablation", "ensemble")
+EXECUTOR_KINDS: tuple[str, ...] = ("local", "slurm")
+#: submitit clusters: ``slurm`` submits with sbatch; ``local`` and ``debug`` are submitit's test executors.
+SUBMITIT_CLUSTERS: tuple[str, ...] = ("slurm", "local", "debug")
+DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
+#: nnU-Net's planner class when the configuration names none.
+STOCK_PLANNER = "ExperimentPlanner"
+STOCK_PLANS = "nnUNetPlans"
+
+
+@dataclass(frozen=True)
+class NnunetSettings:
+    """The nnU-Net folders and how the stock tools run.
+
+    Attributes:
+        paths: nnUNet_raw / nnUNet_preprocessed / nnUNet_results.
+        device: ``auto`` (CUDA when the job's machine has it), ``cpu`` or ``cuda``.
+        processes: worker processes of planning, preprocessing and prediction (``-np``, ``-npp``, ``-nps``).
+        env: extra environment variables for every nnU-Net run (e.g. ``nnUNet_n_proc_DA``).
+    """
+
+    paths: NnunetPaths
+    device: str = "auto"
+    processes: int = 2
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class EvaluationSettings:
+    """What ``strokeseg evaluate`` computes for every test set (see docs/evaluation.md)."""
+
+    by: tuple[str, ...] = ()
+    location: str = "auto"
+    bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
+    jobs: int = 1
+    plots: bool = True
+
+
+@dataclass(frozen=True)
+class ExecutorSettings:
+    """Where jobs run.
+
+    Attributes:
+        kind: ``local`` (this machine) or ``slurm`` (through submitit).
+        gpus: local only: run one job per GPU on this many visible GPUs at once (0: sequential, in this process).
+        cluster: slurm only: submitit cluster, ``slurm`` (sbatch), or submitit's ``local``/``debug`` executors.
+        slurm: sbatch parameters: ``partition``, ``timeout_min``, ``gpus_per_node``, ``cpus_per_task``,
+            ``mem_gb``, ``account``, ``qos``, ``constraint``, ``setup`` (shell lines), ``additional_parameters``.
+        poll_seconds: how often a waiting executor checks its jobs.
+    """
+
+    kind: str = "local"
+    gpus: int = 0
+    cluster: str = "slurm"
+    slurm: Mapping[str, Any] = field(default_factory=dict)
+    poll_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One model of a zoom ablation: a trainer on a configuration."""
+
+    name: str
+    trainer: str
+    configuration: str
+
+
+@dataclass(frozen=True)
+class VendorGroup:
+    """One vendor of a vendor-transfer study and the derived dataset that holds its cases."""
+
+    group: str
+    derived_id: int
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """A validated experiment file. Kind-specific fields are unused by other kinds."""
+
+    source_file: Path
+    kind: str
+    name: str
+    output: Path
+    nnunet: NnunetSettings
+    evaluation: EvaluationSettings
+    executor: ExecutorSettings
+    dataset: str
+    planner: str
+    plans: str
+    configuration: str
+    trainer: str
+    seed: int = DEFAULT_SEED
+    stratify_by: tuple[str, ...] | None = None
+    train_fraction: float = TRAIN_FRACTION
+    fractions: tuple[float, ...] = LEARNING_CURVE_FRACTIONS
+    # domain adaptation
+    target_dataset: str = ""
+    target_derived_id: int = 0
+    sizes: tuple[int, ...] = DOMAIN_ADAPTATION_SIZES
+    test_fraction: float = DOMAIN_ADAPTATION_TEST_FRACTION
+    test_size: int | None = None
+    finetune_trainer: str = ""
+    # vendor transfer
+    vendors: tuple[VendorGroup, ...] = ()
+    vendor_column: str = "vendor"
+    vendor_fractions: tuple[float, ...] = VENDOR_SPLIT_FRACTIONS
+    # zoom ablation
+    arms: tuple[Arm, ...] = ()
+    folds: tuple[int, ...] = (0,)
+    # ensemble
+    members: int = ENSEMBLE_MEMBERS
+    subset_fraction: float = ENSEMBLE_SUBSET_FRACTION
+
+    def split_options(self) -> dict[str, Any]:
+        """Options every split design takes (seed, strata)."""
+        return {"seed": self.seed} | ({} if self.stratify_by is None else {"stratify_by": self.stratify_by})
+
+
+class _Reader:
+    """Typed access to one mapping of the file; every error names the file and the dotted key."""
+
+    def __init__(self, source: Path, mapping: Mapping[str, Any], prefix: str = "") -> None:
+        self.source, self.mapping, self.prefix = source, mapping, prefix
+        self.used: set[str] = set()
+
+    def fail(self, key: str, message: str) -> ConfigurationError:
+        return ConfigurationError(f"{self.source}: {self.prefix}{key}: {message}")
+
+    def get(self, key: str, kind: type | tuple[type, ...], default: Any = None, required: bool = False) -> Any:
+        self.used.add(key)
+        if key not in self.mapping or self.mapping[key] is None:
+            if required:
+                raise self.fail(key, "is required")
+            return default
+        value = self.mapping[key]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if isinstance(value, bool) and kind is not bool:
+            raise self.fail(key, f"expected {_type_name(kind)}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.fail(key, f"expected {_type_name(kind)}, got {value!r}")
+        return value
+
+    def dataset(self, key: str, required: bool = True) -> str:
+        value = self.get(key, (int, str), required=required)
+        return "" if value is None else str(value)
+
+    def list_of(self, key: str, kind: type, default: Sequence[Any]) -> tuple[Any, ...]:
+        values = self.get(key, list, None)
+        if values is None:
+            return tuple(default)
+        checked = []
+        for index, value in enumerate(values):
+            if kind is float and isinstance(value, int) and not isinstance(value, bool):
+                value = float(value)
+            if isinstance(value, bool) or not isinstance(value, kind):
+                raise self.fail(f"{key}[{index}]", f"expected {_type_name(kind)}, got {value!r}")
+            checked.append(value)
+        return tuple(checked)
+
+    def section(self, key: str) -> _Reader:
+        return _Reader(self.source, self.get(key, dict, {}), f"{self.prefix}{key}.")
+
+    def check_unknown(self) -> None:
+        unknown = sorted(set(self.mapping) - self.used)
+        if unknown:
+            raise self.fail(unknown[0], f"unknown key (known here: {', '.join(sorted(self.used))})")
+
+
+def _type_name(kind: type | tuple[type, ...]) -> str:
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    names = {"str": "a string", "int": "an integer", "float": "a number", "bool": "true/false", "list": "a list",
+             "dict": "a mapping"}
+    return " or ".join(names.get(k.__name__, k.__name__) for k in kinds)
+
+
+def _planner_plans_name(planner: str) -> str:
+    """The plans identifier a planner writes by default (strokeseg planners know theirs; nnU-Net's: nnUNetPlans)."""
+    import strokeseg.planners as planners
+
+    planner_class = getattr(planners, planner, None)
+    return str(getattr(planner_class, "default_plans_name", STOCK_PLANS))
+
+
+def _nnunet_paths(reader: _Reader, base: Path) -> NnunetPaths:
+    folders = {}
+    for key, variable in (("raw", "nnUNet_raw"), ("preprocessed", "nnUNet_preprocessed"),
+                          ("results", "nnUNet_results")):
+        value = reader.get(key, str) or os.environ.get(variable)
+        if not value:
+            raise reader.fail(key, f"not given and ${variable} is not set; give the folder here or export it")
+        folders[key] = (base / value).resolve()
+    return NnunetPaths(folders["raw"], folders["preprocessed"], folders["results"])
+
+
+def _in_range(reader: _Reader, key: str, value: float, low: float, high: float, include_high: bool = False) -> float:
+    if not (low < value < high or (include_high and value == high)):
+        raise reader.fail(key, f"{value} must lie in ({low}, {high}{']' if include_high else ')'}")
+    return value
+
+
+def load_config(path: str | Path) -> ExperimentConfig:
+    """Read and validate an experiment file.
+
+    Raises:
+        ConfigurationError: unreadable file, unknown kind or key, wrong types or values (the message names the key).
+    """
+    source = Path(path).resolve()
+    try:
+        content = yaml.safe_load(source.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ConfigurationError(f"experiment file {source} could not be read ({error})") from None
+    except yaml.YAMLError as error:
+        raise ConfigurationError(f"experiment file {source} is not valid YAML ({error})") from None
+    if not isinstance(content, dict):
+        raise ConfigurationError(f"{source}: an experiment file is a YAML mapping (kind: ..., dataset: ...)")
+    return parse_config(content, source)
+
+
+def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
+    """Validate the mapping of an experiment file read from ``source`` (relative paths start at its folder)."""
+    base = source.parent
+    top = _Reader(source, content)
+    kind = top.get("kind", str, required=True)
+    if kind not in KINDS:
+        raise top.fail("kind", f"{kind!r} is not one of {', '.join(KINDS)}")
+    name = top.get("name", str, source.stem)
+    output = (base / top.get("output", str, f"experiments/{name}")).resolve()
+
+    nnunet = top.section("nnunet")
+    device = nnunet.get("device", str, "auto")
+    if device not in DEVICES:
+        raise nnunet.fail("device", f"{device!r} is not one of {', '.join(DEVICES)}")
+    env = nnunet.get("env", dict, {})
+    nnunet_settings = NnunetSettings(_nnunet_paths(nnunet, base), device, nnunet.get("processes", int, 2),
+                                     {str(k): str(v) for k, v in env.items()})
+    nnunet.check_unknown()
+
+    evaluation = top.section("evaluation")
+    evaluation_settings = EvaluationSettings(
+        by=evaluation.list_of("by", str, ()), location=evaluation.get("location", str, "auto"),
+        bootstrap_resamples=evaluation.get("bootstrap_resamples", int, BOOTSTRAP_RESAMPLES),
+        jobs=evaluation.get("jobs", int, 1), plots=evaluation.get("plots", bool, True))
+    evaluation.check_unknown()
+
+    executor = top.section("executor")
+    executor_kind = executor.get("kind", str, "local")
+    if executor_kind not in EXECUTOR_KINDS:
+        raise executor.fail("kind", f"{executor_kind!r} is not one of {', '.join(EXECUTOR_KINDS)}")
+    cluster = executor.get("cluster", str, "slurm")
+    if cluster not in SUBMITIT_CLUSTERS:
+        raise executor.fail("cluster", f"{cluster!r} is not one of {', '.join(SUBMITIT_CLUSTERS)}")
+    gpus = executor.get("gpus", (int, str), 0)
+    if gpus == "auto":
+        gpus = _visible_gpus()
+    if not isinstance(gpus, int) or gpus < 0:
+        raise executor.fail("gpus", f"expected a number of GPUs (0 = sequential) or 'auto', got {gpus!r}")
+    slurm = dict(executor.get("slurm", dict, {}))
+    slurm.setdefault("timeout_min", EXPERIMENT_SLURM_TIMEOUT_MIN)
+    executor_settings = ExecutorSettings(executor_kind, gpus, cluster, slurm,
+                                         executor.get("poll_seconds", float, 5.0))
+    executor.check_unknown()
+
+    split = top.section("split")
+    planner = top.get("planner", str, STOCK_PLANNER)
+    values: dict[str, Any] = {
+        "source_file": source, "kind": kind, "name": name, "output": output, "nnunet": nnunet_settings,
+        "evaluation": evaluation_settings, "executor": executor_settings,
+        "dataset": top.dataset("dataset"), "planner": planner,
+        "plans": top.get("plans", str, None) or _planner_plans_name(planner),
+        "configuration": top.get("configuration", str, "3d_fullres"),
+        "trainer": top.get("trainer", str, "" if kind == "zoom-ablation" else None,
+                           required=kind != "zoom-ablation"),
+        "seed": split.get("seed", int, DEFAULT_SEED),
+        "train_fraction": _in_range(split, "train_fraction", split.get("train_fraction", float, TRAIN_FRACTION), 0, 1),
+    }
+    strata = split.get("stratify_by", list, None)
+    values["stratify_by"] = None if strata is None else split.list_of("stratify_by", str, ())
+    if kind in ("learning-curve", "domain-adaptation"):
+        fractions = split.list_of("fractions", float, LEARNING_CURVE_FRACTIONS)
+        for fraction in fractions:
+            _in_range(split, "fractions", fraction, 0, 1, include_high=True)
+        values["fractions"] = fractions
+    if kind == "domain-adaptation":
+        target = top.section("target")
+        values["target_dataset"] = target.dataset("dataset")
+        values["target_derived_id"] = target.get("derived_id", int, required=True)
+        values["sizes"] = target.list_of("sizes", int, DOMAIN_ADAPTATION_SIZES)
+        values["test_fraction"] = target.get("test_fraction", float, DOMAIN_ADAPTATION_TEST_FRACTION)
+        values["test_size"] = target.get("test_size", int, None)
+        target.check_unknown()
+    if kind in ("domain-adaptation", "vendor-transfer"):
+        values["finetune_trainer"] = top.get("finetune_trainer", str, required=True)
+    if kind == "vendor-transfer":
+        groups = top.get("vendors", list, required=True)
+        vendors = []
+        for index, entry in enumerate(groups):
+            entry_reader = _Reader(source, entry if isinstance(entry, dict) else {}, f"vendors[{index}].")
+            vendors.append(VendorGroup(entry_reader.get("group", str, required=True),
+                                       entry_reader.get("derived_id", int, required=True)))
+            entry_reader.check_unknown()
+        if len(vendors) != 2:
+            raise top.fail("vendors", f"a vendor transfer compares exactly two vendors, got {len(vendors)}")
+        values["vendors"] = tuple(vendors)
+        values["vendor_column"] = split.get("column", str, "vendor")
+        values["vendor_fractions"] = split.list_of("vendor_fractions", float, VENDOR_SPLIT_FRACTIONS)
+    if kind == "zoom-ablation":
+        arms = []
+        for index, entry in enumerate(top.get("arms", list, required=True)):
+            arm_reader = _Reader(source, entry if isinstance(entry, dict) else {}, f"arms[{index}].")
+            arms.append(Arm(arm_reader.get("name", str, required=True), arm_reader.get("trainer", str, required=True),
+                            arm_reader.get("configuration", str, required=True)))
+            arm_reader.check_unknown()
+        names = [arm.name for arm in arms]
+        if len(arms) < 2 or len(set(names)) != len(names):
+            raise top.fail("arms", f"an ablation needs at least two arms with distinct names, got {names}")
+        values["arms"] = tuple(arms)
+    if kind in ("zoom-ablation",):
+        values["folds"] = top.list_of("folds", int, (0,))
+    if kind == "ensemble":
+        values["members"] = split.get("members", int, ENSEMBLE_MEMBERS)
+        values["subset_fraction"] = split.get("subset_fraction", float, ENSEMBLE_SUBSET_FRACTION)
+        if values["members"] < 2:
+            raise split.fail("members", f"an ensemble needs at least 2 members, got {values['members']}")
+    split.check_unknown()
+    top.check_unknown()
+    return ExperimentConfig(**values)
+
+
+def _visible_gpus() -> int:
+    """Number of CUDA devices torch sees (0 without CUDA)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0

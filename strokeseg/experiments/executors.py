@@ -1,0 +1,272 @@
+"""Running a job graph: in this process, on local GPUs or on Slurm, always through submitit for anything parallel.
+
+* ``local`` with ``gpus: 0`` or ``1``: jobs run one after another in this process.
+* ``local`` with ``gpus: N`` (N ≥ 2): submitit's ``LocalExecutor`` runs up to N jobs at once, each GPU job
+  pinned to one free GPU (``CUDA_VISIBLE_DEVICES``); jobs are submitted as soon as the jobs they need are done.
+* ``slurm`` with ``cluster: slurm``: every job is submitted at once with ``sbatch`` through submitit, with
+  Slurm dependencies (``afterok`` on the jobs it needs, ``kill-on-invalid-dep``), so that the cluster schedules
+  the study and ``strokeseg experiment run`` returns; ``strokeseg experiment status`` follows it.
+* ``slurm`` with ``cluster: local`` or ``debug``: submitit's local/debug executors with the same parameters
+  (they know no dependencies, so jobs are submitted when the jobs they need are done), for tests and dry runs.
+
+Whatever the executor, a job runs :func:`execute_job`, which records its state, so jobs that are done are
+skipped on the next run, and a failed job is reported with its log while independent jobs go on.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import submitit
+
+from strokeseg.errors import OutputExistsError, StrokesegError
+from strokeseg.experiments.config import ExecutorSettings, ExperimentConfig, NnunetSettings
+from strokeseg.experiments.graph import Job, JobGraph
+from strokeseg.experiments.state import (
+    BLOCKED,
+    DONE,
+    FAILED,
+    IN_FLIGHT,
+    LOG_FILE,
+    RUNNING,
+    STALE,
+    SUBMITTED,
+    graph_states,
+    read_record,
+    write_record,
+)
+from strokeseg.experiments.steps import RunContext
+
+logger = logging.getLogger(__name__)
+
+#: Folder of submitit's own files (pickled jobs, stdout/stderr) inside the experiment folder.
+SUBMITIT_FOLDER = "submitit"
+
+
+class JobFailedError(StrokesegError):
+    """A job's step raised; the job's record holds the error and its log path."""
+
+
+def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure: bool = False) -> str:
+    """Run one job's step and record the outcome (``done`` or ``failed``); returns the state.
+
+    Log records of strokeseg and the stock tools' output go to ``folder/log.txt``. With ``raise_on_failure``
+    (Slurm: a failed job must fail so that its dependants are cancelled) a failure raises JobFailedError.
+    """
+    log = folder / LOG_FILE
+    folder.mkdir(parents=True, exist_ok=True)
+    write_record(folder, job, RUNNING)
+    handler = logging.FileHandler(log, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("strokeseg")
+    package_logger.addHandler(handler)
+    previous_level = package_logger.level
+    if package_logger.getEffectiveLevel() > logging.INFO:
+        package_logger.setLevel(logging.INFO)
+    context = RunContext(nnunet, log)
+    try:
+        logger.info("job %s started", job.id)
+        job.step.run(context)
+        missing = [str(path) for path in job.step.outputs(context) if not path.exists()]
+        if missing:
+            raise JobFailedError(f"job {job.id} finished without writing {', '.join(missing)}")
+        logger.info("job %s done", job.id)
+    except Exception as error:
+        package_logger.error("job %s failed:\n%s", job.id, traceback.format_exc())
+        write_record(folder, job, FAILED, error=f"{type(error).__name__}: {error}")
+        if raise_on_failure:
+            raise JobFailedError(f"job {job.id} failed: {error} (log: {log})") from error
+        return FAILED
+    finally:
+        package_logger.removeHandler(handler)
+        package_logger.setLevel(previous_level)
+        handler.close()
+    write_record(folder, job, DONE)
+    return DONE
+
+
+@dataclass
+class RunReport:
+    """What one ``experiment run`` did: job id -> state after the run, and the jobs it started."""
+
+    states: dict[str, str]
+    started: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [job for job, state in self.states.items() if state == FAILED]
+
+    @property
+    def blocked(self) -> list[str]:
+        return [job for job, state in self.states.items() if state == BLOCKED]
+
+
+def run_graph(graph: JobGraph, config: ExperimentConfig, overwrite: bool = False) -> RunReport:
+    """Run every job of ``graph`` that is not done (see the module docstring).
+
+    Raises:
+        OutputExistsError: jobs finished under another configuration (stale) and ``overwrite`` is off.
+    """
+    context = RunContext(config.nnunet, graph.output / "experiment.log")
+    states = graph_states(graph, context)
+    stale = [job for job, state in states.items() if state == STALE]
+    if stale and not overwrite:
+        raise OutputExistsError(
+            f"{len(stale)} job(s) of {graph.output} finished with another configuration: {', '.join(stale[:8])}; "
+            "pass --overwrite to run them again with this one, or choose another output folder")
+    skipped = [job for job, state in states.items() if state == DONE]
+    in_flight = [job for job, state in states.items() if state in IN_FLIGHT]
+    if in_flight:
+        logger.warning("%d job(s) are recorded as submitted or running and are not started again: %s",
+                       len(in_flight), ", ".join(in_flight[:8]))
+    todo = [job.id for job in graph if states[job.id] not in (DONE, *IN_FLIGHT)]
+    logger.info("%d job(s): %d done, %d in flight, %d to run", len(graph), len(skipped), len(in_flight), len(todo))
+    executor = config.executor
+    if executor.kind == "slurm" and executor.cluster == "slurm":
+        started = _submit_to_slurm(graph, config, todo)
+    elif executor.kind == "slurm" or executor.gpus >= 2:
+        started = _run_in_waves(graph, config, todo)
+    else:
+        started = _run_sequentially(graph, config, todo)
+    return RunReport(graph_states(graph, context), started, skipped)
+
+
+def _ready(job: Job, states: dict[str, str]) -> bool | None:
+    """True when every job it needs is done, None when one failed (blocked), False while waiting."""
+    needed = [states[need] for need in job.needs]
+    if any(state in (FAILED, BLOCKED) for state in needed):
+        return None
+    return all(state == DONE for state in needed)
+
+
+def _run_sequentially(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
+    states = {job.id: DONE if job.id not in todo else "todo" for job in graph}
+    started = []
+    for job_id in todo:
+        job = graph.jobs[job_id]
+        ready = _ready(job, states)
+        if not ready:
+            states[job_id] = BLOCKED
+            logger.warning("job %s not started: a job it needs failed or is still running elsewhere", job_id)
+            continue
+        started.append(job_id)
+        states[job_id] = execute_job(job, graph.job_folder(job_id), config.nnunet)
+        _log_outcome(graph, job_id, states[job_id])
+    return started
+
+
+def _log_outcome(graph: JobGraph, job_id: str, state: str) -> None:
+    if state == FAILED:
+        record = read_record(graph.job_folder(job_id))
+        logger.error("job %s failed: %s (log: %s); independent jobs go on", job_id,
+                     record.error if record else "?", graph.job_folder(job_id) / LOG_FILE)
+    else:
+        logger.info("job %s: %s", job_id, state)
+
+
+def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str) -> submitit.AutoExecutor:
+    """A submitit executor for ``cluster`` (slurm, local, debug) with the experiment's Slurm parameters."""
+    executor = submitit.AutoExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j", cluster=cluster)
+    parameters = dict(settings.slurm)
+    generic = {key: parameters.pop(key) for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb",
+                                                       "nodes", "tasks_per_node") if key in parameters}
+    executor.update_parameters(name="strokeseg", **generic)
+    if cluster == "slurm":
+        parameters = {key if key.startswith("slurm_") else f"slurm_{key}": value
+                      for key, value in parameters.items()}
+        executor.update_parameters(**parameters)
+    return executor
+
+
+def _run_in_waves(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
+    """Submit jobs to submitit as soon as the jobs they need are done; at most one job per GPU at a time."""
+    settings = config.executor
+    cluster = settings.cluster if settings.kind == "slurm" else "local"
+    executor = make_submitit_executor(graph, settings, cluster)
+    free_gpus = list(range(settings.gpus)) if settings.kind == "local" else []
+    slots = settings.gpus if settings.kind == "local" else len(todo) or 1
+    states = {job.id: DONE if job.id not in todo else "todo" for job in graph}
+    waiting, started = list(todo), []
+    running: dict[str, tuple[Any, int | None]] = {}
+    while waiting or running:
+        for job_id in list(waiting):
+            ready = _ready(graph.jobs[job_id], states)
+            if ready is None:
+                states[job_id] = BLOCKED
+                waiting.remove(job_id)
+            elif ready and len(running) < slots:
+                gpu = free_gpus.pop(0) if free_gpus and graph.jobs[job_id].gpu else None
+                running[job_id] = (_submit(executor, graph, config, job_id, cluster, gpu), gpu)
+                states[job_id] = SUBMITTED
+                started.append(job_id)
+                waiting.remove(job_id)
+        if not running:
+            if waiting:
+                logger.warning("%d job(s) wait for jobs that run elsewhere: %s", len(waiting), ", ".join(waiting[:8]))
+            break
+        finished = [job_id for job_id, (handle, _) in running.items() if handle.done()]
+        if not finished:
+            time.sleep(settings.poll_seconds)
+        for job_id in finished:
+            handle, gpu = running.pop(job_id)
+            if gpu is not None:
+                free_gpus.append(gpu)
+            states[job_id] = _outcome(handle, graph, job_id)
+            _log_outcome(graph, job_id, states[job_id])
+    return started
+
+
+def _submit(executor: submitit.AutoExecutor, graph: JobGraph, config: ExperimentConfig, job_id: str, cluster: str,
+            gpu: int | None) -> Any:
+    job = graph.jobs[job_id]
+    folder = graph.job_folder(job_id)
+    if cluster == "local":
+        executor.update_parameters(visible_gpus=() if gpu is None else (gpu,), gpus_per_node=0 if gpu is None else 1)
+    executor.update_parameters(name=f"strokeseg-{job_id}")
+    handle = executor.submit(execute_job, job, folder, config.nnunet, cluster == "slurm")
+    write_record(folder, job, SUBMITTED, executor_id=str(handle.job_id))
+    return handle
+
+
+def _outcome(handle: Any, graph: JobGraph, job_id: str) -> str:
+    """The state a finished submitit job left (its record; a job killed before recording counts as failed)."""
+    try:
+        result = handle.result()
+    except Exception as error:
+        record = read_record(graph.job_folder(job_id))
+        if record is None or record.state != FAILED:
+            write_record(graph.job_folder(job_id), graph.jobs[job_id], FAILED,
+                         error=f"the job died before finishing: {error}")
+        return FAILED
+    return str(result)
+
+
+def _submit_to_slurm(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
+    """Submit every job at once with sbatch; dependencies become ``afterok`` on the Slurm ids of the jobs needed."""
+    executor = make_submitit_executor(graph, config.executor, "slurm")
+    extra: dict[str, Any] = dict(config.executor.slurm.get("additional_parameters", {}))
+    slurm_ids: dict[str, str] = {}
+    for job in graph:
+        record = read_record(graph.job_folder(job.id))
+        if job.id not in todo and record is not None and record.state in IN_FLIGHT and record.executor_id:
+            slurm_ids[job.id] = record.executor_id
+    for job_id in todo:
+        job = graph.jobs[job_id]
+        after = [slurm_ids[need] for need in job.needs if need in slurm_ids]
+        parameters = dict(extra)
+        if after:
+            parameters |= {"dependency": "afterok:" + ":".join(after), "kill-on-invalid-dep": "yes"}
+        executor.update_parameters(slurm_additional_parameters=parameters,
+                                   gpus_per_node=config.executor.slurm.get("gpus_per_node", 1) if job.gpu else 0)
+        handle = _submit(executor, graph, config, job_id, "slurm", None)
+        slurm_ids[job_id] = str(handle.job_id)
+        logger.info("submitted %s as Slurm job %s%s", job_id, handle.job_id,
+                    f" (after {', '.join(after)})" if after else "")
+    return list(todo)
+

@@ -1,0 +1,337 @@
+"""The work of one experiment job: split, plan, move plans, train, predict, evaluate, aggregate.
+
+Every step is a frozen dataclass holding everything it needs (so that it can be pickled to a Slurm node),
+with ``run(context)`` doing the work through strokeseg's own APIs or the stock ``nnUNetv2_*`` tools, and
+``outputs(context)`` naming the files whose presence (with the job's done marker) means the work is done.
+Dataset folders are looked up by ID when the step runs, since derived datasets only exist once their split
+job has run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from strokeseg.dataset_conversion.nnunet_raw import find_dataset
+from strokeseg.dataset_conversion.split_datasets import (
+    DESIGNS,
+    SPLITS_FILE,
+    apply_design,
+    load_training_cases,
+)
+from strokeseg.errors import InputDataError
+from strokeseg.experiments.config import EvaluationSettings, NnunetSettings
+from strokeseg.io import write_json_atomic
+from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+
+logger = logging.getLogger(__name__)
+
+#: nnU-Net's checkpoint of a finished training.
+FINAL_CHECKPOINT = "checkpoint_final.pth"
+LATEST_CHECKPOINT = "checkpoint_latest.pth"
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What a step gets when it runs: the nnU-Net settings and the job's log file."""
+
+    nnunet: NnunetSettings
+    log: Path
+
+    def device(self) -> str:
+        """``cuda`` or ``cpu``: the configured device, ``auto`` resolved on the machine running the job."""
+        if self.nnunet.device != "auto":
+            return self.nnunet.device
+        import torch
+
+        return "cuda" if torch.cuda.is_available() else "cpu"
+
+    def run_tool(self, tool: str, arguments: list[str], results: Path | None = None) -> None:
+        """Run a stock nnU-Net tool with the experiment's folders (``results`` replaces nnUNet_results)."""
+        paths = self.nnunet.paths if results is None else NnunetPaths(self.nnunet.paths.raw,
+                                                                      self.nnunet.paths.preprocessed, results)
+        paths.create()
+        run_nnunet(tool, arguments, paths, self.log, self.nnunet.env)
+
+
+class Step(Protocol):
+    """One job's work."""
+
+    def run(self, context: RunContext) -> None: ...
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]: ...
+
+
+def dataset_folder(raw: Path, dataset: str) -> Path | None:
+    """The raw dataset folder of an ID, or None while it does not exist (a derived dataset not yet written)."""
+    try:
+        return find_dataset(raw, dataset)
+    except InputDataError:
+        return None
+
+
+def _require_dataset(raw: Path, dataset: str) -> Path:
+    return find_dataset(raw, dataset)
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A trained nnU-Net model: where ``nnUNetv2_train`` writes it.
+
+    Attributes:
+        results: nnUNet_results root of this model (fine-tuned models get their own root, see graph.py).
+    """
+
+    dataset: str
+    trainer: str
+    plans: str
+    configuration: str
+    results: Path
+
+    def folder(self, raw: Path) -> Path | None:
+        found = dataset_folder(raw, self.dataset)
+        if found is None:
+            return None
+        return self.results / found.name / f"{self.trainer}__{self.plans}__{self.configuration}"
+
+    def checkpoint(self, raw: Path, fold: int, name: str = FINAL_CHECKPOINT) -> Path | None:
+        folder = self.folder(raw)
+        return None if folder is None else folder / f"fold_{fold}" / name
+
+
+def _missing(what: str) -> Path:
+    """A path that never exists: the output of a step whose dataset is not there yet."""
+    return Path(f"/nonexistent/strokeseg-experiment/{what}")
+
+
+@dataclass(frozen=True)
+class SplitStep:
+    """Write a split design of ``strokeseg split`` (in place, or as a derived dataset).
+
+    Rerunning is harmless: an existing derived dataset or ``splits_final.json`` whose folds equal the plan's is
+    kept (extra folds appended later, e.g. a vendor fine-tuning fold, are allowed); different splits are an
+    error that names the file (the user decides, nothing is replaced).
+    """
+
+    dataset: str
+    design: str
+    options: tuple[tuple[str, Any], ...]
+    derived_id: int | None = None
+
+    def run(self, context: RunContext) -> None:
+        raw = context.nnunet.paths.raw
+        source = _require_dataset(raw, self.dataset)
+        plan = DESIGNS[self.design](load_training_cases(source), **dict(self.options))
+        if self.derived_id is not None:
+            existing = dataset_folder(raw, str(self.derived_id))
+            if existing is not None and _has_folds(existing / SPLITS_FILE, plan.splits_final()):
+                logger.info("derived dataset %s already holds this %s split; kept", existing.name, self.design)
+                return
+        elif _has_folds(source / SPLITS_FILE, plan.splits_final()):
+            logger.info("%s already holds this %s split; kept", source / SPLITS_FILE, self.design)
+            return
+        written = apply_design(raw, self.dataset, plan, derived_id=self.derived_id,
+                               preprocessed_root=context.nnunet.paths.preprocessed)
+        logger.info("split %s: %s", self.design, written.splits_file)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        folder = dataset_folder(context.nnunet.paths.raw, str(self.derived_id or self.dataset))
+        return (folder / SPLITS_FILE,) if folder is not None else (_missing(f"split-{self.dataset}"),)
+
+
+def _has_folds(path: Path, folds: list[dict[str, list[str]]]) -> bool:
+    """Whether ``path`` exists and starts with exactly ``folds``."""
+    if not path.is_file():
+        return False
+    existing = json.loads(path.read_text(encoding="utf-8"))
+    return isinstance(existing, list) and existing[: len(folds)] == folds
+
+
+@dataclass(frozen=True)
+class PlanStep:
+    """``nnUNetv2_plan_and_preprocess -d ID -pl PLANNER -c CONFIGURATIONS``."""
+
+    dataset: str
+    planner: str
+    plans: str
+    configurations: tuple[str, ...]
+
+    def run(self, context: RunContext) -> None:
+        processes = str(context.nnunet.processes)
+        context.run_tool("nnUNetv2_plan_and_preprocess", ["-d", self.dataset, "-pl", self.planner, "-c",
+                                                          *self.configurations, "-np", processes, "-npfp", processes])
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        folder = dataset_folder(context.nnunet.paths.raw, self.dataset)
+        if folder is None:
+            return (_missing(f"plans-{self.dataset}"),)
+        return (context.nnunet.paths.preprocessed / folder.name / f"{self.plans}.json",)
+
+
+@dataclass(frozen=True)
+class MovePlansStep:
+    """Give ``target`` the plans of ``source`` and preprocess it with them (fine-tuning needs shared plans).
+
+    ``nnUNetv2_move_plans_between_datasets`` then ``nnUNetv2_preprocess``; the target's splits are copied into
+    its preprocessed folder (nnU-Net only does so when planning). With ``finetune_fold``, fold 1 of the target's
+    splits becomes ``train = val = fold 0's validation cases``: Alis's fine-tuning set of one vendor is the other
+    vendor's validation part.
+    """
+
+    source: str
+    target: str
+    source_plans: str
+    target_plans: str
+    configurations: tuple[str, ...]
+    finetune_fold: bool = False
+
+    def run(self, context: RunContext) -> None:
+        paths = context.nnunet.paths
+        target = _require_dataset(paths.raw, self.target)
+        preprocessed = paths.preprocessed / target.name
+        preprocessed.mkdir(parents=True, exist_ok=True)
+        context.run_tool("nnUNetv2_move_plans_between_datasets",
+                         ["-s", self.source, "-t", self.target, "-sp", self.source_plans, "-tp", self.target_plans])
+        splits = json.loads((target / SPLITS_FILE).read_text(encoding="utf-8"))
+        if self.finetune_fold:
+            splits = [splits[0], {"train": splits[0]["val"], "val": splits[0]["val"]}]
+            write_json_atomic(target / SPLITS_FILE, splits)
+        write_json_atomic(preprocessed / SPLITS_FILE, splits)
+        for configuration in self.configurations:
+            context.run_tool("nnUNetv2_preprocess", ["-d", self.target, "-plans_name", self.target_plans, "-c",
+                                                     configuration, "-np", str(context.nnunet.processes)])
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        folder = dataset_folder(context.nnunet.paths.raw, self.target)
+        if folder is None:
+            return (_missing(f"moved-plans-{self.target}"),)
+        return (context.nnunet.paths.preprocessed / folder.name / f"{self.target_plans}.json",)
+
+
+@dataclass(frozen=True)
+class TrainStep:
+    """``nnUNetv2_train DATASET CONFIGURATION FOLD -tr TRAINER -p PLANS``, resumed (``--c``) after an interruption.
+
+    A fine-tuning step names its source model (``pretrained``/``pretrained_fold``): the source's final
+    checkpoint is passed as ``-pretrained_weights`` on the first start.
+    """
+
+    model: ModelRef
+    fold: int
+    pretrained: ModelRef | None = None
+    pretrained_fold: int = 0
+
+    def run(self, context: RunContext) -> None:
+        raw = context.nnunet.paths.raw
+        latest = self.model.checkpoint(raw, self.fold, LATEST_CHECKPOINT)
+        final = self.model.checkpoint(raw, self.fold)
+        resuming = latest is not None and final is not None and (latest.is_file() or final.is_file())
+        arguments = [self.model.dataset, self.model.configuration, str(self.fold), "-tr", self.model.trainer, "-p",
+                     self.model.plans, "-device", context.device()]
+        if resuming:
+            logger.info("resuming %s fold %d from its checkpoint", self.model.trainer, self.fold)
+            arguments.append("--c")
+        elif self.pretrained is not None:
+            weights = self.pretrained.checkpoint(raw, self.pretrained_fold)
+            if weights is None or not weights.is_file():
+                raise InputDataError(f"fine-tuning needs the source model's checkpoint {weights}, which does not "
+                                     "exist; run the source model's training job first")
+            arguments += ["-pretrained_weights", str(weights)]
+        context.run_tool("nnUNetv2_train", arguments, self.model.results)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        final = self.model.checkpoint(context.nnunet.paths.raw, self.fold)
+        return (final if final is not None else _missing("checkpoint"),)
+
+
+@dataclass(frozen=True)
+class PredictStep:
+    """``nnUNetv2_predict`` of a test set's images (``imagesTs`` of ``test_dataset``) with a model's folds."""
+
+    model: ModelRef
+    folds: tuple[int, ...]
+    test_dataset: str
+    output: Path
+    save_probabilities: bool = False
+
+    def run(self, context: RunContext) -> None:
+        images = _require_dataset(context.nnunet.paths.raw, self.test_dataset) / "imagesTs"
+        if not images.is_dir():
+            raise InputDataError(f"{images} does not exist: the test set of an experiment is the imagesTs of "
+                                 f"dataset {self.test_dataset}")
+        processes = str(context.nnunet.processes)
+        arguments = ["-i", str(images), "-o", str(self.output), "-d", self.model.dataset, "-c",
+                     self.model.configuration, "-f", *map(str, self.folds), "-tr", self.model.trainer, "-p",
+                     self.model.plans, "-device", context.device(), "-npp", processes, "-nps", processes,
+                     "--disable_progress_bar"]
+        if self.save_probabilities:
+            arguments.append("--save_probabilities")
+        if self.output.is_dir():
+            arguments.append("--continue_prediction")
+        context.run_tool("nnUNetv2_predict", arguments, self.model.results)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.output / "plans.json",)
+
+
+@dataclass(frozen=True)
+class EvaluatedModel:
+    """One model of an evaluation: its predictions and, for learning curves, its training-set size."""
+
+    name: str
+    predictions: Path
+    training_cases: int | None = None
+    probability_folders: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class EvaluateStep:
+    """``strokeseg evaluate`` of several models on one test set (``labelsTs`` of ``test_dataset``)."""
+
+    test_dataset: str
+    models: tuple[EvaluatedModel, ...]
+    output: Path
+    settings: EvaluationSettings = field(default_factory=EvaluationSettings)
+
+    def run(self, context: RunContext) -> None:
+        from strokeseg.cases import read_cases
+        from strokeseg.evaluation.evaluate import EvaluationRequest, run_evaluation
+        from strokeseg.evaluation.inputs import resolve_predictions, resolve_reference
+        from strokeseg.evaluation.report import BootstrapSettings
+
+        dataset = _require_dataset(context.nnunet.paths.raw, self.test_dataset)
+        reference = resolve_reference(str(dataset), "Ts")
+        models = tuple(resolve_predictions(model.name, model.predictions, training_cases=model.training_cases,
+                                           probability_folders=model.probability_folders) for model in self.models)
+        request = EvaluationRequest(
+            reference=reference, models=models, out=self.output,
+            cases=read_cases(reference.cases_csv) if reference.cases_csv is not None else None,
+            bootstrap=BootstrapSettings(resamples=self.settings.bootstrap_resamples), by=self.settings.by,
+            location=self.settings.location, jobs=self.settings.jobs, plots=self.settings.plots,
+            overwrite=True)  # the folder belongs to this job; a rerun means the earlier attempt did not finish
+        run_evaluation(request)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.output / "summary.json",)
+
+
+@dataclass(frozen=True)
+class AggregateStep:
+    """Build the paper's tables, figures and markdown summary from the evaluations (see aggregate.py)."""
+
+    kind: str
+    name: str
+    output: Path
+    spec: Mapping[str, Any]
+
+    def run(self, context: RunContext) -> None:
+        from strokeseg.experiments.aggregate import aggregate
+
+        aggregate(self.kind, self.name, self.spec, self.output)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.output / "summary.md",)
