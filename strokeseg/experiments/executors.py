@@ -24,9 +24,9 @@ from typing import Any
 
 import submitit
 
-from strokeseg.errors import OutputExistsError, StrokesegError
+from strokeseg.errors import ConfigurationError, OutputExistsError, StrokesegError
 from strokeseg.experiments.config import ExecutorSettings, ExperimentConfig, NnunetSettings
-from strokeseg.experiments.graph import Job, JobGraph
+from strokeseg.experiments.graph import SUBMITIT_FOLDER, Job, JobGraph
 from strokeseg.experiments.state import (
     BLOCKED,
     DONE,
@@ -44,8 +44,8 @@ from strokeseg.experiments.steps import RunContext
 
 logger = logging.getLogger(__name__)
 
-#: Folder of submitit's own files (pickled jobs, stdout/stderr) inside the experiment folder.
-SUBMITIT_FOLDER = "submitit"
+#: State of a job an executor still has to run (only inside a run, never written).
+TODO = "todo"
 
 
 class JobFailedError(StrokesegError):
@@ -126,14 +126,16 @@ def run_graph(graph: JobGraph, config: ExperimentConfig, overwrite: bool = False
         logger.warning("%d job(s) are recorded as submitted or running and are not started again: %s",
                        len(in_flight), ", ".join(in_flight[:8]))
     todo = [job.id for job in graph if states[job.id] not in (DONE, *IN_FLIGHT)]
+    # what the executors start from: jobs to run are "todo"; done and in-flight jobs keep their state
+    initial = {job_id: TODO if job_id in todo else state for job_id, state in states.items()}
     logger.info("%d job(s): %d done, %d in flight, %d to run", len(graph), len(skipped), len(in_flight), len(todo))
     executor = config.executor
     if executor.kind == "slurm" and executor.cluster == "slurm":
         started = _submit_to_slurm(graph, config, todo)
     elif executor.kind == "slurm" or executor.gpus >= 2:
-        started = _run_in_waves(graph, config, todo)
+        started = _run_in_waves(graph, config, initial)
     else:
-        started = _run_sequentially(graph, config, todo)
+        started = _run_sequentially(graph, config, initial)
     return RunReport(graph_states(graph, context), started, skipped)
 
 
@@ -145,10 +147,10 @@ def _ready(job: Job, states: dict[str, str]) -> bool | None:
     return all(state == DONE for state in needed)
 
 
-def _run_sequentially(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
-    states = {job.id: DONE if job.id not in todo else "todo" for job in graph}
+def _run_sequentially(graph: JobGraph, config: ExperimentConfig, initial: dict[str, str]) -> list[str]:
+    states = dict(initial)
     started = []
-    for job_id in todo:
+    for job_id in [job_id for job_id, state in initial.items() if state == TODO]:
         job = graph.jobs[job_id]
         ready = _ready(job, states)
         if not ready:
@@ -170,9 +172,22 @@ def _log_outcome(graph: JobGraph, job_id: str, state: str) -> None:
         logger.info("job %s: %s", job_id, state)
 
 
-def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str) -> submitit.AutoExecutor:
-    """A submitit executor for ``cluster`` (slurm, local, debug) with the experiment's Slurm parameters."""
-    executor = submitit.AutoExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j", cluster=cluster)
+def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str) -> Any:
+    """A submitit executor for ``cluster`` (slurm, local, debug) with the experiment's Slurm parameters.
+
+    ``local`` is submitit's ``LocalExecutor`` itself (its ``visible_gpus`` pins a job to a GPU, which the
+    ``AutoExecutor`` does not expose); it takes the time limit and ``setup`` lines of the Slurm section.
+    """
+    if cluster == "local":
+        local = submitit.LocalExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j")
+        local.update_parameters(timeout_min=settings.slurm["timeout_min"],
+                                **({"setup": list(settings.slurm["setup"])} if settings.slurm.get("setup") else {}))
+        return local
+    try:
+        executor = submitit.AutoExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j", cluster=cluster)
+    except RuntimeError as error:  # submitit's Slurm executor needs srun/sbatch on this machine
+        raise ConfigurationError(f"executor cluster {cluster!r}: {error}; submit from a Slurm login node, or try "
+                                 "the experiment with 'cluster: local' or 'cluster: debug'") from None
     parameters = dict(settings.slurm)
     generic = {key: parameters.pop(key) for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb",
                                                        "nodes", "tasks_per_node") if key in parameters}
@@ -184,14 +199,15 @@ def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster:
     return executor
 
 
-def _run_in_waves(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
+def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, str]) -> list[str]:
     """Submit jobs to submitit as soon as the jobs they need are done; at most one job per GPU at a time."""
     settings = config.executor
     cluster = settings.cluster if settings.kind == "slurm" else "local"
     executor = make_submitit_executor(graph, settings, cluster)
     free_gpus = list(range(settings.gpus)) if settings.kind == "local" else []
+    states = dict(initial)
+    todo = [job_id for job_id, state in initial.items() if state == TODO]
     slots = settings.gpus if settings.kind == "local" else len(todo) or 1
-    states = {job.id: DONE if job.id not in todo else "todo" for job in graph}
     waiting, started = list(todo), []
     running: dict[str, tuple[Any, int | None]] = {}
     while waiting or running:
@@ -222,13 +238,14 @@ def _run_in_waves(graph: JobGraph, config: ExperimentConfig, todo: list[str]) ->
     return started
 
 
-def _submit(executor: submitit.AutoExecutor, graph: JobGraph, config: ExperimentConfig, job_id: str, cluster: str,
+def _submit(executor: Any, graph: JobGraph, config: ExperimentConfig, job_id: str, cluster: str,
             gpu: int | None) -> Any:
     job = graph.jobs[job_id]
     folder = graph.job_folder(job_id)
     if cluster == "local":
         executor.update_parameters(visible_gpus=() if gpu is None else (gpu,), gpus_per_node=0 if gpu is None else 1)
-    executor.update_parameters(name=f"strokeseg-{job_id}")
+    else:
+        executor.update_parameters(name=f"strokeseg-{job_id}")
     handle = executor.submit(execute_job, job, folder, config.nnunet, cluster == "slurm")
     write_record(folder, job, SUBMITTED, executor_id=str(handle.job_id))
     return handle

@@ -43,6 +43,8 @@ from strokeseg.experiments.steps import (
 #: Folder names inside the experiment folder.
 JOBS_FOLDER, PREDICTIONS_FOLDER, EVALUATION_FOLDER = "jobs", "predictions", "evaluation"
 FINETUNE_FOLDER, RESULTS_FOLDER = "finetune_results", "results"
+#: submitit's own files (pickled jobs, stdout/stderr) of parallel and Slurm runs.
+SUBMITIT_FOLDER = "submitit"
 #: Configurations the zoom ablation preprocesses: the zoom configurations share 3d_fullres's data.
 ZOOM_PREPROCESS: tuple[str, ...] = ("3d_fullres",)
 
@@ -135,12 +137,13 @@ class _Builder:
               pretrained: ModelRef | None = None, pretrained_fold: int = 0) -> str:
         return self.graph.add(f"train/{name}", TrainStep(model, fold, pretrained, pretrained_fold), needs, gpu=True)
 
-    def predict(self, name: str, model: ModelRef, folds: tuple[int, ...], test_set: str, test_dataset: str,
-                needs: tuple[str, ...], save_probabilities: bool = False) -> tuple[str, Path]:
-        output = self.config.output / PREDICTIONS_FOLDER / name / test_set
-        job = self.graph.add(f"predict/{name}/{test_set}",
-                             PredictStep(model, folds, test_dataset, output, save_probabilities), needs, gpu=True)
-        return job, output
+    def predict(self, name: str, model: ModelRef, folds: tuple[int, ...], test_sets: dict[str, str],
+                needs: tuple[str, ...], save_probabilities: bool = False) -> tuple[str, dict[str, Path]]:
+        """One prediction job of a model on test sets (name -> dataset); returns (job, name -> folder)."""
+        output = self.config.output / PREDICTIONS_FOLDER / name
+        step = PredictStep(model, folds, tuple(test_sets.items()), output, save_probabilities)
+        job = self.graph.add(f"predict/{name}", step, needs, gpu=True)
+        return job, {test_set: output / test_set for test_set in test_sets}
 
     def evaluate(self, test_set: str, test_dataset: str, models: list[EvaluatedModel],
                  needs: tuple[str, ...]) -> tuple[str, Path]:
@@ -171,9 +174,9 @@ def _learning_curve(b: _Builder) -> None:
             continue  # two fractions gave the same subsample (the split logs a warning)
         model = b.model(c.dataset)
         trained = b.train(name, model, fold_index, (planned,))
-        job, folder = b.predict(name, model, (fold_index,), "test", c.dataset, (trained,))
+        job, folders = b.predict(name, model, (fold_index,), {"test": c.dataset}, (trained,))
         predictions.append(job)
-        models.append(EvaluatedModel(name, folder, training_cases=size))
+        models.append(EvaluatedModel(name, folders["test"], training_cases=size))
     evaluated, report = b.evaluate("test", c.dataset, models, tuple(predictions))
     b.aggregate({"evaluation": str(report), "models": [m.name for m in models],
                  "training_cases": [m.training_cases for m in models]}, (evaluated,))
@@ -198,9 +201,9 @@ def _domain_adaptation(b: _Builder) -> None:
     grid = []
 
     def predict_everywhere(name: str, model: ModelRef, fold: int, trained: str) -> None:
-        for test_set, dataset in test_sets.items():
-            job, folder = b.predict(name, model, (fold,), test_set, dataset, (trained, target_split))
-            waits.append(job)
+        job, folders = b.predict(name, model, (fold,), test_sets, (trained, target_split))
+        waits.append(job)
+        for test_set, folder in folders.items():
             evaluated[test_set].append(EvaluatedModel(name, folder))
 
     seen_sizes: set[int] = set()
@@ -252,14 +255,16 @@ def _vendor_transfer(b: _Builder) -> None:
         tuned_model = b.model(groups[other], c.finetune_trainer, moved_plans,
                               results=c.output / FINETUNE_FOLDER / name)
         tuned = b.train(tuned_name, tuned_model, 1, (moved, trained[group][0]), trained[group][1], 0)
-        for model_name, model, fold, job in ((name, trained[group][1], 0, trained[group][0]),
-                                             (tuned_name, tuned_model, 1, tuned)):
-            for test_group in groups:
-                if model_name == name or test_group == other:
-                    predicted, folder = b.predict(model_name, model, (fold,), safe_name(test_group),
-                                                  groups[test_group], (job, splits[test_group]))
-                    waits.append(predicted)
-                    evaluated[test_group].append(EvaluatedModel(model_name, folder))
+        # the source model on both vendors' test sets (internal, external), the fine-tuned one on the target's
+        for model_name, model, fold, job, test_groups in (
+                (name, trained[group][1], 0, trained[group][0], (group, other)),
+                (tuned_name, tuned_model, 1, tuned, (other,))):
+            predicted, folders = b.predict(model_name, model, (fold,),
+                                           {safe_name(g): groups[g] for g in test_groups},
+                                           (job, *(splits[g] for g in test_groups)))
+            waits.append(predicted)
+            for test_group in test_groups:
+                evaluated[test_group].append(EvaluatedModel(model_name, folders[safe_name(test_group)]))
         directions.append({"source": group, "target": other, "model": name, "finetuned": tuned_name})
     reports = {}
     for group in groups:
@@ -277,9 +282,9 @@ def _zoom_ablation(b: _Builder) -> None:
         name = safe_name(arm.name)
         model = b.model(c.dataset, arm.trainer, configuration=arm.configuration)
         trained = tuple(b.train(f"{name}/fold_{fold}", model, fold, (planned,)) for fold in c.folds)
-        job, folder = b.predict(name, model, c.folds, "test", c.dataset, trained)
+        job, folders = b.predict(name, model, c.folds, {"test": c.dataset}, trained)
         waits.append(job)
-        models.append(EvaluatedModel(name, folder))
+        models.append(EvaluatedModel(name, folders["test"]))
     evaluated, report = b.evaluate("test", c.dataset, models, tuple(waits))
     b.aggregate({"evaluation": str(report), "arms": [m.name for m in models]}, (evaluated,))
 
@@ -295,12 +300,13 @@ def _ensemble(b: _Builder) -> None:
     for member in range(c.members):
         name = f"member_{member}"
         trained.append(b.train(name, model, member, (planned,)))
-        job, folder = b.predict(name, model, (member,), "test", c.dataset, (trained[-1],), save_probabilities=True)
+        job, folders = b.predict(name, model, (member,), {"test": c.dataset}, (trained[-1],),
+                                 save_probabilities=True)
         waits.append(job)
-        members.append(EvaluatedModel(name, folder, probability_folders=(folder,)))
-    job, folder = b.predict("ensemble", model, tuple(range(c.members)), "test", c.dataset, tuple(trained))
+        members.append(EvaluatedModel(name, folders["test"], probability_folders=(folders["test"],)))
+    job, folders = b.predict("ensemble", model, tuple(range(c.members)), {"test": c.dataset}, tuple(trained))
     waits.append(job)
-    ensemble = EvaluatedModel("ensemble", folder, probability_folders=tuple(m.predictions for m in members))
+    ensemble = EvaluatedModel("ensemble", folders["test"], probability_folders=tuple(m.predictions for m in members))
     evaluated, report = b.evaluate("test", c.dataset, [ensemble, *members], tuple(waits))
     b.aggregate({"evaluation": str(report), "ensemble": "ensemble", "members": [m.name for m in members]},
                 (evaluated,))

@@ -13,18 +13,22 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import shutil
 import socket
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from strokeseg.experiments.graph import Job, JobGraph
+from strokeseg.experiments.graph import SUBMITIT_FOLDER, Job, JobGraph
 from strokeseg.experiments.steps import RunContext
 from strokeseg.io import write_json_atomic
 
 STATE_FILE, LOG_FILE = "state.json", "log.txt"
 PENDING, SUBMITTED, RUNNING, DONE, FAILED = "pending", "submitted", "running", "done", "failed"
 STALE, INTERRUPTED, BLOCKED = "stale", "interrupted", "blocked"
+#: Slurm states of a job that ended without running to its end (``CANCELLED by ...`` included).
+SLURM_ENDED_STATES: tuple[str, ...] = ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
+                                       "BOOT_FAIL", "DEADLINE")
 #: States in which a job is still expected to finish without strokeseg doing anything.
 IN_FLIGHT: frozenset[str] = frozenset({SUBMITTED, RUNNING})
 
@@ -91,12 +95,43 @@ def job_state(graph: JobGraph, job: Job, context: RunContext) -> str:
 
 
 def graph_states(graph: JobGraph, context: RunContext) -> dict[str, str]:
-    """State of every job; jobs that cannot start because a job they need failed are ``blocked``."""
+    """State of every job; jobs that cannot start because a job they need failed are ``blocked``.
+
+    Jobs recorded as submitted to Slurm or running there are checked with ``sacct`` (one call, through
+    submitit) where it exists: a job that Slurm ended without strokeseg recording a result (cancelled, timeout,
+    out of memory, node failure) is recorded as failed, naming its submitit log.
+    """
     states = {job.id: job_state(graph, job, context) for job in graph}
+    _check_slurm(graph, states)
     for job in graph:
-        if states[job.id] in (PENDING, INTERRUPTED) and any(states[n] in (FAILED, BLOCKED) for n in job.needs):
+        # a Slurm job waiting for a failed job never starts (kill-on-invalid-dep): blocked as well
+        if states[job.id] in (PENDING, INTERRUPTED, SUBMITTED) and any(states[n] in (FAILED, BLOCKED)
+                                                                       for n in job.needs):
             states[job.id] = BLOCKED
     return states
+
+
+def _check_slurm(graph: JobGraph, states: dict[str, str]) -> None:
+    records = {job_id: read_record(graph.job_folder(job_id)) for job_id, state in states.items() if state in IN_FLIGHT}
+    slurm_ids = {job_id: r.executor_id for job_id, r in records.items() if r is not None and r.executor_id.isdigit()}
+    if not slurm_ids or shutil.which("sacct") is None:
+        return
+    import submitit
+
+    folder = graph.output / SUBMITIT_FOLDER / "%j"
+    submitit.SlurmJob.watcher.clear()  # fresh states: the watcher would otherwise reuse answers for minutes
+    handles: dict[str, submitit.SlurmJob[object]] = {
+        job_id: submitit.SlurmJob(folder=folder, job_id=slurm_id) for job_id, slurm_id in slurm_ids.items()}
+    for index, (job_id, handle) in enumerate(handles.items()):  # one sacct call asks about every job at once
+        slurm_state = str(handle.get_info(mode="cache" if index else "force").get("State") or "UNKNOWN")
+        if slurm_state.startswith(SLURM_ENDED_STATES):
+            log = handle.paths.stderr
+            write_record(graph.job_folder(job_id), graph.jobs[job_id], FAILED,
+                         error=f"Slurm job {handle.job_id} ended as {slurm_state} before finishing; see {log}",
+                         executor_id=handle.job_id)
+            states[job_id] = FAILED
+        elif slurm_state == "RUNNING":
+            states[job_id] = RUNNING
 
 
 def failure_message(graph: JobGraph, job_id: str) -> str:

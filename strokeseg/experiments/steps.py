@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -153,7 +154,11 @@ def _has_folds(path: Path, folds: list[dict[str, list[str]]]) -> bool:
 
 @dataclass(frozen=True)
 class PlanStep:
-    """``nnUNetv2_plan_and_preprocess -d ID -pl PLANNER -c CONFIGURATIONS``."""
+    """``nnUNetv2_plan_and_preprocess -d ID -pl PLANNER -c CONFIGURATIONS``.
+
+    Plans that exist with their preprocessed data (an earlier run, or another experiment on the dataset) are
+    kept when the same planner wrote them; plans of another planner under the same name are an error.
+    """
 
     dataset: str
     planner: str
@@ -161,9 +166,27 @@ class PlanStep:
     configurations: tuple[str, ...]
 
     def run(self, context: RunContext) -> None:
+        existing = self.outputs(context)[0]
+        if existing.is_file() and self._preprocessed(existing):
+            used = json.loads(existing.read_text(encoding="utf-8")).get("experiment_planner_used")
+            if used != self.planner:
+                raise InputDataError(f"{existing} was written by planner {used}, not {self.planner}; models trained "
+                                     "with those plans would be mixed up: delete it or set 'plans' to another name")
+            logger.info("%s exists and is preprocessed (planned by an earlier run); kept", existing)
+            return
         processes = str(context.nnunet.processes)
         context.run_tool("nnUNetv2_plan_and_preprocess", ["-d", self.dataset, "-pl", self.planner, "-c",
                                                           *self.configurations, "-np", processes, "-npfp", processes])
+
+    def _preprocessed(self, plans_file: Path) -> bool:
+        """Whether every configuration's preprocessed data folder exists beside the plans."""
+        plans = json.loads(plans_file.read_text(encoding="utf-8"))
+        configurations = plans.get("configurations", {})
+        for name in self.configurations:
+            identifier = configurations.get(name, {}).get("data_identifier")
+            if identifier is None or not (plans_file.parent / identifier).is_dir():
+                return False
+        return True
 
     def outputs(self, context: RunContext) -> tuple[Path, ...]:
         folder = dataset_folder(context.nnunet.paths.raw, self.dataset)
@@ -176,7 +199,8 @@ class PlanStep:
 class MovePlansStep:
     """Give ``target`` the plans of ``source`` and preprocess it with them (fine-tuning needs shared plans).
 
-    ``nnUNetv2_move_plans_between_datasets`` then ``nnUNetv2_preprocess``; the target's splits are copied into
+    nnU-Net's recipe: ``nnUNetv2_extract_fingerprint`` of the target (the trainer copies it into the model),
+    ``nnUNetv2_move_plans_between_datasets``, then ``nnUNetv2_preprocess``; the target's splits are copied into
     its preprocessed folder (nnU-Net only does so when planning). With ``finetune_fold``, fold 1 of the target's
     splits becomes ``train = val = fold 0's validation cases``: Alis's fine-tuning set of one vendor is the other
     vendor's validation part.
@@ -194,6 +218,8 @@ class MovePlansStep:
         target = _require_dataset(paths.raw, self.target)
         preprocessed = paths.preprocessed / target.name
         preprocessed.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(target / "dataset.json", preprocessed / "dataset.json")  # planning would have copied it
+        context.run_tool("nnUNetv2_extract_fingerprint", ["-d", self.target, "-np", str(context.nnunet.processes)])
         context.run_tool("nnUNetv2_move_plans_between_datasets",
                          ["-s", self.source, "-t", self.target, "-sp", self.source_plans, "-tp", self.target_plans])
         splits = json.loads((target / SPLITS_FILE).read_text(encoding="utf-8"))
@@ -216,8 +242,10 @@ class MovePlansStep:
 class TrainStep:
     """``nnUNetv2_train DATASET CONFIGURATION FOLD -tr TRAINER -p PLANS``, resumed (``--c``) after an interruption.
 
-    A fine-tuning step names its source model (``pretrained``/``pretrained_fold``): the source's final
-    checkpoint is passed as ``-pretrained_weights`` on the first start.
+    A model whose final checkpoint exists is not trained again (nnU-Net's results folder is shared: the same
+    dataset, split, trainer, plans, configuration and fold are the same model). A fine-tuning step names its
+    source model (``pretrained``/``pretrained_fold``): the source's final checkpoint is passed as
+    ``-pretrained_weights`` on the first start.
     """
 
     model: ModelRef
@@ -229,7 +257,11 @@ class TrainStep:
         raw = context.nnunet.paths.raw
         latest = self.model.checkpoint(raw, self.fold, LATEST_CHECKPOINT)
         final = self.model.checkpoint(raw, self.fold)
-        resuming = latest is not None and final is not None and (latest.is_file() or final.is_file())
+        if final is not None and final.is_file():
+            logger.info("%s exists (trained by an earlier run or another experiment on the same split); reused",
+                        final)
+            return
+        resuming = latest is not None and latest.is_file()
         arguments = [self.model.dataset, self.model.configuration, str(self.fold), "-tr", self.model.trainer, "-p",
                      self.model.plans, "-device", context.device()]
         if resuming:
@@ -250,32 +282,59 @@ class TrainStep:
 
 @dataclass(frozen=True)
 class PredictStep:
-    """``nnUNetv2_predict`` of a test set's images (``imagesTs`` of ``test_dataset``) with a model's folds."""
+    """``nnUNetv2_predict`` of the test sets' images (``imagesTs`` of each dataset) with a model's folds.
+
+    One call predicts every test set (the model is loaded once): the images are linked into one input folder
+    as ``<test set>__<file>``, and the predictions are sorted into ``output/<test set>/`` under their own
+    names. Probabilities (``--save_probabilities``) go along with them.
+    """
 
     model: ModelRef
     folds: tuple[int, ...]
-    test_dataset: str
+    test_sets: tuple[tuple[str, str], ...]  # (name, dataset)
     output: Path
     save_probabilities: bool = False
 
     def run(self, context: RunContext) -> None:
-        images = _require_dataset(context.nnunet.paths.raw, self.test_dataset) / "imagesTs"
-        if not images.is_dir():
-            raise InputDataError(f"{images} does not exist: the test set of an experiment is the imagesTs of "
-                                 f"dataset {self.test_dataset}")
+        inputs, raw_output = self.output / ".input", self.output / ".predicted"
+        shutil.rmtree(inputs, ignore_errors=True)
+        inputs.mkdir(parents=True)
+        for name, dataset in self.test_sets:
+            images = _require_dataset(context.nnunet.paths.raw, dataset) / "imagesTs"
+            if not images.is_dir():
+                raise InputDataError(f"{images} does not exist: the test set {name!r} of an experiment is the "
+                                     f"imagesTs of dataset {dataset}")
+            for image in sorted(images.iterdir()):
+                if not image.name.startswith("."):
+                    (inputs / f"{name}__{image.name}").symlink_to(image.resolve())
         processes = str(context.nnunet.processes)
-        arguments = ["-i", str(images), "-o", str(self.output), "-d", self.model.dataset, "-c",
+        arguments = ["-i", str(inputs), "-o", str(raw_output), "-d", self.model.dataset, "-c",
                      self.model.configuration, "-f", *map(str, self.folds), "-tr", self.model.trainer, "-p",
                      self.model.plans, "-device", context.device(), "-npp", processes, "-nps", processes,
                      "--disable_progress_bar"]
         if self.save_probabilities:
             arguments.append("--save_probabilities")
-        if self.output.is_dir():
+        if raw_output.is_dir():
             arguments.append("--continue_prediction")
         context.run_tool("nnUNetv2_predict", arguments, self.model.results)
+        self._sort(raw_output)
+        shutil.rmtree(inputs)
+
+    def _sort(self, raw_output: Path) -> None:
+        """Move ``<test set>__<case>.*`` to ``<test set>/<case>.*``; nnU-Net's json files go to every folder."""
+        shared = [path for path in raw_output.iterdir() if path.suffix == ".json"]
+        for name, _ in self.test_sets:
+            folder = self.output / name
+            folder.mkdir(parents=True, exist_ok=True)
+            for path in raw_output.glob(f"{name}__*"):
+                path.replace(folder / path.name.removeprefix(f"{name}__"))
+        for name, _ in self.test_sets:
+            for path in shared:
+                shutil.copyfile(path, self.output / name / path.name)
+        shutil.rmtree(raw_output)
 
     def outputs(self, context: RunContext) -> tuple[Path, ...]:
-        return (self.output / "plans.json",)
+        return tuple(self.output / name / "plans.json" for name, _ in self.test_sets)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Phantom nnU-Net raw datasets for the example experiments (CPU, a few minutes; see docs/experiments.md).
+#   901 PhantomInternal  DWI+ADC+b0, sites A (Siemens) and B (GE), every 5th case in imagesTs
+#   902 PhantomExternal  DWI+ADC+b0, sites C (Philips) and D (Siemens): the external cohort of the adaptation
+#   904 PhantomWMH       FLAIR+T1w, three WMH sites, every 5th subject in imagesTs
+# Usage: export nnUNet_raw=... nnUNet_preprocessed=... nnUNet_results=...; examples/prepare_phantom_datasets.sh [WORK]
+set -euo pipefail
+: "${nnUNet_raw:?export nnUNet_raw, nnUNet_preprocessed and nnUNet_results first}"
+work=${1:-phantom_cohorts}
+cases=${CASES:-30}
+
+mark_test_cases() {  # every 5th case of a registry manifest becomes a test case (imagesTs/labelsTs)
+  python - "$1" <<'PY'
+import sys, pandas as pd
+manifest = pd.read_csv(sys.argv[1], dtype=str)
+manifest["split"] = ["test" if i % 5 == 4 else "train" for i in range(len(manifest))]
+manifest.to_csv(sys.argv[1], index=False)
+PY
+}
+
+strokeseg synth --out "$work/internal" --layout registry --cases "$cases" --seed 1 --sites HospitalA,HospitalB --workers 2
+mark_test_cases "$work/internal/manifest.csv"
+strokeseg convert registry "$work/internal/manifest.csv" --dataset-id 901 --name PhantomInternal -j 2
+
+strokeseg synth --out "$work/external" --layout registry --cases "$cases" --seed 2 --sites HospitalC,HospitalD --workers 2
+strokeseg convert registry "$work/external/manifest.csv" --dataset-id 902 --name PhantomExternal -j 2
+
+strokeseg synth --out "$work/wmh" --layout wmh --cases "$cases" --seed 3 --workers 2
+mkdir -p "$work/wmh/test"
+i=0
+for subject in "$work"/wmh/training/*/*; do  # every 5th subject goes to the test folder (imagesTs/labelsTs)
+  i=$((i + 1))
+  if [ $((i % 5)) -eq 0 ]; then
+    site=$(basename "$(dirname "$subject")")
+    mkdir -p "$work/wmh/test/$site" && mv "$subject" "$work/wmh/test/$site/"
+  fi
+done
+strokeseg convert wmh "$work/wmh" --dataset-id 904 --name PhantomWMH -j 2

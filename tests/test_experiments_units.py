@@ -1,0 +1,273 @@
+"""Experiment recipes without nnU-Net: config validation, job graphs of every kind, failure isolation and
+reruns of the executors, Slurm submission scripts, and the paper tables on hand-made per-case tables."""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from strokeseg.errors import ConfigurationError, OutputExistsError
+from strokeseg.experiments import tables
+from strokeseg.experiments.config import load_config
+from strokeseg.experiments.executors import run_graph
+from strokeseg.experiments.graph import JobGraph, build_graph
+from strokeseg.experiments.state import BLOCKED, DONE, FAILED, SUBMITTED, graph_states, read_record
+from strokeseg.experiments.steps import RunContext
+from strokeseg.nnunet_runner import NnunetPaths
+from strokeseg.synthetic.toy import write_toy_dataset
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+@dataclass(frozen=True)
+class TouchStep:
+    """Writes a file, or fails when ``fail`` is set (a stand-in for nnU-Net work in executor tests)."""
+
+    target: Path
+    fail: bool = False
+
+    def run(self, context: RunContext) -> None:
+        if self.fail:
+            raise RuntimeError(f"simulated failure writing {self.target.name}")
+        self.target.write_text("done")
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.target,)
+
+
+@dataclass(frozen=True)
+class GpuProbeStep:
+    """Writes the CUDA_VISIBLE_DEVICES its process was given."""
+
+    target: Path
+
+    def run(self, context: RunContext) -> None:
+        self.target.write_text(os.environ.get("CUDA_VISIBLE_DEVICES", "unset"))
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.target,)
+
+
+def write_config(tmp_path: Path, content: dict) -> Path:
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    base = {"nnunet": {"raw": str(paths.raw), "preprocessed": str(paths.preprocessed),
+                       "results": str(paths.results)}, "output": "out"}
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump({**base, **content}))
+    return path
+
+
+def diamond(tmp_path: Path, failing: str = "") -> JobGraph:
+    """a -> (b, c) -> d, with e independent; ``failing`` names a job whose step raises."""
+    graph = JobGraph(tmp_path / "out")
+    for job_id, needs in (("a", ()), ("b", ("a",)), ("c", ("a",)), ("d", ("b", "c")), ("e", ())):
+        graph.add(job_id, TouchStep(tmp_path / f"{job_id}.txt", job_id == failing), needs)
+    return graph
+
+
+def test_config_errors_name_the_key(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="kind: 'curve' is not one of"):
+        load_config(write_config(tmp_path, {"kind": "curve", "dataset": 1, "trainer": "T"}))
+    with pytest.raises(ConfigurationError, match=r"split\.fractions\[1\]: expected a number"):
+        load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                            "split": {"fractions": [0.5, "all"]}}))
+    with pytest.raises(ConfigurationError, match="trainerr: unknown key"):
+        load_config(write_config(tmp_path, {"kind": "ensemble", "dataset": 1, "trainer": "T", "trainerr": "x"}))
+    with pytest.raises(ConfigurationError, match="finetune_trainer: is required"):
+        load_config(write_config(tmp_path, {"kind": "vendor-transfer", "dataset": 1, "trainer": "T",
+                                            "vendors": [{"group": "A", "derived_id": 2}]}))
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                                 "planner": "StrokeDWIPlanner"}))
+    assert config.plans == "strokesegDWIPlans" and config.output == (tmp_path / "out").resolve()
+
+
+def test_sequential_executor_isolates_failures_and_reruns_only_what_is_not_done(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T"}))
+    graph = diamond(tmp_path, failing="b")
+    report = run_graph(graph, config)
+    assert report.states == {"a": DONE, "b": FAILED, "c": DONE, "d": BLOCKED, "e": DONE}
+    record = read_record(graph.job_folder("b"))
+    assert record is not None and "simulated failure" in record.error
+    assert "simulated failure" in Path(record.log).read_text()
+    fixed = diamond(tmp_path)  # same ids; b's step no longer fails, so its signature changed: b is not done
+    report = run_graph(fixed, config)
+    assert report.started == ["b", "d"] and set(report.states.values()) == {DONE}
+    assert run_graph(fixed, config).started == []
+    (tmp_path / "c.txt").unlink()  # an output removed by hand: the job runs again, and so does nothing else
+    assert run_graph(fixed, config).started == ["c"]
+
+
+def test_changed_configuration_needs_overwrite(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T"}))
+    run_graph(diamond(tmp_path), config)
+    changed = JobGraph(tmp_path / "out")
+    changed.add("a", TouchStep(tmp_path / "other.txt"))
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        run_graph(changed, config)
+    assert run_graph(changed, config, overwrite=True).started == ["a"]
+
+
+def test_local_gpu_executor_pins_one_job_per_gpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", str(Path(__file__).parent))  # submitit's processes unpickle the test steps
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                                 "executor": {"kind": "local", "gpus": 2, "poll_seconds": 0.2}}))
+    graph = JobGraph(tmp_path / "out")
+    for job_id in ("first", "second"):
+        graph.add(job_id, GpuProbeStep(tmp_path / f"{job_id}.txt"), gpu=True)
+    graph.add("cpu", GpuProbeStep(tmp_path / "cpu.txt"), ("first", "second"))
+    report = run_graph(graph, config)
+    assert set(report.states.values()) == {DONE}
+    assert sorted((tmp_path / f"{job}.txt").read_text() for job in ("first", "second")) == ["0", "1"]
+    assert (tmp_path / "cpu.txt").read_text() == ""  # a job that needs no GPU sees none
+
+
+def test_submitit_debug_executor_runs_the_graph(tmp_path: Path) -> None:
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                                 "executor": {"kind": "slurm", "cluster": "debug"}}))
+    graph = diamond(tmp_path, failing="c")
+    report = run_graph(graph, config)
+    assert report.states == {"a": DONE, "b": DONE, "c": FAILED, "d": BLOCKED, "e": DONE}
+
+
+@pytest.fixture
+def fake_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No Slurm here: a stand-in ``sbatch`` keeps each script submitit writes (``<job id>.sh`` in the returned
+    folder) and answers with job ids 100, 101, ...; ``srun`` only has to exist."""
+    bin_folder = tmp_path / "bin"
+    bin_folder.mkdir()
+    sbatch = bin_folder / "sbatch"
+    sbatch.write_text('#!/bin/sh\nn=$(ls "$SBATCH_RECORD" | wc -l)\ncp "$1" "$SBATCH_RECORD/$((n + 100)).sh"\n'
+                      'echo "Submitted batch job $((n + 100))"\n')
+    sbatch.chmod(sbatch.stat().st_mode | stat.S_IEXEC)
+    (bin_folder / "srun").write_text("#!/bin/sh\nexit 0\n")  # submitit only checks that srun exists
+    (bin_folder / "srun").chmod(sbatch.stat().st_mode)
+    sacct = bin_folder / "sacct"  # jobs wait in the queue, except $SACCT_CANCELLED, which was cancelled
+    sacct.write_text('#!/bin/sh\necho "JobID|State|NodeList"\nfor id in 100 101 102 103 104; do\n'
+                     '  if [ "$id" = "$SACCT_CANCELLED" ]; then echo "$id|CANCELLED by 42|n1"; '
+                     'else echo "$id|PENDING|"; fi\ndone\n')
+    sacct.chmod(sbatch.stat().st_mode)
+    record = tmp_path / "scripts"
+    record.mkdir()
+    monkeypatch.setenv("PATH", f"{bin_folder}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("SBATCH_RECORD", str(record))
+    return record
+
+
+def test_slurm_submission_writes_sbatch_scripts_with_dependencies(tmp_path: Path, fake_slurm: Path) -> None:
+    record = fake_slurm
+    config = load_config(write_config(tmp_path, {
+        "kind": "learning-curve", "dataset": 1, "trainer": "T",
+        "executor": {"kind": "slurm", "slurm": {"partition": "gpu", "timeout_min": 600, "cpus_per_task": 8,
+                                                "gpus_per_node": 1, "mem_gb": 64}}}))
+    graph = diamond(tmp_path)
+    report = run_graph(graph, config)
+    assert report.started == ["a", "b", "c", "d", "e"]
+    assert read_record(graph.job_folder("e")).state == SUBMITTED  # type: ignore[union-attr]
+    scripts = {path.stem: path.read_text() for path in record.iterdir()}
+    ids = {job: read_record(graph.job_folder(job)).executor_id for job in "abcde"}  # type: ignore[union-attr]
+    assert ids == {"a": "100", "b": "101", "c": "102", "d": "103", "e": "104"}
+    assert "#SBATCH --partition=gpu" in scripts["100"] and "#SBATCH --time=600" in scripts["100"]
+    assert "#SBATCH --dependency=afterok:100" in scripts["101"]
+    assert "#SBATCH --dependency=afterok:101:102" in scripts["103"]
+    assert "#SBATCH --kill-on-invalid-dep=yes" in scripts["103"]
+    assert "dependency" not in scripts["104"]
+    assert run_graph(graph, config).started == []  # submitted jobs are not submitted twice
+
+
+def test_status_asks_slurm_about_submitted_jobs(tmp_path: Path, fake_slurm: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                                 "executor": {"kind": "slurm"}}))
+    graph = diamond(tmp_path)
+    run_graph(graph, config)
+    monkeypatch.setenv("SACCT_CANCELLED", "100")
+    states = graph_states(graph, RunContext(config.nnunet, tmp_path / "x.log"))
+    assert states == {"a": FAILED, "b": BLOCKED, "c": BLOCKED, "d": BLOCKED, "e": SUBMITTED}
+    record = read_record(graph.job_folder("a"))
+    assert record is not None and "ended as CANCELLED by 42" in record.error
+
+
+@pytest.mark.parametrize("example", sorted(p.name for p in EXAMPLES.glob("*.yaml")))
+def test_example_configs_build_valid_graphs_and_slurm_jobs(example: str, tmp_path: Path, fake_slurm: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    for variable, folder in paths.environment().items():
+        monkeypatch.setenv(variable, folder)
+    content = yaml.safe_load((EXAMPLES / example).read_text())
+    datasets = {content["dataset"]} | ({content["target"]["dataset"]} if "target" in content else set())
+    for dataset in datasets:
+        write_toy_dataset(paths.raw, int(dataset), "Example", num_training=24, num_test=2, shape=(4, 8, 8))
+        if content["kind"] == "vendor-transfer":
+            ids = [f"toy_{i:03d}" for i in range(24)]
+            groups = [v["group"] for v in content["vendors"]]
+            pd.DataFrame({"case_id": ids, "vendor": [groups[i % 2] for i in range(24)]}).to_csv(
+                paths.raw / f"Dataset{int(dataset):03d}_Example" / "cases.csv", index=False)
+    config_file = tmp_path / example
+    content["output"] = str(tmp_path / "out")
+    content.pop("nnunet", None)
+    content["executor"] = {"kind": "local"}
+    config_file.write_text(yaml.safe_dump(content))
+    graph = build_graph(load_config(config_file))
+    ids = list(graph.jobs)
+    assert ids[-1] == "aggregate" and any(i.startswith("train/") for i in ids)
+    for job in graph:
+        assert all(ids.index(need) < ids.index(job.id) for need in job.needs)
+    # the same file with a Slurm section: every job becomes an sbatch script, dependencies as afterok
+    content["executor"] = {"kind": "slurm", "slurm": {"partition": "gpu", "gpus_per_node": 1}}
+    config_file.write_text(yaml.safe_dump(content))
+    config = load_config(config_file)
+    assert run_graph(build_graph(config), config).started == ids
+    scripts = sorted(fake_slurm.iterdir())
+    assert len(scripts) == len(ids)
+    assert "--dependency=afterok:" in scripts[-1].read_text()  # aggregate waits for the evaluations
+    assert all("#SBATCH --partition=gpu" in script.read_text() for script in scripts)
+
+
+def per_case(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
+    table = pd.DataFrame(rows, columns=["model", "case_id", "dice"])
+    table["status"] = "ok"
+    for column in ("sensitivity", "precision"):
+        table[column] = table["dice"]
+    return table
+
+
+def test_learning_curve_table_fits_log_size() -> None:
+    rows = [(m, f"c{i}", v + 0.01 * i) for m, v in (("n10", 0.5), ("n100", 0.7)) for i in range(4)]
+    table = per_case(rows)
+    table["volume_stratum"] = ["small", "large"] * 4
+    points, fits = tables.learning_curve_tables(table, {"n10": 10, "n100": 100}, ["volume_stratum"])
+    fit = fits[(fits["stratification"] == "all") & (fits["metric"] == "dice")].iloc[0]
+    assert fit["slope"] == pytest.approx(0.2 / math.log(10))
+    assert set(points["stratum"]) == {"all", "small", "large"}
+
+
+def test_adaptation_table_pairs_cases() -> None:
+    rows = [("pre", f"c{i}", 0.5) for i in range(5)] + [("pre_ft", f"c{i}", 0.6 + 0.01 * i) for i in range(5)]
+    grid = tables.adaptation_table({"target_test": per_case(rows)},
+                                   [{"pretraining_cases": 10, "adaptation_cases": 4, "before": "pre",
+                                     "after": "pre_ft"}])
+    row = grid[grid["metric"] == "dice"].iloc[0]
+    assert row["n"] == 5 and row["mean_diff"] == pytest.approx(0.12)
+    assert row["wilcoxon_pvalue"] == pytest.approx(0.0625)  # exact: all 5 differences positive
+
+
+def test_vendor_table_uses_medians_and_the_right_tests() -> None:
+    source = per_case([("A", f"s{i}", v) for i, v in enumerate([0.8, 0.9, 0.7])])
+    target = per_case([("A", f"t{i}", v) for i, v in enumerate([0.2, 0.3, 0.1])]
+                      + [("A_to_B", f"t{i}", v) for i, v in enumerate([0.6, 0.7, 0.5])])
+    table = tables.vendor_table({"A": source, "B": target},
+                                [{"source": "A", "target": "B", "model": "A", "finetuned": "A_to_B"}])
+    row = table[table["metric"] == "dice"].iloc[0]
+    assert (row["internal_median"], row["external_median"], row["finetuned_median"]) == pytest.approx((0.8, 0.2, 0.6))
+    assert row["internal_vs_external_mwu_p"] == pytest.approx(0.1)  # exact two-sided U test, 3 vs 3, separated
+    assert np.isnan(row["external_vs_finetuned_wilcoxon_p"]) or row["external_vs_finetuned_wilcoxon_p"] > 0
