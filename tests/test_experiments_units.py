@@ -180,6 +180,7 @@ def test_slurm_submission_writes_sbatch_scripts_with_dependencies(tmp_path: Path
     assert "#SBATCH --dependency=afterok:101:102" in scripts["103"]
     assert "#SBATCH --kill-on-invalid-dep=yes" in scripts["103"]
     assert "dependency" not in scripts["104"]
+    assert "--gpus-per-node" not in scripts["100"]  # the test steps use no GPU
     assert run_graph(graph, config).started == []  # submitted jobs are not submitted twice
 
 
@@ -231,6 +232,8 @@ def test_example_configs_build_valid_graphs_and_slurm_jobs(example: str, tmp_pat
     assert len(scripts) == len(ids)
     assert "--dependency=afterok:" in scripts[-1].read_text()  # aggregate waits for the evaluations
     assert all("#SBATCH --partition=gpu" in script.read_text() for script in scripts)
+    gpu_jobs = [job.id for job in build_graph(config) if job.gpu]
+    assert gpu_jobs and sum("#SBATCH --gpus-per-node=1" in script.read_text() for script in scripts) == len(gpu_jobs)
 
 
 def per_case(rows: list[tuple[str, str, float]]) -> pd.DataFrame:

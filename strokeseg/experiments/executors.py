@@ -172,11 +172,12 @@ def _log_outcome(graph: JobGraph, job_id: str, state: str) -> None:
         logger.info("job %s: %s", job_id, state)
 
 
-def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str) -> Any:
+def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str, gpu: bool = True) -> Any:
     """A submitit executor for ``cluster`` (slurm, local, debug) with the experiment's Slurm parameters.
 
-    ``local`` is submitit's ``LocalExecutor`` itself (its ``visible_gpus`` pins a job to a GPU, which the
-    ``AutoExecutor`` does not expose); it takes the time limit and ``setup`` lines of the Slurm section.
+    ``gpu``: for jobs that use a GPU (training, prediction): ``gpus_per_node`` of the Slurm section, default 1;
+    the others ask for none. ``local`` is submitit's ``LocalExecutor`` itself (its ``visible_gpus`` pins a job
+    to a GPU, which the ``AutoExecutor`` does not expose); it takes the Slurm section's time limit and ``setup``.
     """
     if cluster == "local":
         local = submitit.LocalExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j")
@@ -189,8 +190,11 @@ def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster:
         raise ConfigurationError(f"executor cluster {cluster!r}: {error}; submit from a Slurm login node, or try "
                                  "the experiment with 'cluster: local' or 'cluster: debug'") from None
     parameters = dict(settings.slurm)
-    generic = {key: parameters.pop(key) for key in ("timeout_min", "gpus_per_node", "cpus_per_task", "mem_gb",
-                                                       "nodes", "tasks_per_node") if key in parameters}
+    gpus = parameters.pop("gpus_per_node", 1)
+    generic: dict[str, Any] = {key: parameters.pop(key) for key in ("timeout_min", "cpus_per_task", "mem_gb", "nodes",
+                                                       "tasks_per_node") if key in parameters}
+    if gpu and gpus:
+        generic["gpus_per_node"] = gpus
     executor.update_parameters(name="strokeseg", **generic)
     if cluster == "slurm":
         parameters = {key if key.startswith("slurm_") else f"slurm_{key}": value
@@ -203,7 +207,7 @@ def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, 
     """Submit jobs to submitit as soon as the jobs they need are done; at most one job per GPU at a time."""
     settings = config.executor
     cluster = settings.cluster if settings.kind == "slurm" else "local"
-    executor = make_submitit_executor(graph, settings, cluster)
+    executors = {gpu: make_submitit_executor(graph, settings, cluster, gpu) for gpu in (True, False)}
     free_gpus = list(range(settings.gpus)) if settings.kind == "local" else []
     states = dict(initial)
     todo = [job_id for job_id, state in initial.items() if state == TODO]
@@ -218,7 +222,8 @@ def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, 
                 waiting.remove(job_id)
             elif ready and len(running) < slots:
                 gpu = free_gpus.pop(0) if free_gpus and graph.jobs[job_id].gpu else None
-                running[job_id] = (_submit(executor, graph, config, job_id, cluster, gpu), gpu)
+                handle = _submit(executors[graph.jobs[job_id].gpu], graph, config, job_id, cluster, gpu)
+                running[job_id] = (handle, gpu)
                 states[job_id] = SUBMITTED
                 started.append(job_id)
                 waiting.remove(job_id)
@@ -266,7 +271,7 @@ def _outcome(handle: Any, graph: JobGraph, job_id: str) -> str:
 
 def _submit_to_slurm(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
     """Submit every job at once with sbatch; dependencies become ``afterok`` on the Slurm ids of the jobs needed."""
-    executor = make_submitit_executor(graph, config.executor, "slurm")
+    executors = {gpu: make_submitit_executor(graph, config.executor, "slurm", gpu) for gpu in (True, False)}
     extra: dict[str, Any] = dict(config.executor.slurm.get("additional_parameters", {}))
     slurm_ids: dict[str, str] = {}
     for job in graph:
@@ -279,9 +284,8 @@ def _submit_to_slurm(graph: JobGraph, config: ExperimentConfig, todo: list[str])
         parameters = dict(extra)
         if after:
             parameters |= {"dependency": "afterok:" + ":".join(after), "kill-on-invalid-dep": "yes"}
-        executor.update_parameters(slurm_additional_parameters=parameters,
-                                   gpus_per_node=config.executor.slurm.get("gpus_per_node", 1) if job.gpu else 0)
-        handle = _submit(executor, graph, config, job_id, "slurm", None)
+        executors[job.gpu].update_parameters(slurm_additional_parameters=parameters)
+        handle = _submit(executors[job.gpu], graph, config, job_id, "slurm", None)
         slurm_ids[job_id] = str(handle.job_id)
         logger.info("submitted %s as Slurm job %s%s", job_id, handle.job_id,
                     f" (after {', '.join(after)})" if after else "")
