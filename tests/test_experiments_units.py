@@ -16,6 +16,7 @@ import yaml
 
 from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.experiments import tables
+from strokeseg.experiments.aggregate import aggregate
 from strokeseg.experiments.config import load_config
 from strokeseg.experiments.executors import run_graph
 from strokeseg.experiments.graph import JobGraph, build_graph
@@ -274,3 +275,38 @@ def test_vendor_table_uses_medians_and_the_right_tests() -> None:
     assert (row["internal_median"], row["external_median"], row["finetuned_median"]) == pytest.approx((0.8, 0.2, 0.6))
     assert row["internal_vs_external_mwu_p"] == pytest.approx(0.1)  # exact two-sided U test, 3 vs 3, separated
     assert np.isnan(row["external_vs_finetuned_wilcoxon_p"]) or row["external_vs_finetuned_wilcoxon_p"] > 0
+
+
+def test_zoom_table_has_micro_dice_and_cis() -> None:
+    table = per_case([("zoom-in", "c0", 0.5), ("zoom-in", "c1", 0.7)])
+    table["tp"], table["fp"], table["fn"] = [10, 30], [10, 0], [0, 10]
+    for column in ("hd", "assd"):
+        table[column] = [4.0, 2.0]
+    result = tables.zoom_table(table, ["zoom-in"], bootstrap=tables.BootstrapSettings(resamples=50))
+    micro = result[result["metric"] == "micro_dice"].iloc[0]
+    assert micro["mean"] == pytest.approx(80 / 100)  # 2·40 / (2·40 + 10 + 10)
+    assert set(result["metric"]) == {"micro_dice", "dice", "hd", "assd", "sensitivity", "precision"}
+    assert (result["ci_low"] <= result["mean"]).all() and (result["mean"] <= result["ci_high"]).all()
+
+
+def test_ensemble_table_and_aggregate_files(tmp_path: Path) -> None:
+    rows = [("ensemble", f"c{i}", 0.8 + 0.01 * i) for i in range(4)] + \
+           [(f"member_{m}", f"c{i}", 0.7 + 0.02 * i + 0.01 * m) for m in range(2) for i in range(4)]
+    table = per_case(rows)
+    table["vol_ref_ml"] = np.tile([1.0, 2.0, 3.0, 4.0], 3)
+    table["vol_pred_ml"] = table["vol_ref_ml"]
+    table["uncertainty_index"] = 0.1
+    table["needs_review"] = False
+    report = tmp_path / "evaluation"
+    report.mkdir()
+    table.to_csv(report / "per_case.csv", index=False)
+    (report / "summary.json").write_text('{"settings": {"bootstrap": {"resamples": 50, "seed": 0, '
+                                         '"confidence": 0.95}}, "stratifications": []}')
+    written = aggregate("ensemble", "kim", {"evaluation": str(report), "ensemble": "ensemble",
+                                            "members": ["member_0", "member_1"]}, tmp_path / "results")
+    assert [path.name for path in written] == ["ensemble.csv", "ensemble.png", "summary.md"]
+    result = pd.read_csv(tmp_path / "results" / "ensemble.csv")
+    assert result["volume_ccc"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert result.loc[1, "wilcoxon_p_vs_ensemble"] == pytest.approx(0.125)  # 4 distinct differences of one sign, exact
+    summary = (tmp_path / "results" / "summary.md").read_text()
+    assert "| ensemble | 4 | 0.815 |" in summary and "![ensemble](ensemble.png)" in summary
