@@ -260,6 +260,9 @@ REGISTRATION_SAMPLING_FRACTION: Final[float] = 0.2
 #: Registration QC: Dice of the case's head mask (mapped to the template) with the template brain mask,
 #: inside the case's field of view; below this value the registration is a failure ("unknown" location).
 REGISTRATION_QC_MIN_DICE: Final[float] = 0.80
+#: Registrations tried per case until one passes the QC (strokeseg's choice; retries cost time only for the
+#: rare case whose first optimisation ends in a wrong local optimum).
+REGISTRATION_ATTEMPTS: Final[int] = 2
 
 # --------------------------------------------------------------------------------------------------
 # Phantom cohorts (strokeseg synth; documented choices, docs/synthetic.md)
