@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 import yaml
 
+from strokeseg.cli import main
 from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.experiments import tables
 from strokeseg.experiments.aggregate import aggregate
@@ -310,3 +311,18 @@ def test_ensemble_table_and_aggregate_files(tmp_path: Path) -> None:
     assert result.loc[1, "wilcoxon_p_vs_ensemble"] == pytest.approx(0.125)  # 4 distinct differences of one sign, exact
     summary = (tmp_path / "results" / "summary.md").read_text()
     assert "| ensemble | 4 | 0.815 |" in summary and "![ensemble](ensemble.png)" in summary
+
+
+def test_cli_status_lists_pending_jobs_and_reports_config_errors(tmp_path: Path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    write_toy_dataset(paths.raw, 5, "Status", num_training=6, num_test=1, shape=(4, 8, 8))
+    config_file = write_config(tmp_path, {"kind": "learning-curve", "dataset": 5, "trainer": "T",
+                                          "split": {"fractions": [0.5, 1.0]}})
+    assert main(["experiment", "status", str(config_file)]) == 0
+    output = capsys.readouterr().out
+    assert "pending: 8" in output and "pending     train/n6" in output
+    config_file.write_text(config_file.read_text() + "evaluation: {location: moon}\n")
+    assert main(["experiment", "run", str(config_file)]) == 2
+    assert "evaluation.location: 'moon' is not one of" in capsys.readouterr().err

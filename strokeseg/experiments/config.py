@@ -28,6 +28,7 @@ from strokeseg.defaults import (
     VENDOR_SPLIT_FRACTIONS,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.evaluation.strata import LOCATION_SOURCES
 from strokeseg.nnunet_runner import NnunetPaths
 
 KINDS: tuple[str, ...] = ("learning-curve", "domain-adaptation", "vendor-transfer", "zoom-ablation", "ensemble")
@@ -274,6 +275,14 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
         bootstrap_resamples=evaluation.get("bootstrap_resamples", int, BOOTSTRAP_RESAMPLES),
         jobs=evaluation.get("jobs", int, 1), plots=evaluation.get("plots", bool, True))
     evaluation.check_unknown()
+    if evaluation_settings.location not in LOCATION_SOURCES:
+        raise evaluation.fail("location",
+                              f"{evaluation_settings.location!r} is not one of {', '.join(LOCATION_SOURCES)}")
+    for reader, key, value in ((evaluation, "jobs", evaluation_settings.jobs),
+                               (evaluation, "bootstrap_resamples", evaluation_settings.bootstrap_resamples),
+                               (nnunet, "processes", nnunet_settings.processes)):
+        if value < 1:
+            raise reader.fail(key, f"must be at least 1, got {value}")
 
     executor = top.section("executor")
     executor_kind = executor.get("kind", str, "local")
