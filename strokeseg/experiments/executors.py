@@ -169,7 +169,7 @@ def _log_outcome(graph: JobGraph, job_id: str, state: str) -> None:
         logger.error("job %s failed: %s (log: %s); independent jobs go on", job_id,
                      record.error if record else "?", graph.job_folder(job_id) / LOG_FILE)
     else:
-        logger.info("job %s: %s", job_id, state)
+        logger.debug("job %s: %s", job_id, state)
 
 
 def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str, gpu: bool = True) -> Any:
