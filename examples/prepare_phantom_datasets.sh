@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Phantom nnU-Net raw datasets for the example experiments (CPU, a few minutes; see docs/experiments.md).
 #   901 PhantomInternal  DWI+ADC+b0, sites A (Siemens) and B (GE), every 5th case in imagesTs
+#   903 PhantomZoom      the internal cohort once more, for the zoom ablation (nnU-Net's own folds, no study split)
 #   902 PhantomExternal  DWI+ADC+b0, sites C (Philips) and D (Siemens): the external cohort of the adaptation
 #   904 PhantomWMH       FLAIR+T1w, three WMH sites, every 5th subject in imagesTs
 # Usage: export nnUNet_raw=... nnUNet_preprocessed=... nnUNet_results=...; examples/prepare_phantom_datasets.sh [WORK]
@@ -21,6 +22,7 @@ PY
 strokeseg synth --out "$work/internal" --layout registry --cases "$cases" --seed 1 --sites HospitalA,HospitalB --workers 2
 mark_test_cases "$work/internal/manifest.csv"
 strokeseg convert registry "$work/internal/manifest.csv" --dataset-id 901 --name PhantomInternal -j 2
+strokeseg convert registry "$work/internal/manifest.csv" --dataset-id 903 --name PhantomZoom -j 2
 
 strokeseg synth --out "$work/external" --layout registry --cases "$cases" --seed 2 --sites HospitalC,HospitalD --workers 2
 strokeseg convert registry "$work/external/manifest.csv" --dataset-id 902 --name PhantomExternal -j 2
