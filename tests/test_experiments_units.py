@@ -326,3 +326,12 @@ def test_cli_status_lists_pending_jobs_and_reports_config_errors(tmp_path: Path,
     config_file.write_text(config_file.read_text() + "evaluation: {location: moon}\n")
     assert main(["experiment", "run", str(config_file)]) == 2
     assert "evaluation.location: 'moon' is not one of" in capsys.readouterr().err
+
+
+def test_a_study_without_a_test_set_stops_before_any_job(tmp_path: Path) -> None:
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    write_toy_dataset(paths.raw, 6, "NoTest", num_training=6, num_test=0, shape=(4, 8, 8))
+    config = load_config(write_config(tmp_path, {"kind": "ensemble", "dataset": 6, "trainer": "T"}))
+    with pytest.raises(ConfigurationError, match="Dataset006_NoTest has no labelled test set"):
+        build_graph(config)

@@ -155,6 +155,15 @@ class _Builder:
         output = self.config.output / RESULTS_FOLDER
         self.graph.add("aggregate", AggregateStep(self.config.kind, self.config.name, output, spec), needs)
 
+    def require_test_set(self, dataset: str) -> None:
+        """Stop before any job when a dataset whose test set the study uses has no labelled ``imagesTs``."""
+        folder = find_dataset(self.raw, dataset)
+        if not any((folder / "imagesTs").glob("*")) or not any((folder / "labelsTs").glob("*")):
+            raise ConfigurationError(
+                f"{self.config.source_file}: {folder.name} has no labelled test set (imagesTs + labelsTs), on which "
+                f"the {self.config.kind} evaluates its models; convert the cohort with test cases (split = test in "
+                "the registry manifest or cases.csv) or hold out a test set with a derived dataset (strokeseg split)")
+
     def dataset_tag(self, dataset: str) -> str:
         """``Dataset705`` for dataset 705 (used in moved plans' names)."""
         return find_dataset(self.raw, dataset).name.split("_", 1)[0]
@@ -162,6 +171,7 @@ class _Builder:
 
 def _learning_curve(b: _Builder) -> None:
     c = b.config
+    b.require_test_set(c.dataset)
     plan = b.design(c.dataset, "learning-curve", fractions=c.fractions, train_fraction=c.train_fraction)
     split = b.split(c.dataset, "learning-curve", fractions=c.fractions, train_fraction=c.train_fraction)
     planned = b.plan(c.dataset, (split,))
@@ -184,6 +194,7 @@ def _learning_curve(b: _Builder) -> None:
 
 def _domain_adaptation(b: _Builder) -> None:
     c = b.config
+    b.require_test_set(c.dataset)
     source_plan = b.design(c.dataset, "learning-curve", fractions=c.fractions, train_fraction=c.train_fraction)
     target_options = {"sizes": c.sizes, "test_fraction": c.test_fraction, "test_size": c.test_size,
                       "train_fraction": c.train_fraction}
@@ -276,6 +287,7 @@ def _vendor_transfer(b: _Builder) -> None:
 
 def _zoom_ablation(b: _Builder) -> None:
     c = b.config
+    b.require_test_set(c.dataset)
     planned = b.plan(c.dataset)
     models, waits = [], []
     for arm in c.arms:
@@ -291,6 +303,7 @@ def _zoom_ablation(b: _Builder) -> None:
 
 def _ensemble(b: _Builder) -> None:
     c = b.config
+    b.require_test_set(c.dataset)
     options = {"members": c.members, "subset_fraction": c.subset_fraction}
     b.design(c.dataset, "ensemble", **options)
     split = b.split(c.dataset, "ensemble", None, **options)
