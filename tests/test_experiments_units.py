@@ -21,7 +21,15 @@ from strokeseg.experiments.aggregate import aggregate
 from strokeseg.experiments.config import load_config
 from strokeseg.experiments.executors import run_graph
 from strokeseg.experiments.graph import JobGraph, build_graph
-from strokeseg.experiments.state import BLOCKED, DONE, FAILED, SUBMITTED, graph_states, read_record
+from strokeseg.experiments.state import (
+    BLOCKED,
+    DONE,
+    FAILED,
+    SUBMITTED,
+    failure_message,
+    graph_states,
+    read_record,
+)
 from strokeseg.experiments.steps import RunContext
 from strokeseg.nnunet_runner import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
@@ -100,6 +108,7 @@ def test_sequential_executor_isolates_failures_and_reruns_only_what_is_not_done(
     record = read_record(graph.job_folder("b"))
     assert record is not None and "simulated failure" in record.error
     assert "simulated failure" in Path(record.log).read_text()
+    assert failure_message(graph, "b") == f"RuntimeError: simulated failure writing b.txt (log: {record.log})"
     fixed = diamond(tmp_path)  # same ids; b's step no longer fails, so its signature changed: b is not done
     report = run_graph(fixed, config)
     assert report.started == ["b", "d"] and set(report.states.values()) == {DONE}
