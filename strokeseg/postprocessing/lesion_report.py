@@ -227,7 +227,7 @@ def _report_case(request: ReportRequest, case_id: str, prediction_file: Path, re
         row.update(reference_volume_ml=metrics.vol_ref_ml, n_reference_lesions=metrics.n_lesions_ref,
                    dice=metrics.dice, lesion_f1=metrics.lesion_f1, lesion_tp=metrics.lesion_tp,
                    lesion_fp=metrics.lesion_fp, lesion_fn=metrics.lesion_fn)
-    title = f"{case_id}: {row['total_volume_ml']:.2f} mL, {len(lesions)} lesion(s), {row['location']}"
+    title = f"{case_id}: {row['total_volume_ml']:.2f} mL, {len(lesions)} lesion(s), location: {row['location']}"
     row["qc_png"] = str(write_qc_png(image, prediction, request.out_dir / QC_FOLDER / f"{case_id}.png",
                                      reference=reference, title=title))
     lesion_rows = [{"case_id": case_id, "lesion_index": lesion.lesion_index, "volume_ml": lesion.volume_ml,
