@@ -167,9 +167,8 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
             if case_id not in references:
                 raise InputDataError(f"references folder {request.references_dir} has no mask for case {case_id}")
             reference_file = references[case_id]
-        case_row, lesions = _report_case(request, case_id, predictions[case_id], reference_file, atlas)
-        if uncertainty is not None:
-            case_row.update(_uncertainty_of(uncertainty, case_id, request.uncertainty_csv))
+        known = _uncertainty_of(uncertainty, case_id, request.uncertainty_csv) if uncertainty is not None else {}
+        case_row, lesions = _report_case(request, case_id, predictions[case_id], reference_file, atlas, known)
         case_rows.append(case_row)
         lesion_rows.extend(lesions)
     columns = list(CASE_REPORT_COLUMNS) + (list(REFERENCE_COLUMNS) if references is not None else [])
@@ -190,7 +189,8 @@ def _uncertainty_of(table: pd.DataFrame, case_id: str, path: Path | None) -> dic
 
 
 def _report_case(request: ReportRequest, case_id: str, prediction_file: Path, reference_file: Path | None,
-                 atlas: LocationAtlas | None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+                 atlas: LocationAtlas | None,
+                 uncertainty: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     image_file = case_image(request.images_dir, case_id)
     if image_file is None:
         raise InputDataError(f"images folder {request.images_dir} has no image of case {case_id} "
@@ -206,7 +206,7 @@ def _report_case(request: ReportRequest, case_id: str, prediction_file: Path, re
         reference = _mask(reference_map, reference_file)
     row: dict[str, Any] = {"case_id": case_id, "location": LOCATION_NOT_COMPUTED, "registration_qc": math.nan,
                            "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
-                           "prediction_file": str(prediction_file), "image_file": str(image_file)}
+                           "prediction_file": str(prediction_file), "image_file": str(image_file), **uncertainty}
     locations = None
     if request.location:
         mask_image = sitk.GetImageFromArray(prediction.astype(np.uint8))
@@ -228,6 +228,8 @@ def _report_case(request: ReportRequest, case_id: str, prediction_file: Path, re
                    dice=metrics.dice, lesion_f1=metrics.lesion_f1, lesion_tp=metrics.lesion_tp,
                    lesion_fp=metrics.lesion_fp, lesion_fn=metrics.lesion_fn)
     title = f"{case_id}: {row['total_volume_ml']:.2f} mL, {len(lesions)} lesion(s), location: {row['location']}"
+    if not math.isnan(row["uncertainty_index"]):
+        title += f", uncertainty {row['uncertainty_index']:.2f}{' (REVIEW)' if row['flagged'] else ''}"
     row["qc_png"] = str(write_qc_png(image, prediction, request.out_dir / QC_FOLDER / f"{case_id}.png",
                                      reference=reference, title=title))
     lesion_rows = [{"case_id": case_id, "lesion_index": lesion.lesion_index, "volume_ml": lesion.volume_ml,

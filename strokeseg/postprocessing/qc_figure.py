@@ -2,8 +2,8 @@
 
 The image and masks are reoriented to LPS first, so the panels follow the radiological convention (the
 patient's right on the left of the axial and coronal panels, anterior at the top of the axial panel,
-superior at the top of the others) whatever the stored orientation. The prediction is outlined in red, the
-reference in green; the image is windowed between the 1st and 99.5th percentiles of its non-zero voxels.
+superior at the top of the others) whatever the stored orientation. The prediction is outlined in red (thin),
+the reference in green (wide, underneath); the image is windowed between the 1st and 99.5th percentiles of its non-zero voxels.
 """
 
 from __future__ import annotations
@@ -58,11 +58,13 @@ def write_qc_png(image: sitk.Image, prediction: np.ndarray, target: Path, *, ref
     oriented_image = sitk.DICOMOrient(image, "LPS")
     intensities = sitk.GetArrayFromImage(oriented_image).astype(np.float32)
     spacing_x, spacing_y, spacing_z = oriented_image.GetSpacing()
-    masks = {PREDICTION_COLOUR: _oriented(np.asarray(prediction, dtype=np.uint8), image)}
+    # drawn in this order: the wide reference outline stays visible under the prediction's
+    masks: dict[str, tuple[np.ndarray, float]] = {}
     if reference is not None:
-        masks[REFERENCE_COLOUR] = _oriented(np.asarray(reference, dtype=np.uint8), image)
-    centre = (largest_lesion_centre(masks[PREDICTION_COLOUR] > 0)
-              or (largest_lesion_centre(masks[REFERENCE_COLOUR] > 0) if reference is not None else None)
+        masks[REFERENCE_COLOUR] = (_oriented(np.asarray(reference, dtype=np.uint8), image), 1.8)
+    masks[PREDICTION_COLOUR] = (_oriented(np.asarray(prediction, dtype=np.uint8), image), 0.9)
+    centre = (largest_lesion_centre(masks[PREDICTION_COLOUR][0] > 0)
+              or (largest_lesion_centre(masks[REFERENCE_COLOUR][0] > 0) if reference is not None else None)
               or tuple(size // 2 for size in intensities.shape))
     z, y, x = centre
     foreground = intensities[intensities > 0]
@@ -74,10 +76,10 @@ def write_qc_png(image: sitk.Image, prediction: np.ndarray, target: Path, *, ref
     for axis, (name, index, aspect, origin) in zip(axes, views, strict=True):
         axis.imshow(intensities[index], cmap="gray", vmin=low, vmax=max(high, low + 1e-6), aspect=aspect,
                     origin=origin, interpolation="nearest")
-        for colour, mask in masks.items():
+        for colour, (mask, width) in masks.items():
             section = mask[index]
             if section.any():
-                axis.contour(section, levels=[0.5], colors=colour, linewidths=0.9)
+                axis.contour(section, levels=[0.5], colors=colour, linewidths=width)
         axis.set_title(name)
         axis.set_axis_off()
     handles = [Line2D([0], [0], color=PREDICTION_COLOUR, label="prediction")]
