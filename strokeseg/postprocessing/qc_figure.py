@@ -3,7 +3,8 @@
 The image and masks are reoriented to LPS first, so the panels follow the radiological convention (the
 patient's right on the left of the axial and coronal panels, anterior at the top of the axial panel,
 superior at the top of the others) whatever the stored orientation. The prediction is outlined in red (thin),
-the reference in green (wide, underneath); the image is windowed between the 1st and 99.5th percentiles of its non-zero voxels.
+the reference in green (wide, underneath); the image is windowed between the 1st and 99.5th percentiles of
+its non-zero voxels.
 """
 
 from __future__ import annotations
