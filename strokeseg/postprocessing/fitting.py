@@ -25,7 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
 from tqdm import tqdm
 
 from strokeseg import __version__
@@ -43,7 +42,6 @@ from strokeseg.io import (
     Geometry,
     array_to_image,
     read_array,
-    read_image,
     require_same_grid,
     write_image_atomic,
     write_json_atomic,
@@ -52,6 +50,7 @@ from strokeseg.postprocessing.components import PostprocessingParams, postproces
 from strokeseg.postprocessing.selection import (
     CaseComponents,
     SweepResult,
+    ValidationScores,
     case_components,
     check_objective,
     sweep_min_volume,
@@ -112,8 +111,9 @@ def prediction_cases(predictions_dir: Path, *, need_probabilities: bool | None =
                            masks.get(case)) for case, path in files.items()]
 
 
-@dataclass
+@dataclass(frozen=True)
 class _LoadedCase:
+    label_map: np.ndarray
     prediction: np.ndarray
     geometry: Geometry
     probability: np.ndarray | None
@@ -137,7 +137,7 @@ def _load(case: PredictionCase) -> _LoadedCase:
         require_same_grid(case.prediction, case.brain_mask, GRID_TOLERANCE_MM)
         brain_map, _ = read_array(case.brain_mask, f"brain mask of case {case.case_id}")
         brain = brain_map != 0
-    return _LoadedCase(prediction, geometry, probability, brain)
+    return _LoadedCase(label_map, prediction, geometry, probability, brain)
 
 
 def candidate_options(hysteresis: bool, brain_masks: bool, *, connectivity: int = LESION_CONNECTIVITY,
@@ -220,7 +220,7 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
     return result
 
 
-def _scores(scores: Any) -> dict[str, float]:
+def _scores(scores: ValidationScores) -> dict[str, float]:
     return {"mean_dice": scores.mean_dice, "mean_lesion_f1": scores.mean_lesion_f1}
 
 
@@ -291,9 +291,8 @@ def apply_postprocessing(predictions_dir: Path, params_json: Path, out_dir: Path
 
 def _apply_one(case: PredictionCase, params: PostprocessingParams, target: Path) -> Path:
     loaded = _load(case)
-    image = read_image(case.prediction, f"prediction of case {case.case_id}")
-    labels = sitk.GetArrayFromImage(image)
     mask = postprocess_mask(loaded.prediction, params, loaded.voxel_ml, probability=loaded.probability,
                             brain_mask=loaded.brain_mask)
+    labels = loaded.label_map
     result = np.where(mask, np.where(loaded.prediction, labels, 1), 0).astype(labels.dtype)
-    return write_image_atomic(array_to_image(result, image), target)
+    return write_image_atomic(array_to_image(result, loaded.geometry), target)
