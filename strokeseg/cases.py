@@ -10,7 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from strokeseg.errors import InputDataError
@@ -93,11 +95,31 @@ def read_cases(path: PathLike) -> pd.DataFrame:
     return table
 
 
+_BOOLEAN_TEXT = {"yes": True, "no": False, "true": True, "false": False, "y": True, "n": False,
+                 "1": True, "0": False, "1.0": True, "0.0": False}
+
+
+def parse_yes_no(value: Any, column: str = "value") -> bool | None:
+    """A yes/no cell as a bool (``None`` when missing); accepts bools, 0/1 and yes/no/true/false text.
+
+    Raises:
+        ValueError: the text is not one of the accepted spellings.
+    """
+    if value is None or (not isinstance(value, str) and pd.isna(value)):
+        return None
+    if isinstance(value, (bool, np.bool_)):
+        return bool(value)
+    text = str(value).strip().lower()
+    if text == "":
+        return None
+    if text not in _BOOLEAN_TEXT:
+        raise ValueError(f"{column} {value!r} is not yes/no (accepted: {', '.join(_BOOLEAN_TEXT)})")
+    return _BOOLEAN_TEXT[text]
+
+
 def _coerce(series: pd.Series, dtype: str) -> pd.Series:
     if dtype == "boolean":
-        mapping = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0": False,
-                   "1.0": True, "0.0": False}
-        return series.map(lambda v: None if pd.isna(v) else mapping[str(v).strip().lower()]).astype("boolean")
+        return series.map(lambda v: parse_yes_no(v, str(series.name))).astype("boolean")
     if dtype in ("Float64", "Int64"):
         return pd.to_numeric(series, errors="raise").astype(dtype)
     return series.astype(dtype)
@@ -111,7 +133,11 @@ def write_cases(table: pd.DataFrame, path: PathLike, overwrite: bool = False) ->
     ordered = table[documented + [c for c in table.columns if c not in documented]].copy()
     for name in ordered.columns:
         if _DTYPES.get(name) == "boolean":
-            ordered[name] = ordered[name].map(lambda v: "" if pd.isna(v) else ("yes" if bool(v) else "no"))
+            try:
+                flags = [parse_yes_no(value, name) for value in ordered[name].tolist()]
+            except ValueError as error:
+                raise InputDataError(f"cases table for {path}: {error}") from None
+            ordered[name] = ["" if flag is None else ("yes" if flag else "no") for flag in flags]
     with atomic_path(path, overwrite=overwrite) as temporary:
         ordered.to_csv(temporary, index=False)
     return Path(path)

@@ -123,6 +123,51 @@ ZOOM_OUT_LR: Final[float] = 1e-4
 #: Fraction of a zoom-in & out run's epochs spent on the zoom-in patch before switching (the paper trains
 #: zoom-in first and fine-tunes zoom-out afterwards without stating the split; strokeseg's documented choice).
 ZOOM_SWITCH_FRACTION: Final[float] = 0.8
+#: Cosine annealing with warm restarts during the zoom-out phase: the phase is split into this many equal
+#: cycles, each starting again at the zoom-out LR (the paper names the schedule, not its period; strokeseg's
+#: documented choice: 4 cycles, i.e. 50 epochs each in a 1000-epoch run switched at 80 %).
+ZOOM_OUT_RESTART_CYCLES: Final[int] = 4
+#: Learning rates of the SGD variant of zoom-in & out, in nnU-Net's style: nnU-Net's initial LR (poly decay
+#: over the zoom-in phase), then ten times lower for zoom-out, keeping the paper's 10:1 ratio.
+ZOOM_IN_LR_SGD: Final[float] = 1e-2
+ZOOM_OUT_LR_SGD: Final[float] = 1e-3
+
+# --------------------------------------------------------------------------------------------------
+# Networks and losses (trainers)
+# --------------------------------------------------------------------------------------------------
+#: Tversky loss weights of false positives (alpha) and false negatives (beta) (Alis). alpha = beta = 0.5 is
+#: the soft Dice loss; beta > alpha favours sensitivity for small lesions. Salehi et al.'s recommended
+#: 0.3/0.7, since the weights Alis et al. used are not restated here (documented choice).
+TVERSKY_ALPHA: Final[float] = 0.3
+TVERSKY_BETA: Final[float] = 0.7
+#: Smoothing term added to numerator and denominator of the soft Dice/Tversky index (nnU-Net's 1e-5).
+SOFT_INDEX_SMOOTH: Final[float] = 1e-5
+#: Group normalization of Tomita's residual U-Net: channels are split into this many groups (Wu & He;
+#: 8 groups as in the residual BraTS U-Net the paper builds on; fewer where a stage has fewer channels).
+GROUP_NORM_GROUPS: Final[int] = 8
+#: Squeeze-and-excitation channel reduction ratio of Kim's SE-U-Net (Hu et al.'s r = 16).
+SE_REDUCTION: Final[int] = 16
+#: Width of strokeseg's DWI networks (Noh's pre-activation residual U-Net, Alis's ConvLSTM U-Net) relative
+#: to the features per stage in the plans: 3/8 of nnU-Net's widths (12 features at full resolution instead of
+#: 32, 120 instead of 320) keeps sliding-window prediction of a 256x256x30 DWI case under 10 s on 2 CPU cores
+#: (benchmarks/bench_trainers.py); the papers do not state their widths (documented choice).
+DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.375
+#: Hidden channels of each direction of Alis's bidirectional ConvLSTMs, relative to the stage's features
+#: (documented choice; both directions together then carry half the stage's channels).
+CONVLSTM_HIDDEN_FRACTION: Final[float] = 0.25
+
+# --------------------------------------------------------------------------------------------------
+# Fine-tuning schedules (Noh domain adaptation; Alis vendor transfer)
+# --------------------------------------------------------------------------------------------------
+#: Domain adaptation: the source model is re-trained on 50-1000 target cases for this many epochs at this LR
+#: (SGD; a tenth of nnU-Net's 1e-2 so that the source features are refined rather than overwritten).
+FT_DOMAIN_ADAPTATION_EPOCHS: Final[int] = 50
+FT_DOMAIN_ADAPTATION_LR: Final[float] = 1e-3
+#: Vendor transfer: about 20 epochs at a much lower learning rate.
+FT_VENDOR_TRANSFER_EPOCHS: Final[int] = 20
+FT_VENDOR_TRANSFER_LR: Final[float] = 1e-4
+#: Fraction of a fine-tuning run spent warming the LR up linearly (at least one epoch) before poly decay.
+FT_WARMUP_FRACTION: Final[float] = 0.1
 
 # --------------------------------------------------------------------------------------------------
 # Study designs: learning curve and domain adaptation (Noh), vendor split (Alis), ensembles (Kim)
@@ -223,6 +268,9 @@ REGISTRATION_SAMPLING_FRACTION: Final[float] = 0.2
 #: Registration QC: Dice of the case's head mask (mapped to the template) with the template brain mask,
 #: inside the case's field of view; below this value the registration is a failure ("unknown" location).
 REGISTRATION_QC_MIN_DICE: Final[float] = 0.80
+#: Registrations tried per case until one passes the QC (strokeseg's choice; retries cost time only for the
+#: rare case whose first optimisation ends in a wrong local optimum).
+REGISTRATION_ATTEMPTS: Final[int] = 2
 
 # --------------------------------------------------------------------------------------------------
 # Phantom cohorts (strokeseg synth; documented choices, docs/synthetic.md)

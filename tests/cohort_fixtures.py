@@ -108,8 +108,9 @@ def make_isles22(root: Path, n_cases: int = 3, flair: bool = True, four_d_case: 
                     mask.astype(np.uint16))
         cohort.volumes_ml[subject] = volume_ml(mask)
         cohort.splits[subject] = "train"
-    (root / "participants.tsv").write_text("participant_id\tcenter\tage\n" + "".join(
-        f"sub-strokecase{index:04d}\tcentre{index % 2}\t{60 + index}\n" for index in range(1, n_cases + 1)))
+    (root / "participants.tsv").write_text("participant_id\tcenter\tage\tchronic_infarct\n" + "".join(
+        f"sub-strokecase{index:04d}\tcentre{index % 2}\t{60 + index}\t{'yes' if index == 2 else 'no'}\n"
+        for index in range(1, n_cases + 1)))
     return cohort
 
 

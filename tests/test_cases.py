@@ -34,6 +34,14 @@ def test_round_trip_keeps_types_and_extra_columns(tmp_path: Path) -> None:
         write_cases(table, path)
 
 
+def test_yes_no_text_is_written_as_its_meaning_and_nonsense_is_refused(tmp_path: Path) -> None:
+    table = pd.DataFrame({"case_id": ["a", "b", "c"], "chronic_infarct": ["no", "Yes", None]})
+    back = read_cases(write_cases(table, tmp_path / "cases.csv"))
+    assert back["chronic_infarct"].tolist()[:2] == [False, True]
+    with pytest.raises(InputDataError, match="chronic_infarct 'maybe' is not yes/no"):
+        write_cases(pd.DataFrame({"case_id": ["a"], "chronic_infarct": ["maybe"]}), tmp_path / "other.csv")
+
+
 def test_duplicate_case_ids_are_rejected(tmp_path: Path) -> None:
     path = tmp_path / "cases.csv"
     path.write_text("case_id,site\na,x\na,y\n")

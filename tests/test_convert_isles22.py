@@ -36,6 +36,7 @@ def test_fixture_tree_converts_with_sidecar_metadata_and_4d_dwi(tmp_path: Path) 
     assert cases.loc["strokecase0003", "vendor"] == "Siemens"
     assert cases.loc["strokecase0003", "field_strength_t"] == 1.5
     assert cases.loc["strokecase0001", "site"] == "centre1"          # participants.tsv "center" column
+    assert cases["chronic_infarct"].tolist() == [False, True, False]  # participants.tsv yes/no text
     assert set(cases["flair_resampled_to"]) == {"DWI"}
     # the 4-D DWI (b = 0, 1000, 1000) became the geometric mean of its two b = 1000 volumes
     dwi = sitk.GetArrayFromImage(sitk.ReadImage(str(dataset / "imagesTr" / "strokecase0003_0000.nii.gz")))
@@ -92,3 +93,8 @@ def test_real_isles22_case_converts_with_philips_3t_b800_and_registered_flair(tm
     assert dwi.GetSize() == flair.GetSize() == (112, 112, 73)
     assert flair.GetSpacing() == pytest.approx(dwi.GetSpacing())
     assert dwi.GetPixelID() == sitk.sitkFloat32  # float64 source stored as float32
+    # ISLES'22 ships ADC in 10⁻³ mm²/s; datasets store 10⁻⁶ mm²/s
+    assert row["adc_source_unit"] == "10⁻³ mm²/s"
+    source_adc = sitk.GetArrayFromImage(sitk.ReadImage(str(next((SAMPLE / "rawdata").rglob("*_adc.nii.gz")))))
+    adc = sitk.GetArrayFromImage(sitk.ReadImage(str(images / "strokecase0009_0001.nii.gz")))
+    assert np.allclose(adc, source_adc * 1000.0, rtol=1e-5, atol=1e-3)

@@ -19,13 +19,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from strokeseg.dataset_conversion.diffusion import combine_volumes, select_b_volumes
-from strokeseg.dataset_conversion.nnunet_raw import image_path, label_path
+from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, image_path, label_path
 from strokeseg.dataset_conversion.registration import RegistrationMethod, register_and_resample
 from strokeseg.dataset_conversion.sources import SPLIT_TRAIN, CaseSource, ChannelSource, CohortSpec
 from strokeseg.dataset_conversion.validation import lesion_statistics, normalise_mask, union_of_masks
 from strokeseg.defaults import B0_MAX_B_VALUE, GRID_TOLERANCE_MM, LESION_CONNECTIVITY
 from strokeseg.errors import GeometryError, InputDataError
 from strokeseg.io import Geometry, array_to_image, read_array, write_image_atomic
+from strokeseg.preprocessing.intensity import adc_reference_value, adc_unit_factor
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,8 @@ def convert_case(case: CaseSource, spec: CohortSpec, dataset_dir: Path, scratch:
     channel_columns: dict[str, Any] = {}
     for channel in case.channels[1:]:
         array, extra = _channel_on_reference_grid(channel, reference_channel, reference, options)
+        if channel.name == CHANNEL_ADC:
+            array, extra["adc_source_unit"] = adc_in_micro_units(array, f"{channel.name} image {channel.path}")
         arrays.append(array)
         channel_columns.update(extra)
     labels = _read_labels(case, spec, reference_channel, reference.geometry, options) if case.masks else None
@@ -137,6 +140,22 @@ def load_channel(channel: ChannelSource) -> LoadedImage:
     if array.ndim != 3:
         raise InputDataError(f"{what} {channel.path} has {array.ndim} dimensions; expected a 3-D volume")
     return LoadedImage(array, geometry)
+
+
+def adc_in_micro_units(array: np.ndarray, what: str) -> tuple[np.ndarray, str]:
+    """An ADC map in 10⁻⁶ mm²/s, the unit every strokeseg dataset stores, and the unit it came in.
+
+    The unit is judged by the 99th percentile of the positive voxels (see
+    :func:`strokeseg.preprocessing.intensity.adc_unit_factor`): ISLES'22, for one, ships 10⁻³ mm²/s.
+
+    Raises:
+        InputDataError: the values are implausible in every known unit; the message names ``what``.
+    """
+    try:
+        unit, factor = adc_unit_factor(adc_reference_value(array))
+    except InputDataError as error:
+        raise InputDataError(f"{what}: {error}") from None
+    return (array if factor == 1.0 else array.astype(np.float32) * np.float32(factor)), unit
 
 
 def spatial_geometry(geometry: Geometry) -> Geometry:

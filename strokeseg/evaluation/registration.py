@@ -1,7 +1,8 @@
 """Affine registration of a case image to the MNI template, with a quality check.
 
 SimpleITK, Mattes mutual information (so DWI, b0, FLAIR or T1w all register to the T1 template),
-multi-resolution, a 12-parameter affine transform initialised from the centres of the brain masks. The
+multi-resolution, a 12-parameter affine transform initialised from the centres of the brain masks (a retry
+that fails the QC starts from the masks' moments). The
 fixed image is the template (cached at ``ATLAS_TEMPLATE_SPACING_MM``), the moving image the case; the
 resulting transform maps template points to case points (ITK's convention), its inverse case points to
 template points.
@@ -14,6 +15,7 @@ gives a low Dice; below ``REGISTRATION_QC_MIN_DICE`` the registration is reporte
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from dataclasses import dataclass
@@ -23,6 +25,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from strokeseg.defaults import (
+    REGISTRATION_ATTEMPTS,
     REGISTRATION_HISTOGRAM_BINS,
     REGISTRATION_ITERATIONS,
     REGISTRATION_QC_MIN_DICE,
@@ -46,6 +49,8 @@ class RegistrationSettings:
         seed: seed of the random metric sampling, so that results are reproducible.
         moving_min_spacing_mm: case images with finer voxels are smoothed and resampled to this spacing first
             (registration accuracy is limited by the template's spacing anyway; this keeps 0.45 mm FLAIR fast).
+        attempts: optimisations tried until one passes the QC (the first from the mask centres, the others
+            from the masks' moments with other sampling seeds).
     """
 
     shrink_factors: tuple[int, ...] = REGISTRATION_SHRINK_FACTORS
@@ -54,9 +59,10 @@ class RegistrationSettings:
     sampling_fraction: float = REGISTRATION_SAMPLING_FRACTION
     seed: int = 0
     moving_min_spacing_mm: float = 1.5
+    attempts: int = REGISTRATION_ATTEMPTS
 
     def __post_init__(self) -> None:
-        if not self.shrink_factors or self.iterations < 1:
+        if not self.shrink_factors or self.iterations < 1 or self.attempts < 1:
             raise ValueError("registration needs at least one resolution level and one iteration")
 
 
@@ -143,11 +149,14 @@ def register_affine(image: sitk.Image, template: sitk.Image, template_mask: sitk
                     qc_threshold: float = REGISTRATION_QC_MIN_DICE) -> AffineRegistration:
     """Register ``image`` (moving) to ``template`` (fixed) with an affine transform; see the module docstring.
 
+    A registration that fails the QC is retried (up to ``settings.attempts`` in all) from the moments of the
+    two masks (centre and principal axes) with another sampling seed; the attempt with the best QC Dice wins.
+
     Args:
         image: the case image (DWI, b0, FLAIR or T1w), any grid and orientation.
         template: the MNI template (e.g. ``LocationAtlas.template``).
         template_mask: the template's brain mask on the template grid.
-        settings: resolution levels, iterations, sampling.
+        settings: resolution levels, iterations, sampling, attempts.
         qc_threshold: minimum head-mask Dice for ``AffineRegistration.ok``.
     """
     start = time.perf_counter()
@@ -156,15 +165,53 @@ def register_affine(image: sitk.Image, template: sitk.Image, template_mask: sitk
         raise InputDataError(f"expected a 3D image, got {moving.GetDimension()}D")
     moving = _coarsen_in_plane(moving, min_spacing_mm=settings.moving_min_spacing_mm)
     case_mask = head_mask(moving)
+    best: AffineRegistration | None = None
+    for attempt in range(settings.attempts):
+        initial = _centre_initialisation(case_mask, template_mask) if attempt == 0 \
+            else _moments_initialisation(case_mask, template_mask)
+        transform, qc, metric = _optimise(template, moving, template_mask, case_mask, initial,
+                                          settings, seed=settings.seed + attempt)
+        if best is None or (np.isfinite(qc) and not qc <= best.qc_dice):
+            best = AffineRegistration(transform, qc, qc_threshold, metric, 0.0)
+        if best.ok:
+            break
+        logger.debug("registration attempt %d failed its QC (Dice %.3f)", attempt + 1, qc)
+    assert best is not None  # settings.attempts >= 1
+    best = dataclasses.replace(best, seconds=time.perf_counter() - start)
+    logger.debug("affine registration: MI %.4f, QC Dice %.3f, %.1f s", best.metric_value, best.qc_dice, best.seconds)
+    return best
+
+
+def _centre_initialisation(case_mask: sitk.Image, template_mask: sitk.Image) -> sitk.AffineTransform:
+    """Identity matrix, translation between the centres of the two masks."""
     transform = sitk.AffineTransform(3)
     template_centre = _mask_centre(template_mask)
     transform.SetCenter(tuple(template_centre))
     transform.SetTranslation(tuple(_mask_centre(case_mask) - template_centre))
+    return transform
 
+
+def _moments_initialisation(case_mask: sitk.Image, template_mask: sitk.Image) -> sitk.AffineTransform:
+    """Centres and principal axes of the two masks (ITK's MOMENTS initialiser), as an affine transform."""
+    rigid = sitk.CenteredTransformInitializer(sitk.Cast(template_mask, sitk.sitkFloat32),
+                                              sitk.Cast(case_mask, sitk.sitkFloat32), sitk.VersorRigid3DTransform(),
+                                              sitk.CenteredTransformInitializerFilter.MOMENTS)
+    rigid = sitk.VersorRigid3DTransform(rigid)
+    transform = sitk.AffineTransform(3)
+    transform.SetCenter(rigid.GetCenter())
+    transform.SetMatrix(rigid.GetMatrix())
+    transform.SetTranslation(rigid.GetTranslation())
+    return transform
+
+
+def _optimise(template: sitk.Image, moving: sitk.Image, template_mask: sitk.Image, case_mask: sitk.Image,
+              transform: sitk.AffineTransform, settings: RegistrationSettings,
+              seed: int) -> tuple[sitk.AffineTransform, float, float]:
+    """One multi-resolution Mattes-MI optimisation from ``transform``: (transform, QC Dice, final metric)."""
     method = sitk.ImageRegistrationMethod()
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=settings.histogram_bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
-    method.SetMetricSamplingPercentage(settings.sampling_fraction, settings.seed)
+    method.SetMetricSamplingPercentage(settings.sampling_fraction, seed)
     method.SetMetricFixedMask(sitk.BinaryDilate(template_mask, (2, 2, 2)))
     method.SetInterpolator(sitk.sitkLinear)
     method.SetOptimizerAsRegularStepGradientDescent(learningRate=1.0, minStep=1e-3,
@@ -179,11 +226,8 @@ def register_affine(image: sitk.Image, template: sitk.Image, template_mask: sitk
         method.Execute(template, moving)
     except RuntimeError as error:
         logger.warning("registration failed inside SimpleITK: %s", str(error).strip().splitlines()[-1])
-        return AffineRegistration(transform, float("nan"), qc_threshold, float("nan"), time.perf_counter() - start)
-    qc = head_mask_dice(case_mask, transform, template_mask)
-    seconds = time.perf_counter() - start
-    logger.debug("affine registration: MI %.4f, QC Dice %.3f, %.1f s", method.GetMetricValue(), qc, seconds)
-    return AffineRegistration(transform, qc, qc_threshold, float(method.GetMetricValue()), seconds)
+        return transform, float("nan"), float("nan")
+    return transform, head_mask_dice(case_mask, transform, template_mask), float(method.GetMetricValue())
 
 
 def head_mask_dice(case_mask: sitk.Image, template_to_case: sitk.Transform, template_mask: sitk.Image) -> float:

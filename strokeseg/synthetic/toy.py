@@ -43,10 +43,11 @@ def toy_case(rng: np.random.Generator, shape: tuple[int, int, int] = TOY_SHAPE) 
 
 def write_toy_dataset(raw_root: PathLike, dataset_id: int, name: str = "Toy", num_training: int = 8,
                       num_test: int = 2, seed: int = 0, shape: tuple[int, int, int] = TOY_SHAPE,
-                      overwrite: bool = False) -> Path:
+                      overwrite: bool = False,
+                      spacing_zyx: tuple[float, float, float] = TOY_SPACING_ZYX) -> Path:
     """Write a toy nnU-Net raw dataset with one ``DWI`` channel; returns the dataset folder.
 
-    Test cases go to ``imagesTs``/``labelsTs``. Deterministic for a given ``seed``.
+    Test cases go to ``imagesTs``/``labelsTs``. Deterministic for a given ``seed``. ``spacing_zyx`` in mm.
     """
     folder = Path(raw_root) / dataset_folder_name(dataset_id, name)
     if folder.exists() and not overwrite:
@@ -58,7 +59,7 @@ def write_toy_dataset(raw_root: PathLike, dataset_id: int, name: str = "Toy", nu
         case_id = f"toy_{index:03d}"
         for array, path in ((image, image_path(folder, case_id, 0, split)), (mask, label_path(folder, case_id, split))):
             itk = sitk.GetImageFromArray(array)
-            itk.SetSpacing(tuple(reversed(TOY_SPACING_ZYX)))
+            itk.SetSpacing(tuple(float(v) for v in reversed(spacing_zyx)))
             write_image_atomic(itk, path)
     write_dataset_json(folder, {0: "DWI"}, {"background": 0, "lesion": 1}, num_training,
                        description="strokeseg toy blob dataset (synthetic)")

@@ -1,9 +1,26 @@
-"""CPU-sized trainer for smoke tests and the demo: nnU-Net's trainer with a tiny schedule."""
+"""CPU-sized trainers for tests and the demo: short schedules, narrow networks, never compiled.
+
+``_Tiny`` variants run 2 epochs of 5 iterations (seconds to a minute on a CPU) and only prove that the pipeline
+runs; ``nnUNetTrainer_strokeseg_ZoomInOut_CPU`` is sized to actually learn a phantom cohort in a few CPU minutes.
+"""
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import torch
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+from strokeseg.trainers.base import StrokesegTrainer
+from strokeseg.trainers.ensemble import nnUNetTrainer_strokeseg_SEUNet_Ensemble
+from strokeseg.trainers.finetune import FineTuningTrainer
+from strokeseg.trainers.network_variants import (
+    nnUNetTrainer_strokeseg_BiConvLSTMUNet,
+    nnUNetTrainer_strokeseg_PreActResUNet,
+    nnUNetTrainer_strokeseg_ResGNUNet,
+    nnUNetTrainer_strokeseg_SEUNet,
+)
+from strokeseg.trainers.zoom import nnUNetTrainer_strokeseg_ZoomInOut
 
 
 class nnUNetTrainer_strokeseg_Tiny(nnUNetTrainer):
@@ -18,3 +35,57 @@ class nnUNetTrainer_strokeseg_Tiny(nnUNetTrainer):
 
     def _do_i_compile(self) -> bool:
         return False
+
+
+class CpuSized(StrokesegTrainer):
+    """Mix in first: 2 epochs x 5 iterations (2 validation), a quarter of the plans' widths, no compile."""
+
+    num_epochs_override: ClassVar[int | None] = 2
+    iterations_per_epoch_override: ClassVar[int | None] = 5
+    val_iterations_per_epoch_override: ClassVar[int | None] = 2
+    width_scale: ClassVar[float] = 0.25
+    allow_compile: ClassVar[bool] = False
+
+
+class nnUNetTrainer_strokeseg_PreActResUNet_Tiny(CpuSized, nnUNetTrainer_strokeseg_PreActResUNet):
+    """CPU-sized ``PreActResUNet``."""
+
+
+class nnUNetTrainer_strokeseg_ResGNUNet_Tiny(CpuSized, nnUNetTrainer_strokeseg_ResGNUNet):
+    """CPU-sized ``ResGNUNet``."""
+
+
+class nnUNetTrainer_strokeseg_SEUNet_Tiny(CpuSized, nnUNetTrainer_strokeseg_SEUNet):
+    """CPU-sized ``SEUNet``."""
+
+
+class nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny(CpuSized, nnUNetTrainer_strokeseg_SEUNet_Ensemble):
+    """CPU-sized ensemble member of the ``SEUNet``."""
+
+
+class nnUNetTrainer_strokeseg_BiConvLSTMUNet_Tiny(CpuSized, nnUNetTrainer_strokeseg_BiConvLSTMUNet):
+    """CPU-sized ``BiConvLSTMUNet``."""
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_Tiny(CpuSized, nnUNetTrainer_strokeseg_ZoomInOut):
+    """CPU-sized zoom-in & out: 3 epochs, switching to zoom-out at the plans' fraction (epoch 2 at 0.8)."""
+
+    num_epochs_override: ClassVar[int | None] = 3
+
+
+class nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny(CpuSized, FineTuningTrainer,
+                                                             nnUNetTrainer_strokeseg_PreActResUNet):
+    """CPU-sized fine-tuning of ``PreActResUNet_Tiny`` models: 2 epochs (1 warm-up), peak LR 1e-3."""
+
+    initial_lr_override: ClassVar[float | None] = 1e-3
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_CPU(nnUNetTrainer_strokeseg_ZoomInOut):
+    """Zoom-in & out sized to learn a phantom DWI cohort in a few CPU minutes (the demo's trainer)."""
+
+    num_epochs_override: ClassVar[int | None] = 12
+    iterations_per_epoch_override: ClassVar[int | None] = 25
+    val_iterations_per_epoch_override: ClassVar[int | None] = 4
+    width_scale: ClassVar[float] = 0.5
+    max_features: ClassVar[int | None] = 64
+    allow_compile: ClassVar[bool] = False

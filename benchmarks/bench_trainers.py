@@ -1,0 +1,343 @@
+"""Speed of strokeseg's trainers versus nnU-Net's stock ``nnUNetTrainer``, measured in one run.
+
+1. Training: iterations per second of each trainer's own ``train_step`` (network, loss with deep supervision,
+   backward, gradient clipping, optimizer step; AMP on CUDA) on synthetic batches, all trainers on the same
+   plans, patch size and batch size. On CUDA the peak GPU memory of the timed iterations is reported too.
+   Target: >= 0.9x stock for networks of similar size.
+2. Prediction: sliding-window prediction (nnU-Net's predictor, step 0.5, Gaussian weighting) of one
+   256x256x30 DWI case at 0.94x0.94x5 mm, without mirroring and with each trainer's stored test-time mirroring
+   (fast left-right TTA for strokeseg's DWI models), versus nnU-Net's default 3d_fullres network. Targets on
+   2 CPU cores: <= 10 s per case without mirroring for our DWI models, fast TTA <= 3x that.
+
+The plans come from the stock ``nnUNetv2_plan_and_preprocess`` on three synthetic cases of that geometry (in a
+temporary folder unless ``--workdir`` is given). Wall-clock times depend on whatever else the machine runs, so
+the process CPU time is reported as well and the ratios against stock are given for both; ``--rounds N`` repeats
+every measurement round-robin and keeps each model's best. Usage::
+
+    .venv/bin/python benchmarks/bench_trainers.py                 # CUDA if available, else CPU (2 threads)
+    .venv/bin/python benchmarks/bench_trainers.py --skip-training --full-tta
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.synthetic.toy import write_toy_dataset
+from strokeseg.trainers import (
+    nnUNetTrainer_strokeseg_BCEDice,
+    nnUNetTrainer_strokeseg_BiConvLSTMUNet,
+    nnUNetTrainer_strokeseg_DiceOnly,
+    nnUNetTrainer_strokeseg_PreActResUNet,
+    nnUNetTrainer_strokeseg_ResGNUNet,
+    nnUNetTrainer_strokeseg_SEUNet,
+    nnUNetTrainer_strokeseg_Tversky,
+)
+from strokeseg.trainers.base import left_right_mirror_axes
+from strokeseg.trainers.networks import count_parameters
+
+DATASET_ID = 950
+DATASET_NAME = "Dataset950_BenchDWI"
+#: One DWI case: 30 slices of 256 x 256 at 0.9375 x 0.9375 x 5 mm (z, y, x).
+DWI_SHAPE_ZYX = (30, 256, 256)
+DWI_SPACING_ZYX = (5.0, 0.9375, 0.9375)
+CONFIGURATION = "3d_fullres"
+
+
+def _full_width(trainer_class: type) -> type:
+    """The same trainer with the plans' widths (for a like-for-like size comparison)."""
+    return type(f"{trainer_class.__name__}_fullWidth", (trainer_class,), {"width_scale": 1.0})
+
+
+def training_trainers() -> dict[str, type]:
+    """Trainers timed in the training benchmark, the stock trainer first."""
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    return {
+        "nnUNetTrainer (stock)": nnUNetTrainer,
+        "Tversky (stock net)": nnUNetTrainer_strokeseg_Tversky,
+        "BCEDice (stock net)": nnUNetTrainer_strokeseg_BCEDice,
+        "DiceOnly (stock net)": nnUNetTrainer_strokeseg_DiceOnly,
+        "SEUNet": nnUNetTrainer_strokeseg_SEUNet,
+        "ResGNUNet": nnUNetTrainer_strokeseg_ResGNUNet,
+        "PreActResUNet": nnUNetTrainer_strokeseg_PreActResUNet,
+        "PreActResUNet full width": _full_width(nnUNetTrainer_strokeseg_PreActResUNet),
+        "BiConvLSTMUNet": nnUNetTrainer_strokeseg_BiConvLSTMUNet,
+        "BiConvLSTMUNet full width": _full_width(nnUNetTrainer_strokeseg_BiConvLSTMUNet),
+    }
+
+
+def prediction_trainers() -> dict[str, type]:
+    """Networks timed in the prediction benchmark: stock 3d_fullres, then strokeseg's DWI models."""
+    from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+    return {"nnU-Net 3d_fullres (stock)": nnUNetTrainer, "PreActResUNet (Noh)": nnUNetTrainer_strokeseg_PreActResUNet,
+            "BiConvLSTMUNet (Alis)": nnUNetTrainer_strokeseg_BiConvLSTMUNet}
+
+
+def prepare_plans(workdir: Path) -> NnunetPaths:
+    """Three synthetic DWI-geometry cases, planned and preprocessed by the stock CLI (reused when present)."""
+    paths = NnunetPaths.under(workdir)
+    paths.create()
+    if not (paths.preprocessed / DATASET_NAME / "nnUNetPlans.json").is_file():
+        write_toy_dataset(paths.raw, DATASET_ID, "BenchDWI", num_training=3, num_test=0, shape=DWI_SHAPE_ZYX,
+                          spacing_zyx=DWI_SPACING_ZYX, overwrite=True)
+        run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-c", CONFIGURATION, "-np", "1",
+                                                    "-npfp", "1"], paths, workdir / "nnunet.log",
+                   {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"})
+    os.environ.update(paths.environment())
+    return paths
+
+
+def load_plans(paths: NnunetPaths) -> tuple[dict, dict]:
+    folder = paths.preprocessed / DATASET_NAME
+    return (json.loads((folder / "nnUNetPlans.json").read_text()),
+            json.loads((folder / "dataset.json").read_text()))
+
+
+def total_downsampling(plans: dict) -> np.ndarray:
+    strides = plans["configurations"][CONFIGURATION]["architecture"]["arch_kwargs"]["strides"]
+    return np.prod(np.array(strides), axis=0)
+
+
+def reduced_patch(patch: list[int], divisor: np.ndarray, factor: float) -> list[int]:
+    """``patch`` scaled by ``factor`` and rounded down to multiples of the network's downsampling."""
+    return [int(max(d, (int(p * factor) // d) * d)) for p, d in zip(patch, divisor, strict=True)]
+
+
+def make_trainer(trainer_class: type, plans: dict, dataset_json: dict, device: torch.device, patch: list[int],
+                 batch_size: int) -> Any:
+    plans = json.loads(json.dumps(plans))
+    plans["configurations"][CONFIGURATION].update(patch_size=patch, batch_size=batch_size)
+    plans["continue_training"] = False
+    trainer = trainer_class(plans=plans, configuration=CONFIGURATION, fold=0, dataset_json=dataset_json,
+                            device=device)
+    trainer.print_to_log_file = lambda *args, **kwargs: None  # keep the benchmark's output readable
+    trainer.initialize()
+    return trainer
+
+
+def synthetic_batch(trainer: Any, patch: list[int], batch_size: int, channels: int) -> dict[str, Any]:
+    """Random intensities and labels at every deep-supervision resolution the trainer expects."""
+    generator = torch.Generator().manual_seed(0)
+    data = torch.randn((batch_size, channels, *patch), generator=generator)
+    scales = trainer._get_deep_supervision_scales() or [[1.0] * len(patch)]
+    targets = [torch.randint(0, 2, (batch_size, 1, *[max(1, round(p * s)) for p, s in zip(patch, scale,
+                                                                                          strict=True)]),
+                             generator=generator).float() for scale in scales]
+    return {"data": data, "target": targets if trainer.enable_deep_supervision else targets[0]}
+
+
+def synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+class Stopwatch:
+    """Wall-clock and process CPU seconds of a block (CUDA work is synchronized before reading)."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self.wall = self.cpu = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        synchronize(self.device)
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        synchronize(self.device)
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+
+def time_training(trainer: Any, batch: dict, warmup: int, iterations: int,
+                  device: torch.device) -> tuple[Stopwatch, float | None]:
+    """Timing of ``iterations`` calls of ``trainer.train_step`` and the peak GPU memory (MiB) meanwhile."""
+    trainer.network.train()
+    for _ in range(warmup):
+        trainer.train_step(batch)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    with Stopwatch(device) as watch:
+        for _ in range(iterations):
+            trainer.train_step(batch)
+    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
+    return watch, peak
+
+
+def mirror_axes_of(trainer_class: type, plans: dict) -> tuple[int, ...]:
+    """The test-time mirroring a trained model of ``trainer_class`` stores for nnUNetv2_predict."""
+    if getattr(trainer_class, "inference_mirroring", "all") == "left_right":
+        return left_right_mirror_axes(plans["transpose_forward"], 3)
+    return (0, 1, 2)
+
+
+def prediction_network(trainer_class: type, plans: dict, dataset_json: dict, device: torch.device) -> Any:
+    """The network a trained model of ``trainer_class`` predicts with, in evaluation mode (random weights)."""
+    from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    manager = PlansManager(plans)
+    configuration = manager.get_configuration(CONFIGURATION)
+    channels = determine_num_input_channels(manager, configuration, dataset_json)
+    heads = manager.get_label_manager(dataset_json).num_segmentation_heads
+    network = trainer_class.build_network_architecture(manager, configuration, channels, heads, False).to(device)
+    return network.eval(), manager, configuration, channels
+
+
+def time_prediction(trainer_class: type, plans: dict, dataset_json: dict, device: torch.device,
+                    axes: tuple[int, ...] | None) -> Stopwatch:
+    """Sliding-window prediction of one DWI case with mirroring ``axes`` (None: no test-time augmentation)."""
+    from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+
+    network, manager, configuration, channels = prediction_network(trainer_class, plans, dataset_json, device)
+    predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=axes is not None,
+                                perform_everything_on_device=device.type == "cuda", device=device, verbose=False,
+                                verbose_preprocessing=False, allow_tqdm=False)
+    predictor.manual_initialization(network, manager, configuration, None, dataset_json, trainer_class.__name__, axes)
+    image = torch.randn((channels, *DWI_SHAPE_ZYX), generator=torch.Generator().manual_seed(1))
+    predictor.predict_sliding_window_return_logits(image[:, :configuration.patch_size[0]])  # warm-up
+    with Stopwatch(device) as watch:
+        predictor.predict_sliding_window_return_logits(image)
+    return watch
+
+
+def best(watches: list[Stopwatch]) -> Stopwatch:
+    return min(watches, key=lambda w: w.wall)
+
+
+def run_training_benchmark(plans: dict, dataset_json: dict, device: torch.device, patch: list[int],
+                           batch_size: int, warmup: int, iterations: int, rounds: int) -> list[dict[str, Any]]:
+    trainers = {name: make_trainer(cls, plans, dataset_json, device, patch, batch_size)
+                for name, cls in training_trainers().items()}
+    batches = {name: synthetic_batch(t, patch, batch_size, t.num_input_channels) for name, t in trainers.items()}
+    watches: dict[str, list[Stopwatch]] = {name: [] for name in trainers}
+    peaks: dict[str, float | None] = {}
+    for _ in range(rounds):
+        for name, trainer in trainers.items():
+            watch, peaks[name] = time_training(trainer, batches[name], warmup, iterations, device)
+            watches[name].append(watch)
+    rows = [{"trainer": name, "parameters": count_parameters(trainers[name].network),
+             "it_per_s": iterations / best(w).wall, "cpu_s_per_it": best(w).cpu / iterations,
+             "peak_gpu_mib": peaks[name]} for name, w in watches.items()]
+    stock = rows[0]
+    for row in rows:
+        row["ratio_vs_stock"] = row["it_per_s"] / stock["it_per_s"]
+        row["cpu_ratio_vs_stock"] = stock["cpu_s_per_it"] / row["cpu_s_per_it"]
+    return rows
+
+
+def run_prediction_benchmark(plans: dict, dataset_json: dict, device: torch.device, full_tta: bool,
+                             rounds: int) -> list[dict[str, Any]]:
+    cases: list[tuple[str, type, tuple[int, ...] | None]] = []
+    for name, trainer_class in prediction_trainers().items():
+        cases.append((name, trainer_class, None))
+        if hasattr(trainer_class, "inference_mirroring") or full_tta:
+            cases.append((name, trainer_class, mirror_axes_of(trainer_class, plans)))
+    watches: dict[tuple[str, tuple[int, ...] | None], list[Stopwatch]] = {(n, a): [] for n, _, a in cases}
+    for _ in range(rounds):
+        for name, trainer_class, axes in cases:
+            watches[(name, axes)].append(time_prediction(trainer_class, plans, dataset_json, device, axes))
+    rows = []
+    for name, trainer_class in prediction_trainers().items():
+        network = prediction_network(trainer_class, plans, dataset_json, torch.device("cpu"))[0]
+        no_tta = best(watches[(name, None)])
+        tta_axes = next((a for n, _, a in cases if n == name and a is not None), None)
+        tta = best(watches[(name, tta_axes)]) if tta_axes is not None else None
+        rows.append({"model": name, "parameters": count_parameters(network), "no_tta_s": no_tta.wall,
+                     "no_tta_cpu_s": no_tta.cpu, "tta_axes": list(tta_axes) if tta_axes else None,
+                     "tta_s": tta.wall if tta else None, "tta_over_no_tta": tta.wall / no_tta.wall if tta else None})
+    stock = rows[0]
+    for row in rows:
+        row["ratio_vs_stock"] = row["no_tta_s"] / stock["no_tta_s"]
+        row["cpu_ratio_vs_stock"] = row["no_tta_cpu_s"] / stock["no_tta_cpu_s"]
+    return rows
+
+
+def print_table(title: str, rows: list[dict[str, Any]], columns: list[Column]) -> None:
+    print(f"\n{title}")
+    widths = [max(len(header), *(len(fmt(row[key])) for row in rows)) for header, key, fmt in columns]
+    print("  ".join(header.ljust(w) for (header, _, _), w in zip(columns, widths, strict=True)))
+    for row in rows:
+        print("  ".join(fmt(row[key]).ljust(w) for (_, key, fmt), w in zip(columns, widths, strict=True)))
+
+
+def optional(fmt: str) -> Callable[[Any], str]:
+    return lambda value: "-" if value is None else format(value, fmt)
+
+
+Column = tuple[str, str, Callable[[Any], str]]
+
+
+def timing_columns(name_key: str, wall: tuple[str, str, str], cpu: tuple[str, str, str]) -> list[Column]:
+    """Name, parameters, a wall-clock value and a CPU-time value, each with its ratio against stock."""
+    return [(name_key, name_key, str), ("parameters", "parameters", lambda v: f"{v / 1e6:.1f} M"),
+            (wall[0], wall[1], optional(wall[2])), ("vs stock", "ratio_vs_stock", optional(".2f")),
+            (cpu[0], cpu[1], optional(cpu[2])), ("vs stock (CPU time)", "cpu_ratio_vs_stock", optional(".2f"))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
+    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2: the 2-core target)")
+    parser.add_argument("--workdir", type=Path, help="keep plans here and reuse them (default: a temp folder)")
+    parser.add_argument("--patch-factor", type=float, default=None,
+                        help="training patch = plans' patch times this (default 1 on CUDA, 0.5 on CPU)")
+    parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default: the plans')")
+    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--iterations", type=int, default=None, help="timed iterations (default 20 CUDA, 3 CPU)")
+    parser.add_argument("--rounds", type=int, default=1, help="round-robin repetitions; the best of each is kept")
+    parser.add_argument("--skip-training", action="store_true")
+    parser.add_argument("--skip-prediction", action="store_true")
+    parser.add_argument("--full-tta", action="store_true", help="also time the stock network with all mirrorings")
+    parser.add_argument("--compile", action="store_true", help="let nnU-Net torch.compile the networks (CUDA)")
+    parser.add_argument("--json", type=Path, help="also write the results here")
+    args = parser.parse_args()
+
+    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
+                          else "cpu")
+    torch.set_num_threads(args.threads)
+    os.environ.setdefault("nnUNet_compile", "true" if args.compile else "false")
+    with tempfile.TemporaryDirectory(prefix="bench_trainers_") as temp:
+        paths = prepare_plans(args.workdir or Path(temp))
+        plans, dataset_json = load_plans(paths)
+        configuration = plans["configurations"][CONFIGURATION]
+        factor = args.patch_factor if args.patch_factor is not None else (1.0 if device.type == "cuda" else 0.5)
+        patch = reduced_patch(configuration["patch_size"], total_downsampling(plans), factor)
+        batch_size = args.batch_size or configuration["batch_size"]
+        iterations = args.iterations or (20 if device.type == "cuda" else 3)
+        gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
+        print(f"device: {gpu}; plans patch {configuration['patch_size']}, spacing {configuration['spacing']}")
+        results: dict[str, Any] = {"device": gpu}
+        if not args.skip_training:
+            rows = run_training_benchmark(plans, dataset_json, device, patch, batch_size, args.warmup, iterations,
+                                          args.rounds)
+            results["training"] = {"patch_size": patch, "batch_size": batch_size, "rows": rows}
+            print_table(f"Training: patch {patch}, batch {batch_size}, {iterations} timed iterations "
+                        "(speed ratio vs stock: >1 is faster)", rows,
+                        [*timing_columns("trainer", ("it/s", "it_per_s", ".3f"), ("CPU s/it", "cpu_s_per_it", ".2f")),
+                         ("peak GPU MiB", "peak_gpu_mib", optional(".0f"))])
+        if not args.skip_prediction:
+            rows = run_prediction_benchmark(plans, dataset_json, device, args.full_tta, args.rounds)
+            results["prediction"] = rows
+            print_table(f"Prediction of one {DWI_SHAPE_ZYX[2]}x{DWI_SHAPE_ZYX[1]}x{DWI_SHAPE_ZYX[0]} DWI case "
+                        "(sliding window, step 0.5; time ratio vs stock: <1 is faster)", rows,
+                        [*timing_columns("model", ("no TTA s", "no_tta_s", ".1f"), ("CPU s", "no_tta_cpu_s", ".1f")),
+                         ("TTA axes", "tta_axes", lambda v: "-" if v is None else str(v)),
+                         ("TTA s", "tta_s", optional(".1f")), ("TTA / no TTA", "tta_over_no_tta", optional(".2f"))])
+        if args.json:
+            args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

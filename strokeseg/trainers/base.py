@@ -1,0 +1,247 @@
+"""Base class of strokeseg's trainers: what all of them share on top of nnU-Net's ``nnUNetTrainer``.
+
+* schedule overrides as class attributes (``initial_lr_override``, ``num_epochs_override``, ...), so that a
+  variant is a few lines, like nnU-Net's own ``nnUNetTrainer_5epochs``;
+* the LR schedule is a pure function of the epoch (``_lr_schedule``; nnU-Net's poly decay by default) and the
+  optimizer only sees trainable parameters (``_trainable_parameters``), so that variants change one method;
+* the network's parameter count is logged after initialization (trainer log and ``logging``);
+* ``make_network`` (a classmethod) is the one place a variant builds its network; nnU-Net's
+  ``build_network_architecture`` calls it, at training and at prediction time;
+* ``width_scale`` / ``max_features`` (class attributes) rescale the plans' features per stage for strokeseg's
+  own networks, identically at training and prediction time (nnU-Net rebuilds the network through the same
+  class when predicting);
+* ``_deep_supervised`` wraps a loss with nnU-Net's deep-supervision weights;
+* ``optimizer_name`` picks nnU-Net's SGD or Adam;
+* ``_checkpoint_extras`` / ``_restore_checkpoint_extras`` keep strokeseg's own training state (zoom phase,
+  pretrained source) inside nnU-Net's checkpoints, under the key ``"strokeseg"``;
+* ``inference_mirroring`` chooses the test-time mirroring that ``nnUNetv2_predict`` applies: nnU-Net's
+  all-axes default, or the fast ``"left_right"`` variant (one in-plane flip, 2 passes instead of 8).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import partial
+from pathlib import Path
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import numpy as np
+import torch
+from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
+from torch import nn
+from torch._dynamo import OptimizedModule
+
+from strokeseg.errors import ConfigurationError
+from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, poly_lr
+from strokeseg.trainers.networks.spec import UNetSpec, count_parameters
+
+logger = logging.getLogger(__name__)
+
+#: Index of the image's first voxel axis (SimpleITK's x, left-right in axial acquisitions) in the
+#: ``(z, y, x)`` arrays that all of nnU-Net's image readers return.
+IMAGE_X_AXIS = 2
+#: Key of strokeseg's state inside nnU-Net checkpoints.
+CHECKPOINT_KEY = "strokeseg"
+#: Test-time mirroring choices (``inference_mirroring``).
+MIRRORING_CHOICES = ("all", "left_right", "none")
+
+
+@runtime_checkable
+class SelfInitializing(Protocol):
+    """A network with nnU-Net's ``initialize(module)`` hook, applied with ``network.apply(network.initialize)``."""
+
+    def initialize(self, module: nn.Module) -> None: ...
+
+
+def left_right_mirror_axes(transpose_forward: list[int] | tuple[int, ...], dim: int) -> tuple[int, ...]:
+    """The network-input axis to mirror for fast test-time augmentation: the image's x (left-right) axis.
+
+    Args:
+        transpose_forward: the plans' axis permutation from the image's ``(z, y, x)`` to the network's order.
+        dim: 3 for 3D configurations, 2 for 2D ones (which see the last two transposed axes).
+    """
+    position = list(transpose_forward).index(IMAGE_X_AXIS)
+    if dim == 3:
+        return (position,)
+    # 2D networks see transposed axes 1 and 2; x being the slicing axis is exotic, flip the last in-plane axis
+    return (position - 1,) if position > 0 else (1,)
+
+
+def unwrap_network(network: nn.Module) -> nn.Module:
+    """The plain module inside DDP / torch.compile wrappers."""
+    module = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
+    module = module._orig_mod if isinstance(module, OptimizedModule) else module
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"expected a torch module, got {type(module).__name__}")
+    return module
+
+
+def encoder_of(network: nn.Module) -> nn.Module:
+    """The ``encoder`` submodule of a U-Net (all of nnU-Net's and strokeseg's networks have one)."""
+    encoder = getattr(unwrap_network(network), "encoder", None)
+    if not isinstance(encoder, nn.Module):
+        raise ConfigurationError(f"{type(unwrap_network(network)).__name__} has no encoder module to freeze")
+    return encoder
+
+
+class StrokesegTrainer(nnUNetTrainer):
+    """nnU-Net's trainer with strokeseg's shared hooks (see the module docstring). Not exported itself."""
+
+    #: One of strokeseg's networks built from the plans' geometry (None: nnU-Net's network from the plans).
+    network_class: ClassVar[type[nn.Module] | None] = None
+    #: Shown in logs and in the fine-tuning compatibility check.
+    network_family: ClassVar[str] = "nnU-Net default (from the plans)"
+    #: Features per stage relative to the plans (strokeseg's networks only).
+    width_scale: ClassVar[float] = 1.0
+    #: Upper bound on features per stage after scaling (None: the plans' values).
+    max_features: ClassVar[int | None] = None
+    #: "sgd" (nnU-Net's SGD, Nesterov momentum 0.99) or "adam".
+    optimizer_name: ClassVar[str] = "sgd"
+    #: Test-time mirroring stored in the checkpoint for nnUNetv2_predict: "all", "left_right" or "none".
+    inference_mirroring: ClassVar[str] = "all"
+    #: Schedule overrides applied after nnU-Net's defaults (None keeps nnU-Net's value).
+    initial_lr_override: ClassVar[float | None] = None
+    num_epochs_override: ClassVar[int | None] = None
+    iterations_per_epoch_override: ClassVar[int | None] = None
+    val_iterations_per_epoch_override: ClassVar[int | None] = None
+    #: False never compiles the network (CPU-sized variants); True follows nnU-Net (nnUNet_compile, device).
+    allow_compile: ClassVar[bool] = True
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = torch.device("cuda")) -> None:
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        if self.initial_lr_override is not None:
+            self.initial_lr = self.initial_lr_override
+        if self.num_epochs_override is not None:
+            self.num_epochs = self.num_epochs_override
+        if self.iterations_per_epoch_override is not None:
+            self.num_iterations_per_epoch = self.iterations_per_epoch_override
+        if self.val_iterations_per_epoch_override is not None:
+            self.num_val_iterations_per_epoch = self.val_iterations_per_epoch_override
+
+    def _do_i_compile(self) -> bool:
+        return self.allow_compile and super()._do_i_compile()
+
+    @classmethod
+    def build_network_architecture(cls, plans_manager: PlansManager, configuration_manager: ConfigurationManager,
+                                   num_input_channels: int, num_output_channels: int,
+                                   enable_deep_supervision: bool = True) -> nn.Module:
+        # a classmethod (nnU-Net's is static) so that class attributes shape the network; called the same way
+        return cls.make_network(configuration_manager, num_input_channels, num_output_channels,
+                                enable_deep_supervision)
+
+    @classmethod
+    def make_network(cls, configuration_manager: ConfigurationManager, num_input_channels: int,
+                     num_output_channels: int, deep_supervision: bool) -> nn.Module:
+        """The initialized network for a configuration.
+
+        ``network_class(input_channels, num_classes, spec, deep_supervision, **network_kwargs())`` with the plans'
+        geometry (``network_spec``) when ``network_class`` is set; nnU-Net's own network from the plans otherwise.
+        """
+        if cls.network_class is not None:
+            spec = cls.network_spec(configuration_manager)
+            network = cls.network_class(num_input_channels, num_output_channels, spec, deep_supervision,
+                                        **cls.network_kwargs())
+            if isinstance(network, SelfInitializing):
+                network.apply(network.initialize)
+            return network
+        return get_network_from_plans(configuration_manager.network_arch_class_name,
+                                      configuration_manager.network_arch_init_kwargs,
+                                      configuration_manager.network_arch_init_kwargs_req_import,
+                                      num_input_channels, num_output_channels, allow_init=True,
+                                      deep_supervision=deep_supervision)
+
+    @classmethod
+    def network_kwargs(cls) -> dict[str, Any]:
+        """Extra keyword arguments of ``network_class`` (none by default)."""
+        return {}
+
+    @classmethod
+    def network_spec(cls, configuration_manager: ConfigurationManager) -> UNetSpec:
+        """The plans' U-Net geometry scaled by ``width_scale`` and capped at ``max_features``."""
+        spec = UNetSpec.from_arch_kwargs(configuration_manager.network_arch_init_kwargs)
+        return spec.scaled(cls.width_scale, cls.max_features)
+
+    def initialize(self) -> None:
+        super().initialize()
+        network = unwrap_network(self.network)
+        total, trainable = count_parameters(network), count_parameters(network, trainable_only=True)
+        message = (f"network: {type(network).__name__} ({self.network_family}), {total:,} parameters, "
+                   f"{trainable:,} trainable")
+        self.print_to_log_file(message)
+        logger.info(message)
+
+    def _checkpoint_extras(self) -> dict[str, Any]:
+        """strokeseg state to store in every checkpoint (empty: nothing is added)."""
+        return {}
+
+    def _restore_checkpoint_extras(self, extras: dict[str, Any]) -> None:
+        """Restore what ``_checkpoint_extras`` stored (called after nnU-Net's ``load_checkpoint``)."""
+
+    def save_checkpoint(self, filename: str) -> None:
+        super().save_checkpoint(filename)
+        extras = self._checkpoint_extras()
+        if not extras or self.local_rank != 0 or self.disable_checkpointing or not os.path.isfile(filename):
+            return
+        # nnU-Net builds the checkpoint dict inline; add our state to the file it wrote (atomically)
+        checkpoint = torch.load(filename, map_location="cpu", weights_only=False)
+        checkpoint[CHECKPOINT_KEY] = extras
+        partial_file = Path(f"{filename}.partial")
+        torch.save(checkpoint, partial_file)
+        os.replace(partial_file, filename)
+
+    def load_checkpoint(self, filename_or_checkpoint: dict | str) -> None:
+        super().load_checkpoint(filename_or_checkpoint)
+        if isinstance(filename_or_checkpoint, str):
+            checkpoint = torch.load(filename_or_checkpoint, map_location="cpu", weights_only=False)
+        else:
+            checkpoint = filename_or_checkpoint
+        self._restore_checkpoint_extras(dict(checkpoint.get(CHECKPOINT_KEY) or {}))
+
+    def _deep_supervised(self, loss: nn.Module) -> nn.Module:
+        """``loss`` wrapped with nnU-Net's deep-supervision weights (halved per level, lowest level unused)."""
+        if not self.enable_deep_supervision:
+            return loss
+        scales = self._get_deep_supervision_scales()
+        weights = np.array([1 / (2**i) for i in range(len(scales))])
+        # nnU-Net's workaround: DDP without compile complains about unused parameters of a zero weight
+        weights[-1] = 1e-6 if self.is_ddp and not self._do_i_compile() else 0
+        return DeepSupervisionWrapper(loss, weights / weights.sum())
+
+    def _trainable_parameters(self) -> list[nn.Parameter]:
+        """Parameters the optimizer updates (all by default)."""
+        return [p for p in self.network.parameters() if p.requires_grad]
+
+    def _lr_schedule(self) -> EpochSchedule:
+        """LR as a function of the epoch; nnU-Net's poly decay from ``initial_lr`` by default."""
+        return partial(poly_lr, num_epochs=self.num_epochs, initial_lr=self.initial_lr)
+
+    def configure_optimizers(self) -> tuple[torch.optim.Optimizer, EpochLRScheduler]:
+        optimizer = self._make_optimizer(self._trainable_parameters(), self.initial_lr)
+        return optimizer, EpochLRScheduler(optimizer, self._lr_schedule())
+
+    def _make_optimizer(self, parameters: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
+        """nnU-Net's SGD or Adam (``optimizer_name``) over ``parameters`` at ``lr``."""
+        if self.optimizer_name == "sgd":
+            return torch.optim.SGD(parameters, lr, weight_decay=self.weight_decay, momentum=0.99, nesterov=True)
+        if self.optimizer_name == "adam":
+            return torch.optim.Adam(parameters, lr, weight_decay=self.weight_decay)
+        raise ConfigurationError(f"{type(self).__name__}: unknown optimizer {self.optimizer_name!r} (sgd or adam)")
+
+    def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self) -> tuple[Any, bool, Any, Any]:
+        rotation, dummy_2d, initial_patch_size, mirror_axes = \
+            super().configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+        if self.inference_mirroring not in MIRRORING_CHOICES:
+            raise ConfigurationError(f"{type(self).__name__}: inference_mirroring must be one of "
+                                     f"{', '.join(MIRRORING_CHOICES)}, got {self.inference_mirroring!r}")
+        if self.inference_mirroring == "left_right":
+            self.inference_allowed_mirroring_axes = left_right_mirror_axes(
+                self.plans_manager.transpose_forward, len(self.configuration_manager.patch_size))
+        elif self.inference_mirroring == "none":
+            self.inference_allowed_mirroring_axes = None  # type: ignore[assignment]  # nnU-Net's "no mirroring"
+        return rotation, dummy_2d, initial_patch_size, mirror_axes
+

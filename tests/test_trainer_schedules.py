@@ -1,0 +1,155 @@
+"""LR schedules, fast test-time mirroring, trainer names and other pure parts of the trainers."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import strokeseg.trainers as trainers
+from strokeseg.defaults import ZOOM_IN_LR, ZOOM_OUT_LR
+from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.planners.zoom_config import KEY_ZOOM_IN_CONFIGURATION
+from strokeseg.trainers.base import StrokesegTrainer, left_right_mirror_axes
+from strokeseg.trainers.ensemble import member_split
+from strokeseg.trainers.finetune import FineTuningTrainer, pretrained_weights_from_argv
+from strokeseg.trainers.lr_schedules import (
+    EpochLRScheduler,
+    cosine_warm_restarts_lr,
+    poly_lr,
+    warmup_poly_lr,
+    zoom_in_out_lr,
+)
+from strokeseg.trainers.pretrained import ModelDescription, mismatch_message
+from strokeseg.trainers.zoom import apply_patch_overrides
+
+
+def test_poly_lr_is_nnunets() -> None:
+    assert poly_lr(0, 100, 0.01) == pytest.approx(0.01)
+    assert poly_lr(50, 100, 0.01) == pytest.approx(0.01 * 0.5**0.9)
+    assert poly_lr(100, 100, 0.01) == 0.0
+
+
+def test_cosine_warm_restarts() -> None:
+    assert cosine_warm_restarts_lr(0, 10, 1e-4) == pytest.approx(1e-4)
+    assert cosine_warm_restarts_lr(5, 10, 1e-4) == pytest.approx(0.5e-4)
+    assert cosine_warm_restarts_lr(9, 10, 1e-4) < 0.05e-4
+    assert cosine_warm_restarts_lr(10, 10, 1e-4) == pytest.approx(1e-4)  # restart
+
+
+def test_zoom_schedule_switches_at_the_switch_epoch() -> None:
+    lrs = [zoom_in_out_lr(e, 80, 100, ZOOM_IN_LR, ZOOM_OUT_LR, restart_cycles=4) for e in range(100)]
+    assert lrs[:80] == [ZOOM_IN_LR] * 80
+    assert lrs[80] == pytest.approx(ZOOM_OUT_LR)
+    assert lrs[85] == pytest.approx(ZOOM_OUT_LR)  # 4 cycles of 5 epochs: restart at 85
+    assert lrs[84] < lrs[83] < ZOOM_OUT_LR
+    poly = [zoom_in_out_lr(e, 80, 100, 1e-2, 1e-3, 4, zoom_in_decay="poly") for e in (0, 40)]
+    assert poly == [pytest.approx(1e-2), pytest.approx(1e-2 * 0.5**0.9)]
+    with pytest.raises(ConfigurationError):
+        zoom_in_out_lr(0, 100, 100, 1e-3, 1e-4, 4)
+
+
+def test_warmup_then_poly() -> None:
+    lrs = [warmup_poly_lr(e, 10, 1e-3, warmup_epochs=2) for e in range(10)]
+    assert lrs[0] == pytest.approx(1e-3 / 3)
+    assert lrs[1] == pytest.approx(2e-3 / 3)
+    assert lrs[2] == pytest.approx(1e-3)
+    assert all(a > b for a, b in itertools.pairwise(lrs[2:]))
+    with pytest.raises(ConfigurationError):
+        warmup_poly_lr(0, 5, 1e-3, warmup_epochs=5)
+
+
+def test_epoch_scheduler_sets_the_lr_of_the_epoch_it_is_given() -> None:
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    scheduler = EpochLRScheduler(optimizer, lambda epoch: 0.1 * (epoch + 1))
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.1)
+    scheduler.step(7)  # nnU-Net calls step(current_epoch), also after resuming
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.8)
+    scheduler.step()
+    assert optimizer.param_groups[0]["lr"] == pytest.approx(0.9)
+
+
+def test_fast_tta_mirrors_the_image_x_axis() -> None:
+    assert left_right_mirror_axes([0, 1, 2], dim=3) == (2,)
+    assert left_right_mirror_axes([2, 0, 1], dim=3) == (0,)  # x moved first by nnU-Net's transpose
+    assert left_right_mirror_axes([0, 1, 2], dim=2) == (1,)
+    assert left_right_mirror_axes([1, 2, 0], dim=2) == (0,)
+
+
+def test_every_exported_trainer_is_named_and_consistent() -> None:
+    for name in trainers.__all__:
+        cls = getattr(trainers, name)
+        assert name.startswith("nnUNetTrainer_strokeseg_") and cls.__name__ == name
+        if issubclass(cls, StrokesegTrainer):
+            assert cls.inference_mirroring in ("all", "left_right", "none")
+
+
+def test_fine_tuning_schedules_are_readable_from_the_names() -> None:
+    pattern = re.compile(r"_FT(\d+)ep_lr(\d+)e(\d+)")
+    fine_tuners = [n for n in trainers.__all__ if issubclass(getattr(trainers, n), FineTuningTrainer)]
+    assert len(fine_tuners) >= 6
+    for name in fine_tuners:
+        cls = getattr(trainers, name)
+        match = pattern.search(name)
+        assert match, name
+        epochs, mantissa, exponent = (int(g) for g in match.groups())
+        assert cls.num_epochs_override == epochs, name
+        assert cls.initial_lr_override == pytest.approx(mantissa * 10.0 ** -exponent), name
+        assert cls.freeze_encoder == name.endswith("_frozenEnc"), name
+
+
+def test_pretrained_weights_option_is_read_from_the_command_line() -> None:
+    argv = ["nnUNetv2_train", "3", "3d_fullres", "0", "-p", "plans", "-pretrained_weights", "/a/ckpt.pth"]
+    assert pretrained_weights_from_argv(argv) == "/a/ckpt.pth"
+    assert pretrained_weights_from_argv(["x", "-pretrained_weights=/b.pth"]) == "/b.pth"
+    assert pretrained_weights_from_argv(["x", "-p", "plans"]) is None
+
+
+def test_mismatch_message_says_which_plans_to_move() -> None:
+    source = ModelDescription("Dataset101_Registry", "strokesegDWIPlans", "3d_fullres",
+                              "nnUNetTrainer_strokeseg_PreActResUNet", "pre-activation residual U-Net (Noh)")
+    target = ModelDescription("Dataset202_External", "nnUNetPlans", "3d_fullres",
+                              "nnUNetTrainer_strokeseg_FT50ep_lr1e3", "nnU-Net default (from the plans)")
+    message = mismatch_message("/src/fold_0/checkpoint_final.pth", source, target,
+                               [("encoder.stem.weight", (16, 1, 1, 3, 3), (32, 1, 1, 3, 3))], [])
+    assert ("nnUNetv2_move_plans_between_datasets -s Dataset101_Registry -t Dataset202_External "
+            "-sp strokesegDWIPlans -tp strokesegDWIPlans_from_Dataset101_Registry") in message
+    assert ("nnUNetv2_preprocess -d Dataset202_External -plans_name strokesegDWIPlans_from_Dataset101_Registry"
+            in message)
+    assert "encoder.stem.weight: checkpoint [16, 1, 1, 3, 3] vs network [32, 1, 1, 3, 3]" in message
+    assert "nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3" in message  # same-family fine-tuning trainer
+
+
+def test_zoom_patch_overrides_edit_a_copy_of_the_plans() -> None:
+    plans = {"configurations": {
+        "3d_fullres": {"patch_size": [16, 64, 64], "batch_size": 2},
+        "small": {"inherits_from": "3d_fullres", "patch_size": [16, 32, 32]},
+        "3d_zoomout": {"inherits_from": "3d_fullres", KEY_ZOOM_IN_CONFIGURATION: "small"}}}
+    edited = apply_patch_overrides(plans, "3d_zoomout", (8, 16, 16), (16, 96, 96), None, 1)
+    assert edited["configurations"]["small"]["patch_size"] == [8, 16, 16]
+    assert edited["configurations"]["3d_zoomout"]["patch_size"] == [16, 96, 96]
+    assert edited["configurations"]["3d_zoomout"]["batch_size"] == 1
+    assert plans["configurations"]["small"]["patch_size"] == [16, 32, 32]
+    assert apply_patch_overrides(plans, "3d_zoomout", None, None, None, None) is plans
+
+
+def test_member_split_requires_the_members_entry(tmp_path: Path) -> None:
+    splits = tmp_path / "splits_final.json"
+    with pytest.raises(InputDataError, match="strokeseg split"):
+        member_split(splits, 0)
+    splits.write_text(json.dumps([{"train": ["a", "b"], "val": ["c"]}, {"train": ["a", "c"], "val": ["b"]}]))
+    assert member_split(splits, 1) == (["a", "c"], ["b"])
+    with pytest.raises(InputDataError, match="no ensemble member 2"):
+        member_split(splits, 2)
+    splits.write_text("{}")
+    with pytest.raises(InputDataError, match="list"):
+        member_split(splits, 0)
+
+
+def test_paper_learning_rates_are_ordered() -> None:
+    assert math.isclose(ZOOM_IN_LR / ZOOM_OUT_LR, 10.0)

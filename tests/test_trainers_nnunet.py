@@ -1,0 +1,339 @@
+"""strokeseg's trainers inside nnU-Net: zoom-in & out switch and resume, fine-tuning, ensemble members (in
+process, on a planned toy dataset), and one stock-CLI train + predict run per network family (slow)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+import pytest
+import torch
+from conftest import CPU_NNUNET_ENV
+from nnunetv2.run.run_training import maybe_load_checkpoint
+
+from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.io import read_array, read_header_geometry
+from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.planners.zoom_config import (
+    KEY_SWITCH_FRACTION,
+    KEY_ZOOM_IN_CONFIGURATION,
+    ZOOM_IN_CONFIGURATION,
+    ZOOM_OUT_CONFIGURATION,
+)
+from strokeseg.synthetic.toy import write_toy_dataset
+from strokeseg.trainers import (
+    nnUNetTrainer_strokeseg_PreActResUNet,
+    nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
+    nnUNetTrainer_strokeseg_PreActResUNet_Tiny,
+    nnUNetTrainer_strokeseg_ResGNUNet_Tiny,
+    nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny,
+    nnUNetTrainer_strokeseg_ZoomInOut_Tiny,
+)
+from strokeseg.trainers.base import CHECKPOINT_KEY, unwrap_network
+from strokeseg.trainers.zoom import ZOOM_IN, ZOOM_OUT
+
+DATASET_ID = 987
+PLANS = "nnUNetPlans"
+#: Stock CLIs on 2 shared cores: one augmentation worker, no compile, one worker in nnU-Net's process pools, one
+#: torch thread (two spinning OpenMP threads next to the augmentation worker slow tiny networks down many times).
+CLI_ENV = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+#: Zoom configurations added to the stock 3d_fullres plans (toy patch 16x40x40, network downsampling 4x8x8).
+ZOOM_IN_PATCH, ZOOM_OUT_PATCH = (16, 24, 24), (16, 40, 40)
+CPU = torch.device("cpu")
+
+
+@dataclass(frozen=True)
+class Planned:
+    paths: NnunetPaths
+    raw: Path
+    preprocessed: Path
+    log: Path
+
+    def plans(self) -> dict:
+        plans = json.loads((self.preprocessed / f"{PLANS}.json").read_text())
+        plans["continue_training"] = False
+        return plans
+
+    def trainer(self, trainer_class: type, configuration: str = "3d_fullres", fold: int = 0,
+                plans: dict | None = None) -> Any:
+        dataset_json = json.loads((self.preprocessed / "dataset.json").read_text())
+        return trainer_class(plans=plans or self.plans(), configuration=configuration, fold=fold,
+                             dataset_json=dataset_json, device=CPU)
+
+
+def add_zoom_configurations(plans_file: Path, switch_fraction: float = 0.8) -> None:
+    """What strokeseg's planners write (zoom_config contract), added to stock plans."""
+    plans = json.loads(plans_file.read_text())
+    plans["configurations"][ZOOM_IN_CONFIGURATION] = {
+        "inherits_from": "3d_fullres", "patch_size": list(ZOOM_IN_PATCH), "batch_size": 2}
+    plans["configurations"][ZOOM_OUT_CONFIGURATION] = {
+        "inherits_from": "3d_fullres", "patch_size": list(ZOOM_OUT_PATCH), "batch_size": 2,
+        KEY_ZOOM_IN_CONFIGURATION: ZOOM_IN_CONFIGURATION, KEY_SWITCH_FRACTION: switch_fraction}
+    plans_file.write_text(json.dumps(plans, indent=1))
+
+
+@pytest.fixture(scope="module")
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
+    """One toy dataset, planned and preprocessed by the stock CLI, with zoom configurations and 2 member splits."""
+    root = tmp_path_factory.mktemp("trainers")
+    paths = NnunetPaths.under(root)
+    paths.create()
+    raw = write_toy_dataset(paths.raw, DATASET_ID, "Trainers", num_training=6, num_test=1)
+    log = root / "nnunet.log"
+    run_nnunet("nnUNetv2_plan_and_preprocess",
+               ["-d", str(DATASET_ID), "-c", "3d_fullres", "-np", "1", "-npfp", "1"], paths, log, CLI_ENV)
+    preprocessed = paths.preprocessed / raw.name
+    add_zoom_configurations(preprocessed / f"{PLANS}.json")
+    cases = [f"toy_{i:03d}" for i in range(6)]
+    members = [{"train": cases[:5], "val": cases[5:]}, {"train": cases[1:], "val": cases[:1]}]
+    (preprocessed / "splits_final.json").write_text(json.dumps(members))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    with pytest.MonkeyPatch.context() as env:
+        for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
+            env.setenv(key, value)
+        yield Planned(paths, raw, preprocessed, log)
+    torch.set_num_threads(threads)
+
+
+class SimulatedCrashError(RuntimeError):
+    """Stops a training run after a chosen epoch, as a killed job would."""
+
+
+class RecordingZoom(nnUNetTrainer_strokeseg_ZoomInOut_Tiny):
+    """Zoom trainer that records (epoch, phase, patch size of the batch, LR) of every training iteration."""
+
+    num_epochs_override: ClassVar[int | None] = 4
+    iterations_per_epoch_override: ClassVar[int | None] = 1
+    val_iterations_per_epoch_override: ClassVar[int | None] = 1
+    zoom_switch_epoch_override: ClassVar[int | None] = 2
+    crash_after_epoch: int | None = None
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = CPU) -> None:  # nnU-Net records the named arguments
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.save_every = 1
+        self.records: list[tuple[int, str, tuple[int, ...], float]] = []
+        self.logger.plot_progress_png = lambda output_folder: None  # seconds per epoch; not what is tested here
+
+    def train_step(self, batch: dict) -> dict:
+        self.records.append((self.current_epoch, self.zoom_phase, tuple(batch["data"].shape[2:]),
+                             self.optimizer.param_groups[0]["lr"]))
+        return super().train_step(batch)
+
+    def on_epoch_end(self) -> None:
+        finished = self.current_epoch
+        super().on_epoch_end()
+        if finished == self.crash_after_epoch:
+            raise SimulatedCrashError(f"stopped after epoch {finished}")
+
+
+def by_epoch(records: list[tuple[int, str, tuple[int, ...], float]]) -> dict[int, set[tuple[str, tuple, float]]]:
+    result: dict[int, set[tuple[str, tuple, float]]] = {}
+    for epoch, phase, patch, lr in records:
+        result.setdefault(epoch, set()).add((phase, patch, round(lr, 12)))
+    return result
+
+
+EXPECTED_ZOOM = {0: {(ZOOM_IN, ZOOM_IN_PATCH, 1e-3)}, 1: {(ZOOM_IN, ZOOM_IN_PATCH, 1e-3)},
+                 2: {(ZOOM_OUT, ZOOM_OUT_PATCH, 1e-4)}, 3: {(ZOOM_OUT, ZOOM_OUT_PATCH, 1e-4)}}
+
+
+def test_zoom_switch_epoch_and_patches_come_from_the_plans(planned: Planned) -> None:
+    trainer = planned.trainer(nnUNetTrainer_strokeseg_ZoomInOut_Tiny, ZOOM_OUT_CONFIGURATION)
+    assert trainer.zoom_switch_epoch == 2  # round(0.8 * 3 epochs)
+    assert tuple(trainer.zoom_schedule.zoom_in_patch_size) == ZOOM_IN_PATCH
+    assert tuple(trainer.configuration_manager.patch_size) == ZOOM_OUT_PATCH  # prediction uses zoom-out
+
+    class Overridden(nnUNetTrainer_strokeseg_ZoomInOut_Tiny):
+        zoom_in_patch_size_override = (8, 16, 16)
+        zoom_switch_epoch_override = 1
+
+    overridden = planned.trainer(Overridden, ZOOM_OUT_CONFIGURATION)
+    assert overridden.zoom_switch_epoch == 1
+    assert overridden.plans_manager.get_configuration(ZOOM_IN_CONFIGURATION).patch_size == [8, 16, 16]
+
+    class Indivisible(nnUNetTrainer_strokeseg_ZoomInOut_Tiny):
+        zoom_in_patch_size_override = (16, 20, 20)
+
+    with pytest.raises(ConfigurationError, match="divisible"):
+        planned.trainer(Indivisible, ZOOM_OUT_CONFIGURATION)
+    stock_plans = planned.plans()
+    for name in (ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION):
+        del stock_plans["configurations"][name]
+    with pytest.raises(ConfigurationError, match="no configuration '3d_zoomout'"):
+        planned.trainer(nnUNetTrainer_strokeseg_ZoomInOut_Tiny, ZOOM_OUT_CONFIGURATION, plans=stock_plans)
+
+
+@pytest.mark.parametrize(("crash_after", "resumed_phase"), [(0, ZOOM_IN), (2, ZOOM_OUT)])
+def test_zoom_switches_and_resumes_on_either_side(planned: Planned, crash_after: int, resumed_phase: str) -> None:
+    """Patch size (of the batches actually drawn) and LR per epoch, across a crash and nnU-Net's --c resume."""
+    # a class of its own per case: nnU-Net names the output folder after the trainer class
+    trainer_class = type(f"RecordingZoomCrash{crash_after}", (RecordingZoom,), {})
+    first = planned.trainer(trainer_class, ZOOM_OUT_CONFIGURATION)
+    first.crash_after_epoch = crash_after
+    with pytest.raises(SimulatedCrashError):
+        first.run_training()
+    assert by_epoch(first.records) == {e: EXPECTED_ZOOM[e] for e in range(crash_after + 1)}
+    checkpoint = torch.load(Path(first.output_folder) / "checkpoint_latest.pth", map_location="cpu",
+                            weights_only=False)
+    assert checkpoint["current_epoch"] == crash_after + 1
+    assert checkpoint[CHECKPOINT_KEY] == {"zoom_switch_epoch": 2, "zoom_phase": resumed_phase}
+
+    resumed = planned.trainer(trainer_class, ZOOM_OUT_CONFIGURATION)
+    maybe_load_checkpoint(resumed, continue_training=True, validation_only=False)  # what --c does
+    assert resumed.current_epoch == crash_after + 1
+    resumed.run_training()
+    assert by_epoch(resumed.records) == {e: EXPECTED_ZOOM[e] for e in range(crash_after + 1, 4)}
+    assert resumed.zoom_phase == ZOOM_OUT
+    assert tuple(resumed.configuration_manager.patch_size) == ZOOM_OUT_PATCH  # what validation/prediction use
+
+
+@pytest.fixture(scope="module")
+def preact_source(planned: Planned) -> Path:
+    """A briefly trained PreActResUNet_Tiny model (in process), the source of fine-tuning."""
+    trainer = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_Tiny)
+    trainer.num_epochs, trainer.num_iterations_per_epoch, trainer.num_val_iterations_per_epoch = 1, 3, 1
+    trainer.run_training()
+    return Path(trainer.output_folder) / "checkpoint_final.pth"
+
+
+def first_validation_loss(trainer: Any, batch: dict) -> float:
+    trainer.on_validation_epoch_start()
+    with torch.no_grad():
+        return float(trainer.validation_step(batch)["loss"])
+
+
+def test_fine_tuning_loads_the_source_weights(planned: Planned, preact_source: Path) -> None:
+    source = torch.load(preact_source, map_location="cpu", weights_only=False)["network_weights"]
+    tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    tuned.pretrained_weights_file = str(preact_source)
+    torch.manual_seed(1)
+    tuned.initialize()
+    weights = unwrap_network(tuned.network).state_dict()
+    body = [k for k in weights if ".seg_layers." not in k]
+    assert body and all(torch.equal(weights[k], source[k]) for k in body)
+    assert tuned.pretrained_source["loaded_tensors"] == len(body)
+
+    scratch = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    torch.manual_seed(1)
+    scratch.initialize()
+    _, loader = tuned.get_dataloaders()
+    batch = next(loader)
+    assert first_validation_loss(tuned, batch) != pytest.approx(first_validation_loss(scratch, batch), abs=1e-4)
+
+
+def save_initialized_checkpoint(planned: Planned, trainer_class: type, name: str) -> Path:
+    trainer = planned.trainer(trainer_class)
+    trainer.initialize()
+    path = Path(trainer.output_folder) / name
+    trainer.save_checkpoint(str(path))
+    return path
+
+
+def test_fine_tuning_refuses_a_mismatched_architecture(planned: Planned) -> None:
+    wider = save_initialized_checkpoint(planned, nnUNetTrainer_strokeseg_PreActResUNet, "wider.pth")
+    tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    tuned.pretrained_weights_file = str(wider)
+    with pytest.raises(ConfigurationError) as refused:
+        tuned.initialize()
+    message = str(refused.value)
+    assert "differ in shape" in message
+    assert f"nnUNetv2_move_plans_between_datasets -s {planned.raw.name} -t {planned.raw.name} -sp {PLANS}" in message
+
+    other_family = save_initialized_checkpoint(planned, nnUNetTrainer_strokeseg_ResGNUNet_Tiny, "resgn.pth")
+    tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    tuned.pretrained_weights_file = str(other_family)
+    with pytest.raises(ConfigurationError, match="network family differs"):
+        tuned.initialize()
+
+
+def test_fine_tuning_without_pretrained_weights_is_refused(planned: Planned) -> None:
+    tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    with pytest.raises(ConfigurationError, match="-pretrained_weights"):
+        tuned.on_train_start()
+
+
+def test_ensemble_members_are_seeded_by_fold(planned: Planned) -> None:
+    def initial_weights(fold: int) -> torch.Tensor:
+        trainer = planned.trainer(nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny, fold=fold)
+        trainer.initialize()
+        return torch.cat([p.detach().flatten() for p in trainer.network.parameters()])
+
+    assert torch.equal(initial_weights(0), initial_weights(0))
+    assert not torch.equal(initial_weights(0), initial_weights(1))
+    member = planned.trainer(nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny, fold=1)
+    assert member.do_split() == ([f"toy_{i:03d}" for i in range(1, 6)], ["toy_000"])
+    with pytest.raises(InputDataError, match="no ensemble member 2"):
+        planned.trainer(nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny, fold=2).do_split()
+
+
+def test_dwi_families_store_fast_left_right_tta(planned: Planned) -> None:
+    trainer = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_Tiny)
+    trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+    assert trainer.inference_allowed_mirroring_axes == (2,)  # image x of the (z, y, x) toy arrays
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Stock CLIs, one train + predict run per network family
+# ------------------------------------------------------------------------------------------------------------
+def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fold: int, tmp_path: Path,
+                          train_args: tuple[str, ...] = (), predict_args: tuple[str, ...] = ()) -> Path:
+    log = tmp_path / f"{trainer}.log"
+    run_nnunet("nnUNetv2_train", [str(DATASET_ID), configuration, str(fold), "-tr", trainer, "-p", PLANS,
+                                  "-device", "cpu", *train_args], planned.paths, log, CLI_ENV)
+    model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{configuration}" / f"fold_{fold}"
+    assert (model / "checkpoint_final.pth").is_file()
+    predictions = tmp_path / "predictions"
+    run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(predictions), "-d",
+                                    str(DATASET_ID), "-c", configuration, "-f", str(fold), "-tr", trainer, "-p", PLANS,
+                                    "-device", "cpu", "-npp", "1", "-nps", "1", *predict_args],
+               planned.paths, log, CLI_ENV)
+    for image in sorted((planned.raw / "imagesTs").glob("*_0000.nii.gz")):
+        prediction = predictions / image.name.replace("_0000.nii.gz", ".nii.gz")
+        array, geometry = read_array(prediction)
+        assert set(np.unique(array).tolist()) <= {0, 1}
+        assert geometry.differences(read_header_geometry(image)) == []
+    return model
+
+
+@pytest.mark.slow
+def test_cli_preact_fine_tuning_train_predict(planned: Planned, preact_source: Path, tmp_path: Path) -> None:
+    trainer = "nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny"
+    model = cli_train_and_predict(planned, trainer, "3d_fullres", 0, tmp_path,
+                                  train_args=("-pretrained_weights", str(preact_source)))
+    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
+    assert "Loaded layers:" in log_text and "encoder.stem [weight]" in log_text
+    checkpoint = torch.load(model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint[CHECKPOINT_KEY]["pretrained_weights"]["path"] == str(preact_source)
+    assert checkpoint["inference_allowed_mirroring_axes"] == (2,)
+
+
+@pytest.mark.slow
+def test_cli_zoom_in_out_train_predict(planned: Planned, tmp_path: Path) -> None:
+    model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_ZoomInOut_Tiny", ZOOM_OUT_CONFIGURATION, 0,
+                                  tmp_path)
+    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
+    assert "zoom-out phase from epoch 2" in log_text
+    saved_plans = json.loads((model.parent / "plans.json").read_text())
+    assert saved_plans["configurations"][ZOOM_OUT_CONFIGURATION]["patch_size"] == list(ZOOM_OUT_PATCH)
+
+
+@pytest.mark.slow
+def test_cli_se_unet_ensemble_member_train_predict(planned: Planned, tmp_path: Path) -> None:
+    model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny", "3d_fullres", 1,
+                                  tmp_path, predict_args=("--save_probabilities",))
+    assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities
+    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
+    assert "ensemble member 1: seed 12346" in log_text
+
+
+@pytest.mark.slow
+def test_cli_convlstm_train_predict(planned: Planned, tmp_path: Path) -> None:
+    model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_BiConvLSTMUNet_Tiny", "3d_fullres", 0, tmp_path)
+    checkpoint = torch.load(model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint["inference_allowed_mirroring_axes"] == (2,)
