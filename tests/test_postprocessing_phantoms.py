@@ -117,8 +117,7 @@ def test_fit_apply_uncertainty_and_report_on_phantoms(phantom_predictions: Path,
 
     monkeypatch.setenv("STROKESEG_CACHE", str(cache_dir))
     assert main(["report", "--predictions", str(root / "ensemble"), "--images", str(root / "images"),
-                 "--references", str(references), "--uncertainty", str(root / "ensemble" / "uncertainty.csv"),
-                 "--out", str(root / "report")]) == 0
+                 "--references", str(references), "--out", str(root / "report"), "-j", "2"]) == 0
     report = pd.read_csv(root / "report" / "report.csv")
     lesions = pd.read_csv(root / "report" / "lesions.csv")
     assert len(report) == 4 and report["registration_ok"].all()

@@ -150,6 +150,7 @@ def _register_report(subparsers: argparse._SubParsersAction) -> None:
                         help="atlas cache (default: $STROKESEG_CACHE or ~/.cache/strokeseg)")
     parser.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, default=LESION_CONNECTIVITY,
                         help="lesion connectivity (default: %(default)s)")
+    parser.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default: %(default)s)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing report")
     parser.set_defaults(func=_cli_report)
 
@@ -161,7 +162,7 @@ def _cli_report(args: argparse.Namespace) -> int:
     report, lesions = run_report(ReportRequest(
         predictions_dir=args.predictions, images_dir=args.images, out_dir=args.out, references_dir=args.references,
         uncertainty_csv=args.uncertainty, case_ids=tuple(args.cases), location=not args.no_location, atlas=atlas,
-        min_fraction=args.min_fraction, connectivity=args.connectivity, overwrite=args.overwrite))
+        min_fraction=args.min_fraction, connectivity=args.connectivity, overwrite=args.overwrite, jobs=args.jobs))
     for row in report.itertuples():
         print(f"{row.case_id}: {row.total_volume_ml:.2f} mL in {row.n_lesions} lesion(s), location {row.location}")
     print(f"wrote {args.out} ({len(report)} case(s), {len(lesions)} lesion(s))")

@@ -37,7 +37,7 @@ from strokeseg.defaults import (
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation.inputs import image_files, probability_file
 from strokeseg.evaluation.overlap import voxel_volume_ml
-from strokeseg.evaluation.worker import lesion_mask, read_foreground_probability
+from strokeseg.evaluation.worker import read_foreground_probability
 from strokeseg.io import (
     Geometry,
     array_to_image,
@@ -47,6 +47,7 @@ from strokeseg.io import (
     write_json_atomic,
 )
 from strokeseg.postprocessing.components import PostprocessingParams, postprocess_mask
+from strokeseg.postprocessing.files import read_lesion_mask
 from strokeseg.postprocessing.selection import (
     CaseComponents,
     SweepResult,
@@ -125,11 +126,7 @@ class _LoadedCase:
 
 
 def _load(case: PredictionCase) -> _LoadedCase:
-    label_map, geometry = read_array(case.prediction, f"prediction of case {case.case_id}")
-    try:
-        prediction = lesion_mask(label_map, None, None)
-    except InputDataError as error:
-        raise InputDataError(f"prediction {case.prediction} {error}") from None
+    label_map, prediction, geometry = read_lesion_mask(case.prediction, f"prediction of case {case.case_id}")
     probability = None if case.probability is None else read_foreground_probability(case.probability,
                                                                                       prediction.shape)
     brain = None
@@ -185,14 +182,16 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
         raise InputDataError(f"references folder {references_dir} lacks {len(missing)} predicted case(s), e.g. "
                              f"{', '.join(missing[:5])}; fit needs a reference mask for every prediction")
     hysteresis = cases[0].probability is not None
-    options = candidate_options(hysteresis, brain_masks_dir is not None, connectivity=connectivity,
-                                high=hysteresis_high, low=hysteresis_low)
+    try:
+        options = candidate_options(hysteresis, brain_masks_dir is not None, connectivity=connectivity,
+                                    high=hysteresis_high, low=hysteresis_low)
+    except ValueError as error:
+        raise ConfigurationError(f"post-processing search: {error}") from None
     tables: list[list[CaseComponents]] = [[] for _ in options]
     for case in tqdm(cases, desc="fitting post-processing", unit="case", disable=len(cases) < 2, leave=False):
         loaded = _load(case)
         require_same_grid(references[case.case_id], case.prediction, GRID_TOLERANCE_MM)
-        reference_map, _ = read_array(references[case.case_id], f"reference of case {case.case_id}")
-        reference = lesion_mask(reference_map, None, None)
+        _, reference, _ = read_lesion_mask(references[case.case_id], f"reference of case {case.case_id}")
         for option, table in zip(options, tables, strict=True):
             mask = postprocess_mask(loaded.prediction, option, loaded.voxel_ml, probability=loaded.probability,
                                     brain_mask=loaded.brain_mask)

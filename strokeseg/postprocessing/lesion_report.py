@@ -17,10 +17,11 @@ Locations come from the location atlas (MNI registration, ``strokeseg.evaluation
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import logging
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,19 +29,19 @@ import numpy as np
 import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
-from tqdm import tqdm
 
 from strokeseg.defaults import GRID_TOLERANCE_MM, LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
-from strokeseg.errors import InputDataError, OutputExistsError
+from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation.case_metrics import evaluate_pair
 from strokeseg.evaluation.inputs import case_image, image_files
 from strokeseg.evaluation.lesions import label_lesions
 from strokeseg.evaluation.location import LocationAtlas, load_location_atlas, locate_case
 from strokeseg.evaluation.overlap import voxel_volume_ml
-from strokeseg.evaluation.worker import lesion_mask
-from strokeseg.io import Geometry, atomic_path, read_array, read_image, require_same_grid
+from strokeseg.evaluation.worker import run_parallel
+from strokeseg.io import Geometry, atomic_path, read_image, require_same_grid
+from strokeseg.postprocessing.files import read_lesion_mask
 from strokeseg.postprocessing.qc_figure import write_qc_png
-from strokeseg.postprocessing.uncertainty import read_uncertainty_table
+from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE, read_uncertainty_table
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +61,7 @@ LESION_COLUMNS: tuple[str, ...] = ("case_id", "lesion_index", "volume_ml", "loca
                                    "centre_y_mm", "centre_z_mm", "overlaps_reference")
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class LesionRecord:
     """One predicted lesion: rank (1 = largest), volume (mL), location class, centre (mm, LPS), overlap."""
 
@@ -110,7 +111,7 @@ def lesion_records(prediction: np.ndarray, geometry: Geometry, *, reference: np.
     return records
 
 
-@dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True)
 class ReportRequest:
     """Inputs and options of one ``strokeseg report`` run.
 
@@ -119,13 +120,15 @@ class ReportRequest:
         images_dir: case images (``CASE_0000.nii.gz`` nnU-Net style, or ``CASE.nii.gz``).
         out_dir: report folder.
         references_dir: reference masks ``CASE.nii.gz`` (optional).
-        uncertainty_csv: ``uncertainty.csv`` of ``strokeseg uncertainty`` (optional).
+        uncertainty_csv: ``uncertainty.csv`` of ``strokeseg uncertainty`` (default: the one in
+            ``predictions_dir``, when that folder is a ``strokeseg uncertainty`` output).
         case_ids: report only these cases (default: every prediction).
         location: locate lesions with the location atlas (MNI registration, seconds per case).
         atlas: a loaded location atlas (default: loaded from the cache when ``location``).
         min_fraction: METRICS.md's location-class threshold.
         connectivity: lesion connectivity.
         overwrite: replace an existing report.
+        jobs: worker processes (cases in parallel; the registration dominates the time).
     """
 
     predictions_dir: Path
@@ -139,11 +142,14 @@ class ReportRequest:
     min_fraction: float = LOCATION_MIN_FRACTION
     connectivity: int = LESION_CONNECTIVITY
     overwrite: bool = False
+    jobs: int = 1
 
 
 def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write the report folder (module docstring); returns (report.csv table, lesions.csv table)."""
     out = request.out_dir
+    if request.jobs < 1:
+        raise ConfigurationError(f"--jobs must be at least 1, got {request.jobs}")
     existing = [name for name in (REPORT_FILE, LESIONS_FILE) if (out / name).exists()]
     if existing and not request.overwrite:
         raise OutputExistsError(f"{out} already holds a report ({', '.join(existing)}); pass --overwrite to replace it")
@@ -156,21 +162,28 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     if not case_ids:
         raise InputDataError(f"predictions folder {request.predictions_dir} holds no label maps (CASE.nii.gz)")
     references = image_files(request.references_dir, "references") if request.references_dir is not None else None
-    uncertainty = read_uncertainty_table(request.uncertainty_csv) if request.uncertainty_csv is not None else None
+    uncertainty_csv = request.uncertainty_csv
+    if uncertainty_csv is None and (request.predictions_dir / UNCERTAINTY_FILE).is_file():
+        uncertainty_csv = request.predictions_dir / UNCERTAINTY_FILE  # the folder is a strokeseg uncertainty output
+        logger.info("using the uncertainty indices of %s", uncertainty_csv)
+    uncertainty = read_uncertainty_table(uncertainty_csv) if uncertainty_csv is not None else None
     atlas = request.atlas
     if request.location and atlas is None:
         atlas = load_location_atlas()
-    case_rows, lesion_rows = [], []
-    for case_id in tqdm(case_ids, desc="lesion report", unit="case", disable=len(case_ids) < 2, leave=False):
+    tasks = []
+    for case_id in case_ids:
         reference_file = None
         if references is not None:
             if case_id not in references:
                 raise InputDataError(f"references folder {request.references_dir} has no mask for case {case_id}")
             reference_file = references[case_id]
-        known = _uncertainty_of(uncertainty, case_id, request.uncertainty_csv) if uncertainty is not None else {}
-        case_row, lesions = _report_case(request, case_id, predictions[case_id], reference_file, atlas, known)
-        case_rows.append(case_row)
-        lesion_rows.extend(lesions)
+        known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
+        tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
+    worker = functools.partial(_report_case, dataclasses.replace(request, atlas=None), atlas)  # atlas sent once
+    results = run_parallel(worker, tasks, request.jobs,
+                           description="lesion report")
+    case_rows = [result["case"] for result in results]
+    lesion_rows = [lesion for result in results for lesion in result["lesions"]]
     columns = list(CASE_REPORT_COLUMNS) + (list(REFERENCE_COLUMNS) if references is not None else [])
     report = pd.DataFrame(case_rows, columns=columns)
     lesion_table = pd.DataFrame(lesion_rows, columns=list(LESION_COLUMNS))
@@ -188,25 +201,32 @@ def _uncertainty_of(table: pd.DataFrame, case_id: str, path: Path | None) -> dic
             "flagged": bool(str(table.at[case_id, "flagged"]).strip().lower() in ("true", "yes", "1"))}
 
 
-def _report_case(request: ReportRequest, case_id: str, prediction_file: Path, reference_file: Path | None,
-                 atlas: LocationAtlas | None,
-                 uncertainty: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+@dataclasses.dataclass(frozen=True)
+class _CaseTask:
+    case_id: str
+    prediction_file: Path
+    reference_file: Path | None
+    uncertainty: dict[str, Any]
+
+
+def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
+    """One case: {"case": its report.csv row, "lesions": its lesions.csv rows} (runs in worker processes)."""
+    case_id, prediction_file, reference_file = task.case_id, task.prediction_file, task.reference_file
     image_file = case_image(request.images_dir, case_id)
     if image_file is None:
         raise InputDataError(f"images folder {request.images_dir} has no image of case {case_id} "
                              f"({case_id}_0000.nii.gz or {case_id}.nii.gz)")
     image = read_image(image_file, f"image of case {case_id}")
     require_same_grid(image_file, prediction_file, GRID_TOLERANCE_MM)
-    label_map, geometry = read_array(prediction_file, f"prediction of case {case_id}")
-    prediction = _mask(label_map, prediction_file)
+    _, prediction, geometry = read_lesion_mask(prediction_file, f"prediction of case {case_id}")
     reference = None
     if reference_file is not None:
         require_same_grid(image_file, reference_file, GRID_TOLERANCE_MM)
-        reference_map, _ = read_array(reference_file, f"reference of case {case_id}")
-        reference = _mask(reference_map, reference_file)
+        _, reference, _ = read_lesion_mask(reference_file, f"reference of case {case_id}")
     row: dict[str, Any] = {"case_id": case_id, "location": LOCATION_NOT_COMPUTED, "registration_qc": math.nan,
                            "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
-                           "prediction_file": str(prediction_file), "image_file": str(image_file), **uncertainty}
+                           "prediction_file": str(prediction_file), "image_file": str(image_file),
+                           **task.uncertainty}
     locations = None
     if request.location:
         mask_image = sitk.GetImageFromArray(prediction.astype(np.uint8))
@@ -236,14 +256,7 @@ def _report_case(request: ReportRequest, case_id: str, prediction_file: Path, re
                     "location": lesion.location, "centre_x_mm": lesion.centre_mm[0],
                     "centre_y_mm": lesion.centre_mm[1], "centre_z_mm": lesion.centre_mm[2],
                     "overlaps_reference": lesion.overlaps_reference} for lesion in lesions]
-    return row, lesion_rows
-
-
-def _mask(label_map: np.ndarray, path: Path) -> np.ndarray:
-    try:
-        return lesion_mask(label_map, None, None)
-    except InputDataError as error:
-        raise InputDataError(f"{path} {error}") from None
+    return {"case": row, "lesions": lesion_rows}
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> Path:
