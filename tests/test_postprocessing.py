@@ -203,3 +203,16 @@ def test_postprocess_cli_fit_and_apply_with_brain_masks(tmp_path: Path, capsys: 
                  "--out", str(tmp_path / "post"), "--brain-masks", str(brains)]) == 0
     assert _mean_dice(tmp_path / "post", references) == pytest.approx(
         json.loads(params.read_text())["validation"]["after"]["mean_dice"])
+
+
+def test_fit_gathers_the_folds_of_a_trained_model_folder(tmp_path: Path) -> None:
+    predictions, references = _write_validation_set(tmp_path, n_cases=3)
+    model = tmp_path / "Dataset501_X" / "nnUNetTrainer__nnUNetPlans__3d_fullres"
+    for index, case_file in enumerate(sorted(predictions.glob("*.nii.gz"))):
+        fold = model / f"fold_{index % 2}" / "validation"
+        fold.mkdir(parents=True, exist_ok=True)
+        case = case_file.name.removesuffix(".nii.gz")
+        case_file.rename(fold / case_file.name)
+        (predictions / f"{case}.npz").rename(fold / f"{case}.npz")
+    result = fit_postprocessing(model, references, tmp_path / "cv.json")
+    assert result["validation"]["n_cases"] == 3 and result["search"]["hysteresis_searched"]

@@ -35,7 +35,7 @@ from strokeseg.defaults import (
     POSTPROCESS_HYSTERESIS_LOW,
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.evaluation.inputs import image_files, probability_file
+from strokeseg.evaluation.inputs import image_files, probability_file, resolve_predictions
 from strokeseg.evaluation.overlap import voxel_volume_ml
 from strokeseg.evaluation.worker import read_foreground_probability
 from strokeseg.io import (
@@ -81,7 +81,8 @@ def prediction_cases(predictions_dir: Path, *, need_probabilities: bool | None =
     """The cases of a prediction folder with their probability maps and brain masks.
 
     Args:
-        predictions_dir: ``nnUNetv2_predict`` output folder.
+        predictions_dir: ``nnUNetv2_predict`` output folder, or an nnU-Net trained-model folder (the
+            cross-validation predictions of every ``fold_*/validation`` are gathered).
         need_probabilities: True: every case needs its ``.npz``; False: ignore them; None: use them when every
             case has one (some but not all is an error, to avoid silently fitting on a subset).
         brain_masks_dir: folder of ``CASE.nii.gz`` brain masks (non-zero = brain), one per case.
@@ -89,10 +90,10 @@ def prediction_cases(predictions_dir: Path, *, need_probabilities: bool | None =
     Raises:
         InputDataError: no predictions, missing ``.npz`` or brain masks.
     """
-    files = image_files(predictions_dir, "predictions")
+    files = resolve_predictions(predictions_dir.name, predictions_dir).files
     if not files:
         raise InputDataError(f"predictions folder {predictions_dir} holds no label maps (CASE.nii.gz)")
-    with_npz = {case for case in files if probability_file(predictions_dir, case).is_file()}
+    with_npz = {case for case, path in files.items() if probability_file(path.parent, case).is_file()}
     if need_probabilities is None:
         need_probabilities = bool(with_npz)
     missing_npz = sorted(set(files) - with_npz) if need_probabilities else []
@@ -108,8 +109,8 @@ def prediction_cases(predictions_dir: Path, *, need_probabilities: bool | None =
         if missing:
             raise InputDataError(f"brain-mask folder {brain_masks_dir} lacks {len(missing)} case(s), e.g. "
                                  f"{', '.join(missing[:5])} (expected CASE.nii.gz for every prediction)")
-    return [PredictionCase(case, path, probability_file(predictions_dir, case) if need_probabilities else None,
-                           masks.get(case)) for case, path in files.items()]
+    return [PredictionCase(case, path, probability_file(path.parent, case) if need_probabilities else None,
+                           masks.get(case)) for case, path in sorted(files.items())]
 
 
 @dataclass(frozen=True)
@@ -157,7 +158,8 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
     """Choose post-processing parameters on validation predictions; write and return the parameters JSON.
 
     Args:
-        predictions_dir: ``nnUNetv2_predict`` output of the validation cases (``.npz`` enable hysteresis).
+        predictions_dir: ``nnUNetv2_predict`` output of the validation cases (``.npz`` enable hysteresis), or
+            a trained-model folder ``Trainer__Plans__Configuration`` (all folds' ``fold_*/validation``).
         references_dir: reference masks ``CASE.nii.gz`` (labelsTr style; non-zero = lesion).
         out_json: where to write the parameters.
         objective: ``dice`` (mean per-case Dice) or ``lesion_f1`` (mean per-case lesion F1).
