@@ -13,9 +13,9 @@ from cohort_fixtures import write_nifti
 from strokeseg.cli import main
 from strokeseg.errors import GeometryError, OutputExistsError
 from strokeseg.io import Geometry
-from strokeseg.postprocessing import ReportRequest, run_report
+from strokeseg.postprocessing import ReportRequest, lesion_report, run_report
 from strokeseg.postprocessing.lesion_report import LOCATION_NOT_COMPUTED, lesion_records
-from strokeseg.postprocessing.qc_figure import largest_lesion_centre
+from strokeseg.postprocessing.qc_figure import largest_lesion_centre, write_qc_png
 
 SHAPE = (10, 30, 30)
 SPACING = (1.0, 1.5, 2.0)  # x, y, z in mm: 3 mm³ per voxel
@@ -106,3 +106,32 @@ def test_report_cli_single_case(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert pd.read_csv(tmp_path / "r" / "report.csv")["case_id"].tolist() == ["case_a"]
     assert main(["report", "case_x", "--predictions", str(predictions), "--images", str(images),
                  "--out", str(tmp_path / "s"), "--no-location"]) == 2
+
+
+def test_an_interrupted_report_resumes_with_the_finished_cases(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    predictions, images, references = _write_case_folders(tmp_path)
+    out = tmp_path / "report"
+    drawn: list[str] = []
+
+    def fail_on_case_b(image, prediction, target, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append(target.stem)
+        if target.stem == "case_b":
+            raise KeyboardInterrupt
+        return write_qc_png(image, prediction, target, **kwargs)
+
+    monkeypatch.setattr(lesion_report, "write_qc_png", fail_on_case_b)
+    with pytest.raises(KeyboardInterrupt):
+        run_report(ReportRequest(predictions, images, out, references_dir=references, location=False))
+    assert not (out / "report.csv").exists() and (out / ".partial" / "case_a.json").is_file()
+    drawn.clear()
+
+    def count(image, prediction, target, **kwargs):  # type: ignore[no-untyped-def]
+        drawn.append(target.stem)
+        return write_qc_png(image, prediction, target, **kwargs)
+
+    monkeypatch.setattr(lesion_report, "write_qc_png", count)
+    report, _ = run_report(ReportRequest(predictions, images, out, references_dir=references, location=False))
+    assert drawn == ["case_b"] and report["case_id"].tolist() == ["case_a", "case_b"]
+    assert report.set_index("case_id").loc["case_a", "n_lesions"] == 3
+    assert not (out / ".partial").exists()

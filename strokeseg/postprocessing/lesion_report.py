@@ -13,14 +13,20 @@ Report folder:
 
 Locations come from the location atlas (MNI registration, ``strokeseg.evaluation.location.locate_case``);
 ``location=False`` skips the registration (location "not computed").
+
+Resuming: every finished case is recorded in ``.partial/CASE.json`` (keyed by the sizes and modification
+times of its files and the settings); a run that finds no ``report.csv`` reuses the records whose key still
+matches, so an interrupted run continues where it stopped. The records are removed once the report is written.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import math
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -38,7 +44,7 @@ from strokeseg.evaluation.lesions import label_lesions
 from strokeseg.evaluation.location import LocationAtlas, load_location_atlas, locate_case
 from strokeseg.evaluation.overlap import voxel_volume_ml
 from strokeseg.evaluation.worker import run_parallel
-from strokeseg.io import Geometry, atomic_path, read_image, require_same_grid
+from strokeseg.io import Geometry, atomic_path, read_image, require_same_grid, write_json_atomic
 from strokeseg.postprocessing.files import read_lesion_mask
 from strokeseg.postprocessing.qc_figure import write_qc_png
 from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE, read_uncertainty_table
@@ -48,6 +54,8 @@ logger = logging.getLogger(__name__)
 REPORT_FILE = "report.csv"
 LESIONS_FILE = "lesions.csv"
 QC_FOLDER = "qc"
+#: Per-case records of an unfinished run (removed when the report is complete).
+PARTIAL_FOLDER = ".partial"
 #: Location value when the atlas lookup was not requested.
 LOCATION_NOT_COMPUTED = "not computed"
 
@@ -179,9 +187,14 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
             reference_file = references[case_id]
         known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
         tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
+    finished = {} if (out / REPORT_FILE).exists() else _finished_cases(request, tasks)
+    if finished:
+        logger.info("resuming: %d of %d case(s) were reported by an interrupted run", len(finished), len(tasks))
     worker = functools.partial(_report_case, dataclasses.replace(request, atlas=None), atlas)  # atlas sent once
-    results = run_parallel(worker, tasks, request.jobs,
-                           description="lesion report")
+    pending = [task for task in tasks if task.case_id not in finished]
+    computed = dict(zip((task.case_id for task in pending),
+                        run_parallel(worker, pending, request.jobs, description="lesion report"), strict=True))
+    results = [finished.get(task.case_id) or computed[task.case_id] for task in tasks]
     case_rows = [result["case"] for result in results]
     lesion_rows = [lesion for result in results for lesion in result["lesions"]]
     columns = list(CASE_REPORT_COLUMNS) + (list(REFERENCE_COLUMNS) if references is not None else [])
@@ -189,6 +202,7 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     lesion_table = pd.DataFrame(lesion_rows, columns=list(LESION_COLUMNS))
     _write_csv(lesion_table, out / LESIONS_FILE)
     _write_csv(report, out / REPORT_FILE)
+    shutil.rmtree(out / PARTIAL_FOLDER, ignore_errors=True)
     logger.info("reported %d case(s), %d lesion(s) into %s", len(report), len(lesion_table), out)
     return report, lesion_table
 
@@ -207,6 +221,32 @@ class _CaseTask:
     prediction_file: Path
     reference_file: Path | None
     uncertainty: dict[str, Any]
+
+    def key(self, request: ReportRequest) -> str:
+        """Identity of the inputs and settings of this case's record."""
+        files = [self.prediction_file, self.reference_file, case_image(request.images_dir, self.case_id)]
+        stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None else "" for path in files]
+        return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity])
+
+
+def _record_file(request: ReportRequest, case_id: str) -> Path:
+    return request.out_dir / PARTIAL_FOLDER / f"{case_id}.json"
+
+
+def _finished_cases(request: ReportRequest, tasks: Sequence[_CaseTask]) -> dict[str, dict[str, Any]]:
+    """case_id -> result recorded by an interrupted run, for the cases whose inputs have not changed."""
+    finished = {}
+    for task in tasks:
+        path = _record_file(request, task.case_id)
+        if not path.is_file():
+            continue
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError:
+            continue
+        if record.get("key") == task.key(request) and Path(record["case"]["qc_png"]).is_file():
+            finished[task.case_id] = {"case": record["case"], "lesions": record["lesions"]}
+    return finished
 
 
 def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
@@ -256,7 +296,9 @@ def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _Cas
                     "location": lesion.location, "centre_x_mm": lesion.centre_mm[0],
                     "centre_y_mm": lesion.centre_mm[1], "centre_z_mm": lesion.centre_mm[2],
                     "overlaps_reference": lesion.overlaps_reference} for lesion in lesions]
-    return {"case": row, "lesions": lesion_rows}
+    result = {"case": row, "lesions": lesion_rows}
+    write_json_atomic(_record_file(request, case_id), {"key": task.key(request), **result})
+    return result
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> Path:
