@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.synthetic.cli",
     "strokeseg.evaluation.location_cli",
     "strokeseg.evaluation.cli",
+    "strokeseg.postprocessing.cli",
     "strokeseg.experiments.cli",
 )
 

@@ -211,6 +211,17 @@ UNCERTAINTY_PRIOR: Final[float] = 0.5
 UNCERTAINTY_DIVERGENCE_THRESHOLD: Final[float] = 0.5
 #: Cases whose uncertainty index exceeds this value are flagged for human review.
 UNCERTAINTY_REVIEW_CUT: Final[float] = 0.35
+#: The ensemble's segmentation is p̄ ≥ this value (the mean-probability counterpart of nnU-Net's argmax for one
+#: lesion class; strokeseg's documented choice, Kim et al. average the members' outputs).
+ENSEMBLE_LABEL_THRESHOLD: Final[float] = 0.5
+
+# --------------------------------------------------------------------------------------------------
+# Post-processing (strokeseg postprocess fit; documented choices, docs/postprocessing.md)
+# --------------------------------------------------------------------------------------------------
+#: Candidate hysteresis thresholds on the foreground probability searched by ``fit`` (every pair with
+#: low ≤ high); only used when the predictions come with nnU-Net's ``--save_probabilities`` maps.
+POSTPROCESS_HYSTERESIS_HIGH: Final[tuple[float, ...]] = (0.5, 0.6, 0.7, 0.8, 0.9)
+POSTPROCESS_HYSTERESIS_LOW: Final[tuple[float, ...]] = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 # --------------------------------------------------------------------------------------------------
 # Evaluation (METRICS.md)

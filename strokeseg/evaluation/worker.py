@@ -145,7 +145,7 @@ def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[st
 
 def _probability_metrics(files: Sequence[Path], reference: np.ndarray, prediction: np.ndarray,
                          settings: EvaluationSettings) -> dict[str, Any]:
-    members = [_read_foreground_probability(path, reference.shape) for path in files]
+    members = [read_foreground_probability(path, reference.shape) for path in files]
     mean = members[0] if len(members) == 1 else ensemble_mean_probability(members)
     best_dice, threshold = max_dice(mean, reference)
     index = uncertainty_index(mean, prediction, settings.uncertainty_divergence_threshold,
@@ -155,7 +155,8 @@ def _probability_metrics(files: Sequence[Path], reference: np.ndarray, predictio
             "needs_review": review}
 
 
-def _read_foreground_probability(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+def read_foreground_probability(path: Path, shape: tuple[int, ...]) -> np.ndarray:
+    """Foreground probability (z, y, x) of one nnU-Net ``.npz`` file, checked against the label map's ``shape``."""
     if not path.is_file():
         raise InputDataError(f"probability map {path} does not exist (predict with --save_probabilities)")
     try:
