@@ -32,8 +32,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check strokeseg tests benchmarks
 	$(BIN)/mypy strokeseg
 
+# Two pytest workers: most tests wait on nnU-Net subprocesses, file I/O or single-threaded SimpleITK, so
+# the suite needs both cores of a 2-core CI machine to stay within its 20-minute budget.
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 clean-venv:
 	rm -rf $(VENV)
