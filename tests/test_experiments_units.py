@@ -3,6 +3,7 @@ reruns of the executors, Slurm submission scripts, and the paper tables on hand-
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import stat
@@ -30,7 +31,7 @@ from strokeseg.experiments.state import (
     graph_states,
     read_record,
 )
-from strokeseg.experiments.steps import RunContext
+from strokeseg.experiments.steps import RunContext, copy_splits_for_training
 from strokeseg.nnunet_runner import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
 
@@ -344,3 +345,16 @@ def test_a_study_without_a_test_set_stops_before_any_job(tmp_path: Path) -> None
     config = load_config(write_config(tmp_path, {"kind": "ensemble", "dataset": 6, "trainer": "T"}))
     with pytest.raises(ConfigurationError, match="Dataset006_NoTest has no labelled test set"):
         build_graph(config)
+
+
+def test_fine_tuning_fold_goes_to_the_preprocessed_copy_only(tmp_path: Path) -> None:
+    raw, preprocessed = tmp_path / "raw", tmp_path / "preprocessed"
+    raw.mkdir()
+    preprocessed.mkdir()
+    original = '[{"train": ["a", "b", "c"], "val": ["d", "e"]}]'
+    (raw / "splits_final.json").write_text(original)
+    written = copy_splits_for_training(raw, preprocessed, finetune_fold=True)
+    assert (raw / "splits_final.json").read_text() == original  # the user's split is never rewritten
+    assert json.loads(written.read_text()) == [{"train": ["a", "b", "c"], "val": ["d", "e"]},
+                                               {"train": ["d", "e"], "val": ["d", "e"]}]
+    assert json.loads(copy_splits_for_training(raw, preprocessed).read_text()) == json.loads(original)

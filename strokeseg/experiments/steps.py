@@ -158,12 +158,15 @@ class PlanStep:
 
     Plans that exist with their preprocessed data (an earlier run, or another experiment on the dataset) are
     kept when the same planner wrote them; plans of another planner under the same name are an error.
+    ``extra_arguments`` are passed on unchanged (e.g. ``-overwrite_target_spacing 5 2 2 -overwrite_plans_name X``,
+    where ``plans`` must then be ``X``).
     """
 
     dataset: str
     planner: str
     plans: str
     configurations: tuple[str, ...]
+    extra_arguments: tuple[str, ...] = ()
 
     def run(self, context: RunContext) -> None:
         existing = self.outputs(context)[0]
@@ -176,7 +179,8 @@ class PlanStep:
             return
         processes = str(context.nnunet.processes)
         context.run_tool("nnUNetv2_plan_and_preprocess", ["-d", self.dataset, "-pl", self.planner, "-c",
-                                                          *self.configurations, "-np", processes, "-npfp", processes])
+                                                          *self.configurations, "-np", processes, "-npfp", processes,
+                                                          *self.extra_arguments])
 
     def _preprocessed(self, plans_file: Path) -> bool:
         """Whether every configuration's preprocessed data folder exists beside the plans."""
@@ -201,9 +205,9 @@ class MovePlansStep:
 
     nnU-Net's recipe: ``nnUNetv2_extract_fingerprint`` of the target (the trainer copies it into the model),
     ``nnUNetv2_move_plans_between_datasets``, then ``nnUNetv2_preprocess``; the target's splits are copied into
-    its preprocessed folder (nnU-Net only does so when planning). With ``finetune_fold``, fold 1 of the target's
-    splits becomes ``train = val = fold 0's validation cases``: Alis's fine-tuning set of one vendor is the other
-    vendor's validation part.
+    its preprocessed folder (nnU-Net only does so when planning). With ``finetune_fold``, fold 1 of that copy
+    becomes ``train = val = fold 0's validation cases``: Alis's fine-tuning set of one vendor is the other vendor's
+    validation part. The raw dataset's ``splits_final.json`` is never modified.
     """
 
     source: str
@@ -222,11 +226,7 @@ class MovePlansStep:
         context.run_tool("nnUNetv2_extract_fingerprint", ["-d", self.target, "-np", str(context.nnunet.processes)])
         context.run_tool("nnUNetv2_move_plans_between_datasets",
                          ["-s", self.source, "-t", self.target, "-sp", self.source_plans, "-tp", self.target_plans])
-        splits = json.loads((target / SPLITS_FILE).read_text(encoding="utf-8"))
-        if self.finetune_fold:
-            splits = [splits[0], {"train": splits[0]["val"], "val": splits[0]["val"]}]
-            write_json_atomic(target / SPLITS_FILE, splits)
-        write_json_atomic(preprocessed / SPLITS_FILE, splits)
+        copy_splits_for_training(target, preprocessed, self.finetune_fold)
         for configuration in self.configurations:
             context.run_tool("nnUNetv2_preprocess", ["-d", self.target, "-plans_name", self.target_plans, "-c",
                                                      configuration, "-np", str(context.nnunet.processes)])
@@ -238,6 +238,18 @@ class MovePlansStep:
         return (context.nnunet.paths.preprocessed / folder.name / f"{self.target_plans}.json",)
 
 
+def copy_splits_for_training(raw_dataset: Path, preprocessed: Path, finetune_fold: bool = False) -> Path:
+    """Copy ``splits_final.json`` of a raw dataset into its preprocessed folder, which nnU-Net trains from.
+
+    With ``finetune_fold`` the copy holds fold 0 and a fold 1 with ``train = val = fold 0's validation cases``;
+    the raw file (the user's split) is never modified. Returns the written file.
+    """
+    splits = json.loads((raw_dataset / SPLITS_FILE).read_text(encoding="utf-8"))
+    if finetune_fold:
+        splits = [splits[0], {"train": splits[0]["val"], "val": splits[0]["val"]}]
+    return write_json_atomic(preprocessed / SPLITS_FILE, splits)
+
+
 @dataclass(frozen=True)
 class TrainStep:
     """``nnUNetv2_train DATASET CONFIGURATION FOLD -tr TRAINER -p PLANS``, resumed (``--c``) after an interruption.
@@ -245,13 +257,15 @@ class TrainStep:
     A model whose final checkpoint exists is not trained again (nnU-Net's results folder is shared: the same
     dataset, split, trainer, plans, configuration and fold are the same model). A fine-tuning step names its
     source model (``pretrained``/``pretrained_fold``): the source's final checkpoint is passed as
-    ``-pretrained_weights`` on the first start.
+    ``-pretrained_weights`` on the first start. ``extra_arguments`` are passed on unchanged (e.g. ``--npz``, which
+    keeps the validation fold's probabilities for post-processing).
     """
 
     model: ModelRef
     fold: int
     pretrained: ModelRef | None = None
     pretrained_fold: int = 0
+    extra_arguments: tuple[str, ...] = ()
 
     def run(self, context: RunContext) -> None:
         raw = context.nnunet.paths.raw
@@ -263,7 +277,7 @@ class TrainStep:
             return
         resuming = latest is not None and latest.is_file()
         arguments = [self.model.dataset, self.model.configuration, str(self.fold), "-tr", self.model.trainer, "-p",
-                     self.model.plans, "-device", context.device()]
+                     self.model.plans, "-device", context.device(), *self.extra_arguments]
         if resuming:
             logger.info("resuming %s fold %d from its checkpoint", self.model.trainer, self.fold)
             arguments.append("--c")

@@ -14,6 +14,7 @@ from strokeseg.trainers.finetune import (
     nnUNetTrainer_strokeseg_FT50ep_lr1e3_frozenEnc,
     nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3,
     nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3_frozenEnc,
+    nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4,
 )
 from strokeseg.trainers.loss_variants import (
     nnUNetTrainer_strokeseg_BCEDice,
@@ -30,6 +31,8 @@ from strokeseg.trainers.tiny import (
     nnUNetTrainer_strokeseg_BiConvLSTMUNet_Tiny,
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_PreActResUNet_Tiny,
+    nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny,
+    nnUNetTrainer_strokeseg_ResGNUNet_FT4ep_lr3e4_CPU,
     nnUNetTrainer_strokeseg_ResGNUNet_Tiny,
     nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny,
     nnUNetTrainer_strokeseg_SEUNet_Tiny,
@@ -37,7 +40,11 @@ from strokeseg.trainers.tiny import (
     nnUNetTrainer_strokeseg_ZoomInOut_CPU,
     nnUNetTrainer_strokeseg_ZoomInOut_Tiny,
 )
-from strokeseg.trainers.zoom import nnUNetTrainer_strokeseg_ZoomInOut, nnUNetTrainer_strokeseg_ZoomInOut_SGD
+from strokeseg.trainers.zoom import (
+    nnUNetTrainer_strokeseg_ZoomInOut,
+    nnUNetTrainer_strokeseg_ZoomInOut_100ep,
+    nnUNetTrainer_strokeseg_ZoomInOut_SGD,
+)
 
 __all__ = [
     "nnUNetTrainer_strokeseg_BCEDice",
@@ -55,6 +62,9 @@ __all__ = [
     "nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3_frozenEnc",
     "nnUNetTrainer_strokeseg_PreActResUNet_Tiny",
     "nnUNetTrainer_strokeseg_ResGNUNet",
+    "nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny",
+    "nnUNetTrainer_strokeseg_ResGNUNet_FT4ep_lr3e4_CPU",
+    "nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4",
     "nnUNetTrainer_strokeseg_ResGNUNet_Tiny",
     "nnUNetTrainer_strokeseg_SEUNet",
     "nnUNetTrainer_strokeseg_SEUNet_Ensemble",
@@ -63,6 +73,7 @@ __all__ = [
     "nnUNetTrainer_strokeseg_Tiny",
     "nnUNetTrainer_strokeseg_Tversky",
     "nnUNetTrainer_strokeseg_ZoomInOut",
+    "nnUNetTrainer_strokeseg_ZoomInOut_100ep",
     "nnUNetTrainer_strokeseg_ZoomInOut_CPU",
     "nnUNetTrainer_strokeseg_ZoomInOut_SGD",
     "nnUNetTrainer_strokeseg_ZoomInOut_Tiny",

@@ -37,6 +37,7 @@ from strokeseg.trainers.lr_schedules import EpochSchedule, warmup_poly_lr
 from strokeseg.trainers.network_variants import (
     nnUNetTrainer_strokeseg_BiConvLSTMUNet,
     nnUNetTrainer_strokeseg_PreActResUNet,
+    nnUNetTrainer_strokeseg_ResGNUNet,
 )
 from strokeseg.trainers.pretrained import ModelDescription, TransferReport, transfer_pretrained_weights
 
@@ -168,3 +169,8 @@ class nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3_frozenEnc(_FrozenEncode
 
 class nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4(_VendorTransfer, nnUNetTrainer_strokeseg_BiConvLSTMUNet):
     """Vendor transfer of Alis's ConvLSTM U-Net (Tversky loss): 20 epochs, peak LR 1e-4."""
+
+
+class nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4(_VendorTransfer, nnUNetTrainer_strokeseg_ResGNUNet):
+    """Fine-tuning of Tomita's residual group-norm U-Net (``ZoomInOut`` and ``ResGNUNet`` models; BCE + Dice, Adam):
+    20 epochs, peak LR 1e-4 (the zoom-out LR)."""

@@ -1,7 +1,8 @@
 """CPU-sized trainers for tests and the demo: short schedules, narrow networks, never compiled.
 
 ``_Tiny`` variants run 2 epochs of 5 iterations (seconds to a minute on a CPU) and only prove that the pipeline
-runs; ``nnUNetTrainer_strokeseg_ZoomInOut_CPU`` is sized to actually learn a phantom cohort in a few CPU minutes.
+runs; ``_CPU`` variants (the demo's ``nnUNetTrainer_strokeseg_ZoomInOut_CPU`` and its fine-tuning trainer) are
+sized to actually learn a phantom cohort on a coarse grid in a few CPU minutes.
 """
 
 from __future__ import annotations
@@ -80,12 +81,37 @@ class nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny(CpuSized, FineTunin
     initial_lr_override: ClassVar[float | None] = 1e-3
 
 
-class nnUNetTrainer_strokeseg_ZoomInOut_CPU(nnUNetTrainer_strokeseg_ZoomInOut):
-    """Zoom-in & out sized to learn a phantom DWI cohort in a few CPU minutes (the demo's trainer)."""
+class nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny(CpuSized, FineTuningTrainer,
+                                                         nnUNetTrainer_strokeseg_ResGNUNet):
+    """CPU-sized fine-tuning of ``ZoomInOut_Tiny`` / ``ResGNUNet_Tiny`` models: 2 epochs (1 warm-up), peak LR 1e-4."""
 
-    num_epochs_override: ClassVar[int | None] = 12
+    initial_lr_override: ClassVar[float | None] = 1e-4
+
+
+class CpuLearning(StrokesegTrainer):
+    """Mix in first: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64
+    features), no compile, left-right test-time mirroring only; enough to learn a phantom cohort on a 2 x 2 x 5 mm
+    grid in minutes on 2 CPU cores."""
+
+    inference_mirroring: ClassVar[str] = "left_right"
     iterations_per_epoch_override: ClassVar[int | None] = 25
     val_iterations_per_epoch_override: ClassVar[int | None] = 4
     width_scale: ClassVar[float] = 0.5
     max_features: ClassVar[int | None] = 64
     allow_compile: ClassVar[bool] = False
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_CPU(CpuLearning, nnUNetTrainer_strokeseg_ZoomInOut):
+    """Zoom-in & out sized to learn a phantom DWI cohort in a few CPU minutes (the demo's trainer): 10 epochs,
+    switching to zoom-out at epoch 8."""
+
+    num_epochs_override: ClassVar[int | None] = 10
+
+
+class nnUNetTrainer_strokeseg_ResGNUNet_FT4ep_lr3e4_CPU(CpuLearning, FineTuningTrainer,
+                                                       nnUNetTrainer_strokeseg_ResGNUNet):
+    """Fine-tuning of ``ZoomInOut_CPU`` models (the demo's domain adaptation): 4 epochs (1 warm-up), peak LR 3e-4
+    (Adam; three times the zoom-out LR, since 100 iterations are few)."""
+
+    num_epochs_override: ClassVar[int | None] = 4
+    initial_lr_override: ClassVar[float | None] = 3e-4

@@ -198,3 +198,9 @@ class nnUNetTrainer_strokeseg_ZoomInOut_SGD(nnUNetTrainer_strokeseg_ZoomInOut):
     zoom_in_lr: ClassVar[float] = ZOOM_IN_LR_SGD
     zoom_out_lr: ClassVar[float] = ZOOM_OUT_LR_SGD
     zoom_in_decay: ClassVar[str] = "poly"
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_100ep(nnUNetTrainer_strokeseg_ZoomInOut):
+    """Zoom-in & out with 100 epochs instead of 1000 (the demo's GPU profile; switch at epoch 80)."""
+
+    num_epochs_override: ClassVar[int | None] = 100

@@ -1,0 +1,63 @@
+"""The demo's phantom registry: three hospitals of three vendors, one held out as the external site.
+
+``generate_registry`` writes the registry with ``strokeseg synth`` (layout ``registry``: NIfTI images, masks and a
+manifest CSV, as a hospital export looks), then splits the manifest the way a study protocol would: the internal
+hospitals' manifest marks every k-th case as a test case (``split = test``), the external hospital's manifest is
+left whole (its test and adaptation pools are drawn later by ``strokeseg split domain-adaptation``).
+``convert_manifest`` is the registry converter (``strokeseg convert registry``) on one of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from strokeseg.dataset_conversion.case_conversion import CaseOptions
+from strokeseg.dataset_conversion.convert import convert
+from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_DWI
+from strokeseg.demo.profiles import EXTERNAL_SITE, INTERNAL_SITES, DemoProfile
+from strokeseg.errors import InputDataError
+from strokeseg.io import atomic_path
+from strokeseg.synthetic.cohort import generate_cohort
+from strokeseg.synthetic.sites import DWI_SITES
+
+#: Manifests the demo writes beside the registry's own ``manifest.csv``.
+INTERNAL_MANIFEST, EXTERNAL_MANIFEST = "internal_manifest.csv", "external_manifest.csv"
+#: Channels converted: DWI and ADC (Alis et al.; Noh et al. use DWI, the ADC helps on the phantoms' T2 shine-through).
+DEMO_CHANNELS: tuple[str, ...] = (CHANNEL_DWI, CHANNEL_ADC)
+
+
+def generate_registry(folder: Path, profile: DemoProfile, workers: int) -> tuple[Path, Path]:
+    """Generate the phantom registry into ``folder`` and write the internal and external manifests.
+
+    Returns:
+        (internal manifest, external manifest), CSV files in ``folder``.
+    """
+    sites = [site for site in DWI_SITES if site.name in (*INTERNAL_SITES, EXTERNAL_SITE)]
+    generate_cohort(folder, "registry", profile.cases_per_site * len(sites), profile.seed, sites, workers=workers,
+                    flair=False, montage_cases=len(sites))
+    manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
+    internal = manifest[manifest["site"].isin(INTERNAL_SITES)].copy()
+    internal["split"] = ["test" if (i + 1) % profile.internal_test_every == 0 else "train"
+                         for i in range(len(internal))]
+    external = manifest[manifest["site"] == EXTERNAL_SITE].copy()
+    external["split"] = "train"
+    if internal.empty or external.empty:
+        raise InputDataError(f"{folder / 'manifest.csv'} lacks the internal ({', '.join(INTERNAL_SITES)}) or external "
+                             f"({EXTERNAL_SITE}) hospital; delete {folder} and run the demo again")
+    paths = (folder / INTERNAL_MANIFEST, folder / EXTERNAL_MANIFEST)
+    for table, path in zip((internal, external), paths, strict=True):
+        with atomic_path(path) as temporary:
+            table.to_csv(temporary, index=False)
+    return paths
+
+
+def convert_manifest(manifest: Path, raw: Path, dataset_id: int, name: str, workers: int) -> Path:
+    """Convert one manifest with the registry converter into ``raw``; returns the dataset folder.
+
+    A dataset folder left by an interrupted earlier call is replaced (the demo owns its ``nnUNet_raw``).
+    """
+    result = convert("registry", manifest, raw, dataset_id, name, strict=True, overwrite=True, workers=workers,
+                     case_options=CaseOptions(), channels=DEMO_CHANNELS)
+    return result.dataset_dir

@@ -1,0 +1,233 @@
+"""``SUMMARY.md`` of a demo run and the headline table printed in the terminal.
+
+Everything is read back from the files the stages wrote (evaluation reports, post-processing parameters,
+adaptation table, stage markers), so the summary shows exactly what the CSVs hold.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from strokeseg.demo.layout import (
+    FINETUNED,
+    POSTPROCESSING_JSON,
+    SOURCE,
+    SOURCE_RAW,
+    TEST_SETS,
+    DemoRun,
+    internal_training_cases,
+)
+from strokeseg.demo.stages import DEMO_MARKER, STAGES_FOLDER
+from strokeseg.experiments.aggregate import markdown_table
+from strokeseg.io import write_text_atomic
+
+#: The stratifications SUMMARY.md shows, with their headings (Noh et al.'s strata).
+STRATA: dict[str, str] = {"volume_stratum": "Infarct volume (mL)", "onset_stratum": "Onset-to-imaging time",
+                          "location": "Location", "vendor": "Vendor"}
+#: Metrics of the headline table: column heading -> metric of the reports' overall statistics.
+HEADLINE_METRICS: dict[str, str] = {"DSC": "dice", "sensitivity": "sensitivity", "precision": "precision",
+                                    "HD95 (mm)": "hd95", "lesion F1": "lesion_f1"}
+#: The aim the issue sets for the internal-test mean DSC of the CPU profile.
+DICE_AIM = 0.6
+SUMMARY_FILE = "SUMMARY.md"
+#: Stratum name of the whole evaluated set.
+OVERALL = "all"
+
+
+def _by(run_out: Path, test_set: str, stratification: str) -> pd.DataFrame:
+    """A report's ``by_<stratification>.csv``; ``all`` gives the overall statistics of ``summary.json``."""
+    folder = run_out / "evaluation" / test_set
+    if stratification == OVERALL:
+        if not (folder / "summary.json").is_file():
+            return pd.DataFrame()
+        models = json.loads((folder / "summary.json").read_text(encoding="utf-8"))["models"]
+        return pd.DataFrame([{"model": model, "stratum": OVERALL, "metric": metric, **values}
+                             for model, entry in models.items() for metric, values in entry["overall"].items()])
+    path = folder / f"by_{stratification}.csv"
+    return pd.read_csv(path, dtype={"stratum": str}) if path.is_file() else pd.DataFrame()
+
+
+def _cell(row: pd.Series | None, digits: int = 3, interval: bool = False) -> str:
+    if row is None or math.isnan(float(row["mean"])):
+        return "–"
+    text = f"{float(row['mean']):.{digits}f}"
+    if interval and not math.isnan(float(row["ci_low"])):
+        text += f" [{float(row['ci_low']):.{digits}f}, {float(row['ci_high']):.{digits}f}]"
+    return text
+
+
+def _row(table: pd.DataFrame, model: str, stratum: str, metric: str) -> pd.Series | None:
+    if table.empty:
+        return None
+    found = table[(table["model"] == model) & (table["stratum"] == stratum) & (table["metric"] == metric)]
+    return None if found.empty else found.iloc[0]
+
+
+def headline_table(out: Path) -> pd.DataFrame:
+    """One row per (model, test set): n and the mean of the headline metrics (DSC with its 95 % CI)."""
+    rows = []
+    for model in (SOURCE, FINETUNED, SOURCE_RAW):
+        for test_set in TEST_SETS:
+            table = _by(out, test_set, OVERALL)
+            dice = _row(table, model, OVERALL, "dice")
+            if dice is None:
+                continue
+            row: dict[str, Any] = {"model": model, "test set": test_set, "n": int(dice["n"])}
+            for heading, metric in HEADLINE_METRICS.items():
+                row[heading] = _cell(_row(table, model, OVERALL, metric), interval=metric == "dice")
+            rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _adaptation(out: Path) -> pd.DataFrame:
+    path = out / "results" / "adaptation_grid.csv"
+    return pd.read_csv(path) if path.is_file() else pd.DataFrame()
+
+
+def _adaptation_lines(out: Path) -> list[str]:
+    grid = _adaptation(out)
+    lines = []
+    for _, row in grid[grid["metric"] == "dice"].iterrows() if not grid.empty else []:
+        lines.append(f"{row['test_set']}: mean DSC {row['before_mean']:.3f} before -> {row['after_mean']:.3f} after "
+                     f"fine-tuning on {int(row['adaptation_cases'])} external cases (n = {int(row['n'])}, paired t "
+                     f"p = {_p(row['t_pvalue'])}, Wilcoxon p = {_p(row['wilcoxon_pvalue'])})")
+    return lines
+
+
+def _p(value: Any) -> str:
+    number = float(value)
+    return "n/a" if math.isnan(number) else f"{number:.3g}"
+
+
+def headline(out: Path) -> str:
+    """The terminal summary: headline table and the domain-adaptation effect."""
+    table = headline_table(out)
+    if table.empty:
+        return "no evaluation found in " + str(out)
+    return "\n".join(["Mean over test cases (post-processed unless _raw; DSC with 95 % bootstrap CI):",
+                      table.to_string(index=False), "", *_adaptation_lines(out)])
+
+
+def _strata_section(out: Path) -> list[str]:
+    lines = []
+    for stratification, heading in STRATA.items():
+        rows = []
+        for test_set in TEST_SETS:
+            table = _by(out, test_set, stratification)
+            if table.empty:
+                continue
+            for stratum in dict.fromkeys(table["stratum"].astype(str)):
+                dice = _row(table, SOURCE, stratum, "dice")
+                if dice is None or int(dice["n"]) == 0:
+                    continue
+                rows.append({"test set": test_set, "stratum": stratum, "n": int(dice["n"]),
+                             "DSC [95 % CI]": _cell(dice, interval=True),
+                             "sensitivity": _cell(_row(table, SOURCE, stratum, "sensitivity")),
+                             "precision": _cell(_row(table, SOURCE, stratum, "precision")),
+                             "micro DSC": _cell(_row(table, SOURCE, stratum, "micro_dice")),
+                             "fine-tuned DSC": _cell(_row(table, FINETUNED, stratum, "dice"))})
+        if rows:
+            lines += [f"### {heading}", "", markdown_table(pd.DataFrame(rows)), ""]
+    return lines
+
+
+def _volume_section(out: Path) -> list[str]:
+    rows = []
+    for test_set in TEST_SETS:
+        path = out / "evaluation" / test_set / "volume_agreement.csv"
+        if not path.is_file():
+            continue
+        table = pd.read_csv(path, dtype={"stratum": str})
+        for model in (SOURCE, FINETUNED):
+            found = table[(table["model"] == model) & (table["stratification"] == "all")]
+            if found.empty:
+                continue
+            row = found.iloc[0]
+            rows.append({"test set": test_set, "model": model, "n": int(row["n"]), "Pearson r": row["pearson_r"],
+                         "Lin's CCC": row["ccc"], "OLS slope": row["ols_slope"], "BA bias (mL)": row["ba_bias_ml"],
+                         "BA limits (mL)": f"{row['ba_loa_low_ml']:.2f} to {row['ba_loa_high_ml']:.2f}"})
+    return [markdown_table(pd.DataFrame(rows)), ""] if rows else ["(no volume agreement table)", ""]
+
+
+def _postprocessing_section(out: Path) -> list[str]:
+    path = out / POSTPROCESSING_JSON
+    if not path.is_file():
+        return ["(not fitted)", ""]
+    fitted = json.loads(path.read_text(encoding="utf-8"))
+    params = ", ".join(f"{key} = {value}" for key, value in fitted["params"].items())
+    validation = fitted["validation"]
+    return [f"Fitted on the source model's validation fold ({validation['n_cases']} cases, objective "
+            f"{fitted['objective']}): {params}. Validation mean DSC {validation['before']['mean_dice']:.3f} -> "
+            f"{validation['after']['mean_dice']:.3f}, mean lesion F1 {validation['before']['mean_lesion_f1']:.3f} -> "
+            f"{validation['after']['mean_lesion_f1']:.3f}. Parameters: [{POSTPROCESSING_JSON}]({POSTPROCESSING_JSON}).",
+            ""]
+
+
+def _timings(out: Path) -> tuple[list[str], float]:
+    rows, total = [], 0.0
+    for marker in sorted((out / STAGES_FOLDER).glob("*.json"), key=lambda p: p.stat().st_mtime):
+        record = json.loads(marker.read_text(encoding="utf-8"))
+        total += float(record["seconds"])
+        rows.append({"stage": record["stage"], "what": record["title"], "seconds": round(float(record["seconds"]))})
+    return [markdown_table(pd.DataFrame(rows)), ""] if rows else [], total
+
+
+def _figures(out: Path) -> list[str]:
+    figures = [out / "cohort" / "montage.png", out / "results" / "adaptation_grid.png",
+               *sorted((out / "evaluation" / "internal_test").glob("*.png")),
+               *sorted((out / "evaluation" / "external_test").glob("*.png"))]
+    return [f"- [{path.relative_to(out)}]({path.relative_to(out)})" for path in figures if path.is_file()]
+
+
+def _internal_dice(out: Path) -> float:
+    row = _row(_by(out, "internal_test", OVERALL), SOURCE, OVERALL, "dice")
+    return math.nan if row is None else float(row["mean"])
+
+
+def summary_text(run: DemoRun) -> str:
+    """The content of ``SUMMARY.md``."""
+    out, profile = run.out, run.profile
+    timings, total = _timings(out)
+    dice = _internal_dice(out)
+    aim = ("" if profile.name != "cpu-small" else
+           f" The aim for this profile is ≥ {DICE_AIM}: {'reached' if dice >= DICE_AIM else 'NOT reached'}.")
+    lines = [
+        f"# strokeseg demo — profile `{profile.name}`", "",
+        f"{profile.description}. Phantom registry of {3 * profile.cases_per_site} cases from three hospitals "
+        f"(HospitalA Siemens, HospitalB GE: internal; HospitalC Philips: external), DWI + ADC. Source model: "
+        f"`{profile.trainer}` (zoom-in & out) trained on {internal_training_cases(run)} internal cases (8:2 "
+        f"train/validation); fine-tuned with `{profile.finetune_trainer}` on {profile.adaptation_cases} external "
+        f"cases. Device: {run.device}. Stages took {total / 60:.1f} min in all.", "",
+        "## Headline", "",
+        f"Internal-test mean DSC of the trained (source) model, post-processed: **{dice:.3f}**.{aim}", "",
+        markdown_table(headline_table(out)), "",
+        "Models: `source` = zoom-in & out model trained on the internal hospitals, post-processed; `finetuned` = the "
+        "source model after fine-tuning on the external adaptation subsample, post-processed; `source_raw` = the "
+        "source model without post-processing. DSC: mean per-case Dice with its 95 % bootstrap CI "
+        "(evaluation/*/summary.json).", "",
+        "## Post-processing", "", *_postprocessing_section(out),
+        "## Source model by stratum (Noh et al.'s strata)", "",
+        "Internal test: the two internal vendors; external test: the held-out vendor. `micro DSC` = 2ΣTP / (2ΣTP + "
+        "ΣFP + ΣFN) over the stratum's cases. All metrics and CIs: evaluation/*/by_*.csv; Mann–Whitney U tests "
+        "between strata: evaluation/*/comparison.csv.", "",
+        *_strata_section(out),
+        "## Volume agreement (predicted vs reference infarct volume)", "", *_volume_section(out),
+        "## Domain adaptation: before vs after fine-tuning (paired tests)", "",
+        *[f"- {line}" for line in _adaptation_lines(out)], "",
+        "Sensitivity and precision, SDs and both tests: [results/adaptation_grid.csv](results/adaptation_grid.csv).",
+        "",
+        "## Figures", "", *_figures(out), "",
+        "## Stage timings", "", *timings,
+        f"Settings of this run: [{DEMO_MARKER}]({DEMO_MARKER}); nnU-Net logs: logs/.", "",
+    ]
+    return "\n".join(lines)
+
+
+def write_summary(run: DemoRun) -> Path:
+    """Write ``SUMMARY.md`` into the demo folder (atomically)."""
+    return write_text_atomic(run.out / SUMMARY_FILE, summary_text(run))

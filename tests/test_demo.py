@@ -1,0 +1,235 @@
+"""``strokeseg demo``: folder safety and resumption (fast), profiles, and the smoke profile end to end (slow).
+
+The smoke run goes through every stage with the stock nnU-Net tools (plan, train, predict, move plans,
+fine-tune) on a 12-case phantom registry. It also carries the pipeline-level checks of the DWI planner: the
+plans name strokeseg's preprocessor and normalizations, and a training case preprocessed by planning equals the
+same case preprocessed on the prediction path of the trained model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from nnunetv2.inference.data_iterators import preprocessing_iterator_fromfiles
+from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
+from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2
+
+import strokeseg.trainers as trainers
+from strokeseg.cli import main
+from strokeseg.demo.layout import FINETUNED, SOURCE, SOURCE_RAW, TEST_SETS
+from strokeseg.demo.profiles import PROFILES, get_profile
+from strokeseg.demo.stages import DEMO_MARKER, Stage, marker_path, prepare_folder, run_stages
+from strokeseg.errors import ConfigurationError, OutputExistsError
+from strokeseg.io import read_array, read_header_geometry
+from strokeseg.planners.zoom_config import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
+from strokeseg.preprocessing.settings import PLANS_KEY
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# folder safety and stage resumption (real files, no nnU-Net)
+# --------------------------------------------------------------------------------------------------
+def test_prepare_folder_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "patient_data.csv").write_text("precious")
+    for overwrite in (False, True):
+        with pytest.raises(OutputExistsError, match="not written by `strokeseg demo`"):
+            prepare_folder(tmp_path, {"profile": "a"}, overwrite)
+    assert (tmp_path / "patient_data.csv").read_text() == "precious"
+
+
+def test_prepare_folder_resumes_same_settings_and_refuses_others(tmp_path: Path) -> None:
+    out = tmp_path / "demo"
+    prepare_folder(out, {"profile": {"name": "smoke"}}, False)
+    (out / "kept.txt").write_text("x")
+    prepare_folder(out, {"profile": {"name": "smoke"}}, False)  # resume: nothing deleted
+    assert (out / "kept.txt").is_file()
+    with pytest.raises(OutputExistsError, match=r"other settings.*--overwrite"):
+        prepare_folder(out, {"profile": {"name": "cpu-small"}}, False)
+    prepare_folder(out, {"profile": {"name": "cpu-small"}}, True)
+    assert not (out / "kept.txt").exists()
+    assert json.loads((out / DEMO_MARKER).read_text())["settings"] == {"profile": {"name": "cpu-small"}}
+
+
+def _writing_stage(name: str, target: Path, calls: list[str], fail: bool = False) -> Stage:
+    def run() -> None:
+        calls.append(name)
+        if fail:
+            raise ConfigurationError(f"{name} failed")
+        target.write_text(name)
+
+    return Stage(name, f"write {target.name}", run, lambda: [target])
+
+
+def test_run_stages_skips_done_stages_and_reruns_after_failure_or_lost_output(tmp_path: Path, capsys) -> None:
+    calls: list[str] = []
+    stages = [_writing_stage("one", tmp_path / "one.txt", calls), _writing_stage("two", tmp_path / "two.txt", calls)]
+    records = run_stages(tmp_path, stages)
+    assert calls == ["one", "two"] and all(r.ran_now for r in records)
+    assert "[2/2] write two.txt: done in" in capsys.readouterr().out
+    calls.clear()
+    (tmp_path / "two.txt").unlink()  # an output lost after its stage finished: the stage runs again
+    records = run_stages(tmp_path, stages)
+    assert calls == ["two"] and [r.ran_now for r in records] == [False, True]
+    assert "done in an earlier run" in capsys.readouterr().out
+    calls.clear()
+    failing = [stages[0], _writing_stage("three", tmp_path / "three.txt", calls, fail=True)]
+    with pytest.raises(ConfigurationError, match="three failed"):
+        run_stages(tmp_path, failing)
+    assert calls == ["three"] and not marker_path(tmp_path, "three").exists()
+
+
+# --------------------------------------------------------------------------------------------------
+# profiles
+# --------------------------------------------------------------------------------------------------
+def test_unknown_profile_is_a_clear_error() -> None:
+    with pytest.raises(ConfigurationError, match="unknown demo profile 'huge'; choose one of smoke"):
+        get_profile("huge")
+
+
+@pytest.mark.parametrize("name", sorted(PROFILES))
+def test_profile_trainers_exist_and_fine_tuning_builds_the_source_network(name: str) -> None:
+    """The fine-tuning trainer must build exactly the source trainer's network, or the weights cannot load."""
+    profile = PROFILES[name]
+    source, tuning = (getattr(trainers, trainer) for trainer in (profile.trainer, profile.finetune_trainer))
+    assert {profile.trainer, profile.finetune_trainer} <= set(trainers.__all__)
+    for attribute in ("network_class", "width_scale", "max_features", "network_family"):
+        assert getattr(source, attribute) == getattr(tuning, attribute), attribute
+    assert source.network_kwargs() == tuning.network_kwargs()
+    assert profile.adaptation_cases >= 2 and profile.external_test_cases >= 2
+
+
+# --------------------------------------------------------------------------------------------------
+# the smoke profile end to end (stock nnU-Net CLIs)
+# --------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def smoke_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A finished ``strokeseg demo --profile smoke`` run: (folder, what the command printed)."""
+    import contextlib
+    import io
+
+    out = tmp_path_factory.mktemp("demo") / "demo_output"
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = main(["demo", "--profile", "smoke", "--out", str(out), "--device", "cpu", "-j", "2"])
+    assert code == 0, printed.getvalue()
+    return out, printed.getvalue()
+
+
+def _check_png(path: Path) -> None:
+    assert path.is_file(), path
+    assert path.read_bytes()[:8] == PNG_SIGNATURE and path.stat().st_size > 1000, path
+
+
+
+@pytest.mark.slow
+def test_smoke_demo_writes_every_report(smoke_demo: tuple[Path, str]) -> None:
+    out, printed = smoke_demo
+    assert printed.count("done in") == 16 and "done in an earlier run" not in printed
+    assert "Mean over test cases" in printed and "external_test: mean DSC" in printed
+    for test_set, dataset_folder in (("internal_test", "Dataset980_DemoInternal"),
+                                     ("external_test", "Dataset983_DemoExternal_DA")):
+        report = out / "evaluation" / test_set
+        per_case = pd.read_csv(report / "per_case.csv", dtype={"case_id": str})
+        labels = sorted((out / "nnUNet_raw" / dataset_folder / "labelsTs").glob("*.nii.gz"))
+        assert len(labels) == 2
+        assert sorted(per_case["model"].unique()) == sorted([SOURCE, FINETUNED, SOURCE_RAW])
+        assert (per_case["status"] == "ok").all() and len(per_case) == 3 * len(labels)
+        assert per_case["dice"].between(0, 1).all()
+        for stratification in ("volume_stratum", "onset_stratum", "location", "vendor"):
+            table = pd.read_csv(report / f"by_{stratification}.csv")
+            assert {"model", "stratum", "metric", "n", "mean", "ci_low", "ci_high"} <= set(table.columns)
+            assert set(table["model"]) == {SOURCE, FINETUNED, SOURCE_RAW} and (table["n"] >= 0).all()
+            _check_png(report / f"dice_by_{stratification}.png")
+        agreement = pd.read_csv(report / "volume_agreement.csv")
+        assert {"pearson_r", "ccc", "ba_bias_ml"} <= set(agreement.columns) and not agreement.empty
+        _check_png(report / "bland_altman.png")
+        summary = json.loads((report / "summary.json").read_text())
+        assert summary["models"][SOURCE]["cases_by_status"] == {"ok": 2}
+        for model in (SOURCE, FINETUNED):  # post-processed predictions on the image grid, labels 0/1
+            for prediction in sorted((out / "postprocessed" / model / test_set).glob("*.nii.gz")):
+                array, geometry = read_array(prediction)
+                assert set(np.unique(array).tolist()) <= {0, 1}
+                image = out / "nnUNet_raw" / dataset_folder / "imagesTs" / prediction.name.replace(".nii.gz",
+                                                                                                  "_0000.nii.gz")
+                assert geometry.differences(read_header_geometry(image)) == []
+    grid = pd.read_csv(out / "results" / "adaptation_grid.csv")
+    assert sorted(grid["test_set"].unique()) == sorted(TEST_SETS)
+    assert set(grid["metric"]) == {"dice", "sensitivity", "precision"} and (grid["n"] == 2).all()
+    assert (grid["before"] == SOURCE).all() and (grid["after"] == FINETUNED).all()
+    _check_png(out / "results" / "adaptation_grid.png")
+    _check_png(out / "cohort" / "montage.png")
+    fitted = json.loads((out / "postprocessing" / "postprocessing.json").read_text())
+    assert fitted["validation"]["n_cases"] >= 1 and "min_volume_ml" in fitted["params"]
+
+
+@pytest.mark.slow
+def test_smoke_demo_summary_shows_real_numbers(smoke_demo: tuple[Path, str]) -> None:
+    out, _ = smoke_demo
+    text = (out / "SUMMARY.md").read_text()
+    for heading in ("## Headline", "## Post-processing", "### Infarct volume (mL)", "### Onset-to-imaging time",
+                    "### Location", "### Vendor", "## Volume agreement", "## Domain adaptation", "## Figures",
+                    "## Stage timings"):
+        assert heading in text, heading
+    headline = text.split("## Headline", 1)[1].split("## Post-processing", 1)[0]
+    dice = float(headline.split("**", 2)[1])
+    per_case = pd.read_csv(out / "evaluation" / "internal_test" / "per_case.csv")
+    assert math.isclose(dice, per_case.loc[per_case["model"] == SOURCE, "dice"].mean(), abs_tol=5e-4)
+    assert "| source | internal_test | 2 |" in headline
+    assert text.count("mean DSC") >= 3 and "paired t p =" in text
+    for link in ("results/adaptation_grid.png", "evaluation/internal_test/bland_altman.png", "cohort/montage.png"):
+        assert f"]({link})" in text and (out / link).is_file()
+
+
+@pytest.mark.slow
+def test_smoke_demo_plans_and_prediction_path_match_planning(smoke_demo: tuple[Path, str]) -> None:
+    """The DWI plans carry strokeseg's pipeline, and prediction preprocesses a case exactly as planning did."""
+    out, _ = smoke_demo
+    preprocessed = out / "nnUNet_preprocessed" / "Dataset980_DemoInternal"
+    plans = json.loads((preprocessed / "strokesegDWIPlansDemo.json").read_text())
+    fullres = plans["configurations"]["3d_fullres"]
+    assert fullres["preprocessor_name"] == "StrokesegPreprocessor"
+    assert fullres["normalization_schemes"] == ["HistogramPeakNormalization", "ADCRangeNormalization"]
+    assert fullres["use_mask_for_norm"] == [True, True] and fullres["spacing"] == [5.0, 4.0, 4.0]
+    assert fullres[PLANS_KEY]["foreground_mask"] and fullres[PLANS_KEY]["n4_channels"] == [0]
+    assert fullres[PLANS_KEY]["adc_channels"] == [1]
+    zoom_in, zoom_out = (plans["configurations"][name] for name in (ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION))
+    assert zoom_in["data_identifier"] == zoom_out["data_identifier"] == fullres["data_identifier"]
+    assert zoom_in["architecture"] == zoom_out["architecture"]
+    schedule = zoom_schedule_from_plans(plans)
+    strides = np.prod(zoom_out["architecture"]["arch_kwargs"]["strides"], axis=0)
+    assert np.all(np.asarray(schedule.zoom_out_patch_size) % strides == 0)
+
+    model = (out / "nnUNet_results" / "Dataset980_DemoInternal"
+             / "nnUNetTrainer_strokeseg_ZoomInOut_Tiny__strokesegDWIPlansDemo__3d_zoomout")
+    case_id = json.loads((preprocessed / "splits_final.json").read_text())[0]["train"][0]
+    planned = nnUNetDatasetBlosc2(str(preprocessed / fullres["data_identifier"]), identifiers=[case_id])
+    planned_data, _, _, planned_properties = planned.load_case(case_id)
+    raw = out / "nnUNet_raw" / "Dataset980_DemoInternal" / "imagesTr"
+    predictor = nnUNetPredictor(device=torch.device("cpu"), verbose=False)
+    predictor.initialize_from_trained_model_folder(str(model), use_folds=(0,), checkpoint_name="checkpoint_final.pth")
+    # what nnUNetPredictor.predict_from_files runs (a spawned worker with the model's plans); the network is not run
+    items = list(preprocessing_iterator_fromfiles([[str(raw / f"{case_id}_{c:04d}.nii.gz") for c in range(2)]], None,
+                                                  None, predictor.plans_manager, predictor.dataset_json,
+                                                  predictor.configuration_manager, 1))
+    assert len(items) == 1
+    assert np.array_equal(np.asarray(planned_data[:]), items[0]["data"].numpy())
+    assert planned_properties["bbox_used_for_cropping"] == items[0]["data_properties"]["bbox_used_for_cropping"]
+    assert planned_properties[PLANS_KEY] == items[0]["data_properties"][PLANS_KEY]
+
+
+@pytest.mark.slow
+def test_smoke_demo_rerun_resumes_and_other_settings_are_refused(smoke_demo: tuple[Path, str], capsys) -> None:
+    out, _ = smoke_demo
+    assert main(["demo", "--profile", "smoke", "--out", str(out), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("done in an earlier run") == 16 and "Mean over test cases" in printed
+    assert main(["demo", "--profile", "cpu-small", "--out", str(out)]) != 0
+    assert "other settings" in capsys.readouterr().err
+    assert (out / "SUMMARY.md").is_file()  # nothing deleted without --overwrite
