@@ -99,6 +99,18 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
                                                  "planner": "StrokeDWIPlanner"}))
     assert config.plans == "strokesegDWIPlans" and config.output == (tmp_path / "out").resolve()
+    assert config.plan_arguments() == ()
+
+
+def test_target_spacing_names_its_plans_and_reaches_the_planning_job(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="target_spacing: expected three positive spacings"):
+        load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                            "target_spacing": [4, 4]}))
+    config = load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",
+                                                 "planner": "StrokeDWIPlanner", "target_spacing": [5, 2.5, 2.5]}))
+    assert config.plans == "strokesegDWIPlans_5x2p5x2p5mm"
+    assert config.plan_arguments() == ("-overwrite_target_spacing", "5", "2.5", "2.5", "-overwrite_plans_name",
+                                       "strokesegDWIPlans_5x2p5x2p5mm")
 
 
 def test_sequential_executor_isolates_failures_and_reruns_only_what_is_not_done(tmp_path: Path) -> None:

@@ -122,6 +122,7 @@ class ExperimentConfig:
     plans: str
     configuration: str
     trainer: str
+    target_spacing: tuple[float, ...] | None = None
     seed: int = DEFAULT_SEED
     stratify_by: tuple[str, ...] | None = None
     train_fraction: float = TRAIN_FRACTION
@@ -143,6 +144,13 @@ class ExperimentConfig:
     # ensemble
     members: int = ENSEMBLE_MEMBERS
     subset_fraction: float = ENSEMBLE_SUBSET_FRACTION
+
+    def plan_arguments(self) -> tuple[str, ...]:
+        """Extra ``nnUNetv2_plan_and_preprocess`` arguments: the spacing override and the plans name it needs."""
+        if self.target_spacing is None:
+            return ()
+        return ("-overwrite_target_spacing", *(f"{value:g}" for value in self.target_spacing),
+                "-overwrite_plans_name", self.plans)
 
     def split_options(self) -> dict[str, Any]:
         """Options every split design takes (seed, strata)."""
@@ -207,12 +215,16 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
     return " or ".join(names.get(k.__name__, k.__name__) for k in kinds)
 
 
-def _planner_plans_name(planner: str) -> str:
-    """The plans identifier a planner writes by default (strokeseg planners know theirs; nnU-Net's: nnUNetPlans)."""
+def _planner_plans_name(planner: str, spacing: Sequence[float] | None = None) -> str:
+    """The plans identifier a planner writes by default (strokeseg planners know theirs; nnU-Net's: nnUNetPlans);
+    with a target spacing, the spacing is appended (``strokesegDWIPlans_5x4x4mm``) so the two never mix."""
     import strokeseg.planners as planners
 
     planner_class = getattr(planners, planner, None)
-    return str(getattr(planner_class, "default_plans_name", STOCK_PLANS))
+    name = str(getattr(planner_class, "default_plans_name", STOCK_PLANS))
+    if spacing is None:
+        return name
+    return f"{name}_{'x'.join(f'{value:g}'.replace('.', 'p') for value in spacing)}mm"
 
 
 def _nnunet_paths(reader: _Reader, base: Path) -> NnunetPaths:
@@ -304,11 +316,15 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
 
     split = top.section("split")
     planner = top.get("planner", str, STOCK_PLANNER)
+    spacing = top.list_of("target_spacing", float, ()) or None
+    if spacing is not None and (len(spacing) != 3 or min(spacing) <= 0):
+        raise top.fail("target_spacing", f"expected three positive spacings in mm (z, y, x), got {list(spacing)}")
     values: dict[str, Any] = {
         "source_file": source, "kind": kind, "name": name, "output": output, "nnunet": nnunet_settings,
         "evaluation": evaluation_settings, "executor": executor_settings,
         "dataset": top.dataset("dataset"), "planner": planner,
-        "plans": top.get("plans", str, None) or _planner_plans_name(planner),
+        "plans": top.get("plans", str, None) or _planner_plans_name(planner, spacing),
+        "target_spacing": spacing,
         "configuration": top.get("configuration", str, "3d_fullres"),
         "trainer": top.get("trainer", str, "" if kind == "zoom-ablation" else None,
                            required=kind != "zoom-ablation"),

@@ -125,7 +125,7 @@ class _Builder:
 
     def plan(self, dataset: str, needs: tuple[str, ...] = ()) -> str:
         configurations = ZOOM_PREPROCESS if self.config.kind == "zoom-ablation" else (self.config.configuration,)
-        step = PlanStep(dataset, self.config.planner, self.config.plans, configurations)
+        step = PlanStep(dataset, self.config.planner, self.config.plans, configurations, self.config.plan_arguments())
         return self.graph.add(f"plan/{dataset}", step, needs)
 
     def model(self, dataset: str, trainer: str | None = None, plans: str | None = None,
