@@ -25,7 +25,7 @@ from strokeseg.trainers.lr_schedules import (
     warmup_poly_lr,
     zoom_in_out_lr,
 )
-from strokeseg.trainers.pretrained import ModelDescription, mismatch_message
+from strokeseg.trainers.pretrained import ModelDescription, mismatch_message, transfer_pretrained_weights
 from strokeseg.trainers.zoom import apply_patch_overrides
 
 
@@ -153,3 +153,40 @@ def test_member_split_requires_the_members_entry(tmp_path: Path) -> None:
 
 def test_paper_learning_rates_are_ordered() -> None:
     assert math.isclose(ZOOM_IN_LR / ZOOM_OUT_LR, 10.0)
+
+
+class _HeadedNet(torch.nn.Module):
+    """An encoder layer and a segmentation head under ``seg_layers`` (the naming of nnU-Net's decoders)."""
+
+    def __init__(self, classes: int = 2) -> None:
+        super().__init__()
+        self.encoder = torch.nn.Conv3d(1, 4, 3)
+        self.decoder = torch.nn.Module()
+        self.decoder.seg_layers = torch.nn.ModuleList([torch.nn.Conv3d(4, classes, 1)])
+
+
+def _checkpoint(tmp_path: Path, network: torch.nn.Module, labels: dict[str, int]) -> Path:
+    path = tmp_path / "checkpoint_final.pth"
+    torch.save({"network_weights": network.state_dict(), "trainer_name": "nnUNetTrainer",
+                "init_args": {"plans": {"dataset_name": "Dataset980_A", "plans_name": "p"}, "configuration": "3d",
+                              "dataset_json": {"labels": labels}}}, path)
+    return path
+
+
+@pytest.mark.parametrize(("target_labels", "heads_transferred"), [
+    ({"background": 0, "lesion": 1}, True),  # domain adaptation: same labels, heads carry over
+    ({"background": 0, "wmh": 1}, False),    # another label set: heads start fresh, as nnU-Net does
+    (None, False),
+])
+def test_heads_are_transferred_only_between_datasets_with_the_same_labels(
+        tmp_path: Path, target_labels: dict[str, int] | None, heads_transferred: bool) -> None:
+    torch.manual_seed(0)
+    source, target = _HeadedNet(), _HeadedNet()
+    path = _checkpoint(tmp_path, source, {"background": 0, "lesion": 1})
+    report = transfer_pretrained_weights(target, path, ModelDescription("Dataset983_B", "p", "3d", "T", None),
+                                         target_labels)
+    assert torch.equal(target.encoder.weight, source.encoder.weight)
+    head = target.decoder.seg_layers[0].weight
+    assert torch.equal(head, source.decoder.seg_layers[0].weight) is heads_transferred
+    assert (len(report.loaded_heads) == 2) is heads_transferred
+    assert (len(report.skipped_heads) == 2) is not heads_transferred

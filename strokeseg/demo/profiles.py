@@ -75,7 +75,7 @@ PROFILES: dict[str, DemoProfile] = {
             "on 2 CPU cores)",
             cases_per_site=15, internal_test_every=5, external_test_cases=6, adaptation_cases=9,
             target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_ZoomInOut_CPU",
-            finetune_trainer="nnUNetTrainer_strokeseg_ResGNUNet_FT4ep_lr3e4_CPU", bootstrap_resamples=1000),
+            finetune_trainer="nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU", bootstrap_resamples=1000),
         DemoProfile(
             "gpu", "120 phantom cases on the native grid, 100-epoch zoom-in & out at full width (one GPU)",
             cases_per_site=40, internal_test_every=5, external_test_cases=15, adaptation_cases=25,

@@ -37,7 +37,8 @@ class Stage:
     Attributes:
         name: identifier (marker file name, ``SUMMARY.md`` timing table).
         title: what the stage does, shown while it runs.
-        run: does the work; its return value is ignored (idempotent: a rerun after an interruption must not fail on its own partial output).
+        run: does the work; its return value is ignored (idempotent: a rerun after an interruption must not fail
+            on its own partial output).
         outputs: files that exist once the stage is done.
     """
 

@@ -159,7 +159,8 @@ def _postprocessing_section(out: Path) -> list[str]:
     if not path.is_file():
         return ["(not fitted)", ""]
     fitted = json.loads(path.read_text(encoding="utf-8"))
-    params = ", ".join(f"{key} = {value}" for key, value in fitted["params"].items())
+    params = ", ".join(f"{key} = {value:.3g}" if isinstance(value, float) else f"{key} = {value}"
+                       for key, value in fitted["params"].items())
     validation = fitted["validation"]
     return [f"Fitted on the source model's validation fold ({validation['n_cases']} cases, objective "
             f"{fitted['objective']}): {params}. Validation mean DSC {validation['before']['mean_dice']:.3f} -> "
@@ -178,9 +179,10 @@ def _timings(out: Path) -> tuple[list[str], float]:
 
 
 def _figures(out: Path) -> list[str]:
+    """Links to the figures of the study (the reports hold more: one ``dice_by_*.png`` per stratification)."""
+    per_report = ("volume_scatter.png", "bland_altman.png", *(f"dice_by_{name}.png" for name in STRATA))
     figures = [out / "cohort" / "montage.png", out / "results" / "adaptation_grid.png",
-               *sorted((out / "evaluation" / "internal_test").glob("*.png")),
-               *sorted((out / "evaluation" / "external_test").glob("*.png"))]
+               *(out / "evaluation" / test_set / name for test_set in TEST_SETS for name in per_report)]
     return [f"- [{path.relative_to(out)}]({path.relative_to(out)})" for path in figures if path.is_file()]
 
 

@@ -101,11 +101,13 @@ class FineTuningTrainer(StrokesegTrainer):
         """Check and load a source checkpoint into the network; logs the loaded layers."""
         target = ModelDescription(self.plans_manager.dataset_name, self.plans_manager.plans_name,
                                   self.configuration_name, type(self).__name__, self.network_family)
-        report = transfer_pretrained_weights(unwrap_network(self.network), path, target)
+        report = transfer_pretrained_weights(unwrap_network(self.network), path, target,
+                                             self.dataset_json.get("labels"))
         self.pretrained_source = report.as_dict()
         self.print_to_log_file(
             f"fine-tuning from {path} ({report.source.trainer} on {report.source.dataset}, plans "
-            f"{report.source.plans}, {report.source.configuration}): loaded {len(report.loaded)} tensors, kept "
+            f"{report.source.plans}, {report.source.configuration}): loaded {len(report.loaded)} tensors "
+            f"({len(report.loaded_heads)} of them segmentation heads: same labels), kept "
             f"{len(report.skipped_heads)} segmentation-head tensors at their initialization. Loaded layers:\n  "
             + "\n  ".join(report.loaded_layers()))
         return report

@@ -6,6 +6,11 @@ trainers run ``transfer_pretrained_weights`` first: it checks the whole network,
 ``ConfigurationError`` that names the checkpoint's dataset, plans, configuration and trainer and spells out the
 ``nnUNetv2_move_plans_between_datasets`` / ``nnUNetv2_preprocess`` commands that make the target use the source's
 plans; it returns which layers were loaded so that the trainer can log them.
+
+Segmentation heads: nnU-Net never transfers them, since a pre-training dataset usually has other labels. When the
+target dataset defines exactly the source's labels (domain adaptation, vendor transfer: lesion vs background on
+both sides) and the head shapes agree, strokeseg transfers them too, so fine-tuning starts from the source model's
+predictions instead of a random output layer (nnU-Net's own loader, which runs afterwards, leaves heads alone).
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from torch import nn
 
 from strokeseg.errors import ConfigurationError, InputDataError
 
-#: Keys containing one of these are segmentation heads; like nnU-Net, they are never transferred.
+#: Keys containing one of these are segmentation heads (transferred only between datasets with the same labels).
 HEAD_KEY_MARKERS: tuple[str, ...] = (".seg_layers.",)
 #: Prefixes DDP and torch.compile add to state-dict keys.
 WRAPPER_PREFIXES: tuple[str, ...] = ("module.", "_orig_mod.")
@@ -51,12 +56,14 @@ class ModelDescription:
 
 @dataclass
 class TransferReport:
-    """Tensors copied from the checkpoint, and heads left at their initialization."""
+    """Tensors copied from the checkpoint (heads among them when the labels agree), and heads left at their
+    initialization."""
 
     source: ModelDescription
     path: str
     loaded: list[str] = field(default_factory=list)
     skipped_heads: list[str] = field(default_factory=list)
+    loaded_heads: list[str] = field(default_factory=list)
 
     def loaded_layers(self) -> list[str]:
         """One line per loaded module: ``module.path [tensor names]``."""
@@ -70,7 +77,8 @@ class TransferReport:
         """JSON-friendly summary (stored in the fine-tuned checkpoint)."""
         return {"path": self.path, "source_dataset": self.source.dataset, "source_plans": self.source.plans,
                 "source_configuration": self.source.configuration, "source_trainer": self.source.trainer,
-                "loaded_tensors": len(self.loaded), "skipped_heads": len(self.skipped_heads)}
+                "loaded_tensors": len(self.loaded), "skipped_heads": len(self.skipped_heads),
+                "loaded_heads": len(self.loaded_heads)}
 
 
 def network_family_of(trainer_name: str) -> str:
@@ -145,8 +153,19 @@ def mismatch_message(path: str, source: ModelDescription, target: ModelDescripti
     return "\n".join(lines)
 
 
-def transfer_pretrained_weights(network: nn.Module, path: str | Path, target: ModelDescription) -> TransferReport:
-    """Check that the checkpoint at ``path`` fits ``network`` and copy its weights (heads excepted).
+def source_labels(checkpoint: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The ``labels`` of the dataset a checkpoint was trained on (its stored dataset.json), or None."""
+    dataset_json = (checkpoint.get("init_args") or {}).get("dataset_json") or {}
+    labels = dataset_json.get("labels")
+    return labels if isinstance(labels, Mapping) else None
+
+
+def transfer_pretrained_weights(network: nn.Module, path: str | Path, target: ModelDescription,
+                                target_labels: Mapping[str, Any] | None = None) -> TransferReport:
+    """Check that the checkpoint at ``path`` fits ``network`` and copy its weights.
+
+    Segmentation heads are copied only when ``target_labels`` (the target dataset.json's ``labels``) equal the
+    source's and every head tensor has the same shape; otherwise they keep their initialization (nnU-Net's rule).
 
     Raises:
         InputDataError: the file is missing or is not an nnU-Net checkpoint.
@@ -169,11 +188,16 @@ def transfer_pretrained_weights(network: nn.Module, path: str | Path, target: Mo
     if shape_mismatches or missing:
         raise ConfigurationError(mismatch_message(path, source, target, shape_mismatches, missing))
     report = TransferReport(source, path)
+    heads = [key for key in own if _is_head(key)]
+    same_labels = target_labels is not None and dict(target_labels) == dict(source_labels(checkpoint) or {})
+    transfer_heads = same_labels and all(key in weights and weights[key].shape == own[key].shape for key in heads)
     for key in own:
-        if _is_head(key):
+        if _is_head(key) and not transfer_heads:
             report.skipped_heads.append(key)
         else:
             own[key] = weights[key]
             report.loaded.append(key)
+            if _is_head(key):
+                report.loaded_heads.append(key)
     network.load_state_dict(own)
     return report

@@ -108,10 +108,11 @@ class nnUNetTrainer_strokeseg_ZoomInOut_CPU(CpuLearning, nnUNetTrainer_strokeseg
     num_epochs_override: ClassVar[int | None] = 10
 
 
-class nnUNetTrainer_strokeseg_ResGNUNet_FT4ep_lr3e4_CPU(CpuLearning, FineTuningTrainer,
+class nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU(CpuLearning, FineTuningTrainer,
                                                        nnUNetTrainer_strokeseg_ResGNUNet):
-    """Fine-tuning of ``ZoomInOut_CPU`` models (the demo's domain adaptation): 4 epochs (1 warm-up), peak LR 3e-4
-    (Adam; three times the zoom-out LR, since 100 iterations are few)."""
+    """Fine-tuning of ``ZoomInOut_CPU`` models (the demo's domain adaptation): 3 epochs of 15 iterations (1 warm-up),
+    peak LR 1e-4 (Adam, the zoom-out LR); the segmentation heads carry over (same labels), so few steps suffice."""
 
-    num_epochs_override: ClassVar[int | None] = 4
-    initial_lr_override: ClassVar[float | None] = 3e-4
+    num_epochs_override: ClassVar[int | None] = 3
+    iterations_per_epoch_override: ClassVar[int | None] = 15
+    initial_lr_override: ClassVar[float | None] = 1e-4
