@@ -22,15 +22,17 @@ from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2
 
 import strokeseg.trainers as trainers
 from strokeseg.cli import main
-from strokeseg.demo.layout import FINETUNED, SOURCE, SOURCE_RAW, TEST_SETS
+from strokeseg.demo.layout import FINETUNED, FINETUNED_PP, SOURCE, SOURCE_PP, TEST_SETS
 from strokeseg.demo.profiles import PROFILES, get_profile
 from strokeseg.demo.stages import DEMO_MARKER, Stage, marker_path, prepare_folder, run_stages
+from strokeseg.demo.summary import erased_by_postprocessing
 from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.io import read_array, read_header_geometry
 from strokeseg.planners.zoom_config import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
 from strokeseg.preprocessing.settings import PLANS_KEY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+MODELS = (SOURCE, FINETUNED, SOURCE_PP, FINETUNED_PP)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -83,6 +85,21 @@ def test_run_stages_skips_done_stages_and_reruns_after_failure_or_lost_output(tm
     with pytest.raises(ConfigurationError, match="three failed"):
         run_stages(tmp_path, failing)
     assert calls == ["three"] and not marker_path(tmp_path, "three").exists()
+
+
+def test_summary_names_cases_whose_prediction_postprocessing_erased(tmp_path: Path) -> None:
+    rows = [("a", SOURCE, 0.8, 1.0), ("a", SOURCE_PP, 0.0, 0.0),   # erased: a partly correct prediction is gone
+            ("b", SOURCE, 0.7, 2.0), ("b", SOURCE_PP, 0.75, 1.9),  # kept
+            ("c", SOURCE, 0.0, 0.0), ("c", SOURCE_PP, 0.0, 0.0)]   # nothing to erase
+    report = tmp_path / "evaluation" / "internal_test"
+    report.mkdir(parents=True)
+    pd.DataFrame([{"case_id": c, "model": m, "dice": d, "vol_pred_ml": v, "vol_ref_ml": 0.2} for c, m, d, v in rows]
+                 ).to_csv(report / "per_case.csv", index=False)
+    lines = erased_by_postprocessing(tmp_path)
+    assert len(lines) == 1 and "1 test case(s): a (internal_test, 0.20 mL)" in lines[0]
+    pd.DataFrame([{"case_id": "b", "model": m, "dice": 0.7, "vol_pred_ml": 1.0, "vol_ref_ml": 1.0}
+                  for m in (SOURCE, SOURCE_PP)]).to_csv(report / "per_case.csv", index=False)
+    assert erased_by_postprocessing(tmp_path) == []
 
 
 # --------------------------------------------------------------------------------------------------
@@ -139,13 +156,13 @@ def test_smoke_demo_writes_every_report(smoke_demo: tuple[Path, str]) -> None:
         per_case = pd.read_csv(report / "per_case.csv", dtype={"case_id": str})
         labels = sorted((out / "nnUNet_raw" / dataset_folder / "labelsTs").glob("*.nii.gz"))
         assert len(labels) == 2
-        assert sorted(per_case["model"].unique()) == sorted([SOURCE, FINETUNED, SOURCE_RAW])
-        assert (per_case["status"] == "ok").all() and len(per_case) == 3 * len(labels)
+        assert sorted(per_case["model"].unique()) == sorted(MODELS)
+        assert (per_case["status"] == "ok").all() and len(per_case) == len(MODELS) * len(labels)
         assert per_case["dice"].between(0, 1).all()
         for stratification in ("volume_stratum", "onset_stratum", "location", "vendor"):
             table = pd.read_csv(report / f"by_{stratification}.csv")
             assert {"model", "stratum", "metric", "n", "mean", "ci_low", "ci_high"} <= set(table.columns)
-            assert set(table["model"]) == {SOURCE, FINETUNED, SOURCE_RAW} and (table["n"] >= 0).all()
+            assert set(table["model"]) == set(MODELS) and (table["n"] >= 0).all()
             _check_png(report / f"dice_by_{stratification}.png")
         agreement = pd.read_csv(report / "volume_agreement.csv")
         assert {"pearson_r", "ccc", "ba_bias_ml"} <= set(agreement.columns) and not agreement.empty

@@ -29,8 +29,9 @@ PLANNER = "StrokeDWIPlanner"
 CONFIGURATION = "3d_zoomout"
 #: Test sets: name -> dataset whose imagesTs/labelsTs it is.
 TEST_SETS: dict[str, str] = {"internal_test": str(INTERNAL_ID), "external_test": str(ADAPTATION_ID)}
-#: Model names in the reports.
-SOURCE, FINETUNED, SOURCE_RAW = "source", "finetuned", "source_raw"
+#: Model names in the reports: the networks' own predictions, and the same post-processed (``_pp``).
+SOURCE, FINETUNED = "source", "finetuned"
+SOURCE_PP, FINETUNED_PP = f"{SOURCE}_pp", f"{FINETUNED}_pp"
 POSTPROCESSING_JSON = "postprocessing/postprocessing.json"
 
 

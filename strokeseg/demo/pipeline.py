@@ -18,8 +18,8 @@ Stages (each skipped when an earlier run finished it):
 10. ``predict-finetuned``: the fine-tuned model on both test sets.
 11. ``postprocess-apply``: the fitted post-processing on all four prediction folders.
 12. ``evaluate-internal``, ``evaluate-external``: ``strokeseg evaluate`` with strata by volume, onset,
-    location (the registry's recorded location) and vendor; models ``source``, ``finetuned`` (post-processed)
-    and ``source_raw`` (without post-processing).
+    location (the registry's recorded location) and vendor; models ``source`` and ``finetuned`` (the networks'
+    predictions) and ``source_pp``, ``finetuned_pp`` (post-processed); ``source`` is the paired tests' baseline.
 13. ``compare``: the domain-adaptation table before vs after fine-tuning with paired tests, on both test sets.
 14. ``summary``: ``SUMMARY.md``.
 
@@ -38,12 +38,13 @@ from strokeseg.demo.layout import (
     EXTERNAL_ID,
     EXTERNAL_NAME,
     FINETUNED,
+    FINETUNED_PP,
     INTERNAL_ID,
     INTERNAL_NAME,
     PLANNER,
     POSTPROCESSING_JSON,
     SOURCE,
-    SOURCE_RAW,
+    SOURCE_PP,
     TEST_SETS,
     DemoRun,
     internal_training_cases,
@@ -87,9 +88,10 @@ def build_stages(run: DemoRun) -> list[Stage]:
     evaluation = EvaluationSettings(bootstrap_resamples=profile.bootstrap_resamples, jobs=run.workers)
 
     def evaluate(test_set: str) -> EvaluateStep:
-        models = (EvaluatedModel(SOURCE, run.postprocessed(SOURCE) / test_set),
-                  EvaluatedModel(FINETUNED, run.postprocessed(FINETUNED) / test_set),
-                  EvaluatedModel(SOURCE_RAW, run.predictions(SOURCE) / test_set))
+        models = (EvaluatedModel(SOURCE, run.predictions(SOURCE) / test_set),
+                  EvaluatedModel(FINETUNED, run.predictions(FINETUNED) / test_set),
+                  EvaluatedModel(SOURCE_PP, run.postprocessed(SOURCE) / test_set),
+                  EvaluatedModel(FINETUNED_PP, run.postprocessed(FINETUNED) / test_set))
         return EvaluateStep(TEST_SETS[test_set], models, run.evaluation(test_set), evaluation)
 
     evaluations = {name: evaluate(name) for name in TEST_SETS}
@@ -105,9 +107,11 @@ def build_stages(run: DemoRun) -> list[Stage]:
     def dataset(dataset_id: int, name: str) -> list[Path]:
         return [raw / f"Dataset{dataset_id:03d}_{name}" / "dataset.json"]
 
-    def step_stage(name: str, title: str, step: PlanStep | MovePlansStep | TrainStep | PredictStep | SplitStep
-                   | EvaluateStep | AggregateStep) -> Stage:
-        return Stage(name, title, lambda: step.run(run.context(name)), lambda: step.outputs(run.context(name)))
+    def step_stage(name: str, title: str, step: PlanStep | MovePlansStep | TrainStep | PredictStep | EvaluateStep,
+                   nnunet_log: bool = True) -> Stage:
+        context = run.context(name)
+        return Stage(name, title, lambda: step.run(context), lambda: step.outputs(context),
+                     context.log if nnunet_log else None)
 
     return [
         Stage("generate", f"phantom registry: {3 * profile.cases_per_site} cases from 3 hospitals (strokeseg synth)",
@@ -137,8 +141,9 @@ def build_stages(run: DemoRun) -> list[Stage]:
               lambda: [run.postprocessed(model) / test_set / "postprocessing.json"
                        for model in (SOURCE, FINETUNED) for test_set in TEST_SETS]),
         step_stage("evaluate-internal", "strokeseg evaluate: internal test set, strata by volume, onset, location, "
-                                        "vendor", evaluations["internal_test"]),
-        step_stage("evaluate-external", "strokeseg evaluate: external test set", evaluations["external_test"]),
+                                        "vendor", evaluations["internal_test"], nnunet_log=False),
+        step_stage("evaluate-external", "strokeseg evaluate: external test set", evaluations["external_test"],
+                   nnunet_log=False),
         Stage("compare", "domain adaptation: before vs after fine-tuning, paired tests",
               lambda: compare().run(run.context("compare")), lambda: [run.results / "summary.md"]),
         Stage("summary", "SUMMARY.md", lambda: write_summary(run), lambda: [run.out / "SUMMARY.md"]),

@@ -40,12 +40,14 @@ class Stage:
         run: does the work; its return value is ignored (idempotent: a rerun after an interruption must not fail
             on its own partial output).
         outputs: files that exist once the stage is done.
+        log: where the stage's tools write their output (shown while it runs, for ``tail -f``), if anywhere.
     """
 
     name: str
     title: str
     run: Callable[[], object]
     outputs: Callable[[], Sequence[Path]]
+    log: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def run_stages(out: Path, stages: Sequence[Stage], stream: TextIO | None = None)
             print(f"{prefix}: done in an earlier run ({seconds:.0f} s), skipped", file=stream, flush=True)
             records.append(StageRecord(stage.name, stage.title, seconds, False))
             continue
-        print(f"{prefix} ...", file=stream, flush=True)
+        print(f"{prefix} ..." + (f" (log: {stage.log})" if stage.log is not None else ""), file=stream, flush=True)
         start = time.perf_counter()
         stage.run()
         seconds = time.perf_counter() - start

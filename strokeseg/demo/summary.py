@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +16,18 @@ import pandas as pd
 
 from strokeseg.demo.layout import (
     FINETUNED,
+    FINETUNED_PP,
     POSTPROCESSING_JSON,
     SOURCE,
-    SOURCE_RAW,
+    SOURCE_PP,
     TEST_SETS,
     DemoRun,
     internal_training_cases,
 )
 from strokeseg.demo.stages import DEMO_MARKER, STAGES_FOLDER
+from strokeseg.evaluation.statistics import paired_comparison
 from strokeseg.experiments.aggregate import markdown_table
+from strokeseg.experiments.tables import model_values
 from strokeseg.io import write_text_atomic
 
 #: The stratifications SUMMARY.md shows, with their headings (Noh et al.'s strata).
@@ -71,7 +75,7 @@ def _row(table: pd.DataFrame, model: str, stratum: str, metric: str) -> pd.Serie
 def headline_table(out: Path) -> pd.DataFrame:
     """One row per (model, test set): n and the mean of the headline metrics (DSC with its 95 % CI)."""
     rows = []
-    for model in (SOURCE, FINETUNED, SOURCE_RAW):
+    for model in (SOURCE, SOURCE_PP, FINETUNED, FINETUNED_PP):
         for test_set in TEST_SETS:
             table = _by(out, test_set, OVERALL)
             dice = _row(table, model, OVERALL, "dice")
@@ -109,7 +113,7 @@ def headline(out: Path) -> str:
     table = headline_table(out)
     if table.empty:
         return "no evaluation found in " + str(out)
-    return "\n".join(["Mean over test cases (post-processed unless _raw; DSC with 95 % bootstrap CI):",
+    return "\n".join(["Mean over test cases (_pp: post-processed; DSC with 95 % bootstrap CI):",
                       table.to_string(index=False), "", *_adaptation_lines(out)])
 
 
@@ -130,21 +134,26 @@ def _strata_section(out: Path) -> list[str]:
                              "sensitivity": _cell(_row(table, SOURCE, stratum, "sensitivity")),
                              "precision": _cell(_row(table, SOURCE, stratum, "precision")),
                              "micro DSC": _cell(_row(table, SOURCE, stratum, "micro_dice")),
+                             "post-processed DSC": _cell(_row(table, SOURCE_PP, stratum, "dice")),
                              "fine-tuned DSC": _cell(_row(table, FINETUNED, stratum, "dice"))})
         if rows:
             lines += [f"### {heading}", "", markdown_table(pd.DataFrame(rows)), ""]
     return lines
 
 
+def _report_tables(out: Path, file_name: str) -> Iterator[tuple[str, pd.DataFrame]]:
+    """(test set, table) of every evaluation report that has ``file_name`` (a CSV)."""
+    for test_set in TEST_SETS:
+        path = out / "evaluation" / test_set / file_name
+        if path.is_file():
+            yield test_set, pd.read_csv(path, dtype={"case_id": str, "stratum": str})
+
+
 def _volume_section(out: Path) -> list[str]:
     rows = []
-    for test_set in TEST_SETS:
-        path = out / "evaluation" / test_set / "volume_agreement.csv"
-        if not path.is_file():
-            continue
-        table = pd.read_csv(path, dtype={"stratum": str})
-        for model in (SOURCE, FINETUNED):
-            found = table[(table["model"] == model) & (table["stratification"] == "all")]
+    for test_set, table in _report_tables(out, "volume_agreement.csv"):
+        for model in (SOURCE, SOURCE_PP, FINETUNED):
+            found = table[(table["model"] == model) & (table["stratification"] == OVERALL)]
             if found.empty:
                 continue
             row = found.iloc[0]
@@ -166,7 +175,36 @@ def _postprocessing_section(out: Path) -> list[str]:
             f"{fitted['objective']}): {params}. Validation mean DSC {validation['before']['mean_dice']:.3f} -> "
             f"{validation['after']['mean_dice']:.3f}, mean lesion F1 {validation['before']['mean_lesion_f1']:.3f} -> "
             f"{validation['after']['mean_lesion_f1']:.3f}. Parameters: [{POSTPROCESSING_JSON}]({POSTPROCESSING_JSON}).",
-            ""]
+            "", "On the test sets (the same parameters for both models):", "",
+            *[f"- {line}" for line in _paired_lines(out, SOURCE, SOURCE_PP)], "", *erased_by_postprocessing(out), ""]
+
+
+def erased_by_postprocessing(out: Path) -> list[str]:
+    """A warning naming the test cases whose whole (correct) prediction the post-processing removed."""
+    erased = []
+    for test_set, per_case in _report_tables(out, "per_case.csv"):
+        raw, processed = (per_case[per_case["model"] == m].set_index("case_id") for m in (SOURCE, SOURCE_PP))
+        shared = raw.index.intersection(processed.index)
+        lost = shared[(raw.loc[shared, "dice"] > 0) & (processed.loc[shared, "vol_pred_ml"] == 0)]
+        erased += [f"{case} ({test_set}, {raw.loc[case, 'vol_ref_ml']:.2f} mL)" for case in lost]
+    if not erased:
+        return []
+    return [f"Post-processing erased the partly correct prediction of {len(erased)} test case(s): "
+            f"{', '.join(erased)}. A minimum component volume fitted on a few validation cases can exceed the "
+            "smallest infarcts of other cases; fit on more validation cases (all folds of a cross-validation) "
+            "before using it."]
+
+
+def _paired_lines(out: Path, before: str, after: str) -> list[str]:
+    """Mean DSC of two models on each test set, with the paired t and Wilcoxon tests over the shared cases."""
+    lines = []
+    for test_set, per_case in _report_tables(out, "per_case.csv"):
+        a, b = model_values(per_case, before, "dice"), model_values(per_case, after, "dice")
+        shared = a.index.intersection(b.index)
+        result = paired_comparison(a.loc[shared].to_numpy(), b.loc[shared].to_numpy())
+        lines.append(f"{test_set}: mean DSC {result.mean_a:.3f} ({before}) -> {result.mean_b:.3f} ({after}), "
+                     f"n = {result.n}, paired t p = {_p(result.t_pvalue)}, Wilcoxon p = {_p(result.wilcoxon_pvalue)}")
+    return lines
 
 
 def _timings(out: Path) -> tuple[list[str], float]:
@@ -206,12 +244,12 @@ def summary_text(run: DemoRun) -> str:
         f"train/validation); fine-tuned with `{profile.finetune_trainer}` on {profile.adaptation_cases} external "
         f"cases. Device: {run.device}. Stages took {total / 60:.1f} min in all.", "",
         "## Headline", "",
-        f"Internal-test mean DSC of the trained (source) model, post-processed: **{dice:.3f}**.{aim}", "",
+        f"Internal-test mean DSC of the trained (source) model: **{dice:.3f}**.{aim}", "",
         markdown_table(headline_table(out)), "",
-        "Models: `source` = zoom-in & out model trained on the internal hospitals, post-processed; `finetuned` = the "
-        "source model after fine-tuning on the external adaptation subsample, post-processed; `source_raw` = the "
-        "source model without post-processing. DSC: mean per-case Dice with its 95 % bootstrap CI "
-        "(evaluation/*/summary.json).", "",
+        "Models: `source` = the zoom-in & out model trained on the internal hospitals; `finetuned` = the source "
+        "model after fine-tuning on the external adaptation subsample; `_pp` = the same predictions post-processed "
+        "with the parameters fitted on the source model's validation fold. DSC: mean per-case Dice with its 95 % "
+        "bootstrap CI (evaluation/*/summary.json).", "",
         "## Post-processing", "", *_postprocessing_section(out),
         "## Source model by stratum (Noh et al.'s strata)", "",
         "Internal test: the two internal vendors; external test: the held-out vendor. `micro DSC` = 2ΣTP / (2ΣTP + "
@@ -221,6 +259,7 @@ def summary_text(run: DemoRun) -> str:
         "## Volume agreement (predicted vs reference infarct volume)", "", *_volume_section(out),
         "## Domain adaptation: before vs after fine-tuning (paired tests)", "",
         *[f"- {line}" for line in _adaptation_lines(out)], "",
+        "After post-processing both:", "", *[f"- {line}" for line in _paired_lines(out, SOURCE_PP, FINETUNED_PP)], "",
         "Sensitivity and precision, SDs and both tests: [results/adaptation_grid.csv](results/adaptation_grid.csv).",
         "",
         "## Figures", "", *_figures(out), "",
