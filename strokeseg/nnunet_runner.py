@@ -76,3 +76,11 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
         tail = "\n".join(lines[-tail_lines:])
         raise ExternalToolError(f"{tool} failed with exit code {completed.returncode}; full log: {log_path}\n"
                                 f"--- last lines ---\n{tail}")
+
+
+def target_spacing_arguments(spacing: Sequence[float] | None, plans: str) -> tuple[str, ...]:
+    """``nnUNetv2_plan_and_preprocess`` arguments that plan 3d_fullres at ``spacing`` (z, y, x mm) under the plans
+    name ``plans`` (a changed grid must not overwrite the default plans); none when ``spacing`` is None."""
+    if spacing is None:
+        return ()
+    return ("-overwrite_target_spacing", *(f"{value:g}" for value in spacing), "-overwrite_plans_name", plans)

@@ -64,6 +64,7 @@ from strokeseg.experiments.steps import (
     SplitStep,
     TrainStep,
 )
+from strokeseg.nnunet_runner import target_spacing_arguments
 
 
 def build_stages(run: DemoRun) -> list[Stage]:
@@ -76,9 +77,8 @@ def build_stages(run: DemoRun) -> list[Stage]:
     adaptation_split = SplitStep(str(EXTERNAL_ID), "domain-adaptation",
                                  (("seed", profile.seed), ("sizes", (profile.adaptation_cases,)),
                                   ("test_size", profile.external_test_cases)), ADAPTATION_ID)
-    spacing = () if profile.target_spacing_mm is None else (
-        "-overwrite_target_spacing", *(f"{v:g}" for v in profile.target_spacing_mm), "-overwrite_plans_name", run.plans)
-    plan = PlanStep(str(INTERNAL_ID), PLANNER, run.plans, ("3d_fullres",), spacing)
+    plan = PlanStep(str(INTERNAL_ID), PLANNER, run.plans, ("3d_fullres",),
+                    target_spacing_arguments(profile.target_spacing_mm, run.plans))
     move = MovePlansStep(str(INTERNAL_ID), str(ADAPTATION_ID), run.plans, run.moved_plans, ("3d_fullres",))
     train = TrainStep(source, 0, extra_arguments=("--npz",))
     finetune = TrainStep(finetuned, 0, pretrained=source, pretrained_fold=0)

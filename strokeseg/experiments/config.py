@@ -29,7 +29,7 @@ from strokeseg.defaults import (
 )
 from strokeseg.errors import ConfigurationError
 from strokeseg.evaluation.strata import LOCATION_SOURCES
-from strokeseg.nnunet_runner import NnunetPaths
+from strokeseg.nnunet_runner import NnunetPaths, target_spacing_arguments
 
 KINDS: tuple[str, ...] = ("learning-curve", "domain-adaptation", "vendor-transfer", "zoom-ablation", "ensemble")
 EXECUTOR_KINDS: tuple[str, ...] = ("local", "slurm")
@@ -147,10 +147,7 @@ class ExperimentConfig:
 
     def plan_arguments(self) -> tuple[str, ...]:
         """Extra ``nnUNetv2_plan_and_preprocess`` arguments: the spacing override and the plans name it needs."""
-        if self.target_spacing is None:
-            return ()
-        return ("-overwrite_target_spacing", *(f"{value:g}" for value in self.target_spacing),
-                "-overwrite_plans_name", self.plans)
+        return target_spacing_arguments(self.target_spacing, self.plans)
 
     def split_options(self) -> dict[str, Any]:
         """Options every split design takes (seed, strata)."""
