@@ -215,9 +215,11 @@ def test_fine_tuning_loads_the_source_weights(planned: Planned, preact_source: P
     torch.manual_seed(1)
     tuned.initialize()
     weights = unwrap_network(tuned.network).state_dict()
-    body = [k for k in weights if ".seg_layers." not in k]
-    assert body and all(torch.equal(weights[k], source[k]) for k in body)
-    assert tuned.pretrained_source["loaded_tensors"] == len(body)
+    heads = [k for k in weights if ".seg_layers." in k]
+    # source and target define the same labels (the same dataset here), so the heads are transferred too
+    assert heads and all(torch.equal(weights[k], source[k]) for k in weights)
+    assert tuned.pretrained_source["loaded_tensors"] == len(weights)
+    assert tuned.pretrained_source["loaded_heads"] == len(heads) and tuned.pretrained_source["skipped_heads"] == 0
 
     scratch = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
     torch.manual_seed(1)
