@@ -319,7 +319,7 @@ def test_ensemble_table_and_aggregate_files(tmp_path: Path) -> None:
     table["vol_ref_ml"] = np.tile([1.0, 2.0, 3.0, 4.0], 3)
     table["vol_pred_ml"] = table["vol_ref_ml"]
     table["uncertainty_index"] = 0.1
-    table["needs_review"] = False
+    table["needs_review"] = ["yes"] + ["no"] * 11  # as strokeseg evaluate writes the flag into per_case.csv
     report = tmp_path / "evaluation"
     report.mkdir()
     table.to_csv(report / "per_case.csv", index=False)
@@ -330,6 +330,7 @@ def test_ensemble_table_and_aggregate_files(tmp_path: Path) -> None:
     assert [path.name for path in written] == ["ensemble.csv", "ensemble.png", "summary.md"]
     result = pd.read_csv(tmp_path / "results" / "ensemble.csv")
     assert result["volume_ccc"].tolist() == pytest.approx([1.0, 1.0, 1.0])
+    assert result["needs_review_fraction"].tolist() == pytest.approx([0.25, 0.0, 0.0])
     assert result.loc[1, "wilcoxon_p_vs_ensemble"] == pytest.approx(0.125)  # 4 distinct differences of one sign, exact
     summary = (tmp_path / "results" / "summary.md").read_text()
     assert "| ensemble | 4 | 0.815 |" in summary and "![ensemble](ensemble.png)" in summary

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from strokeseg.cases import parse_yes_no
 from strokeseg.evaluation.overlap import micro_dice
 from strokeseg.evaluation.report import ALL, BootstrapSettings, evaluated
 from strokeseg.evaluation.statistics import (
@@ -173,7 +174,7 @@ def ensemble_table(per_case: pd.DataFrame, ensemble: str, members: Sequence[str]
                      "volume_ccc": concordance_correlation(mine["vol_ref_ml"].to_numpy(float),
                                                            mine["vol_pred_ml"].to_numpy(float)),
                      "uncertainty_index_mean": _mean_of(mine, "uncertainty_index"),
-                     "needs_review_fraction": _mean_of(mine, "needs_review"),
+                     "needs_review_fraction": _review_fraction(mine),
                      "wilcoxon_p_vs_ensemble": comparison.wilcoxon_pvalue if comparison else math.nan,
                      "t_p_vs_ensemble": comparison.t_pvalue if comparison else math.nan})
     return pd.DataFrame(rows, columns=list(ENSEMBLE_COLUMNS))
@@ -181,6 +182,15 @@ def ensemble_table(per_case: pd.DataFrame, ensemble: str, members: Sequence[str]
 
 def _sd(values: np.ndarray) -> float:
     return float(np.std(values, ddof=1)) if values.size >= 2 else math.nan
+
+
+def _review_fraction(table: pd.DataFrame) -> float:
+    """Share of cases flagged for review; ``per_case.csv`` writes the flag as yes/no (empty: no probabilities)."""
+    if "needs_review" not in table.columns:
+        return math.nan
+    flags = [flag for flag in (parse_yes_no(value, "needs_review") for value in table["needs_review"])
+             if flag is not None]
+    return float(np.mean(flags)) if flags else math.nan
 
 
 def _mean_of(table: pd.DataFrame, column: str) -> float:
