@@ -35,7 +35,7 @@ def generate_registry(folder: Path, profile: DemoProfile, workers: int) -> tuple
         (internal manifest, external manifest), CSV files in ``folder``.
     """
     sites = [site for site in DWI_SITES if site.name in (*INTERNAL_SITES, EXTERNAL_SITE)]
-    generate_cohort(folder, "registry", profile.cases_per_site * len(sites), profile.seed, sites, workers=workers,
+    generate_cohort(folder, "registry", profile.total_cases, profile.seed, sites, workers=workers,
                     flair=False, montage_cases=len(sites))
     manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
     internal = manifest[manifest["site"].isin(INTERNAL_SITES)].copy()

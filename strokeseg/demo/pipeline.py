@@ -114,7 +114,7 @@ def build_stages(run: DemoRun) -> list[Stage]:
                      context.log if nnunet_log else None)
 
     return [
-        Stage("generate", f"phantom registry: {3 * profile.cases_per_site} cases from 3 hospitals (strokeseg synth)",
+        Stage("generate", f"phantom registry: {profile.total_cases} cases from 3 hospitals (strokeseg synth)",
               lambda: generate_registry(cohort, profile, run.workers),
               lambda: [cohort / INTERNAL_MANIFEST, cohort / EXTERNAL_MANIFEST]),
         Stage("convert-internal", f"registry converter: internal hospitals -> Dataset{INTERNAL_ID}",

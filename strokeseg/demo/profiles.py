@@ -49,6 +49,11 @@ class DemoProfile:
     bootstrap_resamples: int
     seed: int = DEFAULT_SEED
 
+    @property
+    def total_cases(self) -> int:
+        """Phantom cases of the whole registry (internal hospitals and the external one)."""
+        return self.cases_per_site * (len(INTERNAL_SITES) + 1)
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready settings (recorded in the demo folder; a rerun with other settings is refused)."""
         return json_ready(asdict(self))

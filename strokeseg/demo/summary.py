@@ -75,9 +75,9 @@ def _row(table: pd.DataFrame, model: str, stratum: str, metric: str) -> pd.Serie
 def headline_table(out: Path) -> pd.DataFrame:
     """One row per (model, test set): n and the mean of the headline metrics (DSC with its 95 % CI)."""
     rows = []
+    overall = {test_set: _by(out, test_set, OVERALL) for test_set in TEST_SETS}  # each summary.json read once
     for model in (SOURCE, SOURCE_PP, FINETUNED, FINETUNED_PP):
-        for test_set in TEST_SETS:
-            table = _by(out, test_set, OVERALL)
+        for test_set, table in overall.items():
             dice = _row(table, model, OVERALL, "dice")
             if dice is None:
                 continue
@@ -238,7 +238,7 @@ def summary_text(run: DemoRun) -> str:
            f" The aim for this profile is ≥ {DICE_AIM}: {'reached' if dice >= DICE_AIM else 'NOT reached'}.")
     lines = [
         f"# strokeseg demo — profile `{profile.name}`", "",
-        f"{profile.description}. Phantom registry of {3 * profile.cases_per_site} cases from three hospitals "
+        f"{profile.description}. Phantom registry of {profile.total_cases} cases from three hospitals "
         f"(HospitalA Siemens, HospitalB GE: internal; HospitalC Philips: external), DWI + ADC. Source model: "
         f"`{profile.trainer}` (zoom-in & out) trained on {internal_training_cases(run)} internal cases (8:2 "
         f"train/validation); fine-tuned with `{profile.finetune_trainer}` on {profile.adaptation_cases} external "
