@@ -32,7 +32,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.synthetic.toy import write_toy_dataset
 from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_BCEDice,

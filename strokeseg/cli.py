@@ -17,7 +17,7 @@ from strokeseg.errors import StrokesegError
 
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
-    "strokeseg.nnunet_plugins",
+    "strokeseg.nnunet.cli",
     "strokeseg.demo",
     "strokeseg.dataset_conversion.cli",
     "strokeseg.preprocessing.cli",

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from strokeseg.nnunet_runner import NnunetPaths
+from strokeseg.nnunet.folders import NnunetPaths
 
 #: Environment for the stock nnU-Net CLIs on a 2-core CI machine: one augmentation worker, no compile.
 CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "false"}

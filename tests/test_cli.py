@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from strokeseg import __version__, nnunet_plugins
+from strokeseg import __version__
 from strokeseg.cli import COMMAND_MODULES, main
 from strokeseg.errors import NnunetIntegrationError
+from strokeseg.nnunet import plugins as nnunet_plugins
 
 
 def test_version(capsys: pytest.CaptureFixture[str]) -> None:

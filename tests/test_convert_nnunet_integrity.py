@@ -27,7 +27,8 @@ from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert
 from strokeseg.dataset_conversion.split_datasets import split_dataset
 from strokeseg.io import write_json_atomic
-from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.runner import run_nnunet
 
 pytestmark = pytest.mark.slow
 

@@ -7,9 +7,10 @@ import math
 import numpy as np
 import pytest
 
+from strokeseg.device import resolve_device
 from strokeseg.errors import ConfigurationError
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics, evaluate_pair
-from strokeseg.evaluation.engines import CpuEngine, MetricEngine, resolve_device, select_engine
+from strokeseg.evaluation.engines import CpuEngine, MetricEngine, select_engine
 from strokeseg.synthetic.lesion_pairs import lesion_pair
 
 torch = pytest.importorskip("torch")

@@ -22,7 +22,7 @@ from strokeseg.evaluation.atlas_locations import (
     read_location_cache,
     write_location_cache,
 )
-from strokeseg.evaluation.strata import NO_LESION, UNKNOWN
+from strokeseg.volumes import NO_LESION, UNKNOWN
 
 
 def _touch(path: Path, content: bytes = b"x") -> Path:

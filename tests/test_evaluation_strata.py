@@ -8,16 +8,8 @@ import pandas as pd
 import pytest
 
 from strokeseg.errors import ConfigurationError
-from strokeseg.evaluation.strata import (
-    NO_LESION,
-    UNKNOWN,
-    StrataSettings,
-    assign_strata,
-    category_label,
-    onset_stratum,
-    quantile_groups,
-    volume_stratum,
-)
+from strokeseg.evaluation.strata import StrataSettings, assign_strata, category_label, onset_stratum, quantile_groups
+from strokeseg.volumes import NO_LESION, UNKNOWN, volume_stratum
 
 
 @pytest.mark.parametrize(("volume", "stratum"), [
@@ -37,7 +29,7 @@ def test_onset_strata(hours: float | None, stratum: str) -> None:
 def test_cut_offs_are_settable() -> None:
     settings = StrataSettings(volume_small_below_ml=5.0, volume_large_above_ml=50.0, onset_early_below_h=4.5,
                               onset_late_above_h=6.0)
-    assert volume_stratum(4.0, settings) == "small"
+    assert volume_stratum(4.0, settings.volume_small_below_ml, settings.volume_large_above_ml) == "small"
     assert onset_stratum(5.0, settings) == "4.5-6 h"
     with pytest.raises(ConfigurationError, match="volume cut-offs"):
         StrataSettings(volume_small_below_ml=20.0, volume_large_above_ml=10.0)

@@ -19,7 +19,7 @@ from strokeseg.experiments.config import load_config
 from strokeseg.experiments.executors import run_graph
 from strokeseg.experiments.graph import build_graph
 from strokeseg.experiments.state import DONE
-from strokeseg.nnunet_runner import NnunetPaths
+from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
 
 #: As in test_trainers_nnunet: one worker everywhere and one torch thread on 2 shared cores.

@@ -32,7 +32,7 @@ from strokeseg.experiments.state import (
     read_record,
 )
 from strokeseg.experiments.steps import RunContext, copy_splits_for_training
-from strokeseg.nnunet_runner import NnunetPaths
+from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from strokeseg import nnunet_plugins
 from strokeseg.errors import NnunetIntegrationError
+from strokeseg.nnunet import plugins as nnunet_plugins
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import pytest
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2
 
 from strokeseg.errors import ExternalToolError
-from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.planners.zoom_config import zoom_schedule_from_plans
 from strokeseg.preprocessing.phantom import write_phantom_dataset
 from strokeseg.preprocessing.settings import PLANS_KEY

@@ -10,8 +10,8 @@ import SimpleITK as sitk
 from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
 
 from strokeseg.errors import InputDataError
+from strokeseg.masks import bounding_box
 from strokeseg.planners.foreground import evenly_spaced, foreground_crop_ratios
-from strokeseg.preprocessing.masks import bounding_box
 from strokeseg.preprocessing.phantom import head_phantom
 from strokeseg.preprocessing.settings import CasePreparation
 

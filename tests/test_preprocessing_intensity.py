@@ -6,11 +6,10 @@ import numpy as np
 import pytest
 
 from strokeseg.errors import InputDataError
+from strokeseg.modalities import adc_reference_value, adc_unit_factor
 from strokeseg.preprocessing.intensity import (
     PeakHistogram,
     adc_normalize,
-    adc_reference_value,
-    adc_unit_factor,
     masked_zscore,
     rescale_slices,
     slice_peak_scales,

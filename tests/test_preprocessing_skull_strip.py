@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from strokeseg.errors import InputDataError
-from strokeseg.preprocessing.masks import fill_holes, largest_component
+from strokeseg.masks import fill_holes, largest_component
 from strokeseg.preprocessing.phantom import head_phantom
 from strokeseg.preprocessing.skull_strip import skull_strip_mask
 

@@ -31,9 +31,9 @@ from strokeseg.dataset_conversion.splits import (
     single_site_split,
     stratified_order,
     vendor_split,
-    volume_stratum,
 )
 from strokeseg.errors import ConfigurationError, OutputExistsError
+from strokeseg.volumes import volume_stratum
 
 
 def _cohort(n: int = 400, seed: int = 0) -> pd.DataFrame:

@@ -17,7 +17,8 @@ from nnunetv2.run.run_training import maybe_load_checkpoint
 
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import read_array, read_header_geometry
-from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.planners.zoom_config import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,

@@ -26,7 +26,6 @@ from typing import Any
 import pandas as pd
 
 from strokeseg.dataset_conversion.bids import BidsFile, find_bids_images
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_T1W, LABEL_BACKGROUND
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     SPLIT_TRAIN,
@@ -38,6 +37,7 @@ from strokeseg.dataset_conversion.sources import (
     safe_case_id,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.modalities import CHANNEL_T1W, LABEL_BACKGROUND
 
 COHORT = "atlas"
 RELEASES: tuple[str, ...] = ("auto", "1.2", "2.0")

@@ -19,14 +19,14 @@ import numpy as np
 import SimpleITK as sitk
 
 from strokeseg.dataset_conversion.diffusion import combine_volumes, select_b_volumes
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, image_path, label_path
 from strokeseg.dataset_conversion.registration import RegistrationMethod, register_and_resample
 from strokeseg.dataset_conversion.sources import SPLIT_TRAIN, CaseSource, ChannelSource, CohortSpec
 from strokeseg.dataset_conversion.validation import lesion_statistics, normalise_mask, union_of_masks
 from strokeseg.defaults import B0_MAX_B_VALUE, GRID_TOLERANCE_MM, LESION_CONNECTIVITY
 from strokeseg.errors import GeometryError, InputDataError
 from strokeseg.io import Geometry, array_to_image, read_array, write_image_atomic
-from strokeseg.preprocessing.intensity import adc_reference_value, adc_unit_factor
+from strokeseg.modalities import CHANNEL_ADC, adc_reference_value, adc_unit_factor
+from strokeseg.nnunet.raw import image_path, label_path
 
 logger = logging.getLogger(__name__)
 
@@ -146,7 +146,7 @@ def adc_in_micro_units(array: np.ndarray, what: str) -> tuple[np.ndarray, str]:
     """An ADC map in 10⁻⁶ mm²/s, the unit every strokeseg dataset stores, and the unit it came in.
 
     The unit is judged by the 99th percentile of the positive voxels (see
-    :func:`strokeseg.preprocessing.intensity.adc_unit_factor`): ISLES'22, for one, ships 10⁻³ mm²/s.
+    :func:`strokeseg.modalities.adc_unit_factor`): ISLES'22, for one, ships 10⁻³ mm²/s.
 
     Raises:
         InputDataError: the values are implausible in every known unit; the message names ``what``.

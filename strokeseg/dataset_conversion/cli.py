@@ -4,14 +4,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
 from typing import Any
 
 from strokeseg.dataset_conversion.atlas import RELEASES
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert, dry_run
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR
 from strokeseg.dataset_conversion.registration import REGISTRATION_METHODS
 from strokeseg.dataset_conversion.split_datasets import LINK_MODES, WrittenSplits, split_dataset
 from strokeseg.dataset_conversion.splits import STRATIFY_BY
@@ -27,6 +25,8 @@ from strokeseg.defaults import (
     VENDOR_SPLIT_FRACTIONS,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR
+from strokeseg.nnunet.folders import PREPROCESSED, RAW, environment_folder, optional_environment_folder
 
 _DEFAULT_NAMES = {"isles22": "ISLES22", "atlas": "ATLAS", "wmh": "WMH", "registry": "StrokeRegistry"}
 
@@ -117,22 +117,8 @@ def _cohort_options(args: argparse.Namespace) -> dict[str, Any]:
     return options
 
 
-def output_root(out: Path | None, variable: str = "nnUNet_raw", option: str = "--out") -> Path:
-    """``out``, else the environment variable ``variable`` (nnU-Net's ``nnUNet_raw``).
-
-    Raises:
-        ConfigurationError: neither is set.
-    """
-    if out is not None:
-        return out
-    environment = os.environ.get(variable)
-    if not environment:
-        raise ConfigurationError(f"no folder: pass {option} or set the {variable} environment variable")
-    return Path(environment)
-
-
 def _cli_convert(args: argparse.Namespace) -> int:
-    out_root = output_root(args.out)
+    out_root = environment_folder(RAW, args.out, "--out")
     options = _cohort_options(args)
     if args.dry_run:
         for line in dry_run(args.cohort, args.source, out_root, args.dataset_id, args.name, **options):
@@ -240,9 +226,8 @@ def _groups(specs: list[str]) -> list[tuple[str, int, str | None]]:
 
 
 def _cli_split(args: argparse.Namespace) -> int:
-    raw = output_root(args.raw, "nnUNet_raw", "--raw")
-    environment = os.environ.get("nnUNet_preprocessed")  # noqa: SIM112 (nnU-Net's variable name)
-    preprocessed = args.preprocessed or (Path(environment) if environment else None)
+    raw = environment_folder(RAW, args.raw, "--raw")
+    preprocessed = optional_environment_folder(PREPROCESSED, args.preprocessed)
     stratify_by = tuple(item.strip() for item in args.stratify_by.split(",") if item.strip())
     common: dict[str, Any] = {"link": args.link, "overwrite": args.overwrite, "preprocessed_root": preprocessed,
                               "seed": args.seed, "stratify_by": stratify_by}

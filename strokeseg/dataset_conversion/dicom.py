@@ -28,11 +28,11 @@ import numpy as np
 from strokeseg.dataset_conversion.bids import read_sidecar, sidecar_metadata
 from strokeseg.dataset_conversion.case_conversion import spatial_geometry
 from strokeseg.dataset_conversion.diffusion import combine_volumes, compute_adc, read_bval, select_b_volumes
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI
 from strokeseg.dataset_conversion.sources import CaseSource, ChannelSource
 from strokeseg.defaults import B0_MAX_B_VALUE, TARGET_B_VALUE
 from strokeseg.errors import ExternalToolError, InputDataError
 from strokeseg.io import Geometry, array_to_image, read_array, write_image_atomic
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI
 
 logger = logging.getLogger(__name__)
 

@@ -25,12 +25,6 @@ import pandas as pd
 
 from strokeseg.dataset_conversion.bids import BidsFile, find_bids_images, read_sidecar, sidecar_metadata
 from strokeseg.dataset_conversion.diffusion import read_bval
-from strokeseg.dataset_conversion.nnunet_raw import (
-    CHANNEL_ADC,
-    CHANNEL_DWI,
-    CHANNEL_FLAIR,
-    LABEL_BACKGROUND,
-)
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TRAIN,
     CaseSource,
@@ -42,6 +36,7 @@ from strokeseg.dataset_conversion.sources import (
 )
 from strokeseg.defaults import TARGET_B_VALUE
 from strokeseg.errors import InputDataError
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI, CHANNEL_FLAIR, LABEL_BACKGROUND
 
 COHORT = "isles22"
 #: BIDS suffix (lower case) of each channel, and of the lesion mask in ``derivatives``.

@@ -26,13 +26,6 @@ import pandas as pd
 from strokeseg.cases import canonical_vendor
 from strokeseg.dataset_conversion.bids import nominal_field_strength
 from strokeseg.dataset_conversion.dicom import DICOM_CHANNELS, resolve_dicom_case
-from strokeseg.dataset_conversion.nnunet_raw import (
-    CHANNEL_ADC,
-    CHANNEL_B0,
-    CHANNEL_DWI,
-    CHANNEL_FLAIR,
-    LABEL_BACKGROUND,
-)
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     CaseSource,
@@ -46,6 +39,7 @@ from strokeseg.dataset_conversion.sources import (
 )
 from strokeseg.defaults import TARGET_B_VALUE
 from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, LABEL_BACKGROUND
 
 COHORT = "registry"
 MANIFEST_NAME = "manifest.csv"

@@ -30,12 +30,6 @@ from tqdm import tqdm
 from strokeseg import __version__
 from strokeseg.cases import CASE_COLUMNS, CASES_FILE, write_cases
 from strokeseg.dataset_conversion.case_conversion import CaseOptions, convert_case, output_files
-from strokeseg.dataset_conversion.nnunet_raw import (
-    check_new_dataset,
-    dataset_folder_name,
-    publish_dataset,
-    write_dataset_json,
-)
 from strokeseg.dataset_conversion.report import (
     STATUS_CONVERTED,
     STATUS_SKIPPED,
@@ -46,6 +40,7 @@ from strokeseg.dataset_conversion.report import (
 from strokeseg.dataset_conversion.sources import SPLIT_TRAIN, CaseSource, CohortSpec, Discovery
 from strokeseg.errors import InputDataError, OutputExistsError, StrokesegError
 from strokeseg.io import write_json_atomic
+from strokeseg.nnunet.raw import check_new_dataset, dataset_folder_name, publish_dataset, write_dataset_json
 
 logger = logging.getLogger(__name__)
 

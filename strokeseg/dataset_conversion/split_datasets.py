@@ -30,7 +30,6 @@ import pandas as pd
 
 from strokeseg import __version__
 from strokeseg.cases import CASES_FILE, read_cases, write_cases
-from strokeseg.dataset_conversion.nnunet_raw import FILE_ENDING, check_new_dataset, find_dataset, publish_dataset
 from strokeseg.dataset_conversion.sources import safe_case_id
 from strokeseg.dataset_conversion.splits import (
     SplitPlan,
@@ -42,6 +41,7 @@ from strokeseg.dataset_conversion.splits import (
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.io import PathLike, write_json_atomic
+from strokeseg.nnunet.raw import FILE_ENDING, check_new_dataset, find_dataset, publish_dataset
 
 logger = logging.getLogger(__name__)
 

@@ -45,6 +45,7 @@ from strokeseg.defaults import (
     VOLUME_SMALL_BELOW_ML,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.volumes import volume_stratum
 
 logger = logging.getLogger(__name__)
 
@@ -107,19 +108,6 @@ class SplitPlan:
 # --------------------------------------------------------------------------------------------------
 # Strata and the stratified order
 # --------------------------------------------------------------------------------------------------
-def volume_stratum(volume_ml: float | None, small_below_ml: float = VOLUME_SMALL_BELOW_ML,
-                   large_above_ml: float = VOLUME_LARGE_ABOVE_ML) -> str:
-    """``small`` (< 1.7 mL), ``medium`` (1.7-14 mL inclusive), ``large`` (> 14 mL), ``no lesion`` (0 mL),
-    ``unknown`` (missing)."""
-    if volume_ml is None or pd.isna(volume_ml):
-        return "unknown"
-    if volume_ml <= 0:
-        return "no lesion"
-    if volume_ml < small_below_ml:
-        return "small"
-    return "large" if volume_ml > large_above_ml else "medium"
-
-
 def case_strata(cases: pd.DataFrame, stratify_by: Sequence[str] = STRATIFY_BY,
                 small_below_ml: float = VOLUME_SMALL_BELOW_ML,
                 large_above_ml: float = VOLUME_LARGE_ABOVE_ML) -> dict[str, str]:

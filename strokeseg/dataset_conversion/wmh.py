@@ -19,7 +19,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_FLAIR, CHANNEL_T1W, LABEL_BACKGROUND, LABEL_IGNORE
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     SPLIT_TRAIN,
@@ -32,6 +31,7 @@ from strokeseg.dataset_conversion.sources import (
     safe_case_id,
 )
 from strokeseg.errors import InputDataError
+from strokeseg.modalities import CHANNEL_FLAIR, CHANNEL_T1W, LABEL_BACKGROUND, LABEL_IGNORE
 
 COHORT = "wmh"
 WMH_LABELS: dict[str, int] = {LABEL_BACKGROUND: 0, "WMH": 1, LABEL_IGNORE: 2}

@@ -21,6 +21,8 @@ from strokeseg.demo.pipeline import build_stages
 from strokeseg.demo.profiles import DEFAULT_PROFILE, PROFILES, get_profile
 from strokeseg.demo.stages import StageRecord, prepare_folder, run_stages
 from strokeseg.demo.summary import headline
+from strokeseg.device import resolve_device
+from strokeseg.errors import ConfigurationError
 
 logger = logging.getLogger(__name__)
 
@@ -40,10 +42,7 @@ def run_demo(out: Path, profile_name: str = DEFAULT_PROFILE, device: str | None 
         OutputExistsError: ``out`` holds other data, or a demo run with other settings.
     """
     profile = get_profile(profile_name)
-    if device is None:
-        import torch
-
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+    device = resolve_device(device or "auto")
     run = DemoRun(Path(out), profile, device, workers or default_workers())
     # the device and the number of workers do not change results that matter; the profile does
     prepare_folder(run.out, {"profile": profile.as_dict()}, overwrite)
@@ -72,8 +71,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _cli_demo(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
-        from strokeseg.errors import ConfigurationError
-
         raise ConfigurationError(f"-j/--workers must be at least 1, got {args.workers}")
     run_demo(args.out, args.profile, args.device, args.workers, args.overwrite)
     print()

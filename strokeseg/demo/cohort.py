@@ -15,10 +15,10 @@ import pandas as pd
 
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_DWI
 from strokeseg.demo.profiles import EXTERNAL_SITE, INTERNAL_SITES, DemoProfile
 from strokeseg.errors import InputDataError
 from strokeseg.io import atomic_path
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI
 from strokeseg.synthetic.cohort import generate_cohort
 from strokeseg.synthetic.sites import DWI_SITES
 

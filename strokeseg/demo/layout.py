@@ -13,12 +13,12 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from strokeseg.dataset_conversion.nnunet_raw import find_dataset
 from strokeseg.dataset_conversion.split_datasets import SPLITS_FILE
 from strokeseg.demo.profiles import DemoProfile
 from strokeseg.experiments.config import NnunetSettings
 from strokeseg.experiments.steps import ModelRef, RunContext
-from strokeseg.nnunet_runner import NnunetPaths
+from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.raw import find_dataset
 from strokeseg.planners.dwi import DWI_PLANS_NAME
 
 #: nnU-Net dataset IDs inside the demo's own nnUNet_raw (no clash with the user's datasets is possible).

@@ -64,7 +64,7 @@ from strokeseg.experiments.steps import (
     SplitStep,
     TrainStep,
 )
-from strokeseg.nnunet_runner import target_spacing_arguments
+from strokeseg.nnunet.plans import target_spacing_arguments
 
 
 def build_stages(run: DemoRun) -> list[Stage]:

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from strokeseg.dataset_conversion.nnunet_raw import find_dataset
 from strokeseg.demo.layout import FINETUNED, INTERNAL_ID, POSTPROCESSING_JSON, SOURCE, DemoRun
 from strokeseg.errors import InputDataError
+from strokeseg.nnunet.raw import find_dataset
 from strokeseg.postprocessing.fitting import apply_postprocessing, fit_postprocessing
 
 

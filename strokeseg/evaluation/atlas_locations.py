@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.evaluation.strata import NO_LESION, UNKNOWN
 from strokeseg.io import atomic_path
+from strokeseg.volumes import NO_LESION, UNKNOWN
 
 logger = logging.getLogger(__name__)
 

@@ -15,13 +15,14 @@ import numpy as np
 from strokeseg.defaults import LESION_CONNECTIVITY, NSD_TOLERANCE_MM
 from strokeseg.evaluation.engines import CpuEngine, MetricEngine, PairAnalysis
 from strokeseg.evaluation.lesions import lesion_f1
-from strokeseg.evaluation.overlap import dice, precision, sensitivity, voxel_volume_ml
+from strokeseg.evaluation.overlap import dice, precision, sensitivity
 from strokeseg.evaluation.surface import (
     average_symmetric_surface_distance,
     hausdorff,
     hausdorff95,
     normalized_surface_dice,
 )
+from strokeseg.volumes import voxel_volume_ml
 
 
 @dataclass(frozen=True)

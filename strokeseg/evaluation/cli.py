@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strokeseg import defaults
+from strokeseg.device import DEVICES
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.evaluation.engines import DEVICES
 from strokeseg.evaluation.lesions import CONNECTIVITIES
 from strokeseg.evaluation.strata import LOCATION_SOURCES
 
@@ -186,7 +186,7 @@ def _prediction_sets(args: argparse.Namespace) -> list[PredictionSet]:
 
 def _build_request(args: argparse.Namespace) -> EvaluationRequest:
     from strokeseg.cases import read_cases
-    from strokeseg.evaluation.engines import resolve_device
+    from strokeseg.device import resolve_device
     from strokeseg.evaluation.evaluate import EvaluationRequest
     from strokeseg.evaluation.inputs import is_trained_model_folder, resolve_reference
     from strokeseg.evaluation.report import BootstrapSettings

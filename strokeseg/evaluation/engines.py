@@ -27,13 +27,12 @@ import numpy as np
 from scipy.spatial import cKDTree
 
 from strokeseg.defaults import LESION_CONNECTIVITY
-from strokeseg.errors import ConfigurationError
+from strokeseg.device import resolve_device
 from strokeseg.evaluation.lesions import LesionCounts, check_connectivity, lesion_counts
 from strokeseg.evaluation.overlap import ConfusionCounts
 from strokeseg.evaluation.surface import SurfaceDistances, surface
 
 #: Values of ``--device``.
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 
 #: Voxels of background kept around the joint bounding box so that erosion sees every neighbour.
 CROP_MARGIN_VOXELS = 1
@@ -196,31 +195,6 @@ def joint_bounding_box(reference: np.ndarray, prediction: np.ndarray) -> list[tu
     along_y = np.flatnonzero(plane.any(axis=1))
     along_x = np.flatnonzero(plane.any(axis=0))
     return [(first, last), (int(along_y[0]), int(along_y[-1])), (int(along_x[0]), int(along_x[-1]))]
-
-
-def cuda_available() -> bool:
-    """Whether torch sees a CUDA GPU (False when torch is missing)."""
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
-        return False
-    return bool(torch.cuda.is_available())
-
-
-def resolve_device(device: str) -> str:
-    """Map ``auto`` to ``cuda`` or ``cpu``; reject ``cuda`` without a GPU.
-
-    Raises:
-        ConfigurationError: unknown device, or ``cuda`` requested but no GPU is visible.
-    """
-    if device not in DEVICES:
-        raise ConfigurationError(f"--device must be one of {', '.join(DEVICES)}, got {device!r}")
-    if device == "auto":
-        return "cuda" if cuda_available() else "cpu"
-    if device == "cuda" and not cuda_available():
-        raise ConfigurationError("--device cuda was requested but torch sees no CUDA GPU "
-                                 "(check CUDA_VISIBLE_DEVICES and the torch build); use --device cpu or auto")
-    return device
 
 
 def select_engine(device: str = "auto") -> MetricEngine:

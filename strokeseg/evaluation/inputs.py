@@ -13,14 +13,14 @@ name without its image ending (``case_001.nii.gz`` -> ``case_001``). Files that 
 from __future__ import annotations
 
 import json
-import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import IMAGE_SUFFIXES, strip_image_suffix
+from strokeseg.nnunet.folders import PREPROCESSED, optional_environment_folder
+from strokeseg.nnunet.raw import find_dataset
 
 #: nnU-Net's cross-validation prediction folder inside each fold of a trained model.
 VALIDATION_FOLDER = "validation"
@@ -28,8 +28,6 @@ VALIDATION_FOLDER = "validation"
 PROBABILITY_SUFFIX = ".npz"
 #: Key of the probabilities inside that file.
 PROBABILITY_KEY = "probabilities"
-
-_DATASET_PATTERN = re.compile(r"^(?:Dataset)?(\d{1,3})(?:_.*)?$")
 
 
 def image_files(folder: Path, what: str) -> dict[str, Path]:
@@ -94,35 +92,6 @@ class PredictionSet:
     probability_folders: tuple[Path, ...] = field(default=())
 
 
-def nnunet_folder(variable: str) -> Path:
-    """The folder in environment variable ``variable`` (``nnUNet_raw`` ...); error when unset."""
-    value = os.environ.get(variable)
-    if not value:
-        raise ConfigurationError(f"${variable} is not set; export it (as for the nnUNetv2_* tools) or give a path")
-    return Path(value)
-
-
-def find_dataset_folder(spec: str, root: Path | None = None) -> Path:
-    """``DatasetXXX_Name`` folder for an ID (``501``), ``Dataset501`` or a full name.
-
-    Args:
-        spec: what the user gave.
-        root: where to look (default: ``$nnUNet_raw``).
-    """
-    match = _DATASET_PATTERN.match(spec)
-    if match is None:
-        raise InputDataError(f"reference {spec!r} is neither an existing folder nor an nnU-Net dataset ID/name")
-    root = root if root is not None else nnunet_folder("nnUNet_raw")
-    prefix = f"Dataset{int(match.group(1)):03d}_"
-    candidates = sorted(p for p in root.glob(f"{prefix}*") if p.is_dir()) if root.is_dir() else []
-    if spec.startswith("Dataset") and "_" in spec:
-        candidates = [p for p in candidates if p.name == spec]
-    if len(candidates) != 1:
-        found = ", ".join(p.name for p in candidates) or "none"
-        raise ConfigurationError(f"dataset {spec!r}: expected exactly one {prefix}* folder in {root}, found {found}")
-    return candidates[0]
-
-
 def resolve_reference(spec: str, split: str = "auto") -> ReferenceSet:
     """Resolve ``--ref``: a labels folder, a raw dataset folder, or a dataset ID/name in ``$nnUNet_raw``.
 
@@ -135,7 +104,7 @@ def resolve_reference(spec: str, split: str = "auto") -> ReferenceSet:
     path = Path(spec)
     if path.is_dir() and not (path / "dataset.json").is_file():
         return ReferenceSet(folder=path, files=image_files(path, "reference"))
-    dataset = path if path.is_dir() else find_dataset_folder(spec)
+    dataset = path if path.is_dir() else find_dataset(None, spec)
     if split == "auto":
         split = "Ts" if (dataset / "labelsTs").is_dir() else "Tr"
     labels = dataset / f"labels{split}"
@@ -209,10 +178,10 @@ def resolve_predictions(name: str, spec: Path, folds: Sequence[str] | None = Non
 
 def _cross_validation_cases(model_folder: Path, folds: Sequence[str]) -> frozenset[str] | None:
     """Validation cases of ``folds`` from splits_final.json in ``$nnUNet_preprocessed``, if it can be found."""
-    preprocessed = os.environ.get("nnUNet_preprocessed")  # noqa: SIM112  (nnU-Net's own variable name)
-    if not preprocessed:
+    preprocessed = optional_environment_folder(PREPROCESSED)
+    if preprocessed is None:
         return None
-    splits_file = Path(preprocessed) / model_folder.parent.name / "splits_final.json"
+    splits_file = preprocessed / model_folder.parent.name / "splits_final.json"
     if not splits_file.is_file():
         return None
     splits = _read_json(splits_file)

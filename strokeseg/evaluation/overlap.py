@@ -59,11 +59,6 @@ def precision(counts: ConfusionCounts) -> float:
     return math.nan if counts.n_prediction == 0 else counts.tp / counts.n_prediction
 
 
-def voxel_volume_ml(spacing_mm: Sequence[float]) -> float:
-    """Volume of one voxel in mL from its edge lengths in mm."""
-    return float(np.prod(np.asarray(spacing_mm, dtype=np.float64))) / 1000.0
-
-
 def micro_dice(tp: Sequence[int] | np.ndarray, fp: Sequence[int] | np.ndarray,
                fn: Sequence[int] | np.ndarray) -> float:
     """Dataset-level Dice 2ΣTP / (2ΣTP + ΣFP + ΣFN) over cases (Tomita's microDSC); all empty -> 1.0."""

@@ -37,8 +37,9 @@ from strokeseg.evaluation.statistics import (
     paired_comparison,
     volume_agreement,
 )
-from strokeseg.evaluation.strata import UNKNOWN, Stratification
+from strokeseg.evaluation.strata import Stratification
 from strokeseg.evaluation.worker import STATUS_OK
+from strokeseg.volumes import UNKNOWN
 
 ALL = "all"
 #: The whole evaluated set as a stratification.

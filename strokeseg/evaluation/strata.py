@@ -23,11 +23,8 @@ from strokeseg.defaults import (
     WMH_QUANTILE_GROUPS,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.volumes import NO_LESION, UNKNOWN, VOLUME_LEVELS, volume_stratum
 
-UNKNOWN = "unknown"
-NO_LESION = "no lesion"
-#: Volume strata labels (Noh et al.), in display order.
-VOLUME_LEVELS: tuple[str, ...] = ("small", "medium", "large", NO_LESION, UNKNOWN)
 #: Location classes of the atlas (METRICS.md), in display order.
 LOCATION_LEVELS: tuple[str, ...] = ("cortex", "corona radiata", "basal ganglia & internal capsule", "thalamus",
                                     "midbrain", "pons", "medulla", "cerebellum", "multiple", NO_LESION, UNKNOWN)
@@ -68,19 +65,6 @@ class StrataSettings:
         """Onset stratum labels in display order (they name the cut-offs in hours)."""
         early, late = f"{self.onset_early_below_h:g}", f"{self.onset_late_above_h:g}"
         return f"<{early} h", f"{early}-{late} h", f">{late} h", UNKNOWN
-
-
-def volume_stratum(vol_ref_ml: float, settings: StrataSettings = StrataSettings()) -> str:
-    """small < 1.7 mL ≤ medium ≤ 14 mL < large; empty reference (0 mL) -> "no lesion"."""
-    if vol_ref_ml is None or math.isnan(vol_ref_ml):
-        return UNKNOWN
-    if vol_ref_ml <= 0:
-        return NO_LESION
-    if vol_ref_ml < settings.volume_small_below_ml:
-        return "small"
-    if vol_ref_ml > settings.volume_large_above_ml:
-        return "large"
-    return "medium"
 
 
 def onset_stratum(onset_h: float | None, settings: StrataSettings = StrataSettings()) -> str:
@@ -183,7 +167,8 @@ def assign_strata(case_ids: Sequence[str], vol_ref_ml: Sequence[float], cases: p
         order = [level for level in levels if level in set(labels)] if levels else _natural_order(labels)
         strata.append(Stratification(name, tuple(order), source))
 
-    add(VOLUME, [volume_stratum(v, settings) for v in vol_ref_ml], VOLUME_LEVELS, "vol_ref_ml")
+    small, large = settings.volume_small_below_ml, settings.volume_large_above_ml
+    add(VOLUME, [volume_stratum(v, small, large) for v in vol_ref_ml], VOLUME_LEVELS, "vol_ref_ml")
     if _has_values(cases, "onset_to_imaging_h"):
         add(ONSET, [onset_stratum(v, settings) for v in rows["onset_to_imaging_h"]], settings.onset_levels(),
             "cases.csv onset_to_imaging_h")

@@ -7,7 +7,6 @@ names the file and the key. Paths in the file are relative to the file's folder.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,18 +26,18 @@ from strokeseg.defaults import (
     TRAIN_FRACTION,
     VENDOR_SPLIT_FRACTIONS,
 )
+from strokeseg.device import DEVICES, visible_gpus
 from strokeseg.errors import ConfigurationError
 from strokeseg.evaluation.strata import LOCATION_SOURCES
-from strokeseg.nnunet_runner import NnunetPaths, target_spacing_arguments
+from strokeseg.nnunet.folders import NnunetPaths, optional_environment_folder
+from strokeseg.nnunet.plans import STOCK_PLANS, spaced_plans_name, target_spacing_arguments
 
 KINDS: tuple[str, ...] = ("learning-curve", "domain-adaptation", "vendor-transfer", "zoom-ablation", "ensemble")
 EXECUTOR_KINDS: tuple[str, ...] = ("local", "slurm")
 #: submitit clusters: ``slurm`` submits with sbatch; ``local`` and ``debug`` are submitit's test executors.
 SUBMITIT_CLUSTERS: tuple[str, ...] = ("slurm", "local", "debug")
-DEVICES: tuple[str, ...] = ("auto", "cpu", "cuda")
 #: nnU-Net's planner class when the configuration names none.
 STOCK_PLANNER = "ExperimentPlanner"
-STOCK_PLANS = "nnUNetPlans"
 
 
 @dataclass(frozen=True)
@@ -213,22 +212,19 @@ def _type_name(kind: type | tuple[type, ...]) -> str:
 
 
 def _planner_plans_name(planner: str, spacing: Sequence[float] | None = None) -> str:
-    """The plans identifier a planner writes by default (strokeseg planners know theirs; nnU-Net's: nnUNetPlans);
-    with a target spacing, the spacing is appended (``strokesegDWIPlans_5x4x4mm``) so the two never mix."""
+    """The plans identifier a planner writes by default (strokeseg planners know theirs; nnU-Net's: nnUNetPlans),
+    with the target spacing appended when one is given."""
     import strokeseg.planners as planners
 
     planner_class = getattr(planners, planner, None)
-    name = str(getattr(planner_class, "default_plans_name", STOCK_PLANS))
-    if spacing is None:
-        return name
-    return f"{name}_{'x'.join(f'{value:g}'.replace('.', 'p') for value in spacing)}mm"
+    return spaced_plans_name(str(getattr(planner_class, "default_plans_name", STOCK_PLANS)), spacing)
 
 
 def _nnunet_paths(reader: _Reader, base: Path) -> NnunetPaths:
     folders = {}
     for key, variable in (("raw", "nnUNet_raw"), ("preprocessed", "nnUNet_preprocessed"),
                           ("results", "nnUNet_results")):
-        value = reader.get(key, str) or os.environ.get(variable)
+        value = reader.get(key, str) or optional_environment_folder(variable)
         if not value:
             raise reader.fail(key, f"not given and ${variable} is not set; give the folder here or export it")
         folders[key] = (base / value).resolve()
@@ -302,7 +298,7 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
         raise executor.fail("cluster", f"{cluster!r} is not one of {', '.join(SUBMITIT_CLUSTERS)}")
     gpus = executor.get("gpus", (int, str), 0)
     if gpus == "auto":
-        gpus = _visible_gpus()
+        gpus = visible_gpus()
     if not isinstance(gpus, int) or gpus < 0:
         raise executor.fail("gpus", f"expected a number of GPUs (0 = sequential) or 'auto', got {gpus!r}")
     slurm = dict(executor.get("slurm", dict, {}))
@@ -381,8 +377,3 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
     return ExperimentConfig(**values)
 
 
-def _visible_gpus() -> int:
-    """Number of CUDA devices torch sees (0 without CUDA)."""
-    import torch
-
-    return torch.cuda.device_count() if torch.cuda.is_available() else 0

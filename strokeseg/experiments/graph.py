@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strokeseg.dataset_conversion.nnunet_raw import find_dataset
 from strokeseg.dataset_conversion.split_datasets import DESIGNS, load_training_cases
 from strokeseg.dataset_conversion.splits import SplitPlan
 from strokeseg.errors import ConfigurationError
@@ -39,6 +38,7 @@ from strokeseg.experiments.steps import (
     Step,
     TrainStep,
 )
+from strokeseg.nnunet.raw import find_dataset
 
 #: Folder names inside the experiment folder.
 JOBS_FOLDER, PREDICTIONS_FOLDER, EVALUATION_FOLDER = "jobs", "predictions", "evaluation"

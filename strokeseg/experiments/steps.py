@@ -17,17 +17,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from strokeseg.dataset_conversion.nnunet_raw import find_dataset
 from strokeseg.dataset_conversion.split_datasets import (
     DESIGNS,
     SPLITS_FILE,
     apply_design,
     load_training_cases,
 )
+from strokeseg.device import resolve_device
 from strokeseg.errors import InputDataError
 from strokeseg.experiments.config import EvaluationSettings, NnunetSettings
 from strokeseg.io import write_json_atomic
-from strokeseg.nnunet_runner import NnunetPaths, run_nnunet
+from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.raw import find_dataset
+from strokeseg.nnunet.runner import run_nnunet
 
 logger = logging.getLogger(__name__)
 
@@ -45,11 +47,7 @@ class RunContext:
 
     def device(self) -> str:
         """``cuda`` or ``cpu``: the configured device, ``auto`` resolved on the machine running the job."""
-        if self.nnunet.device != "auto":
-            return self.nnunet.device
-        import torch
-
-        return "cuda" if torch.cuda.is_available() else "cpu"
+        return resolve_device(self.nnunet.device)
 
     def run_tool(self, tool: str, arguments: list[str], results: Path | None = None) -> None:
         """Run a stock nnU-Net tool with the experiment's folders (``results`` replaces nnUNet_results)."""

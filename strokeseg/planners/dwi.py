@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_DWI
+from strokeseg.modalities import CHANNEL_DWI
 from strokeseg.planners.base import StrokesegPlanner
 
 #: Plans identifier written by StrokeDWIPlanner (``-p strokesegDWIPlans`` for nnUNetv2_train/predict).

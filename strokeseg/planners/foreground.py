@@ -17,7 +17,7 @@ from nnunetv2.preprocessing.cropping.cropping import create_nonzero_mask
 from tqdm import tqdm
 
 from strokeseg.errors import InputDataError
-from strokeseg.preprocessing.masks import bounding_box
+from strokeseg.masks import bounding_box
 from strokeseg.preprocessing.settings import CasePreparation
 from strokeseg.preprocessing.skull_strip import skull_strip_mask
 

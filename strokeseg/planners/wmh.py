@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_FLAIR
+from strokeseg.modalities import CHANNEL_FLAIR
 from strokeseg.planners.base import StrokesegPlanner
 
 #: Plans identifier written by WMHFlairPlanner.

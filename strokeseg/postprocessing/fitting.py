@@ -36,7 +36,6 @@ from strokeseg.defaults import (
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation.inputs import image_files, probability_file, resolve_predictions
-from strokeseg.evaluation.overlap import voxel_volume_ml
 from strokeseg.evaluation.worker import read_foreground_probability
 from strokeseg.io import (
     Geometry,
@@ -57,6 +56,7 @@ from strokeseg.postprocessing.selection import (
     sweep_min_volume,
     validation_scores,
 )
+from strokeseg.volumes import voxel_volume_ml
 
 logger = logging.getLogger(__name__)
 

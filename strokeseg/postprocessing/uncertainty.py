@@ -34,10 +34,10 @@ from strokeseg.defaults import (
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation.inputs import PROBABILITY_SUFFIX, image_files
-from strokeseg.evaluation.overlap import voxel_volume_ml
 from strokeseg.evaluation.probability import ensemble_mean_probability, uncertainty_index
 from strokeseg.evaluation.worker import read_foreground_probability
 from strokeseg.io import Geometry, array_to_image, atomic_path, read_header_geometry, write_image_atomic
+from strokeseg.volumes import voxel_volume_ml
 
 logger = logging.getLogger(__name__)
 

@@ -21,7 +21,7 @@ from strokeseg.defaults import (
     N4_SHRINK_SPACING_MM,
 )
 from strokeseg.errors import InputDataError
-from strokeseg.preprocessing.masks import bounding_box
+from strokeseg.masks import bounding_box
 
 #: N4 needs this many mask voxels on the shrunk grid to fit a B-spline field.
 MIN_SHRUNK_MASK_VOXELS = 64

@@ -28,7 +28,7 @@ from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.io import Geometry, array_to_image, read_array, require_same_grid, write_image_atomic, write_json_atomic
-from strokeseg.preprocessing.masks import slice_axis_of
+from strokeseg.masks import slice_axis_of
 from strokeseg.preprocessing.normalization import normalization_for_channel
 from strokeseg.preprocessing.preprocessors import case_preparation, channel_names
 from strokeseg.preprocessing.review import NormalizationPlan, ReviewedCase, review_case

@@ -30,10 +30,8 @@ from strokeseg.defaults import (
     WMH_SLICE_RESCALE_MAX,
 )
 from strokeseg.errors import InputDataError
-from strokeseg.preprocessing.masks import fill_holes
-
-#: Units an ADC map may arrive in, as (name, factor to 10⁻⁶ mm²/s), tried in this order.
-ADC_UNITS: tuple[tuple[str, float], ...] = (("10⁻⁶ mm²/s", 1.0), ("10⁻³ mm²/s", 1e3), ("mm²/s", 1e6))
+from strokeseg.masks import fill_holes
+from strokeseg.modalities import adc_reference_value
 
 
 # ------------------------------------------------------------------------------------------------------
@@ -216,31 +214,6 @@ def wmh_flair_normalize(image: np.ndarray, axis: int = 0, rescale_max: float = W
 # ------------------------------------------------------------------------------------------------------
 # ADC
 # ------------------------------------------------------------------------------------------------------
-def adc_reference_value(values: np.ndarray) -> float:
-    """The statistic ADC units are judged by: the 99th percentile of the positive values (0 when there are none)."""
-    positive = values[values > 0]
-    return float(np.percentile(positive, 99.0)) if positive.size else 0.0
-
-
-def adc_unit_factor(reference: float,
-                    plausible: tuple[float, float] = ADC_PLAUSIBLE_P99_1E6_MM2_S) -> tuple[str, float]:
-    """The unit of an ADC map judged by ``adc_reference_value``: ``(unit name, factor to 10⁻⁶ mm²/s)``.
-
-    The plausible range in 10⁻⁶ mm²/s is tried as is, times 10⁻³ and times 10⁻⁶; the three candidate ranges
-    do not overlap, so at most one matches.
-
-    Raises:
-        InputDataError: the value fits none of the units.
-    """
-    low, high = plausible
-    for name, factor in ADC_UNITS:
-        if low <= reference * factor <= high:
-            return name, factor
-    raise InputDataError(
-        f"the 99th percentile of the ADC inside the brain is {reference:.4g}, which is implausible in 10⁻⁶ mm²/s, "
-        f"10⁻³ mm²/s or mm²/s (expected {low:g}-{high:g} × 10⁻⁶ mm²/s); is this channel really an ADC map?")
-
-
 def adc_normalize(image: np.ndarray, mask: np.ndarray, value_range: tuple[float, float] = ADC_RANGE_1E6_MM2_S,
                   scaled_max: float = ADC_SCALED_MAX,
                   plausible: tuple[float, float] = ADC_PLAUSIBLE_P99_1E6_MM2_S) -> np.ndarray:

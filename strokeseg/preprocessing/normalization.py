@@ -17,7 +17,6 @@ import numpy as np
 from nnunetv2.preprocessing.normalization.default_normalization_schemes import ImageNormalization
 from nnunetv2.preprocessing.normalization.map_channel_name_to_normalization import get_normalization_scheme
 
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
 from strokeseg.defaults import (
     ADC_PLAUSIBLE_P99_1E6_MM2_S,
     ADC_RANGE_1E6_MM2_S,
@@ -30,6 +29,7 @@ from strokeseg.defaults import (
     WMH_SLICE_MIN_MAX_FRACTION,
     WMH_SLICE_RESCALE_MAX,
 )
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
 from strokeseg.preprocessing.intensity import (
     PeakHistogram,
     adc_normalize,

@@ -16,19 +16,10 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from strokeseg.dataset_conversion.nnunet_raw import (
-    CHANNEL_ADC,
-    CHANNEL_B0,
-    CHANNEL_DWI,
-    CHANNEL_FLAIR,
-    CHANNEL_T1W,
-    dataset_folder_name,
-    image_path,
-    label_path,
-    write_dataset_json,
-)
 from strokeseg.errors import OutputExistsError
 from strokeseg.io import PathLike, write_image_atomic
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
+from strokeseg.nnunet.raw import dataset_folder_name, image_path, label_path, write_dataset_json
 
 #: Tissue intensities per contrast: background, skull, CSF, grey matter, white matter, lesion.
 CONTRASTS: Mapping[str, Mapping[str, float]] = {

@@ -14,10 +14,11 @@ from typing import Any
 import numpy as np
 
 from strokeseg.errors import InputDataError
+from strokeseg.modalities import adc_reference_value, adc_unit_factor
 from strokeseg.preprocessing.bias_field import BiasFieldError, n4_correct
-from strokeseg.preprocessing.intensity import adc_reference_value, adc_unit_factor
 from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
-from strokeseg.preprocessing.skull_strip import skull_strip_mask, voxel_volume_ml
+from strokeseg.preprocessing.skull_strip import skull_strip_mask
+from strokeseg.volumes import voxel_volume_ml
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from strokeseg.dataset_conversion.nnunet_raw import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
 from strokeseg.defaults import (
     N4_CONVERGENCE_THRESHOLD,
     N4_FITTING_LEVELS,
@@ -22,6 +21,7 @@ from strokeseg.defaults import (
     SKULL_STRIP_SIGMA_MM,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
 from strokeseg.preprocessing.bias_field import N4Parameters
 
 #: Key of the settings inside a plans configuration.

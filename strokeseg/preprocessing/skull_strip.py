@@ -16,12 +16,8 @@ from skimage.filters import threshold_otsu
 
 from strokeseg.defaults import SKULL_STRIP_MIN_BRAIN_ML, SKULL_STRIP_SIGMA_MM
 from strokeseg.errors import InputDataError
-from strokeseg.preprocessing.masks import bounding_box, fill_holes, largest_component, slice_axis_of
-
-
-def voxel_volume_ml(spacing: Sequence[float]) -> float:
-    """Volume of one voxel in mL for a spacing in mm."""
-    return float(np.prod(np.asarray(spacing, dtype=float))) / 1000.0
+from strokeseg.masks import bounding_box, fill_holes, largest_component, slice_axis_of
+from strokeseg.volumes import voxel_volume_ml
 
 
 def skull_strip_mask(image: np.ndarray, spacing: Sequence[float], sigma_mm: float = SKULL_STRIP_SIGMA_MM,

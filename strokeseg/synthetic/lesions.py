@@ -14,6 +14,8 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial.transform import Rotation
 
+from strokeseg.masks import bounding_box
+
 _FULL = ndimage.generate_binary_structure(3, 3)
 
 
@@ -34,15 +36,6 @@ def interior(region: np.ndarray, spacing_zyx: tuple[float, float, float], margin
     result = np.zeros_like(region)
     result[box] = ndimage.distance_transform_edt(region[box], sampling=spacing_zyx) >= margin_mm
     return result
-
-
-def bounding_box(mask: np.ndarray, pad: int = 0) -> tuple[slice, ...]:
-    """Slices of the smallest box holding ``mask``'s voxels, widened by ``pad`` voxels (clipped to the grid)."""
-    slices = []
-    for axis in range(mask.ndim):
-        present = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
-        slices.append(slice(max(int(present[0]) - pad, 0), min(int(present[-1]) + pad + 1, mask.shape[axis])))
-    return tuple(slices)
 
 
 def grow_lesion(allowed: np.ndarray, seed: tuple[int, int, int], volume_ml: float,

@@ -27,6 +27,7 @@ from strokeseg.defaults import (
 from strokeseg.errors import ConfigurationError
 from strokeseg.evaluation.location import LOCATION_NO_LESION, classify_fractions, fractions_from_counts
 from strokeseg.evaluation.location_atlas import LOCATION_CLASSES, VENTRICLE_CODE
+from strokeseg.masks import bounding_box
 from strokeseg.synthetic.anatomy import (
     PhantomTemplate,
     SubjectMaps,
@@ -48,7 +49,7 @@ from strokeseg.synthetic.contrast import (
     rician,
     t1_signal,
 )
-from strokeseg.synthetic.lesions import bounding_box, grow_lesion, interior, random_seed_voxel, smooth_blobs
+from strokeseg.synthetic.lesions import grow_lesion, interior, random_seed_voxel, smooth_blobs
 from strokeseg.synthetic.sites import SiteProfile
 
 PHANTOM_KINDS: tuple[str, ...] = ("acute", "chronic", "wmh")

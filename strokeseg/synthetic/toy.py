@@ -12,14 +12,9 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from strokeseg.dataset_conversion.nnunet_raw import (
-    dataset_folder_name,
-    image_path,
-    label_path,
-    write_dataset_json,
-)
 from strokeseg.errors import OutputExistsError
 from strokeseg.io import PathLike, write_image_atomic
+from strokeseg.nnunet.raw import dataset_folder_name, image_path, label_path, write_dataset_json
 
 #: Default grid of a toy case, (z, y, x) voxels, and its spacing (z, y, x) in mm.
 TOY_SHAPE: tuple[int, int, int] = (16, 40, 40)

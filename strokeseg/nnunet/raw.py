@@ -8,25 +8,17 @@ An nnU-Net raw dataset lives in ``$nnUNet_raw/DatasetXXX_Name`` with ``imagesTr/
 from __future__ import annotations
 
 import os
+import re
 import shutil
 from collections.abc import Mapping
 from pathlib import Path
 
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.io import PathLike, write_json_atomic
+from strokeseg.nnunet.folders import RAW, environment_folder
 
 FILE_ENDING = ".nii.gz"
-
-#: Channel names written into ``dataset.json``; strokeseg's planners map them to normalizations.
-CHANNEL_DWI = "DWI"      # diffusion-weighted, b ≈ 1000 s/mm²
-CHANNEL_ADC = "ADC"      # apparent diffusion coefficient map, 10⁻⁶ mm²/s
-CHANNEL_B0 = "b0"        # b = 0 image of the diffusion series
-CHANNEL_FLAIR = "FLAIR"  # FLAIR (WMH pipeline)
-CHANNEL_T1W = "T1w"      # T1-weighted (ATLAS pipeline; also the WMH challenge's T1)
-
-#: Label names: lesion is 1; the WMH challenge's "other pathology" becomes nnU-Net's ignore label.
-LABEL_BACKGROUND = "background"
-LABEL_IGNORE = "ignore"
+_DATASET_PATTERN = re.compile(r"^(?:Dataset)?(\d{1,3})(?:_.*)?$")
 
 
 def dataset_folder_name(dataset_id: int, name: str) -> str:
@@ -73,25 +65,31 @@ def write_dataset_json(dataset_dir: PathLike, channel_names: Mapping[int, str], 
     return write_json_atomic(Path(dataset_dir) / "dataset.json", content, overwrite=overwrite)
 
 
-def find_dataset(raw_root: PathLike, dataset: str | int) -> Path:
-    """The dataset folder in ``raw_root`` given its id (``500``, ``"500"``) or folder name (``Dataset500_X``).
+def find_dataset(raw_root: PathLike | None, dataset: str | int) -> Path:
+    """The dataset folder in ``raw_root`` for an ID (``500``, ``"500"``), ``Dataset500`` or a folder name
+    (``Dataset500_X``); ``raw_root`` None means ``$nnUNet_raw``.
 
     Raises:
-        InputDataError: no such dataset, or several folders share the id.
+        InputDataError: ``dataset`` is no ID or name, there is no such dataset, or several folders share the id.
+        ConfigurationError: ``raw_root`` is None and ``$nnUNet_raw`` is unset.
     """
-    root = Path(raw_root)
     text = str(dataset)
-    if text.isdigit():
-        matches = sorted(p for p in root.glob(f"Dataset{int(text):03d}_*") if p.is_dir()) if root.is_dir() else []
-        if len(matches) > 1:
-            raise InputDataError(f"dataset id {text} is used by several folders in {root}: "
-                                 f"{', '.join(p.name for p in matches)}")
-        if matches:
-            return matches[0]
-    elif (root / text).is_dir():
-        return root / text
-    expected = f"Dataset{int(text):03d}_NAME" if text.isdigit() else text
-    raise InputDataError(f"no dataset {text} in {root} (expected a folder {expected}); is nnUNet_raw (--raw) right?")
+    match = _DATASET_PATTERN.match(text)
+    if match is None:
+        raise InputDataError(f"{text!r} is neither an existing folder nor an nnU-Net dataset ID/name "
+                             "(an ID such as 501, or a folder name such as Dataset501_Name)")
+    root = Path(raw_root) if raw_root is not None else environment_folder(RAW)
+    dataset_id = int(match.group(1))
+    matches = sorted(p for p in root.glob(f"Dataset{dataset_id:03d}_*") if p.is_dir()) if root.is_dir() else []
+    if "_" in text:
+        matches = [p for p in matches if p.name == text]
+    if len(matches) > 1:
+        raise InputDataError(f"dataset id {dataset_id} is used by several folders in {root}: "
+                             f"{', '.join(p.name for p in matches)}; nnU-Net needs unique ids")
+    if matches:
+        return matches[0]
+    expected = text if "_" in text else f"Dataset{dataset_id:03d}_NAME"
+    raise InputDataError(f"no dataset {text} in {root} (expected a folder {expected}); is {RAW} (--raw) right?")
 
 
 def check_new_dataset(raw_root: PathLike, dataset_id: int, name: str, overwrite: bool = False) -> Path:

@@ -12,36 +12,11 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from strokeseg.errors import ExternalToolError, NnunetIntegrationError
 from strokeseg.io import PathLike
-
-
-@dataclass(frozen=True)
-class NnunetPaths:
-    """The three nnU-Net data folders."""
-
-    raw: Path
-    preprocessed: Path
-    results: Path
-
-    @classmethod
-    def under(cls, root: PathLike) -> NnunetPaths:
-        """``root/nnUNet_raw``, ``root/nnUNet_preprocessed``, ``root/nnUNet_results``."""
-        root = Path(root)
-        return cls(root / "nnUNet_raw", root / "nnUNet_preprocessed", root / "nnUNet_results")
-
-    def environment(self) -> dict[str, str]:
-        """The environment variables nnU-Net reads, as strings."""
-        return {"nnUNet_raw": str(self.raw), "nnUNet_preprocessed": str(self.preprocessed),
-                "nnUNet_results": str(self.results)}
-
-    def create(self) -> None:
-        """Create the three folders if they are missing."""
-        for folder in (self.raw, self.preprocessed, self.results):
-            folder.mkdir(parents=True, exist_ok=True)
+from strokeseg.nnunet.folders import NnunetPaths
 
 
 def nnunet_executable(tool: str) -> str:
@@ -76,11 +51,3 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
         tail = "\n".join(lines[-tail_lines:])
         raise ExternalToolError(f"{tool} failed with exit code {completed.returncode}; full log: {log_path}\n"
                                 f"--- last lines ---\n{tail}")
-
-
-def target_spacing_arguments(spacing: Sequence[float] | None, plans: str) -> tuple[str, ...]:
-    """``nnUNetv2_plan_and_preprocess`` arguments that plan 3d_fullres at ``spacing`` (z, y, x mm) under the plans
-    name ``plans`` (a changed grid must not overwrite the default plans); none when ``spacing`` is None."""
-    if spacing is None:
-        return ()
-    return ("-overwrite_target_spacing", *(f"{value:g}" for value in spacing), "-overwrite_plans_name", plans)

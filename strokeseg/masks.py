@@ -1,4 +1,7 @@
-"""Binary-mask helpers shared by skull stripping and the WMH brain mask."""
+"""Binary-mask helpers shared by skull stripping, brain masks, registration, planners and phantoms.
+
+Arrays are in any axis order; spacings are per array axis in mm.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +16,14 @@ def slice_axis_of(spacing: Sequence[float]) -> int:
     return int(np.argmax(np.asarray(spacing, dtype=float)))
 
 
-def bounding_box(mask: np.ndarray) -> tuple[slice, ...]:
-    """The smallest box (one slice per axis) that holds every True voxel of a non-empty ``mask``."""
-    coordinates = np.nonzero(mask)
-    return tuple(slice(int(c.min()), int(c.max()) + 1) for c in coordinates)
+def bounding_box(mask: np.ndarray, pad: int = 0) -> tuple[slice, ...]:
+    """The smallest box (one slice per axis) that holds every True voxel of a non-empty ``mask``, widened by
+    ``pad`` voxels on each side and clipped to the array."""
+    slices = []
+    for axis in range(mask.ndim):
+        present = np.flatnonzero(mask.any(axis=tuple(a for a in range(mask.ndim) if a != axis)))
+        slices.append(slice(max(int(present[0]) - pad, 0), min(int(present[-1]) + pad + 1, mask.shape[axis])))
+    return tuple(slices)
 
 
 def largest_component(mask: np.ndarray) -> np.ndarray:

@@ -1,0 +1,24 @@
+"""Plans identifiers: the names under which nnU-Net stores a planner's plans and preprocessed data."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+#: The plans identifier of nnU-Net's own ExperimentPlanner.
+STOCK_PLANS = "nnUNetPlans"
+
+
+def spaced_plans_name(plans: str, spacing: Sequence[float] | None) -> str:
+    """``plans`` for the planner's own grid; with a target spacing (z, y, x mm) the spacing is appended
+    (``strokesegDWIPlans_5x4x4mm``, ``0.5`` → ``0p5``) so plans of two grids never overwrite each other."""
+    if spacing is None:
+        return plans
+    return f"{plans}_{'x'.join(f'{value:g}'.replace('.', 'p') for value in spacing)}mm"
+
+
+def target_spacing_arguments(spacing: Sequence[float] | None, plans: str) -> tuple[str, ...]:
+    """``nnUNetv2_plan_and_preprocess`` arguments that plan 3d_fullres at ``spacing`` (z, y, x mm) under the plans
+    name ``plans`` (a changed grid must not overwrite the default plans); none when ``spacing`` is None."""
+    if spacing is None:
+        return ()
+    return ("-overwrite_target_spacing", *(f"{value:g}" for value in spacing), "-overwrite_plans_name", plans)
