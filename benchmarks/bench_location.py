@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from strokeseg.evaluation.location import load_location_atlas, locate_case
-from strokeseg.evaluation.registration import RegistrationSettings, register_affine
+from strokeseg.location.lookup import load_location_atlas, locate_case
+from strokeseg.location.registration import RegistrationSettings, register_affine
 from strokeseg.synthetic.anatomy import load_phantom_template, sample_subject, subject_transform
 from strokeseg.synthetic.phantom import _grid_for, case_rng, make_phantom, sample_plan
 from strokeseg.synthetic.sites import DWI_SITES

@@ -39,7 +39,7 @@ CASE_COLUMNS: tuple[CaseColumn, ...] = (
     CaseColumn("onset_to_imaging_h", "Float64", "hours from last-known-well to imaging"),
     CaseColumn("chronic_infarct", "boolean", "an old (chronic) infarct is also present"),
     CaseColumn("wmh_volume_ml", "Float64", "white-matter hyperintensity volume in mL"),
-    CaseColumn("location", "string", "infarct location class (see strokeseg.evaluation.location), if known"),
+    CaseColumn("location", "string", "infarct location class (see strokeseg.location.lookup), if known"),
     CaseColumn("lesion_volume_ml", "Float64", "reference lesion volume in mL (label > 0, ignore label excluded)"),
     CaseColumn("n_lesions", "Int64", "number of reference lesions (26-connected components)"),
     CaseColumn("b_value", "Float64", "diffusion b-value of the DWI channel in s/mm²"),

@@ -22,7 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.dataset_conversion.cli",
     "strokeseg.preprocessing.cli",
     "strokeseg.synthetic.cli",
-    "strokeseg.evaluation.location_cli",
+    "strokeseg.location.cli",
     "strokeseg.evaluation.cli",
     "strokeseg.postprocessing.cli",
     "strokeseg.experiments.cli",

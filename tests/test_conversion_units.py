@@ -11,7 +11,6 @@ import SimpleITK as sitk
 from strokeseg.dataset_conversion.bids import nominal_field_strength, parse_bids_name, sidecar_metadata
 from strokeseg.dataset_conversion.case_conversion import on_reference_grid, same_voxel_centres
 from strokeseg.dataset_conversion.diffusion import combine_volumes, compute_adc, read_bval, select_b_volumes
-from strokeseg.dataset_conversion.registration import register_and_resample
 from strokeseg.dataset_conversion.sources import normalise_split, safe_case_id
 from strokeseg.dataset_conversion.validation import (
     count_components,
@@ -21,6 +20,7 @@ from strokeseg.dataset_conversion.validation import (
 )
 from strokeseg.errors import ConfigurationError, GeometryError, InputDataError
 from strokeseg.io import Geometry
+from strokeseg.location.registration import register_and_resample
 
 SAMPLE = Path(__file__).parent / "data" / "isles22_sample" / "rawdata" / "sub-strokecase0009" / "ses-0001"
 

@@ -1,7 +1,7 @@
 """Location strata from the atlas (``--location atlas``) and their cache.
 
-The atlas lookup ``strokeseg.evaluation.location.locate_case`` is built in another issue; the end-to-end
-test runs once it is merged and is skipped (with the reason) until then. The cache logic is tested here.
+The cache logic is tested on its own; the end-to-end test runs ``strokeseg evaluate --location atlas`` with the
+atlas lookup (``strokeseg.location.lookup.locate_case``).
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import pytest
 import SimpleITK as sitk
 
 from strokeseg.cli import main
-from strokeseg.evaluation.atlas_locations import (
+from strokeseg.location.cache import (
     LocationTask,
     location_labels,
     pending_tasks,
@@ -49,8 +48,6 @@ def test_location_cache_round_trip_and_staleness(tmp_path: Path) -> None:
 
 
 def test_atlas_locations_end_to_end(tmp_path: Path) -> None:
-    pytest.importorskip("strokeseg.evaluation.location",
-                        reason="strokeseg.evaluation.location (the location atlas, a parallel issue) is not merged yet")
     import nilearn
 
     data = Path(nilearn.__file__).parent / "datasets" / "data"

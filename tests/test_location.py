@@ -12,14 +12,14 @@ import SimpleITK as sitk
 
 from strokeseg.cli import main
 from strokeseg.errors import GeometryError
-from strokeseg.evaluation.location import (
+from strokeseg.location.lookup import (
     LOCATION_CLASSES,
     LOCATION_UNKNOWN,
     CaseLocation,
     load_location_atlas,
     locate_case,
 )
-from strokeseg.evaluation.registration import head_mask, head_mask_dice, register_affine
+from strokeseg.location.registration import head_mask, head_mask_dice, register_affine
 from strokeseg.synthetic.anatomy import load_phantom_template
 from strokeseg.synthetic.phantom import make_phantom
 from strokeseg.synthetic.sites import DWI_SITES

@@ -10,20 +10,20 @@ import pytest
 import SimpleITK as sitk
 
 from strokeseg.errors import ConfigurationError
-from strokeseg.evaluation import location_atlas
-from strokeseg.evaluation.location import (
-    LOCATION_MULTIPLE,
-    LOCATION_NO_LESION,
-    LOCATION_UNKNOWN,
-    classify_fractions,
-    locate_lesions,
-)
-from strokeseg.evaluation.location_atlas import (
+from strokeseg.location import atlas as location_atlas
+from strokeseg.location.atlas import (
     LOCATION_CLASSES,
     MRICRON_TEMPLATES,
     default_cache_dir,
     load_location_atlas,
     mricron_available,
+)
+from strokeseg.location.lookup import (
+    LOCATION_MULTIPLE,
+    LOCATION_NO_LESION,
+    LOCATION_UNKNOWN,
+    classify_fractions,
+    locate_lesions,
 )
 
 needs_mricron = pytest.mark.skipif(not mricron_available(), reason="Debian mricron-data is not installed")

@@ -20,13 +20,13 @@ from scipy import ndimage
 
 from strokeseg.cli import main
 from strokeseg.evaluation.case_metrics import evaluate_pair
-from strokeseg.evaluation.location import (
+from strokeseg.io import read_array
+from strokeseg.location.lookup import (
     LOCATION_CLASSES,
     LOCATION_MULTIPLE,
     LOCATION_NO_LESION,
     load_location_atlas,
 )
-from strokeseg.io import read_array
 from strokeseg.synthetic.phantom import make_phantom
 from strokeseg.synthetic.sites import DWI_SITES
 

@@ -14,7 +14,7 @@ from strokeseg.cases import canonical_vendor, read_cases
 from strokeseg.cli import main
 from strokeseg.defaults import PHANTOM_LESION_VOLUME_RANGES_ML, VOLUME_LARGE_ABOVE_ML, VOLUME_SMALL_BELOW_ML
 from strokeseg.errors import ConfigurationError, OutputExistsError
-from strokeseg.evaluation.location_atlas import LOCATION_CLASSES
+from strokeseg.location.atlas import LOCATION_CLASSES
 from strokeseg.synthetic import DWI_SITES, SiteProfile, generate_cohort
 from strokeseg.synthetic.contrast import Pathology, adc_map, diffusion_signals
 from strokeseg.synthetic.layouts import ATLAS_METADATA_COLUMNS, ATLAS_METADATA_FILE, MANIFEST_COLUMNS

@@ -19,12 +19,12 @@ import numpy as np
 import SimpleITK as sitk
 
 from strokeseg.dataset_conversion.diffusion import combine_volumes, select_b_volumes
-from strokeseg.dataset_conversion.registration import RegistrationMethod, register_and_resample
 from strokeseg.dataset_conversion.sources import SPLIT_TRAIN, CaseSource, ChannelSource, CohortSpec
 from strokeseg.dataset_conversion.validation import lesion_statistics, normalise_mask, union_of_masks
 from strokeseg.defaults import B0_MAX_B_VALUE, GRID_TOLERANCE_MM, LESION_CONNECTIVITY
 from strokeseg.errors import GeometryError, InputDataError
 from strokeseg.io import Geometry, array_to_image, read_array, write_image_atomic
+from strokeseg.location.registration import RegistrationMethod, register_and_resample
 from strokeseg.modalities import CHANNEL_ADC, adc_reference_value, adc_unit_factor
 from strokeseg.nnunet.raw import image_path, label_path
 

@@ -10,7 +10,6 @@ from typing import Any
 from strokeseg.dataset_conversion.atlas import RELEASES
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert, dry_run
-from strokeseg.dataset_conversion.registration import REGISTRATION_METHODS
 from strokeseg.dataset_conversion.split_datasets import LINK_MODES, WrittenSplits, split_dataset
 from strokeseg.dataset_conversion.splits import STRATIFY_BY
 from strokeseg.defaults import (
@@ -25,6 +24,7 @@ from strokeseg.defaults import (
     VENDOR_SPLIT_FRACTIONS,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.location.registration import REGISTRATION_METHODS
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR
 from strokeseg.nnunet.folders import PREPROCESSED, RAW, environment_folder, optional_environment_folder
 

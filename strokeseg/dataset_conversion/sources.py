@@ -39,7 +39,7 @@ class ChannelSource:
         target_b: with ``b_values``, keep the volumes whose b is nearest this value (0 = the b = 0 volumes)
             and average them (geometric mean over diffusion directions, arithmetic mean for b = 0).
         register: the channel lies on another grid than the case's first channel and is registered to it
-            and resampled onto it (rigid/affine, see :mod:`strokeseg.dataset_conversion.registration`);
+            and resampled onto it (rigid/affine, see :mod:`strokeseg.location.registration`);
             otherwise it must already share the first channel's grid.
     """
 

@@ -36,15 +36,6 @@ from strokeseg import __version__
 from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation import plots
-from strokeseg.evaluation.atlas_locations import (
-    LocationTask,
-    locate,
-    location_labels,
-    pending_tasks,
-    read_location_cache,
-    require_location_atlas,
-    write_location_cache,
-)
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
 from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet, case_image, probability_file
 from strokeseg.evaluation.report import (
@@ -71,6 +62,15 @@ from strokeseg.evaluation.worker import (
     run_parallel,
 )
 from strokeseg.io import atomic_path, write_json_atomic
+from strokeseg.location.cache import (
+    LocationTask,
+    locate,
+    location_labels,
+    pending_tasks,
+    read_location_cache,
+    require_location_atlas,
+    write_location_cache,
+)
 
 logger = logging.getLogger(__name__)
 

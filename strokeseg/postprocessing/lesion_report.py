@@ -11,7 +11,7 @@ Report folder:
 * ``qc/CASE.png`` — axial, coronal and sagittal slices through the largest lesion, prediction (red) and
   reference (green) outlines over the case image (channel 0, the DWI in the DWI datasets).
 
-Locations come from the location atlas (MNI registration, ``strokeseg.evaluation.location.locate_case``);
+Locations come from the location atlas (MNI registration, ``strokeseg.location.lookup.locate_case``);
 ``location=False`` skips the registration (location "not computed").
 
 Resuming: every finished case is recorded in ``.partial/CASE.json`` (keyed by the sizes and modification
@@ -41,9 +41,9 @@ from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsErr
 from strokeseg.evaluation.case_metrics import evaluate_pair
 from strokeseg.evaluation.inputs import case_image, image_files
 from strokeseg.evaluation.lesions import label_lesions
-from strokeseg.evaluation.location import LocationAtlas, load_location_atlas, locate_case
 from strokeseg.evaluation.worker import run_parallel
 from strokeseg.io import Geometry, atomic_path, read_image, require_same_grid, write_json_atomic
+from strokeseg.location.lookup import LocationAtlas, load_location_atlas, locate_case
 from strokeseg.postprocessing.files import read_lesion_mask
 from strokeseg.postprocessing.qc_figure import write_qc_png
 from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE, read_uncertainty_table

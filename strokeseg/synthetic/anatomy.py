@@ -15,7 +15,7 @@ import numpy as np
 import SimpleITK as sitk
 from scipy import ndimage
 
-from strokeseg.evaluation.location_atlas import (
+from strokeseg.location.atlas import (
     LOCATION_CLASSES,
     brain_masks,
     load_location_atlas,

@@ -25,8 +25,8 @@ from strokeseg.defaults import (
     PHANTOM_LESION_VOLUME_RANGES_ML,
 )
 from strokeseg.errors import ConfigurationError
-from strokeseg.evaluation.location import LOCATION_NO_LESION, classify_fractions, fractions_from_counts
-from strokeseg.evaluation.location_atlas import LOCATION_CLASSES, VENTRICLE_CODE
+from strokeseg.location.atlas import LOCATION_CLASSES, VENTRICLE_CODE
+from strokeseg.location.lookup import LOCATION_NO_LESION, classify_fractions, fractions_from_counts
 from strokeseg.masks import bounding_box
 from strokeseg.synthetic.anatomy import (
     PhantomTemplate,

@@ -24,9 +24,9 @@ from scipy import ndimage
 
 from strokeseg.defaults import LESION_CONNECTIVITY, LOCATION_MIN_FRACTION, REGISTRATION_QC_MIN_DICE
 from strokeseg.errors import GeometryError, InputDataError
-from strokeseg.evaluation.location_atlas import LOCATION_CLASSES, LocationAtlas, load_location_atlas
-from strokeseg.evaluation.registration import AffineRegistration, RegistrationSettings, register_affine
 from strokeseg.io import Geometry, PathLike, read_image
+from strokeseg.location.atlas import LOCATION_CLASSES, LocationAtlas, load_location_atlas
+from strokeseg.location.registration import AffineRegistration, RegistrationSettings, register_affine
 
 __all__ = [
     "LOCATION_CLASSES",

@@ -1,6 +1,6 @@
 """Location strata from the location atlas, with a cache so that registrations run once per case.
 
-The atlas lookup itself (registration to MNI, class volumes, QC) lives in ``strokeseg.evaluation.location``
+The atlas lookup itself (registration to MNI, class volumes, QC) lives in ``strokeseg.location.lookup``
 (``locate_case``); it is imported only when atlas locations are requested. Registration takes seconds per
 case, and many models are evaluated on one test set, so results are kept in a CSV cache
 (``locations.csv`` in the report folder unless ``--location-cache`` names another file) keyed by the
@@ -48,17 +48,17 @@ def _stamp(path: Path) -> str:
 
 
 def require_location_atlas() -> None:
-    """Raise ConfigurationError unless ``strokeseg.evaluation.location`` can be imported."""
+    """Raise ConfigurationError unless ``strokeseg.location.lookup`` can be imported."""
     try:
-        import strokeseg.evaluation.location  # noqa: F401
+        import strokeseg.location.lookup  # noqa: F401
     except ImportError as error:
-        raise ConfigurationError(f"atlas locations need strokeseg.evaluation.location, which cannot be imported "
+        raise ConfigurationError(f"atlas locations need strokeseg.location.lookup, which cannot be imported "
                                  f"({error}); use --location cases or --location none") from None
 
 
 def locate(task: LocationTask) -> dict[str, Any]:
     """Locate one case with the atlas; a cache row. Cases whose files cannot be used get "unknown"."""
-    from strokeseg.evaluation.location import locate_case
+    from strokeseg.location.lookup import locate_case
 
     row = {"case_id": task.case_id, "image_file": str(task.image), "reference_file": str(task.reference),
            "key": task.key(), "note": "", "class_volumes_ml": "{}"}

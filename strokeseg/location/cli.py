@@ -7,9 +7,9 @@ import dataclasses
 from pathlib import Path
 
 from strokeseg.defaults import LOCATION_MIN_FRACTION, REGISTRATION_QC_MIN_DICE
-from strokeseg.evaluation.location import locate_case
-from strokeseg.evaluation.location_atlas import ATLAS_SOURCES, LOCATION_CLASSES, load_location_atlas
 from strokeseg.io import write_json_atomic
+from strokeseg.location.atlas import ATLAS_SOURCES, LOCATION_CLASSES, load_location_atlas
+from strokeseg.location.lookup import locate_case
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -44,6 +44,7 @@ from strokeseg.defaults import (
     ATLAS_TEMPLATE_SPACING_MM,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.location.registration import resample_to_spacing
 
 logger = logging.getLogger(__name__)
 
@@ -442,12 +443,12 @@ def _build_into(folder: Path, source: str) -> None:
         nib.save(nib.Nifti1Image(class_map.astype(np.uint8), grid.affine), str(staging / _CLASS_MAP_FILE))
         t1_path = staging / "t1_1mm.nii.gz"
         nib.save(nib.Nifti1Image(t1.astype(np.float32), grid.affine), str(t1_path))
-        template = _resample_isotropic(sitk.ReadImage(str(t1_path), sitk.sitkFloat32), ATLAS_TEMPLATE_SPACING_MM,
+        template = resample_to_spacing(sitk.ReadImage(str(t1_path), sitk.sitkFloat32), ATLAS_TEMPLATE_SPACING_MM,
                                        sitk.sitkLinear)
         t1_path.unlink()
         brain_path = staging / "brain_1mm.nii.gz"
         nib.save(nib.Nifti1Image(brain.astype(np.uint8), grid.affine), str(brain_path))
-        mask = _resample_isotropic(sitk.ReadImage(str(brain_path), sitk.sitkUInt8), ATLAS_TEMPLATE_SPACING_MM,
+        mask = resample_to_spacing(sitk.ReadImage(str(brain_path), sitk.sitkUInt8), ATLAS_TEMPLATE_SPACING_MM,
                                    sitk.sitkNearestNeighbor)
         brain_path.unlink()
         sitk.WriteImage(template, str(staging / _TEMPLATE_FILE), True)
@@ -465,12 +466,3 @@ def _build_into(folder: Path, source: str) -> None:
     finally:
         if staging.exists():
             shutil.rmtree(staging, ignore_errors=True)
-
-
-def _resample_isotropic(image: sitk.Image, spacing_mm: float, interpolator: int) -> sitk.Image:
-    old_spacing = np.asarray(image.GetSpacing())
-    size = [round(n * s / spacing_mm) for n, s in zip(image.GetSize(), old_spacing, strict=True)]
-    origin = np.asarray(image.GetOrigin()) + np.asarray(image.GetDirection()).reshape(3, 3) @ (
-        (spacing_mm - old_spacing) / 2.0)
-    return sitk.Resample(image, size, sitk.Transform(), interpolator, tuple(origin), (spacing_mm,) * 3,
-                         image.GetDirection(), 0.0, image.GetPixelID())
