@@ -8,6 +8,7 @@ cells. Columns beyond ``CASE_COLUMNS`` are allowed and kept (evaluation can stra
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from strokeseg.errors import InputDataError
 from strokeseg.io import PathLike, atomic_path
 
 CASES_FILE = "cases.csv"
+_UNSAFE_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,12 @@ def canonical_vendor(manufacturer: str | None) -> str | None:
         if lowered.startswith(prefix):
             return vendor
     return text
+
+
+def safe_case_id(identifier: str) -> str:
+    """``identifier`` with every run of characters other than letters, digits, ``-``, ``_`` replaced by ``_``."""
+    cleaned = _UNSAFE_ID_CHARACTERS.sub("_", str(identifier).strip()).strip("_")
+    return cleaned
 
 
 def read_cases(path: PathLike) -> pd.DataFrame:

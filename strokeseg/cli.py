@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.nnunet.cli",
     "strokeseg.demo",
     "strokeseg.dataset_conversion.cli",
+    "strokeseg.splits.cli",
     "strokeseg.preprocessing.cli",
     "strokeseg.synthetic.cli",
     "strokeseg.location.cli",

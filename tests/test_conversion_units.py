@@ -8,10 +8,11 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
+from strokeseg.cases import safe_case_id
 from strokeseg.dataset_conversion.bids import nominal_field_strength, parse_bids_name, sidecar_metadata
 from strokeseg.dataset_conversion.case_conversion import on_reference_grid, same_voxel_centres
 from strokeseg.dataset_conversion.diffusion import combine_volumes, compute_adc, read_bval, select_b_volumes
-from strokeseg.dataset_conversion.sources import normalise_split, safe_case_id
+from strokeseg.dataset_conversion.sources import normalise_split
 from strokeseg.dataset_conversion.validation import (
     count_components,
     lesion_statistics,

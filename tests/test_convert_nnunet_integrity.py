@@ -25,10 +25,10 @@ from cohort_fixtures import (
 
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert
-from strokeseg.dataset_conversion.split_datasets import split_dataset
 from strokeseg.io import write_json_atomic
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.splits import split_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -15,14 +15,15 @@ from cohort_fixtures import make_registry
 from strokeseg.cases import read_cases
 from strokeseg.cli import main
 from strokeseg.dataset_conversion.convert import convert
-from strokeseg.dataset_conversion.split_datasets import (
+from strokeseg.errors import ConfigurationError, OutputExistsError
+from strokeseg.splits.datasets import (
     SPLITS_FILE,
     SPLITS_INFO_FILE,
     apply_design,
     load_training_cases,
     split_dataset,
 )
-from strokeseg.dataset_conversion.splits import (
+from strokeseg.splits.designs import (
     assign_parts,
     case_strata,
     domain_adaptation_split,
@@ -32,7 +33,6 @@ from strokeseg.dataset_conversion.splits import (
     stratified_order,
     vendor_split,
 )
-from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.volumes import volume_stratum
 
 

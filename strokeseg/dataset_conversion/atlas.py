@@ -25,6 +25,7 @@ from typing import Any
 
 import pandas as pd
 
+from strokeseg.cases import safe_case_id
 from strokeseg.dataset_conversion.bids import BidsFile, find_bids_images
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
@@ -34,7 +35,6 @@ from strokeseg.dataset_conversion.sources import (
     CohortSpec,
     Discovery,
     SkippedCase,
-    safe_case_id,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.modalities import CHANNEL_T1W, LABEL_BACKGROUND

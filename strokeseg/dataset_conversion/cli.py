@@ -1,5 +1,4 @@
-"""``strokeseg convert <cohort> SRC ...`` (cohort on disk -> nnU-Net raw dataset + cases.csv + report) and
-``strokeseg split <design> -d DATASET ...`` (the papers' study designs -> splits_final.json / derived datasets)."""
+"""``strokeseg convert <cohort> SRC ...``: cohort on disk -> nnU-Net raw dataset + cases.csv + report."""
 
 from __future__ import annotations
 
@@ -10,34 +9,17 @@ from typing import Any
 from strokeseg.dataset_conversion.atlas import RELEASES
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert, dry_run
-from strokeseg.dataset_conversion.split_datasets import LINK_MODES, WrittenSplits, split_dataset
-from strokeseg.dataset_conversion.splits import STRATIFY_BY
-from strokeseg.defaults import (
-    DEFAULT_SEED,
-    DOMAIN_ADAPTATION_SIZES,
-    DOMAIN_ADAPTATION_TEST_FRACTION,
-    ENSEMBLE_MEMBERS,
-    ENSEMBLE_SUBSET_FRACTION,
-    LEARNING_CURVE_FRACTIONS,
-    TARGET_B_VALUE,
-    TRAIN_FRACTION,
-    VENDOR_SPLIT_FRACTIONS,
-)
+from strokeseg.defaults import TARGET_B_VALUE
 from strokeseg.errors import ConfigurationError
 from strokeseg.location.registration import REGISTRATION_METHODS
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR
-from strokeseg.nnunet.folders import PREPROCESSED, RAW, environment_folder, optional_environment_folder
+from strokeseg.nnunet.folders import RAW, environment_folder
 
 _DEFAULT_NAMES = {"isles22": "ISLES22", "atlas": "ATLAS", "wmh": "WMH", "registry": "StrokeRegistry"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add ``strokeseg convert`` (one sub-command per cohort) and ``strokeseg split`` (one per design)."""
-    _register_convert(subparsers)
-    _register_split(subparsers)
-
-
-def _register_convert(subparsers: argparse._SubParsersAction) -> None:
+    """Add ``strokeseg convert`` (one sub-command per cohort)."""
     parser = subparsers.add_parser(
         "convert", help="convert a cohort (ISLES'22, ATLAS, WMH, DWI registry) into an nnU-Net raw dataset",
         description="Convert a cohort from its on-disk layout into nnU-Net's raw format: imagesTr/labelsTr"
@@ -132,124 +114,4 @@ def _cli_convert(args: argparse.Namespace) -> int:
     counts = result.counts
     print(f"{result.dataset_dir}: converted {counts['converted']} case(s) ({counts['converted_train']} train, "
           f"{counts['converted_test']} test), skipped {counts['skipped']}; report: {result.report_csv}")
-    return 0
-
-
-# --------------------------------------------------------------------------------------------------
-# strokeseg split
-# --------------------------------------------------------------------------------------------------
-def _register_split(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "split", help="write the papers' study designs as nnU-Net splits_final.json or derived datasets",
-        description="Deterministic, stratified (site x lesion-volume stratum) splits of a converted dataset's "
-                    "training cases: learning curve, domain adaptation, vendor, single site, deep ensemble. "
-                    "See docs/splits.md.")
-    designs = parser.add_subparsers(dest="design", required=True, metavar="DESIGN")
-    curve = _design_parser(designs, "learning-curve", "nested subsamples, each 8:2 train/val; fold k = fraction k")
-    curve.add_argument("--fractions", default=_listing(LEARNING_CURVE_FRACTIONS),
-                       help="comma-separated fractions of the training cases (default: %(default)s)")
-    _add_train_fraction(curve)
-    adaptation = _design_parser(designs, "domain-adaptation",
-                                "test pool + nested adaptation subsamples of an external cohort (derived dataset)",
-                                derived_required=True)
-    adaptation.add_argument("--sizes", default=_listing(DOMAIN_ADAPTATION_SIZES),
-                            help="comma-separated subsample sizes (default: %(default)s)")
-    pool = adaptation.add_mutually_exclusive_group()
-    pool.add_argument("--test-fraction", type=float, default=DOMAIN_ADAPTATION_TEST_FRACTION,
-                      help="fraction held out as the test pool (default: %(default)s)")
-    pool.add_argument("--test-size", type=int, default=None, help="number of cases held out as the test pool")
-    _add_train_fraction(adaptation)
-    vendor = _design_parser(designs, "vendor", "one derived dataset per vendor, each 80/10/10 train/val/test",
-                            derived=False)
-    vendor.add_argument("--groups", nargs="+", required=True, metavar="GROUP:ID[:NAME]",
-                        help="e.g. Siemens:601 GE:602 (dataset name defaults to <source>_<group>)")
-    vendor.add_argument("--column", default="vendor", help="cases.csv column to split by (default: %(default)s)")
-    vendor.add_argument("--fractions", default=_listing(VENDOR_SPLIT_FRACTIONS),
-                        help="train,val,test fractions (default: %(default)s)")
-    site = _design_parser(designs, "site", "one site's cases, 8:2 train/val (derived dataset)", derived_required=True)
-    site.add_argument("--site", required=True, help="the site (cases.csv 'site' value)")
-    _add_train_fraction(site)
-    ensemble = _design_parser(designs, "ensemble", "K members on 90 %% subsets; fold k = member k")
-    ensemble.add_argument("--members", type=int, default=ENSEMBLE_MEMBERS, help="ensemble size (default: %(default)s)")
-    ensemble.add_argument("--subset-fraction", type=float, default=ENSEMBLE_SUBSET_FRACTION,
-                          help="fraction of the training cases each member trains on (default: %(default)s)")
-
-
-def _design_parser(designs: argparse._SubParsersAction, name: str, what: str, derived: bool = True,
-                   derived_required: bool = False) -> argparse.ArgumentParser:
-    parser = designs.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}.")
-    parser.add_argument("-d", "--dataset", required=True, help="source dataset id or folder name")
-    parser.add_argument("--raw", type=Path, default=None, help="nnUNet_raw folder (default: $nnUNet_raw)")
-    parser.add_argument("--preprocessed", type=Path, default=None,
-                        help="nnUNet_preprocessed folder; an existing dataset folder there gets the splits too "
-                             "(default: $nnUNet_preprocessed when set)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the split (default: %(default)s)")
-    parser.add_argument("--stratify-by", default=",".join(STRATIFY_BY),
-                        help="comma-separated cases.csv columns to stratify by; volume_stratum is derived from "
-                             "lesion_volume_ml (default: %(default)s; empty: none)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing splits or derived datasets")
-    if derived:
-        parser.add_argument("--derived-id", type=int, required=derived_required, default=None,
-                            help="write a derived dataset with this id (files linked from the source)"
-                                 + ("" if derived_required else "; default: splits_final.json in the source"))
-        parser.add_argument("--derived-name", default=None, help="name of the derived dataset")
-    parser.add_argument("--link", choices=LINK_MODES, default="symlink",
-                        help="how a derived dataset reuses the source files (default: %(default)s)")
-    parser.set_defaults(func=_cli_split)
-    return parser
-
-
-def _add_train_fraction(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--train-fraction", type=float, default=TRAIN_FRACTION,
-                        help="training share of every subsample, the rest validates (default: %(default)s)")
-
-
-def _listing(values: tuple[float, ...] | tuple[int, ...]) -> str:
-    return ",".join(f"{value:g}" for value in values)
-
-
-def _numbers(text: str, kind: type = float) -> list[Any]:
-    try:
-        return [kind(item) for item in text.split(",") if item.strip()]
-    except ValueError:
-        raise ConfigurationError(f"{text!r} is not a comma-separated list of {kind.__name__} values") from None
-
-
-def _groups(specs: list[str]) -> list[tuple[str, int, str | None]]:
-    targets = []
-    for spec in specs:
-        parts = spec.split(":")
-        if len(parts) not in (2, 3) or not parts[0] or not parts[1].isdigit():
-            raise ConfigurationError(f"group {spec!r} must read GROUP:DATASET_ID or GROUP:DATASET_ID:NAME")
-        targets.append((parts[0], int(parts[1]), parts[2] if len(parts) == 3 and parts[2] else None))
-    return targets
-
-
-def _cli_split(args: argparse.Namespace) -> int:
-    raw = environment_folder(RAW, args.raw, "--raw")
-    preprocessed = optional_environment_folder(PREPROCESSED, args.preprocessed)
-    stratify_by = tuple(item.strip() for item in args.stratify_by.split(",") if item.strip())
-    common: dict[str, Any] = {"link": args.link, "overwrite": args.overwrite, "preprocessed_root": preprocessed,
-                              "seed": args.seed, "stratify_by": stratify_by}
-    written: list[WrittenSplits] = []
-    if args.design == "vendor":
-        for group, dataset_id, name in _groups(args.groups):
-            written.append(split_dataset(raw, args.dataset, "vendor", derived_id=dataset_id, derived_name=name,
-                                         group=group, column=args.column, fractions=_numbers(args.fractions), **common))
-    else:
-        options: dict[str, Any] = {"derived_id": args.derived_id, "derived_name": args.derived_name}
-        if args.design == "learning-curve":
-            options.update(fractions=_numbers(args.fractions), train_fraction=args.train_fraction)
-        elif args.design == "domain-adaptation":
-            options.update(sizes=_numbers(args.sizes, int), test_fraction=args.test_fraction, test_size=args.test_size,
-                           train_fraction=args.train_fraction)
-        elif args.design == "site":
-            options.update(site=args.site, train_fraction=args.train_fraction)
-        else:
-            options.update(members=args.members, subset_fraction=args.subset_fraction)
-        written.append(split_dataset(raw, args.dataset, args.design, **options, **common))
-    for result in written:
-        sizes = ", ".join(f"{fold.name}: {len(fold.train)}/{len(fold.val)}" for fold in result.plan.folds)
-        test = f"; {len(result.plan.test)} test case(s) in imagesTs" if result.plan.test else ""
-        print(f"{result.splits_file}: {len(result.plan.folds)} fold(s) (train/val {sizes}){test}")
     return 0

@@ -23,6 +23,7 @@ from typing import Any
 
 import pandas as pd
 
+from strokeseg.cases import safe_case_id
 from strokeseg.dataset_conversion.bids import BidsFile, find_bids_images, read_sidecar, sidecar_metadata
 from strokeseg.dataset_conversion.diffusion import read_bval
 from strokeseg.dataset_conversion.sources import (
@@ -32,7 +33,6 @@ from strokeseg.dataset_conversion.sources import (
     CohortSpec,
     Discovery,
     SkippedCase,
-    safe_case_id,
 )
 from strokeseg.defaults import TARGET_B_VALUE
 from strokeseg.errors import InputDataError

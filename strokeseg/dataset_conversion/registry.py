@@ -23,7 +23,7 @@ from typing import Any
 
 import pandas as pd
 
-from strokeseg.cases import canonical_vendor
+from strokeseg.cases import canonical_vendor, safe_case_id
 from strokeseg.dataset_conversion.bids import nominal_field_strength
 from strokeseg.dataset_conversion.dicom import DICOM_CHANNELS, resolve_dicom_case
 from strokeseg.dataset_conversion.sources import (
@@ -35,7 +35,6 @@ from strokeseg.dataset_conversion.sources import (
     SkippedCase,
     missing_files,
     normalise_split,
-    safe_case_id,
 )
 from strokeseg.defaults import TARGET_B_VALUE
 from strokeseg.errors import ConfigurationError, InputDataError

@@ -8,7 +8,6 @@ shared runner (:mod:`strokeseg.dataset_conversion.runner`) then reads, checks an
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,6 @@ SPLITS: tuple[str, str] = (SPLIT_TRAIN, SPLIT_TEST)
 
 _SPLIT_ALIASES = {"train": SPLIT_TRAIN, "training": SPLIT_TRAIN, "tr": SPLIT_TRAIN,
                   "test": SPLIT_TEST, "testing": SPLIT_TEST, "ts": SPLIT_TEST}
-_UNSAFE_ID_CHARACTERS = re.compile(r"[^A-Za-z0-9_-]+")
 
 
 @dataclass(frozen=True)
@@ -170,12 +168,6 @@ def normalise_split(value: object, where: str) -> str:
     if text not in _SPLIT_ALIASES:
         raise ConfigurationError(f"{where}: split {value!r} is not one of train/test")
     return _SPLIT_ALIASES[text]
-
-
-def safe_case_id(identifier: str) -> str:
-    """``identifier`` with every run of characters other than letters, digits, ``-``, ``_`` replaced by ``_``."""
-    cleaned = _UNSAFE_ID_CHARACTERS.sub("_", str(identifier).strip()).strip("_")
-    return cleaned
 
 
 def missing_files(paths: Iterable[tuple[str, Path | None]]) -> list[str]:

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from strokeseg.cases import safe_case_id
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     SPLIT_TRAIN,
@@ -28,7 +29,6 @@ from strokeseg.dataset_conversion.sources import (
     Discovery,
     SkippedCase,
     missing_files,
-    safe_case_id,
 )
 from strokeseg.errors import InputDataError
 from strokeseg.modalities import CHANNEL_FLAIR, CHANNEL_T1W, LABEL_BACKGROUND, LABEL_IGNORE

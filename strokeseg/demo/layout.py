@@ -13,13 +13,13 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from strokeseg.dataset_conversion.split_datasets import SPLITS_FILE
 from strokeseg.demo.profiles import DemoProfile
 from strokeseg.experiments.config import NnunetSettings
 from strokeseg.experiments.steps import ModelRef, RunContext
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.raw import find_dataset
 from strokeseg.planners.dwi import DWI_PLANS_NAME
+from strokeseg.splits import SPLITS_FILE
 
 #: nnU-Net dataset IDs inside the demo's own nnUNet_raw (no clash with the user's datasets is possible).
 INTERNAL_ID, EXTERNAL_ID, ADAPTATION_ID = 980, 982, 983

@@ -22,8 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from strokeseg.dataset_conversion.split_datasets import DESIGNS, load_training_cases
-from strokeseg.dataset_conversion.splits import SplitPlan
 from strokeseg.errors import ConfigurationError
 from strokeseg.experiments.config import ExperimentConfig
 from strokeseg.experiments.steps import (
@@ -39,6 +37,7 @@ from strokeseg.experiments.steps import (
     TrainStep,
 )
 from strokeseg.nnunet.raw import find_dataset
+from strokeseg.splits import DESIGNS, SplitPlan, load_training_cases
 
 #: Folder names inside the experiment folder.
 JOBS_FOLDER, PREDICTIONS_FOLDER, EVALUATION_FOLDER = "jobs", "predictions", "evaluation"

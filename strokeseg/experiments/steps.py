@@ -17,12 +17,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from strokeseg.dataset_conversion.split_datasets import (
-    DESIGNS,
-    SPLITS_FILE,
-    apply_design,
-    load_training_cases,
-)
 from strokeseg.device import resolve_device
 from strokeseg.errors import InputDataError
 from strokeseg.experiments.config import EvaluationSettings, NnunetSettings
@@ -30,6 +24,12 @@ from strokeseg.io import write_json_atomic
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.raw import find_dataset
 from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.splits import (
+    DESIGNS,
+    SPLITS_FILE,
+    apply_design,
+    load_training_cases,
+)
 
 logger = logging.getLogger(__name__)
 

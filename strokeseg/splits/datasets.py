@@ -29,9 +29,11 @@ from typing import Any
 import pandas as pd
 
 from strokeseg import __version__
-from strokeseg.cases import CASES_FILE, read_cases, write_cases
-from strokeseg.dataset_conversion.sources import safe_case_id
-from strokeseg.dataset_conversion.splits import (
+from strokeseg.cases import CASES_FILE, read_cases, safe_case_id, write_cases
+from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
+from strokeseg.io import PathLike, write_json_atomic
+from strokeseg.nnunet.raw import FILE_ENDING, check_new_dataset, find_dataset, publish_dataset
+from strokeseg.splits.designs import (
     SplitPlan,
     domain_adaptation_split,
     ensemble_split,
@@ -39,9 +41,6 @@ from strokeseg.dataset_conversion.splits import (
     single_site_split,
     vendor_split,
 )
-from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.io import PathLike, write_json_atomic
-from strokeseg.nnunet.raw import FILE_ENDING, check_new_dataset, find_dataset, publish_dataset
 
 logger = logging.getLogger(__name__)
 
