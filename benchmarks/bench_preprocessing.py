@@ -67,11 +67,11 @@ def _run(arguments: argparse.Namespace, work: Path) -> None:
     from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPreprocessor
     from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 
-    from strokeseg.preprocessing.phantom import coefficient_of_variation, head_phantom, write_phantom_dataset
     from strokeseg.preprocessing.pipeline import prepare_case
     from strokeseg.preprocessing.preprocessors import StrokesegPreprocessor, case_preparation
     from strokeseg.preprocessing.settings import PLANS_KEY
     from strokeseg.preprocessing.skull_strip import skull_strip_mask
+    from strokeseg.synthetic.analytic_head import coefficient_of_variation, head_phantom, write_phantom_dataset
 
     sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(arguments.threads)
     torch.set_num_threads(arguments.threads)

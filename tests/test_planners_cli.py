@@ -12,8 +12,8 @@ from strokeseg.errors import ExternalToolError
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.planners.zoom_config import zoom_schedule_from_plans
-from strokeseg.preprocessing.phantom import write_phantom_dataset
 from strokeseg.preprocessing.settings import PLANS_KEY
+from strokeseg.synthetic.analytic_head import write_phantom_dataset
 
 pytestmark = pytest.mark.slow
 

@@ -12,8 +12,8 @@ from nnunetv2.imageio.simpleitk_reader_writer import SimpleITKIO
 from strokeseg.errors import InputDataError
 from strokeseg.masks import bounding_box
 from strokeseg.planners.foreground import evenly_spaced, foreground_crop_ratios
-from strokeseg.preprocessing.phantom import head_phantom
 from strokeseg.preprocessing.settings import CasePreparation
+from strokeseg.synthetic.analytic_head import head_phantom
 
 
 def write(array: np.ndarray, path: Path, spacing: tuple[float, float, float]) -> str:

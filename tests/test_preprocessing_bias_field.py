@@ -12,7 +12,7 @@ from strokeseg.preprocessing.bias_field import (
     n4_log_bias_field,
     shrink_factors,
 )
-from strokeseg.preprocessing.phantom import coefficient_of_variation, head_phantom
+from strokeseg.synthetic.analytic_head import coefficient_of_variation, head_phantom
 
 SHAPE, SPACING = (16, 72, 64), (5.0, 2.0, 2.0)
 

@@ -12,8 +12,8 @@ from strokeseg_test_plans import dwi_adc_plans_dict
 
 from strokeseg.cli import main
 from strokeseg.preprocessing.intensity import PeakHistogram
-from strokeseg.preprocessing.phantom import head_phantom
 from strokeseg.preprocessing.settings import CasePreparation
+from strokeseg.synthetic.analytic_head import head_phantom
 
 SHAPE, SPACING = (12, 56, 48), (5.0, 2.5, 2.5)
 

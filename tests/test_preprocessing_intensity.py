@@ -17,7 +17,7 @@ from strokeseg.preprocessing.intensity import (
     wmh_flair_normalize,
     wmh_histogram_peak,
 )
-from strokeseg.preprocessing.phantom import head_phantom
+from strokeseg.synthetic.analytic_head import head_phantom
 
 
 def test_histogram_peak_finds_the_mode() -> None:

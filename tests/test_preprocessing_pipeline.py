@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.preprocessing.phantom import coefficient_of_variation, head_phantom
 from strokeseg.preprocessing.pipeline import prepare_case
 from strokeseg.preprocessing.settings import CasePreparation
+from strokeseg.synthetic.analytic_head import coefficient_of_variation, head_phantom
 
 SHAPE, SPACING = (16, 72, 64), (5.0, 2.0, 2.0)
 NAMES = ["DWI", "ADC"]

@@ -13,9 +13,9 @@ from strokeseg_test_plans import dwi_adc_plans
 
 from strokeseg.errors import InputDataError
 from strokeseg.preprocessing.intensity import PeakHistogram
-from strokeseg.preprocessing.phantom import head_phantom
 from strokeseg.preprocessing.preprocessors import StrokesegPreprocessor, case_label
 from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
+from strokeseg.synthetic.analytic_head import head_phantom
 
 SHAPE, SPACING = (12, 56, 48), (5.0, 2.5, 2.5)
 DATASET_JSON = {"channel_names": {"0": "DWI", "1": "ADC"}, "labels": {"background": 0, "lesion": 1},

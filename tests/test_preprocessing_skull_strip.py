@@ -7,8 +7,8 @@ import pytest
 
 from strokeseg.errors import InputDataError
 from strokeseg.masks import fill_holes, largest_component
-from strokeseg.preprocessing.phantom import head_phantom
 from strokeseg.preprocessing.skull_strip import skull_strip_mask
+from strokeseg.synthetic.analytic_head import head_phantom
 
 
 def dice(a: np.ndarray, b: np.ndarray) -> float:

@@ -1,7 +1,8 @@
 """Synthetic cohorts for the demo, the tests and the benchmarks (nothing is downloaded).
 
 ``generate_cohort`` writes template-based phantom cohorts in the real layouts (registry manifest, ISLES'22,
-ATLAS R2.0, WMH 2017); ``SiteProfile`` describes a scanner; ``toy`` holds a minimal blob dataset for smoke tests.
+ATLAS R2.0, WMH 2017); ``SiteProfile`` describes a scanner; ``toy`` holds a minimal blob dataset for smoke tests;
+``analytic_head`` an analytic head phantom with a known bias field for the preprocessing checks.
 """
 
 from __future__ import annotations

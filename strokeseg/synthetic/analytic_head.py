@@ -1,10 +1,10 @@
-"""An analytic head phantom with known ground truth, for the preprocessing tests and benchmark.
+"""An analytic head phantom with known ground truth, for the preprocessing and planner tests and benchmark.
 
 Brain ellipsoid (grey-matter shell, white-matter core, ventricles) inside a CSF gap and a skull ring,
 multiplied by a known smooth bias field, with Rician noise; one spherical lesion. Contrasts mimic DWI
 (b = 1000: bright grey matter, dark CSF and skull, bright acute lesion), ADC (10⁻⁶ mm²/s), FLAIR and T1w.
-Arrays are (z, y, x); spacings (z, y, x) in mm. The template-based phantom cohorts live in
-``strokeseg.synthetic``; this one is for checks that need an exact answer.
+Arrays are (z, y, x); spacings (z, y, x) in mm. The template-based phantom cohorts of this package
+(``cohort``, ``phantom``) look like real cohorts; this one is for checks that need an exact answer.
 """
 
 from __future__ import annotations
