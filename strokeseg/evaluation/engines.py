@@ -28,9 +28,11 @@ from scipy.spatial import cKDTree
 
 from strokeseg.defaults import LESION_CONNECTIVITY
 from strokeseg.device import resolve_device
-from strokeseg.evaluation.lesions import LesionCounts, check_connectivity, lesion_counts
+from strokeseg.evaluation.lesion_matching import LesionCounts, lesion_counts
 from strokeseg.evaluation.overlap import ConfusionCounts
-from strokeseg.evaluation.surface import SurfaceDistances, surface
+from strokeseg.evaluation.surface import SurfaceDistances
+from strokeseg.lesions import check_connectivity
+from strokeseg.masks import surface
 
 #: Values of ``--device``.
 

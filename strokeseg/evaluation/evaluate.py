@@ -46,7 +46,7 @@ from strokeseg.evaluation.atlas_locations import (
     write_location_cache,
 )
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
-from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet, case_image, probability_file
+from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet
 from strokeseg.evaluation.report import (
     ALL,
     OVERALL,
@@ -68,9 +68,11 @@ from strokeseg.evaluation.worker import (
     EvaluationSettings,
     empty_row,
     evaluate_case_files,
-    run_parallel,
 )
 from strokeseg.io import atomic_path, write_json_atomic
+from strokeseg.nnunet.probabilities import probability_file
+from strokeseg.nnunet.raw import case_image
+from strokeseg.parallel import run_parallel
 
 logger = logging.getLogger(__name__)
 

@@ -16,8 +16,8 @@ from strokeseg.defaults import (
     UNCERTAINTY_PRIOR,
     UNCERTAINTY_REVIEW_CUT,
 )
-from strokeseg.evaluation.lesions import CONNECTIVITIES
 from strokeseg.evaluation.location_atlas import ATLAS_SOURCES, load_location_atlas
+from strokeseg.lesions import CONNECTIVITIES
 from strokeseg.postprocessing.fitting import apply_postprocessing, fit_postprocessing
 from strokeseg.postprocessing.lesion_report import ReportRequest, run_report
 from strokeseg.postprocessing.selection import OBJECTIVES
