@@ -1,10 +1,11 @@
 """Evaluation: metrics (shared/METRICS.md), lesion matching, strata, statistics, reports, plots and engines.
 
 Pure computation: ``overlap``, ``surface``, ``lesion_matching``, ``probability`` (metric definitions),
-``engines`` and ``torch_engine`` (CPU and CUDA engines), ``case_metrics`` (all per-case
-metrics of two arrays), ``strata``, ``statistics`` and ``report`` (tables). I/O and orchestration:
-``inputs`` (the reference set and each model's predictions), ``worker`` (one case from its files),
-``atlas_locations``, ``plots``, ``evaluate`` (a whole run) and ``cli`` (``strokeseg evaluate``).
+``engine_base`` (what an engine computes), ``engines`` (CPU engine, engine selection) and ``torch_engine``
+(CUDA engine), ``case_metrics`` (all per-case metrics of two arrays), ``strata``, ``statistics`` and
+``report`` (tables). I/O and orchestration: ``inputs`` (the reference set and each model's predictions),
+``worker`` (one case from its files), ``atlas_locations``, ``plots``, ``evaluate`` (a whole run) and ``cli``
+(``strokeseg evaluate``).
 
 The names below are the stage's public API: the metric definitions other stages score with (post-processing
 fits on Dice and lesion F1, reports per-case metrics, and computes the ensemble uncertainty index), so that

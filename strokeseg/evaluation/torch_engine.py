@@ -15,7 +15,7 @@ import torch
 from torch.nn import functional
 
 from strokeseg.defaults import LESION_CONNECTIVITY
-from strokeseg.evaluation.engines import CroppingEngine
+from strokeseg.evaluation.engine_base import CroppingEngine
 from strokeseg.evaluation.lesion_matching import LesionCounts
 from strokeseg.lesions import check_connectivity
 
