@@ -42,7 +42,8 @@ import SimpleITK as sitk  # noqa: E402
 
 from strokeseg.evaluation.case_metrics import evaluate_pair  # noqa: E402
 from strokeseg.evaluation.engines import CpuEngine  # noqa: E402
-from strokeseg.evaluation.worker import CaseTask, EvaluationSettings, evaluate_case_files, run_parallel  # noqa: E402
+from strokeseg.evaluation.worker import CaseTask, EvaluationSettings, evaluate_case_files  # noqa: E402
+from strokeseg.parallel import run_parallel  # noqa: E402
 from strokeseg.synthetic.lesion_pairs import lesion_pair  # noqa: E402
 
 Pair = tuple[np.ndarray, np.ndarray, tuple[float, float, float]]

@@ -45,6 +45,32 @@ def strip_image_suffix(path: PathLike) -> str:
     return name[: len(name) - len(image_suffix(path))]
 
 
+def image_files(folder: Path, what: str) -> dict[str, Path]:
+    """case_id -> image file for every image in ``folder`` (not recursive); the case ID is the file name
+    without its image ending. Files that are not images (nnU-Net's ``.json``, ``.npz``, ``.pkl``) and hidden
+    files are ignored.
+
+    Args:
+        folder: the folder (references, predictions, brain masks ...).
+        what: what the folder holds, for error messages.
+
+    Raises:
+        InputDataError: the folder is missing, or two files share a case ID (``a.nii`` and ``a.nii.gz``).
+    """
+    if not folder.is_dir():
+        raise InputDataError(f"{what} folder {folder} does not exist")
+    files: dict[str, Path] = {}
+    for path in sorted(folder.iterdir()):
+        if path.name.startswith(".") or not path.is_file() or not path.name.lower().endswith(IMAGE_SUFFIXES):
+            continue
+        case_id = strip_image_suffix(path)
+        if case_id in files:
+            raise InputDataError(f"{what} folder {folder} holds two files for case {case_id!r}: "
+                                 f"{files[case_id].name} and {path.name}; keep one")
+        files[case_id] = path
+    return files
+
+
 @dataclass(frozen=True)
 class Geometry:
     """Voxel grid of an image in SimpleITK's physical conventions (x, y, z order, mm, LPS)."""
@@ -183,6 +209,21 @@ def _full_suffix(path: Path) -> str:
         if name.endswith(suffix):
             return suffix
     return path.suffix
+
+
+def read_json(path: PathLike) -> Any:
+    """The content of a JSON file.
+
+    Raises:
+        InputDataError: the file is missing or not valid JSON.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputDataError(f"{path} does not exist")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        raise InputDataError(f"{path} is not valid JSON ({error})") from None
 
 
 def write_text_atomic(target: PathLike, text: str, overwrite: bool = True) -> Path:

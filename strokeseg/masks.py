@@ -1,4 +1,4 @@
-"""Binary-mask helpers shared by skull stripping, brain masks, registration, planners and phantoms.
+"""Binary-mask helpers shared by skull stripping, brain masks, registration, planners, evaluation, phantoms.
 
 Arrays are in any axis order; spacings are per array axis in mm.
 """
@@ -6,6 +6,7 @@ Arrays are in any axis order; spacings are per array axis in mm.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
@@ -48,3 +49,23 @@ def fill_holes(mask: np.ndarray, slice_axis: int = 0) -> np.ndarray:
         if moved[index].any():
             moved[index] = ndimage.binary_fill_holes(moved[index])
     return filled
+
+
+def interior(mask: Any) -> Any:
+    """Voxels of ``mask`` whose 6 face neighbours all lie inside ``mask`` (its 6-connected erosion).
+
+    Works on numpy arrays and torch tensors alike (only slicing, ``&`` and ``zeros_like`` are used), so the
+    CPU and CUDA evaluation engines share this definition. Voxels on the array border are never interior.
+    """
+    inner = mask[1:-1, 1:-1, 1:-1]
+    result = mask.new_zeros(mask.shape) if hasattr(mask, "new_zeros") else np.zeros_like(mask)
+    if min(mask.shape) < 3:
+        return result
+    result[1:-1, 1:-1, 1:-1] = (inner & mask[:-2, 1:-1, 1:-1] & mask[2:, 1:-1, 1:-1] & mask[1:-1, :-2, 1:-1]
+                                & mask[1:-1, 2:, 1:-1] & mask[1:-1, 1:-1, :-2] & mask[1:-1, 1:-1, 2:])
+    return result
+
+
+def surface(mask: Any) -> Any:
+    """∂A = A XOR its 6-connected erosion (numpy array or torch tensor, 3-D, boolean)."""
+    return mask & ~interior(mask)

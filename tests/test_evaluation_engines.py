@@ -10,7 +10,8 @@ import pytest
 from strokeseg.device import resolve_device
 from strokeseg.errors import ConfigurationError
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics, evaluate_pair
-from strokeseg.evaluation.engines import CpuEngine, MetricEngine, select_engine
+from strokeseg.evaluation.engine_base import MetricEngine
+from strokeseg.evaluation.engines import CpuEngine, select_engine
 from strokeseg.synthetic.lesion_pairs import lesion_pair
 
 torch = pytest.importorskip("torch")

@@ -13,9 +13,10 @@ import pytest
 from scipy import ndimage
 
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics, evaluate_pair
-from strokeseg.evaluation.lesions import LesionCounts, lesion_counts, lesion_f1
+from strokeseg.evaluation.lesion_matching import LesionCounts, lesion_counts, lesion_f1
 from strokeseg.evaluation.overlap import ConfusionCounts, dice, micro_dice, precision, sensitivity
-from strokeseg.evaluation.surface import SurfaceDistances, hausdorff95, surface
+from strokeseg.evaluation.surface import SurfaceDistances, hausdorff95
+from strokeseg.masks import surface
 from strokeseg.synthetic.lesion_pairs import lesion_pair
 
 

@@ -8,14 +8,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from strokeseg.evaluation.probability import (
-    check_probability,
-    ensemble_mean_probability,
-    foreground_probability,
-    max_dice,
-    uncertainty_index,
-    voxel_kl_divergence,
-)
+from strokeseg.evaluation.probability import ensemble_mean_probability, max_dice, uncertainty_index, voxel_kl_divergence
+from strokeseg.nnunet.probabilities import check_probability, foreground_probability
 
 
 def _dice(prediction: np.ndarray, reference: np.ndarray) -> float:

@@ -13,7 +13,9 @@ from strokeseg.io import (
     Geometry,
     array_to_image,
     atomic_path,
+    image_files,
     read_array,
+    read_json,
     require_same_grid,
     strip_image_suffix,
     write_image_atomic,
@@ -32,6 +34,29 @@ def test_strip_image_suffix_handles_double_endings() -> None:
     assert strip_image_suffix("b.mha") == "b"
     with pytest.raises(InputDataError, match="not an image file"):
         strip_image_suffix("notes.txt")
+
+
+def test_image_files_keys_images_by_case_id_and_skips_other_files(tmp_path: Path) -> None:
+    for name in ("case_2.nii.gz", "case_1.mha", "case_1.npz", "case_1.pkl", ".hidden.nii.gz", "plans.json"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "folder.nii.gz").mkdir()
+    assert image_files(tmp_path, "predictions") == {"case_1": tmp_path / "case_1.mha",
+                                                    "case_2": tmp_path / "case_2.nii.gz"}
+    (tmp_path / "case_2.nii").write_bytes(b"")
+    with pytest.raises(InputDataError, match=r"predictions folder .* two files for case 'case_2'"):
+        image_files(tmp_path, "predictions")
+    with pytest.raises(InputDataError, match=r"references folder .*missing does not exist"):
+        image_files(tmp_path / "missing", "references")
+
+
+def test_read_json_names_a_missing_or_invalid_file(tmp_path: Path) -> None:
+    write_json_atomic(tmp_path / "good.json", {"val": ["a"]})
+    assert read_json(tmp_path / "good.json") == {"val": ["a"]}
+    with pytest.raises(InputDataError, match=r"missing\.json does not exist"):
+        read_json(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{not json", encoding="utf-8")
+    with pytest.raises(InputDataError, match=r"bad\.json is not valid JSON"):
+        read_json(tmp_path / "bad.json")
 
 
 def test_read_array_rejects_nan_and_names_the_file(tmp_path: Path) -> None:

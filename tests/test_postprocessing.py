@@ -11,7 +11,7 @@ from cohort_fixtures import write_nifti
 
 from strokeseg.cli import main
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.evaluation.case_metrics import evaluate_pair
+from strokeseg.evaluation import evaluate_pair
 from strokeseg.io import read_array
 from strokeseg.postprocessing import apply_postprocessing, fit_postprocessing
 from strokeseg.postprocessing.components import (

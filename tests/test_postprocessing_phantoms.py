@@ -19,7 +19,7 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from strokeseg.cli import main
-from strokeseg.evaluation.case_metrics import evaluate_pair
+from strokeseg.evaluation import evaluate_pair
 from strokeseg.io import read_array
 from strokeseg.location.lookup import (
     LOCATION_CLASSES,

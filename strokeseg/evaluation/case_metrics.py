@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from strokeseg.defaults import LESION_CONNECTIVITY, NSD_TOLERANCE_MM
-from strokeseg.evaluation.engines import CpuEngine, MetricEngine, PairAnalysis
-from strokeseg.evaluation.lesions import lesion_f1
+from strokeseg.evaluation.engine_base import MetricEngine, PairAnalysis
+from strokeseg.evaluation.engines import CpuEngine
+from strokeseg.evaluation.lesion_matching import lesion_f1
 from strokeseg.evaluation.overlap import dice, precision, sensitivity
 from strokeseg.evaluation.surface import (
     average_symmetric_surface_distance,

@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 from strokeseg import defaults
 from strokeseg.device import DEVICES
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.evaluation.lesions import CONNECTIVITIES
 from strokeseg.evaluation.strata import LOCATION_SOURCES
+from strokeseg.lesions import CONNECTIVITIES
 
 if TYPE_CHECKING:  # the heavy modules (scipy.stats, matplotlib) load only when the command runs
     from strokeseg.evaluation.evaluate import EvaluationRequest, EvaluationResult
@@ -188,10 +188,11 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
     from strokeseg.cases import read_cases
     from strokeseg.device import resolve_device
     from strokeseg.evaluation.evaluate import EvaluationRequest
-    from strokeseg.evaluation.inputs import is_trained_model_folder, resolve_reference
+    from strokeseg.evaluation.inputs import resolve_reference
     from strokeseg.evaluation.report import BootstrapSettings
     from strokeseg.evaluation.strata import StrataSettings
     from strokeseg.evaluation.worker import EvaluationSettings
+    from strokeseg.nnunet.predictions import is_trained_model_folder
 
     models = _prediction_sets(args)
     if not models:

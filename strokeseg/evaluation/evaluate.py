@@ -37,7 +37,7 @@ from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation import plots
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
-from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet, case_image, probability_file
+from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet
 from strokeseg.evaluation.report import (
     ALL,
     OVERALL,
@@ -59,7 +59,6 @@ from strokeseg.evaluation.worker import (
     EvaluationSettings,
     empty_row,
     evaluate_case_files,
-    run_parallel,
 )
 from strokeseg.io import atomic_path, write_json_atomic
 from strokeseg.location.cache import (
@@ -71,6 +70,9 @@ from strokeseg.location.cache import (
     require_location_atlas,
     write_location_cache,
 )
+from strokeseg.nnunet.probabilities import probability_file
+from strokeseg.nnunet.raw import case_image
+from strokeseg.parallel import run_parallel
 
 logger = logging.getLogger(__name__)
 

@@ -1,8 +1,9 @@
 """Metrics on probability maps: threshold-free maximal Dice and the ensemble uncertainty index.
 
 Definitions: ``shared/METRICS.md`` ("Ensemble uncertainty index", Kim et al.). Probabilities are foreground
-probabilities in [0, 1] (not logits). nnU-Net's ``--save_probabilities`` writes ``<case>.npz`` with key
-``probabilities`` of shape (C, z, y, x); :func:`foreground_probability` turns that into one map.
+probabilities in [0, 1] (not logits), as :func:`strokeseg.nnunet.probabilities.read_foreground_probability`
+reads them from nnU-Net's ``--save_probabilities`` files. ``strokeseg uncertainty`` (post-processing) uses
+:func:`ensemble_mean_probability` and :func:`uncertainty_index` through :mod:`strokeseg.evaluation`.
 """
 
 from __future__ import annotations
@@ -14,26 +15,6 @@ import numpy as np
 from scipy.special import xlogy
 
 from strokeseg.defaults import UNCERTAINTY_DIVERGENCE_THRESHOLD, UNCERTAINTY_PRIOR
-
-
-def foreground_probability(probabilities: np.ndarray) -> np.ndarray:
-    """Foreground probability (z, y, x) from nnU-Net's class probabilities (C, z, y, x).
-
-    C ≥ 2 (softmax with background as class 0): 1 − P(background), i.e. the probability of any lesion
-    class. C = 1 (a single region/sigmoid output): that channel.
-    """
-    if probabilities.ndim != 4:
-        raise ValueError(f"class probabilities must have shape (C, z, y, x), got {probabilities.shape}")
-    if probabilities.shape[0] == 1:
-        return np.asarray(probabilities[0])
-    return 1.0 - np.asarray(probabilities[0])
-
-
-def check_probability(probability: np.ndarray) -> None:
-    """Raise ValueError unless every value is a finite probability in [0, 1]."""
-    if probability.size and not (np.isfinite(probability).all() and probability.min() >= 0
-                                 and probability.max() <= 1):
-        raise ValueError("probabilities must be finite values in [0, 1] (probabilities, not logits)")
 
 
 def ensemble_mean_probability(members: Sequence[np.ndarray]) -> np.ndarray:

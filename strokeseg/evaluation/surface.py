@@ -1,41 +1,21 @@
 """Surfaces and surface-distance metrics (definitions: ``shared/METRICS.md``, "Surfaces and distances").
 
 The surface ∂A of a mask A is the set of its voxels with at least one of the 6 face neighbours outside A
-(A XOR its 6-connected erosion); voxels beyond the array border count as outside. d(A→B) is, for every
-voxel of ∂A, the Euclidean distance in mm between voxel centres (voxel spacing s) to the nearest voxel of
-∂B. hd, hd95, assd and nsd are computed from the two directed distance sets, so both evaluation engines
-(which differ only in how they find nearest surface voxels) share these formulas.
+(A XOR its 6-connected erosion, :func:`strokeseg.masks.surface`); voxels beyond the array border count as
+outside. d(A→B) is, for every voxel of ∂A, the Euclidean distance in mm between voxel centres (voxel
+spacing s) to the nearest voxel of ∂B. hd, hd95, assd and nsd are computed from the two directed distance
+sets, so both evaluation engines (which differ only in how they find nearest surface voxels) share these
+formulas.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
 from strokeseg.defaults import NSD_TOLERANCE_MM
-
-
-def interior(mask: Any) -> Any:
-    """Voxels of ``mask`` whose 6 face neighbours all lie inside ``mask`` (its 6-connected erosion).
-
-    Works on numpy arrays and torch tensors alike (only slicing, ``&`` and ``zeros_like`` are used), so the
-    CPU and CUDA engines share this definition. Voxels on the array border are never interior.
-    """
-    inner = mask[1:-1, 1:-1, 1:-1]
-    result = mask.new_zeros(mask.shape) if hasattr(mask, "new_zeros") else np.zeros_like(mask)
-    if min(mask.shape) < 3:
-        return result
-    result[1:-1, 1:-1, 1:-1] = (inner & mask[:-2, 1:-1, 1:-1] & mask[2:, 1:-1, 1:-1] & mask[1:-1, :-2, 1:-1]
-                                & mask[1:-1, 2:, 1:-1] & mask[1:-1, 1:-1, :-2] & mask[1:-1, 1:-1, 2:])
-    return result
-
-
-def surface(mask: Any) -> Any:
-    """∂A = A XOR its 6-connected erosion (numpy array or torch tensor, 3-D, boolean)."""
-    return mask & ~interior(mask)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 
 Same steps and definitions as :class:`strokeseg.evaluation.engines.CpuEngine`, as tensor operations on the
 device: joint bounding box and crop, confusion counts, surfaces by 6-connected erosion (the shared
-:func:`strokeseg.evaluation.surface.surface`), nearest-surface distances by exact pairwise distances between
+:func:`strokeseg.masks.surface`), nearest-surface distances by exact pairwise distances between
 surface voxel centres in float64, computed in chunks that bound memory, and lesions by connected-component
 labelling through max-pooling label propagation (every voxel starts with a unique label; each step takes
 the maximum over the connectivity's neighbourhood inside the mask, until nothing changes).
@@ -15,8 +15,9 @@ import torch
 from torch.nn import functional
 
 from strokeseg.defaults import LESION_CONNECTIVITY
-from strokeseg.evaluation.engines import CroppingEngine
-from strokeseg.evaluation.lesions import LesionCounts, check_connectivity
+from strokeseg.evaluation.engine_base import CroppingEngine
+from strokeseg.evaluation.lesion_matching import LesionCounts
+from strokeseg.lesions import check_connectivity
 
 #: Pairwise distance matrices are computed in chunks of at most this many entries (float64: 128 MiB).
 DEFAULT_CHUNK_ENTRIES = 1 << 24

@@ -1,27 +1,22 @@
 """Evaluating case files: read, check the grid, binarise, compute the metrics — one case per call.
 
 ``evaluate_case_files`` runs in the worker processes of ``strokeseg evaluate -j N`` (files are read in the
-workers, so reading scales with the processes too); ``run_case_tasks`` distributes the cases with a
-process pool and a progress bar. Problems of one case (unreadable file, different grid, bad probability
-map) become that case's ``status`` and ``note`` instead of stopping the run; the caller decides whether
-they are fatal (``--strict``).
+workers, so reading scales with the processes too); :func:`strokeseg.parallel.run_parallel` distributes
+the cases with a process pool and a progress bar. Problems of one case (unreadable file, different grid, bad
+probability map) become that case's ``status`` and ``note`` instead of stopping the run; the caller decides
+whether they are fatal (``--strict``).
 """
 
 from __future__ import annotations
 
 import logging
 import math
-import multiprocessing
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
-import SimpleITK as sitk
-from tqdm import tqdm
 
 from strokeseg.defaults import (
     GRID_TOLERANCE_MM,
@@ -34,15 +29,10 @@ from strokeseg.defaults import (
 from strokeseg.errors import InputDataError
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics
 from strokeseg.evaluation.engines import select_engine
-from strokeseg.evaluation.inputs import PROBABILITY_KEY
-from strokeseg.evaluation.probability import (
-    check_probability,
-    ensemble_mean_probability,
-    foreground_probability,
-    max_dice,
-    uncertainty_index,
-)
+from strokeseg.evaluation.probability import ensemble_mean_probability, max_dice, uncertainty_index
 from strokeseg.io import read_array
+from strokeseg.labels import lesion_mask
+from strokeseg.nnunet.probabilities import read_foreground_probability
 
 logger = logging.getLogger(__name__)
 
@@ -94,22 +84,6 @@ class CaseTask:
     probabilities: tuple[Path, ...] = ()
 
 
-def lesion_mask(label_map: np.ndarray, labels: Sequence[int] | None, ignore_label: int | None) -> np.ndarray:
-    """Boolean lesion mask of a label map: voxels with a value in ``labels`` (None: > 0, ignore label excluded).
-
-    Raises:
-        InputDataError: the map holds non-integer values (e.g. probabilities instead of labels).
-    """
-    if np.issubdtype(label_map.dtype, np.floating) and not np.array_equal(label_map, np.round(label_map)):
-        raise InputDataError("holds non-integer values; expected a label map (0 = background)")
-    if labels is not None:
-        return np.isin(label_map, np.asarray(labels))
-    mask = label_map > 0
-    if ignore_label is not None:
-        mask &= label_map != ignore_label
-    return mask
-
-
 def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[str, Any]:
     """Evaluate one case from its files; the row of ``per_case.csv`` (status ``ok`` or the problem)."""
     row: dict[str, Any] = {"model": task.model, "case_id": task.case_id, "status": STATUS_OK, "note": "",
@@ -155,29 +129,6 @@ def _probability_metrics(files: Sequence[Path], reference: np.ndarray, predictio
             "needs_review": review}
 
 
-def read_foreground_probability(path: Path, shape: tuple[int, ...]) -> np.ndarray:
-    """Foreground probability (z, y, x) of one nnU-Net ``.npz`` file, checked against the label map's ``shape``."""
-    if not path.is_file():
-        raise InputDataError(f"probability map {path} does not exist (predict with --save_probabilities)")
-    try:
-        with np.load(path) as archive:
-            if PROBABILITY_KEY not in archive:
-                raise InputDataError(f"probability map {path} has no {PROBABILITY_KEY!r} array "
-                                     f"(keys: {', '.join(archive.files)})")
-            probabilities = archive[PROBABILITY_KEY]
-    except (OSError, ValueError) as error:
-        raise InputDataError(f"probability map {path} could not be read ({error})") from None
-    if probabilities.ndim != 4 or probabilities.shape[1:] != shape:
-        raise InputDataError(f"probability map {path} has shape {probabilities.shape}; expected (C, "
-                             f"{', '.join(map(str, shape))}) in the reference's (z, y, x) array order")
-    foreground = foreground_probability(probabilities)
-    try:
-        check_probability(foreground)
-    except ValueError as error:
-        raise InputDataError(f"probability map {path}: {error}") from None
-    return foreground
-
-
 def empty_row(task_model: str, case_id: str, status: str, note: str, reference: Path | None = None,
               prediction: Path | None = None) -> dict[str, Any]:
     """The per-case row of a case that could not be evaluated (metrics NaN)."""
@@ -185,42 +136,3 @@ def empty_row(task_model: str, case_id: str, status: str, note: str, reference: 
                            "reference_file": str(reference or ""), "prediction_file": str(prediction or "")}
     row.update({column: math.nan for column in METRIC_COLUMNS})
     return row
-
-
-Item = TypeVar("Item")
-
-
-def run_parallel(function: Callable[[Item], dict[str, Any]], items: Sequence[Item], jobs: int,
-                 device: str = "cpu", description: str = "evaluating") -> list[dict[str, Any]]:
-    """Apply ``function`` to every item with ``jobs`` worker processes and a progress bar; results in order.
-
-    CUDA workers are started with ``spawn`` (CUDA cannot be used after ``fork``), CPU workers with ``fork``
-    where it exists (no start-up imports; the parent has run no threaded computation at that point) and
-    ``spawn`` elsewhere. Each worker process uses one thread for SimpleITK so that ``-j`` scales.
-    """
-    if jobs < 1:
-        raise ValueError(f"jobs must be at least 1, got {jobs}")
-    progress = tqdm(total=len(items), desc=description, unit="case", disable=len(items) < 2, leave=False)
-    if jobs == 1 or len(items) < 2:
-        results = []
-        for item in items:
-            results.append(function(item))
-            progress.update()
-        progress.close()
-        return results
-    method = "spawn" if device == "cuda" or "fork" not in multiprocessing.get_all_start_methods() else "fork"
-    ordered: list[dict[str, Any] | None] = [None] * len(items)
-    with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context(method),
-                             initializer=_single_threaded) as pool:
-        futures = {pool.submit(function, item): index for index, item in enumerate(items)}
-        for future in as_completed(futures):
-            ordered[futures[future]] = future.result()
-            progress.update()
-    progress.close()
-    return [row for row in ordered if row is not None]
-
-
-def _single_threaded() -> None:
-    """Worker initialiser: one thread per process for SimpleITK and OpenMP, so that ``-j`` scales."""
-    os.environ["OMP_NUM_THREADS"] = "1"
-    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(1)

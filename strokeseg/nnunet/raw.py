@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.io import PathLike, write_json_atomic
+from strokeseg.io import IMAGE_SUFFIXES, PathLike, write_json_atomic
 from strokeseg.nnunet.folders import RAW, environment_folder
 
 FILE_ENDING = ".nii.gz"
@@ -38,6 +38,16 @@ def image_path(dataset_dir: PathLike, case_id: str, channel: int, split: str = "
 def label_path(dataset_dir: PathLike, case_id: str, split: str = "Tr") -> Path:
     """Path of the label map of one case (``labelsTr/{case}.nii.gz``)."""
     return Path(dataset_dir) / f"labels{split}" / f"{case_id}{FILE_ENDING}"
+
+
+def case_image(images_folder: Path, case_id: str) -> Path | None:
+    """The first channel of a case in an images folder (``{case}_0000`` in nnU-Net naming), or ``{case}.*`` in a
+    folder with one image per case; None when neither exists. Any image ending strokeseg reads is accepted."""
+    for suffix in IMAGE_SUFFIXES:
+        for name in (f"{case_id}_0000{suffix}", f"{case_id}{suffix}"):
+            if (images_folder / name).is_file():
+                return images_folder / name
+    return None
 
 
 def write_dataset_json(dataset_dir: PathLike, channel_names: Mapping[int, str], labels: Mapping[str, int],

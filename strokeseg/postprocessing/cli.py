@@ -16,7 +16,7 @@ from strokeseg.defaults import (
     UNCERTAINTY_PRIOR,
     UNCERTAINTY_REVIEW_CUT,
 )
-from strokeseg.evaluation.lesions import CONNECTIVITIES
+from strokeseg.lesions import CONNECTIVITIES
 from strokeseg.location.atlas import ATLAS_SOURCES, load_location_atlas
 from strokeseg.postprocessing.fitting import apply_postprocessing, fit_postprocessing
 from strokeseg.postprocessing.lesion_report import ReportRequest, run_report

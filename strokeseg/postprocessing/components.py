@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from strokeseg.defaults import LESION_CONNECTIVITY
-from strokeseg.evaluation.lesions import check_connectivity, label_lesions
+from strokeseg.lesions import check_connectivity, label_lesions
 
 
 @dataclass(frozen=True)

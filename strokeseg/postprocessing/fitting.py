@@ -35,18 +35,19 @@ from strokeseg.defaults import (
     POSTPROCESS_HYSTERESIS_LOW,
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.evaluation.inputs import image_files, probability_file, resolve_predictions
-from strokeseg.evaluation.worker import read_foreground_probability
 from strokeseg.io import (
     Geometry,
     array_to_image,
+    image_files,
     read_array,
     require_same_grid,
     write_image_atomic,
     write_json_atomic,
 )
+from strokeseg.labels import read_lesion_mask
+from strokeseg.nnunet.predictions import prediction_files
+from strokeseg.nnunet.probabilities import probability_file, read_foreground_probability
 from strokeseg.postprocessing.components import PostprocessingParams, postprocess_mask
-from strokeseg.postprocessing.files import read_lesion_mask
 from strokeseg.postprocessing.selection import (
     CaseComponents,
     SweepResult,
@@ -90,7 +91,7 @@ def prediction_cases(predictions_dir: Path, *, need_probabilities: bool | None =
     Raises:
         InputDataError: no predictions, missing ``.npz`` or brain masks.
     """
-    files = resolve_predictions(predictions_dir.name, predictions_dir).files
+    files = prediction_files(predictions_dir, f"predictions of model {predictions_dir.name!r}")
     if not files:
         raise InputDataError(f"predictions folder {predictions_dir} holds no label maps (CASE.nii.gz)")
     with_npz = {case for case, path in files.items() if probability_file(path.parent, case).is_file()}

@@ -38,13 +38,13 @@ from scipy import ndimage
 
 from strokeseg.defaults import GRID_TOLERANCE_MM, LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.evaluation.case_metrics import evaluate_pair
-from strokeseg.evaluation.inputs import case_image, image_files
-from strokeseg.evaluation.lesions import label_lesions
-from strokeseg.evaluation.worker import run_parallel
-from strokeseg.io import Geometry, atomic_path, read_image, require_same_grid, write_json_atomic
+from strokeseg.evaluation import evaluate_pair
+from strokeseg.io import Geometry, atomic_path, image_files, read_image, require_same_grid, write_json_atomic
+from strokeseg.labels import read_lesion_mask
+from strokeseg.lesions import label_lesions
 from strokeseg.location.lookup import LocationAtlas, load_location_atlas, locate_case
-from strokeseg.postprocessing.files import read_lesion_mask
+from strokeseg.nnunet.raw import case_image
+from strokeseg.parallel import run_parallel
 from strokeseg.postprocessing.qc_figure import write_qc_png
 from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE, read_uncertainty_table
 from strokeseg.volumes import voxel_volume_ml

@@ -20,8 +20,8 @@ import SimpleITK as sitk
 from matplotlib.lines import Line2D
 from scipy import ndimage
 
-from strokeseg.evaluation.lesions import label_lesions
 from strokeseg.io import array_to_image, atomic_path
+from strokeseg.lesions import label_lesions
 
 PREDICTION_COLOUR = "red"
 REFERENCE_COLOUR = "lime"

@@ -4,7 +4,7 @@ nnU-Net averages the logits of its folds (and mirrorings) before writing probabi
 deep ensemble must be predicted separately: one ``nnUNetv2_predict --save_probabilities`` run per member (for
 a 5-fold model: ``-f 0``, ``-f 1``, ... into five folders). For every case present in all member folders
 this module computes the mean foreground probability p̄, the ensemble segmentation p̄ ≥ 0.5, and the
-uncertainty index (METRICS.md; :func:`strokeseg.evaluation.probability.uncertainty_index`).
+uncertainty index (METRICS.md; :func:`strokeseg.evaluation.uncertainty_index`).
 
 Output folder:
 
@@ -33,10 +33,9 @@ from strokeseg.defaults import (
     UNCERTAINTY_REVIEW_CUT,
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.evaluation.inputs import PROBABILITY_SUFFIX, image_files
-from strokeseg.evaluation.probability import ensemble_mean_probability, uncertainty_index
-from strokeseg.evaluation.worker import read_foreground_probability
-from strokeseg.io import Geometry, array_to_image, atomic_path, read_header_geometry, write_image_atomic
+from strokeseg.evaluation import ensemble_mean_probability, uncertainty_index
+from strokeseg.io import Geometry, array_to_image, atomic_path, image_files, read_header_geometry, write_image_atomic
+from strokeseg.nnunet.probabilities import PROBABILITY_SUFFIX, probability_files, read_foreground_probability
 from strokeseg.volumes import voxel_volume_ml
 
 logger = logging.getLogger(__name__)
@@ -63,7 +62,7 @@ def member_cases(member_dirs: Sequence[Path]) -> dict[str, list[Path]]:
     for folder in member_dirs:
         if not folder.is_dir():
             raise InputDataError(f"member folder {folder} does not exist")
-        files = {path.name[: -len(PROBABILITY_SUFFIX)]: path for path in sorted(folder.glob(f"*{PROBABILITY_SUFFIX}"))}
+        files = probability_files(folder)
         if not files:
             raise InputDataError(f"member folder {folder} holds no probability maps (.npz); predict it with "
                                  "nnUNetv2_predict --save_probabilities")

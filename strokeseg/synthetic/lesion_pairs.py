@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from strokeseg.evaluation.surface import surface
+from strokeseg.masks import surface
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Lesion-wise detection (definitions: ``shared/METRICS.md``, "Lesion-wise"; ISLES'22 and ATLAS R2.0).
 
-Lesions are connected components (26-connectivity by default; 6 and 18 selectable). A reference lesion
+Lesions are connected components (:mod:`strokeseg.lesions`; 26-connectivity by default). A reference lesion
 that overlaps the prediction by at least one voxel is a lesion TP, otherwise a lesion FN; a predicted
 lesion that overlaps no reference voxel is a lesion FP.
 """
@@ -8,15 +8,11 @@ lesion that overlaps no reference voxel is a lesion FP.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, cast
 
-import cc3d
 import numpy as np
 
 from strokeseg.defaults import LESION_CONNECTIVITY
-
-#: Connectivities a lesion can be defined with: face (6), face+edge (18), face+edge+corner (26) neighbours.
-CONNECTIVITIES: tuple[int, ...] = (6, 18, 26)
+from strokeseg.lesions import label_lesions
 
 
 @dataclass(frozen=True)
@@ -47,25 +43,6 @@ def lesion_f1(counts: LesionCounts) -> float:
     denominator = counts.tp + (counts.fp + counts.fn) / 2.0
     # TP = FP = FN = 0 happens only when both masks are empty
     return 1.0 if denominator == 0 else counts.tp / denominator
-
-
-def check_connectivity(connectivity: int) -> int:
-    """Return ``connectivity`` if it is 6, 18 or 26, else raise ValueError."""
-    if connectivity not in CONNECTIVITIES:
-        raise ValueError(f"lesion connectivity must be one of {CONNECTIVITIES}, got {connectivity}")
-    return connectivity
-
-
-def label_lesions(mask: np.ndarray, connectivity: int = LESION_CONNECTIVITY) -> tuple[np.ndarray, int]:
-    """Connected components of a boolean mask: (label array with 1..n, n).
-
-    Uses ``cc3d`` (connected-components-3d, the library of the ISLES'22 reference evaluation), which is an
-    order of magnitude faster than ``scipy.ndimage.label`` on lesion masks and gives the same components.
-    """
-    neighbourhood = cast(Literal[6, 18, 26], check_connectivity(connectivity))
-    labels, count = cc3d.connected_components(np.asarray(mask, dtype=bool), connectivity=neighbourhood,
-                                              binary_image=True, return_N=True)
-    return labels, int(count)
 
 
 def count_overlapping_labels(labels: np.ndarray, count: int, other: np.ndarray) -> int:

@@ -1,0 +1,50 @@
+"""Label maps as lesion masks: which voxels of a label map (0 = background) count as lesion.
+
+Label maps are the references (``labelsTr``/``labelsTs``) and the predictions ``nnUNetv2_predict`` writes.
+Lesion is every value > 0 except nnU-Net's ``ignore`` label, or only the values the user selects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from strokeseg.errors import InputDataError
+from strokeseg.io import Geometry, read_array
+
+
+def lesion_mask(label_map: np.ndarray, labels: Sequence[int] | None = None,
+                ignore_label: int | None = None) -> np.ndarray:
+    """Boolean lesion mask of a label map: voxels with a value in ``labels`` (None: > 0, ignore label excluded).
+
+    Raises:
+        InputDataError: the map holds non-integer values (e.g. probabilities instead of labels); the message
+            does not name the file, callers prefix it.
+    """
+    if np.issubdtype(label_map.dtype, np.floating) and not np.array_equal(label_map, np.round(label_map)):
+        raise InputDataError("holds non-integer values; expected a label map (0 = background)")
+    if labels is not None:
+        return np.isin(label_map, np.asarray(labels))
+    mask = label_map > 0
+    if ignore_label is not None:
+        mask &= label_map != ignore_label
+    return mask
+
+
+def read_lesion_mask(path: Path, what: str) -> tuple[np.ndarray, np.ndarray, Geometry]:
+    """(label map, boolean lesion mask = label > 0, geometry) of a label-map file.
+
+    Args:
+        path: the label-map file.
+        what: what the file is, for error messages (``"prediction of case X"``).
+
+    Raises:
+        InputDataError: the file is missing, unreadable, holds NaN or non-integer values.
+    """
+    label_map, geometry = read_array(path, what)
+    try:
+        return label_map, lesion_mask(label_map), geometry
+    except InputDataError as error:
+        raise InputDataError(f"{what} {path} {error}") from None
