@@ -1,10 +1,10 @@
-"""Wall-clock time of ``strokeseg demo`` from an empty folder, per stage, against the 15-minute budget.
+"""Wall-clock time of ``strokeseg demo`` from an empty folder, per job, against the 15-minute budget.
 
 Target (issue 10): the default profile (``cpu-small``) finishes in under 15 minutes on 2 CPU cores, and the
 trained model's internal-test mean DSC is reported (aim: >= 0.6). The demo runs as a user runs it (the
-``strokeseg`` console script beside this Python, a new output folder); the per-stage seconds come from the
-demo's own stage markers. The comparison printed is the ratio of the measured time to the budget, and the
-share of every stage, so a regression shows where the time went. Usage::
+``strokeseg`` console script beside this Python, a new output folder); the per-job seconds come from the
+demo's job records (``jobs/<job>/state.json``). The comparison printed is the ratio of the measured time to the
+budget, and the share of every job, so a regression shows where the time went. Usage::
 
     .venv/bin/python benchmarks/bench_demo.py                     # cpu-small into a temporary folder
     .venv/bin/python benchmarks/bench_demo.py --profile smoke --keep demo_bench
@@ -39,10 +39,10 @@ def run(profile: str, out: Path) -> float:
     return seconds
 
 
-def stage_seconds(out: Path) -> list[tuple[str, float]]:
-    """(stage, seconds) in the order the stages finished."""
-    markers = sorted((out / ".stages").glob("*.json"), key=lambda path: path.stat().st_mtime)
-    return [(json.loads(m.read_text())["stage"], float(json.loads(m.read_text())["seconds"])) for m in markers]
+def job_seconds(out: Path) -> list[tuple[str, float]]:
+    """(job, seconds) in the order the jobs finished."""
+    records = sorted((out / "jobs").glob("*/state.json"), key=lambda path: path.stat().st_mtime)
+    return [(record.parent.name, float(json.loads(record.read_text())["seconds"])) for record in records]
 
 
 def internal_dice(out: Path) -> float:
@@ -62,11 +62,11 @@ def main() -> None:
             raise SystemExit(f"{out} exists; the benchmark times a run from an empty folder")
         load = os.getloadavg()[0]
         seconds = run(args.profile, out)
-        stages = stage_seconds(out)
+        jobs = job_seconds(out)
         dice = internal_dice(out)
     print(f"strokeseg demo --profile {args.profile}: {os.cpu_count()} CPU(s), load average {load:.1f} at start")
-    print(f"{'stage':<20} {'seconds':>8} {'share':>7}")
-    for name, value in stages:
+    print(f"{'job':<20} {'seconds':>8} {'share':>7}")
+    for name, value in jobs:
         print(f"{name:<20} {value:8.1f} {value / seconds:7.1%}")
     print(f"{'total (wall clock)':<20} {seconds:8.1f}")
     print(f"budget {BUDGET_S} s: measured / budget = {seconds / BUDGET_S:.2f} "

@@ -18,7 +18,7 @@ from strokeseg.errors import StrokesegError
 #: Modules that contribute subcommands, in the order ``--help`` lists them.
 COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.nnunet.cli",
-    "strokeseg.demo",
+    "strokeseg.experiments.recipes.demo.cli",
     "strokeseg.dataset_conversion.cli",
     "strokeseg.splits.cli",
     "strokeseg.preprocessing.cli",

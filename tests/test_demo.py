@@ -1,4 +1,5 @@
-"""``strokeseg demo``: folder safety and resumption (fast), profiles, and the smoke profile end to end (slow).
+"""``strokeseg demo``: folder safety, its job graph and resumption (fast), profiles, and the smoke profile end to
+end (slow).
 
 The smoke run goes through every stage with the stock nnU-Net tools (plan, train, predict, move plans,
 fine-tune) on a 12-case phantom registry. It also carries the pipeline-level checks of the DWI planner: the
@@ -8,8 +9,10 @@ same case preprocessed on the prediction path of the trained model.
 
 from __future__ import annotations
 
+import io
 import json
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,12 +25,18 @@ from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2
 
 import strokeseg.trainers as trainers
 from strokeseg.cli import main
-from strokeseg.demo.layout import FINETUNED, FINETUNED_PP, SOURCE, SOURCE_PP, TEST_SETS
-from strokeseg.demo.profiles import PROFILES, get_profile
-from strokeseg.demo.stages import DEMO_MARKER, Stage, marker_path, prepare_folder, run_stages
-from strokeseg.demo.summary import erased_by_postprocessing
 from strokeseg.errors import ConfigurationError, OutputExistsError
+from strokeseg.experiments.config import NnunetSettings
+from strokeseg.experiments.executors import JobFailedError
+from strokeseg.experiments.graph import JobGraph
+from strokeseg.experiments.recipes.demo.layout import FINETUNED, FINETUNED_PP, SOURCE, SOURCE_PP, TEST_SETS, DemoStudy
+from strokeseg.experiments.recipes.demo.profiles import PROFILES, get_profile
+from strokeseg.experiments.recipes.demo.recipe import DemoRunSettings, build_demo_graph, prepare_folder, run_jobs
+from strokeseg.experiments.recipes.demo.summary import DEMO_MARKER, erased_by_postprocessing
+from strokeseg.experiments.state import FAILED, read_record
+from strokeseg.experiments.steps import AggregateStep, RunContext
 from strokeseg.io import read_array, read_header_geometry
+from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.planners.zoom_config import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
 from strokeseg.preprocessing.settings import PLANS_KEY
 
@@ -36,7 +45,7 @@ MODELS = (SOURCE, FINETUNED, SOURCE_PP, FINETUNED_PP)
 
 
 # --------------------------------------------------------------------------------------------------
-# folder safety and stage resumption (real files, no nnU-Net)
+# folder safety, the job graph and job resumption (real files, no nnU-Net)
 # --------------------------------------------------------------------------------------------------
 def test_prepare_folder_refuses_a_folder_it_did_not_write(tmp_path: Path) -> None:
     (tmp_path / "patient_data.csv").write_text("precious")
@@ -59,32 +68,76 @@ def test_prepare_folder_resumes_same_settings_and_refuses_others(tmp_path: Path)
     assert json.loads((out / DEMO_MARKER).read_text())["settings"] == {"profile": {"name": "cpu-small"}}
 
 
-def _writing_stage(name: str, target: Path, calls: list[str], fail: bool = False) -> Stage:
-    def run() -> None:
-        calls.append(name)
-        if fail:
-            raise ConfigurationError(f"{name} failed")
-        target.write_text(name)
+@dataclass(frozen=True)
+class WriteStep:
+    """Appends its name to ``calls`` and writes ``target`` (or raises when ``fail`` is set)."""
 
-    return Stage(name, f"write {target.name}", run, lambda: [target])
+    name: str
+    target: Path
+    calls: Path
+    fail: bool = False
+
+    def run(self, context: RunContext) -> None:
+        with self.calls.open("a") as calls:
+            calls.write(self.name + "\n")
+        if self.fail:
+            raise ConfigurationError(f"{self.name} failed")
+        self.target.write_text(self.name)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.target,)
 
 
-def test_run_stages_skips_done_stages_and_reruns_after_failure_or_lost_output(tmp_path: Path, capsys) -> None:
-    calls: list[str] = []
-    stages = [_writing_stage("one", tmp_path / "one.txt", calls), _writing_stage("two", tmp_path / "two.txt", calls)]
-    records = run_stages(tmp_path, stages)
-    assert calls == ["one", "two"] and all(r.ran_now for r in records)
-    assert "[2/2] write two.txt: done in" in capsys.readouterr().out
-    calls.clear()
-    (tmp_path / "two.txt").unlink()  # an output lost after its stage finished: the stage runs again
-    records = run_stages(tmp_path, stages)
-    assert calls == ["two"] and [r.ran_now for r in records] == [False, True]
-    assert "done in an earlier run" in capsys.readouterr().out
-    calls.clear()
-    failing = [stages[0], _writing_stage("three", tmp_path / "three.txt", calls, fail=True)]
-    with pytest.raises(ConfigurationError, match="three failed"):
-        run_stages(tmp_path, failing)
-    assert calls == ["three"] and not marker_path(tmp_path, "three").exists()
+def _writing_graph(tmp_path: Path, *names: str, failing: str = "") -> JobGraph:
+    graph = JobGraph(tmp_path / "out")
+    for name in names:
+        graph.add(name, WriteStep(name, tmp_path / f"{name}.txt", tmp_path / "calls.txt", name == failing),
+                  title=f"write {name}.txt")
+    return graph
+
+
+def _calls(tmp_path: Path) -> list[str]:
+    calls = tmp_path / "calls.txt"
+    text = calls.read_text().split() if calls.is_file() else []
+    calls.unlink(missing_ok=True)
+    return text
+
+
+def test_run_jobs_skips_done_jobs_and_reruns_after_failure_or_lost_output(tmp_path: Path) -> None:
+    settings = DemoRunSettings(NnunetSettings(NnunetPaths.under(tmp_path), "cpu", 1))
+    graph = _writing_graph(tmp_path, "one", "two")
+    printed = io.StringIO()
+    report = run_jobs(graph, settings, printed)
+    assert _calls(tmp_path) == ["one", "two"] and report.started == ["one", "two"]
+    assert "[2/2] write two.txt: done in" in printed.getvalue()
+    (tmp_path / "two.txt").unlink()  # an output lost after its job finished: the job runs again
+    printed = io.StringIO()
+    report = run_jobs(graph, settings, printed)
+    assert _calls(tmp_path) == ["two"] and (report.skipped, report.started) == (["one"], ["two"])
+    assert "[1/2] write one.txt: done in an earlier run" in printed.getvalue()
+    failing = _writing_graph(tmp_path, "one", "three", failing="three")
+    with pytest.raises(JobFailedError, match="demo job three failed: ConfigurationError: three failed"):
+        run_jobs(failing, settings, io.StringIO())
+    record = read_record(failing.job_folder("three"))
+    assert _calls(tmp_path) == ["three"] and record is not None and record.state == FAILED
+
+
+def test_demo_graph_has_the_studys_jobs_in_order_whatever_the_device_or_workers(tmp_path: Path) -> None:
+    profile = get_profile("smoke")
+    graph = build_demo_graph(DemoStudy(tmp_path / "demo", profile))
+    assert list(graph.jobs) == ["generate", "convert-internal", "convert-external", "split", "plan", "train",
+                                "predict-source", "postprocess-fit", "move-plans", "finetune", "predict-finetuned",
+                                "postprocess-apply", "evaluate-internal", "evaluate-external", "compare", "summary"]
+    ids = list(graph.jobs)
+    for job in graph:  # every job but the first needs earlier jobs
+        assert bool(job.needs) == (job.id != "generate")
+        assert all(ids.index(need) < ids.index(job.id) for need in job.needs)
+    assert [job.id for job in graph if job.gpu] == ["train", "predict-source", "finetune", "predict-finetuned"]
+    # the device and -j live in the run settings, not in the steps: a rerun with others finds its jobs done
+    assert build_demo_graph(DemoStudy(tmp_path / "demo", profile)).jobs == graph.jobs
+    compare = graph.jobs["compare"].step
+    assert isinstance(compare, AggregateStep)
+    assert compare.spec["grid"][0]["pretraining_cases"] == profile.internal_training_cases == 6
 
 
 def test_summary_names_cases_whose_prediction_postprocessing_erased(tmp_path: Path) -> None:
@@ -120,6 +173,11 @@ def test_profile_trainers_exist_and_fine_tuning_builds_the_source_network(name: 
         assert getattr(source, attribute) == getattr(tuning, attribute), attribute
     assert source.network_kwargs() == tuning.network_kwargs()
     assert profile.adaptation_cases >= 2 and profile.external_test_cases >= 2
+
+
+def test_profiles_internal_training_cases_are_the_internal_cases_without_test_cases() -> None:
+    assert PROFILES["smoke"].internal_training_cases == 6  # 8 internal cases, every 3rd a test case
+    assert PROFILES["cpu-small"].internal_training_cases == 24  # 30 internal cases, every 5th a test case
 
 
 # --------------------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from strokeseg.cases import write_cases
 from strokeseg.cli import main
 from strokeseg.experiments.config import load_config
 from strokeseg.experiments.executors import run_graph
-from strokeseg.experiments.graph import build_graph
+from strokeseg.experiments.recipes import build_graph
 from strokeseg.experiments.state import DONE
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset

@@ -1,13 +1,15 @@
 """Experiment recipes without nnU-Net: config validation, job graphs of every kind, failure isolation and
-reruns of the executors, Slurm submission scripts, and the paper tables on hand-made per-case tables."""
+reruns of the executors, Slurm submission scripts, the paper tables on hand-made per-case tables, and the
+device reaching the evaluation."""
 
 from __future__ import annotations
 
 import json
 import math
 import os
+import shutil
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -16,12 +18,14 @@ import pytest
 import yaml
 
 from strokeseg.cli import main
+from strokeseg.device import cuda_available
 from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.experiments import tables
 from strokeseg.experiments.aggregate import aggregate
-from strokeseg.experiments.config import load_config
+from strokeseg.experiments.config import KINDS, EvaluationSettings, NnunetSettings, load_config
 from strokeseg.experiments.executors import run_graph
-from strokeseg.experiments.graph import JobGraph, build_graph
+from strokeseg.experiments.graph import JobGraph
+from strokeseg.experiments.recipes import RECIPES, build_graph
 from strokeseg.experiments.state import (
     BLOCKED,
     DONE,
@@ -31,7 +35,7 @@ from strokeseg.experiments.state import (
     graph_states,
     read_record,
 )
-from strokeseg.experiments.steps import RunContext, copy_splits_for_training
+from strokeseg.experiments.steps import EvaluatedModel, EvaluateStep, RunContext, copy_splits_for_training
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
 
@@ -371,3 +375,40 @@ def test_fine_tuning_fold_goes_to_the_preprocessed_copy_only(tmp_path: Path) -> 
     assert json.loads(written.read_text()) == [{"train": ["a", "b", "c"], "val": ["d", "e"]},
                                                {"train": ["d", "e"], "val": ["d", "e"]}]
     assert json.loads(copy_splits_for_training(raw, preprocessed).read_text()) == json.loads(original)
+
+
+def test_every_kind_of_experiment_file_has_a_recipe() -> None:
+    assert set(RECIPES) == set(KINDS)
+
+
+def _evaluation_of_a_perfect_model(tmp_path: Path, device: str) -> tuple[EvaluateStep, RunContext]:
+    """An evaluate job of toy test labels copied as a model's predictions, run with ``nnunet.device = device``."""
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    dataset = write_toy_dataset(paths.raw, 7, "Device", num_training=1, num_test=2, shape=(4, 8, 8))
+    predictions = tmp_path / "predictions"
+    shutil.copytree(dataset / "labelsTs", predictions)
+    step = EvaluateStep("7", (EvaluatedModel("copy", predictions),), tmp_path / "evaluation",
+                        EvaluationSettings(bootstrap_resamples=10, plots=False))
+    return step, RunContext(NnunetSettings(paths, device, processes=1), tmp_path / "log.txt")
+
+
+def test_evaluate_step_runs_strokeseg_evaluate_on_the_jobs_device(tmp_path: Path) -> None:
+    step, context = _evaluation_of_a_perfect_model(tmp_path, "cpu")
+    step.run(context)
+    summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
+    assert summary["engine"] == "cpu" and summary["settings"]["device"] == "cpu"
+    assert summary["models"]["copy"]["overall"]["dice"]["mean"] == pytest.approx(1.0)
+    if not cuda_available():  # the device is resolved on the machine that runs the job: no GPU here
+        on_cuda = RunContext(replace(context.nnunet, device="cuda"), context.log)
+        with pytest.raises(ConfigurationError, match="--device cuda was requested but torch sees no CUDA GPU"):
+            step.run(on_cuda)
+
+
+@pytest.mark.skipif(not cuda_available(), reason="needs a CUDA GPU")
+def test_evaluate_step_uses_the_gpu_of_the_machine_that_runs_it(tmp_path: Path) -> None:
+    step, context = _evaluation_of_a_perfect_model(tmp_path, "auto")
+    step.run(context)
+    summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
+    assert summary["engine"] == "cuda"
+    assert summary["models"]["copy"]["overall"]["dice"]["mean"] == pytest.approx(1.0)

@@ -7,7 +7,8 @@ import logging
 
 from strokeseg.experiments.config import load_config
 from strokeseg.experiments.executors import run_graph
-from strokeseg.experiments.graph import RESULTS_FOLDER, build_graph
+from strokeseg.experiments.graph import RESULTS_FOLDER
+from strokeseg.experiments.recipes import build_graph
 from strokeseg.experiments.state import BLOCKED, FAILED, count_states, failure_message, graph_states
 from strokeseg.experiments.steps import RunContext
 

@@ -59,12 +59,15 @@ class NnunetSettings:
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """What ``strokeseg evaluate`` computes for every test set (see docs/evaluation.md)."""
+    """What ``strokeseg evaluate`` computes for every test set (see docs/evaluation.md).
+
+    ``jobs``: worker processes; None: as many as the nnU-Net settings' ``processes`` (the demo's ``-j``).
+    """
 
     by: tuple[str, ...] = ()
     location: str = "auto"
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
-    jobs: int = 1
+    jobs: int | None = 1
     plots: bool = True
 
 
@@ -275,15 +278,16 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
     nnunet.check_unknown()
 
     evaluation = top.section("evaluation")
+    evaluation_jobs: int = evaluation.get("jobs", int, 1)
     evaluation_settings = EvaluationSettings(
         by=evaluation.list_of("by", str, ()), location=evaluation.get("location", str, "auto"),
         bootstrap_resamples=evaluation.get("bootstrap_resamples", int, BOOTSTRAP_RESAMPLES),
-        jobs=evaluation.get("jobs", int, 1), plots=evaluation.get("plots", bool, True))
+        jobs=evaluation_jobs, plots=evaluation.get("plots", bool, True))
     evaluation.check_unknown()
     if evaluation_settings.location not in LOCATION_SOURCES:
         raise evaluation.fail("location",
                               f"{evaluation_settings.location!r} is not one of {', '.join(LOCATION_SOURCES)}")
-    for reader, key, value in ((evaluation, "jobs", evaluation_settings.jobs),
+    for reader, key, value in ((evaluation, "jobs", evaluation_jobs),
                                (evaluation, "bootstrap_resamples", evaluation_settings.bootstrap_resamples),
                                (nnunet, "processes", nnunet_settings.processes)):
         if value < 1:

@@ -10,7 +10,8 @@
   (they know no dependencies, so jobs are submitted when the jobs they need are done), for tests and dry runs.
 
 Whatever the executor, a job runs :func:`execute_job`, which records its state, so jobs that are done are
-skipped on the next run, and a failed job is reported with its log while independent jobs go on.
+skipped on the next run, and a failed job is reported with its log while independent jobs go on. An experiment
+file and the demo run through the same :func:`run_graph`; runs in this process can print progress lines.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TextIO
 
 import submitit
 
 from strokeseg.errors import ConfigurationError, OutputExistsError, StrokesegError
-from strokeseg.experiments.config import ExecutorSettings, ExperimentConfig, NnunetSettings
+from strokeseg.experiments.config import ExecutorSettings, NnunetSettings
 from strokeseg.experiments.graph import SUBMITIT_FOLDER, Job, JobGraph
+from strokeseg.experiments.progress import ProgressLines
 from strokeseg.experiments.state import (
     BLOCKED,
     DONE,
@@ -52,6 +54,16 @@ class JobFailedError(StrokesegError):
     """A job's step raised; the job's record holds the error and its log path."""
 
 
+class RunSettings(Protocol):
+    """What running a graph needs (an experiment file's :class:`ExperimentConfig` has both)."""
+
+    @property
+    def nnunet(self) -> NnunetSettings: ...
+
+    @property
+    def executor(self) -> ExecutorSettings: ...
+
+
 def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure: bool = False) -> str:
     """Run one job's step and record the outcome (``done`` or ``failed``); returns the state.
 
@@ -69,6 +81,7 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
     if package_logger.getEffectiveLevel() > logging.INFO:
         package_logger.setLevel(logging.INFO)
     context = RunContext(nnunet, log)
+    start = time.perf_counter()
     try:
         logger.info("job %s started", job.id)
         job.step.run(context)
@@ -78,7 +91,8 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
         logger.info("job %s done", job.id)
     except Exception as error:
         package_logger.error("job %s failed:\n%s", job.id, traceback.format_exc())
-        write_record(folder, job, FAILED, error=f"{type(error).__name__}: {error}")
+        write_record(folder, job, FAILED, error=f"{type(error).__name__}: {error}",
+                     seconds=time.perf_counter() - start)
         if raise_on_failure:
             raise JobFailedError(f"job {job.id} failed: {error} (log: {log})") from error
         return FAILED
@@ -86,7 +100,7 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)
         handler.close()
-    write_record(folder, job, DONE)
+    write_record(folder, job, DONE, seconds=time.perf_counter() - start)
     return DONE
 
 
@@ -107,8 +121,11 @@ class RunReport:
         return [job for job, state in self.states.items() if state == BLOCKED]
 
 
-def run_graph(graph: JobGraph, config: ExperimentConfig, overwrite: bool = False) -> RunReport:
+def run_graph(graph: JobGraph, config: RunSettings, overwrite: bool = False,
+              progress: TextIO | None = None) -> RunReport:
     """Run every job of ``graph`` that is not done (see the module docstring).
+
+    ``progress``: where runs in this process (not Slurm submissions) print a line per job (None: nowhere).
 
     Raises:
         OutputExistsError: jobs finished under another configuration (stale) and ``overwrite`` is off.
@@ -130,12 +147,13 @@ def run_graph(graph: JobGraph, config: ExperimentConfig, overwrite: bool = False
     initial = {job_id: TODO if job_id in todo else state for job_id, state in states.items()}
     logger.info("%d job(s): %d done, %d in flight, %d to run", len(graph), len(skipped), len(in_flight), len(todo))
     executor = config.executor
+    lines = ProgressLines(graph, progress)
     if executor.kind == "slurm" and executor.cluster == "slurm":
         started = _submit_to_slurm(graph, config, todo)
     elif executor.kind == "slurm" or executor.gpus >= 2:
-        started = _run_in_waves(graph, config, initial)
+        started = _run_in_waves(graph, config, initial, lines)
     else:
-        started = _run_sequentially(graph, config, initial)
+        started = _run_sequentially(graph, config, initial, lines)
     return RunReport(graph_states(graph, context), started, skipped)
 
 
@@ -147,19 +165,26 @@ def _ready(job: Job, states: dict[str, str]) -> bool | None:
     return all(state == DONE for state in needed)
 
 
-def _run_sequentially(graph: JobGraph, config: ExperimentConfig, initial: dict[str, str]) -> list[str]:
+def _run_sequentially(graph: JobGraph, config: RunSettings, initial: dict[str, str],
+                      lines: ProgressLines) -> list[str]:
     states = dict(initial)
     started = []
-    for job_id in [job_id for job_id, state in initial.items() if state == TODO]:
-        job = graph.jobs[job_id]
+    for job in graph:
+        if initial[job.id] == DONE:
+            lines.skipped(job.id)
+        if initial[job.id] != TODO:
+            continue
         ready = _ready(job, states)
         if not ready:
-            states[job_id] = BLOCKED
-            logger.warning("job %s not started: a job it needs failed or is still running elsewhere", job_id)
+            states[job.id] = BLOCKED
+            logger.warning("job %s not started: a job it needs failed or is still running elsewhere", job.id)
+            lines.blocked(job.id)
             continue
-        started.append(job_id)
-        states[job_id] = execute_job(job, graph.job_folder(job_id), config.nnunet)
-        _log_outcome(graph, job_id, states[job_id])
+        started.append(job.id)
+        lines.started(job.id)
+        states[job.id] = execute_job(job, graph.job_folder(job.id), config.nnunet)
+        _log_outcome(graph, job.id, states[job.id])
+        lines.finished(job.id, states[job.id])
     return started
 
 
@@ -203,7 +228,7 @@ def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster:
     return executor
 
 
-def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, str]) -> list[str]:
+def _run_in_waves(graph: JobGraph, config: RunSettings, initial: dict[str, str], lines: ProgressLines) -> list[str]:
     """Submit jobs to submitit as soon as the jobs they need are done; at most one job per GPU at a time."""
     settings = config.executor
     cluster = settings.cluster if settings.kind == "slurm" else "local"
@@ -214,12 +239,16 @@ def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, 
     slots = settings.gpus if settings.kind == "local" else len(todo) or 1
     waiting, started = list(todo), []
     running: dict[str, tuple[Any, int | None]] = {}
+    for job_id, state in initial.items():
+        if state == DONE:
+            lines.skipped(job_id)
     while waiting or running:
         for job_id in list(waiting):
             ready = _ready(graph.jobs[job_id], states)
             if ready is None:
                 states[job_id] = BLOCKED
                 waiting.remove(job_id)
+                lines.blocked(job_id)
             elif ready and len(running) < slots:
                 gpu = free_gpus.pop(0) if free_gpus and graph.jobs[job_id].gpu else None
                 handle = _submit(executors[graph.jobs[job_id].gpu], graph, config, job_id, cluster, gpu)
@@ -227,6 +256,7 @@ def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, 
                 states[job_id] = SUBMITTED
                 started.append(job_id)
                 waiting.remove(job_id)
+                lines.started(job_id)
         if not running:
             if waiting:
                 logger.warning("%d job(s) wait for jobs that run elsewhere: %s", len(waiting), ", ".join(waiting[:8]))
@@ -240,10 +270,11 @@ def _run_in_waves(graph: JobGraph, config: ExperimentConfig, initial: dict[str, 
                 free_gpus.append(gpu)
             states[job_id] = _outcome(handle, graph, job_id)
             _log_outcome(graph, job_id, states[job_id])
+            lines.finished(job_id, states[job_id])
     return started
 
 
-def _submit(executor: Any, graph: JobGraph, config: ExperimentConfig, job_id: str, cluster: str,
+def _submit(executor: Any, graph: JobGraph, config: RunSettings, job_id: str, cluster: str,
             gpu: int | None) -> Any:
     job = graph.jobs[job_id]
     folder = graph.job_folder(job_id)
@@ -269,7 +300,7 @@ def _outcome(handle: Any, graph: JobGraph, job_id: str) -> str:
     return str(result)
 
 
-def _submit_to_slurm(graph: JobGraph, config: ExperimentConfig, todo: list[str]) -> list[str]:
+def _submit_to_slurm(graph: JobGraph, config: RunSettings, todo: list[str]) -> list[str]:
     """Submit every job at once with sbatch; dependencies become ``afterok`` on the Slurm ids of the jobs needed."""
     executors = {gpu: make_submitit_executor(graph, config.executor, "slurm", gpu) for gpu in (True, False)}
     extra: dict[str, Any] = dict(config.executor.slurm.get("additional_parameters", {}))

@@ -1,9 +1,9 @@
 """Job state on disk (``jobs/<id>/state.json``) and the status of every job of a graph.
 
 A job records ``submitted`` (queued on Slurm or a submitit executor), ``running`` (host, process id, start),
-``done`` (the step's signature, finish time) or ``failed`` (the error and the log path). A job counts as done
-only when its record says so, its signature matches the current configuration and its outputs exist, so
-deleting a model's checkpoint makes its job run again. Derived states: ``pending`` (never run, or its outputs
+``done`` (the step's signature, finish time, seconds it ran) or ``failed`` (the error and the log path). A job
+counts as done only when its record says so, its signature matches the current configuration and its outputs
+exist, so deleting a model's checkpoint makes its job run again. Derived states: ``pending`` (never run, or its outputs
 are gone), ``stale`` (done with another configuration), ``interrupted`` (recorded as running on this host by a
 process that no longer exists), ``blocked`` (a job it needs failed).
 """
@@ -45,6 +45,7 @@ class JobRecord:
     pid: int = 0
     executor_id: str = ""
     error: str = ""
+    seconds: float = 0.0
 
 
 def now() -> str:
@@ -60,11 +61,13 @@ def read_record(folder: Path) -> JobRecord | None:
         return None
 
 
-def write_record(folder: Path, job: Job, state: str, *, error: str = "", executor_id: str = "") -> JobRecord:
-    """Write the job's state (atomically); running records carry this host and process id."""
+def write_record(folder: Path, job: Job, state: str, *, error: str = "", executor_id: str = "",
+                 seconds: float = 0.0) -> JobRecord:
+    """Write the job's state (atomically); running records carry this host and process id, finished ones the
+    seconds the step ran."""
     folder.mkdir(parents=True, exist_ok=True)
     record = JobRecord(state, job.signature(), str(folder / LOG_FILE), now(), socket.gethostname(), os.getpid(),
-                       executor_id, error)
+                       executor_id, error, round(seconds, 2))
     write_json_atomic(folder / STATE_FILE, asdict(record))
     return record
 

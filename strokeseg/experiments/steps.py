@@ -1,10 +1,11 @@
-"""The work of one experiment job: split, plan, move plans, train, predict, evaluate, aggregate.
+"""The work of one job: split, plan, move plans, train, predict, post-process, evaluate, aggregate.
 
 Every step is a frozen dataclass holding everything it needs (so that it can be pickled to a Slurm node),
 with ``run(context)`` doing the work through strokeseg's own APIs or the stock ``nnUNetv2_*`` tools, and
 ``outputs(context)`` naming the files whose presence (with the job's done marker) means the work is done.
 Dataset folders are looked up by ID when the step runs, since derived datasets only exist once their split
-job has run.
+job has run. Steps that compute (training, prediction, evaluation) take the device from the context, resolved
+on the machine that runs the job; the device is not part of a step, so it never makes a finished job stale.
 """
 
 from __future__ import annotations
@@ -361,7 +362,11 @@ class EvaluatedModel:
 
 @dataclass(frozen=True)
 class EvaluateStep:
-    """``strokeseg evaluate`` of several models on one test set (``labelsTs`` of ``test_dataset``)."""
+    """``strokeseg evaluate`` of several models on one test set (``labelsTs`` of ``test_dataset``).
+
+    The engine runs on the context's device (``cuda`` or ``cpu``, as ``strokeseg evaluate --device``); the
+    worker processes are ``settings.jobs``, or the context's nnU-Net processes when that is None.
+    """
 
     test_dataset: str
     models: tuple[EvaluatedModel, ...]
@@ -373,6 +378,7 @@ class EvaluateStep:
         from strokeseg.evaluation.evaluate import EvaluationRequest, run_evaluation
         from strokeseg.evaluation.inputs import resolve_predictions, resolve_reference
         from strokeseg.evaluation.report import BootstrapSettings
+        from strokeseg.evaluation.worker import EvaluationSettings as CaseSettings
 
         dataset = _require_dataset(context.nnunet.paths.raw, self.test_dataset)
         reference = resolve_reference(str(dataset), "Ts")
@@ -381,13 +387,71 @@ class EvaluateStep:
         request = EvaluationRequest(
             reference=reference, models=models, out=self.output,
             cases=read_cases(reference.cases_csv) if reference.cases_csv is not None else None,
+            settings=CaseSettings(device=context.device()),
             bootstrap=BootstrapSettings(resamples=self.settings.bootstrap_resamples), by=self.settings.by,
-            location=self.settings.location, jobs=self.settings.jobs, plots=self.settings.plots,
+            location=self.settings.location, jobs=self.settings.jobs or context.nnunet.processes,
+            plots=self.settings.plots,
             overwrite=True)  # the folder belongs to this job; a rerun means the earlier attempt did not finish
         run_evaluation(request)
 
     def outputs(self, context: RunContext) -> tuple[Path, ...]:
         return (self.output / "summary.json",)
+
+
+@dataclass(frozen=True)
+class FitPostprocessingStep:
+    """``strokeseg postprocess fit`` on the validation predictions of a trained model (all its folds).
+
+    ``references``: the folder of the reference masks inside the model's raw dataset (``labelsTr``).
+    """
+
+    model: ModelRef
+    output: Path
+    references: str = "labelsTr"
+
+    def run(self, context: RunContext) -> None:
+        from strokeseg.postprocessing.fitting import fit_postprocessing
+
+        raw = context.nnunet.paths.raw
+        folder = self.model.folder(raw)
+        if folder is None:
+            raise InputDataError(f"dataset {self.model.dataset} is missing from {raw}; run the jobs that write it")
+        references = _require_dataset(raw, self.model.dataset) / self.references
+        fit_postprocessing(folder, references, self.output, overwrite=True)  # the file belongs to this job
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.output,)
+
+
+@dataclass(frozen=True)
+class ApplyPostprocessingStep:
+    """``strokeseg postprocess apply`` of fitted parameters to prediction folders: (predictions, output) pairs."""
+
+    parameters: Path
+    folders: tuple[tuple[Path, Path], ...]
+
+    def run(self, context: RunContext) -> None:
+        from strokeseg.postprocessing.fitting import apply_postprocessing
+
+        for predictions, output in self.folders:
+            apply_postprocessing(predictions, self.parameters, output, overwrite=True)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return tuple(output / "postprocessing.json" for _, output in self.folders)
+
+
+@dataclass(frozen=True)
+class StepsInOrder:
+    """Several steps as one job: run one after the other; done when every step's outputs exist."""
+
+    steps: tuple[Step, ...]
+
+    def run(self, context: RunContext) -> None:
+        for step in self.steps:
+            step.run(context)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return tuple(path for step in self.steps for path in step.outputs(context))
 
 
 @dataclass(frozen=True)

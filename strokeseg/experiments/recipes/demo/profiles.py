@@ -1,6 +1,6 @@
 """Demo profiles: how big the phantom study is and which CPU- or GPU-sized trainers it uses.
 
-The study is always the same (see ``strokeseg.demo.pipeline``); a profile only sizes it. Every number is a
+The study is always the same (see ``recipe``); a profile only sizes it. Every number is a
 documented choice for the demo, not a paper's: the papers' own settings are in ``strokeseg.defaults`` and the
 full-size trainers (``nnUNetTrainer_strokeseg_ZoomInOut``, ``..._FT50ep_lr1e3``) in ``docs/trainers.md``.
 """
@@ -53,6 +53,16 @@ class DemoProfile:
     def total_cases(self) -> int:
         """Phantom cases of the whole registry (internal hospitals and the external one)."""
         return self.cases_per_site * (len(INTERNAL_SITES) + 1)
+
+    def is_internal_test_case(self, index: int) -> bool:
+        """Whether the ``index``-th internal case (0-based, manifest order) is an internal test case."""
+        return (index + 1) % self.internal_test_every == 0
+
+    @property
+    def internal_training_cases(self) -> int:
+        """Training + validation cases of the source model: the internal cases that are not test cases."""
+        internal = self.cases_per_site * len(INTERNAL_SITES)
+        return sum(not self.is_internal_test_case(index) for index in range(internal))
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready settings (recorded in the demo folder; a rerun with other settings is refused)."""

@@ -4,21 +4,25 @@
 manifest CSV, as a hospital export looks), then splits the manifest the way a study protocol would: the internal
 hospitals' manifest marks every k-th case as a test case (``split = test``), the external hospital's manifest is
 left whole (its test and adaptation pools are drawn later by ``strokeseg split domain-adaptation``).
-``convert_manifest`` is the registry converter (``strokeseg convert registry``) on one of them.
+``convert_manifest`` is the registry converter (``strokeseg convert registry``) on one of them. Both are demo
+jobs' steps (:class:`GenerateRegistryStep`, :class:`ConvertManifestStep`), with the run's workers.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert
-from strokeseg.demo.profiles import EXTERNAL_SITE, INTERNAL_SITES, DemoProfile
 from strokeseg.errors import InputDataError
+from strokeseg.experiments.recipes.demo.profiles import EXTERNAL_SITE, INTERNAL_SITES, DemoProfile
+from strokeseg.experiments.steps import RunContext
 from strokeseg.io import atomic_path
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI
+from strokeseg.nnunet.raw import dataset_folder_name
 from strokeseg.synthetic.cohort import generate_cohort
 from strokeseg.synthetic.sites import DWI_SITES
 
@@ -39,8 +43,7 @@ def generate_registry(folder: Path, profile: DemoProfile, workers: int) -> tuple
                     flair=False, montage_cases=len(sites))
     manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
     internal = manifest[manifest["site"].isin(INTERNAL_SITES)].copy()
-    internal["split"] = ["test" if (i + 1) % profile.internal_test_every == 0 else "train"
-                         for i in range(len(internal))]
+    internal["split"] = ["test" if profile.is_internal_test_case(i) else "train" for i in range(len(internal))]
     external = manifest[manifest["site"] == EXTERNAL_SITE].copy()
     external["split"] = "train"
     if internal.empty or external.empty:
@@ -61,3 +64,32 @@ def convert_manifest(manifest: Path, raw: Path, dataset_id: int, name: str, work
     result = convert("registry", manifest, raw, dataset_id, name, strict=True, overwrite=True, workers=workers,
                      case_options=CaseOptions(), channels=DEMO_CHANNELS)
     return result.dataset_dir
+
+
+@dataclass(frozen=True)
+class GenerateRegistryStep:
+    """Job step: :func:`generate_registry` into ``folder`` with the run's workers."""
+
+    folder: Path
+    profile: DemoProfile
+
+    def run(self, context: RunContext) -> None:
+        generate_registry(self.folder, self.profile, context.nnunet.processes)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.folder / INTERNAL_MANIFEST, self.folder / EXTERNAL_MANIFEST)
+
+
+@dataclass(frozen=True)
+class ConvertManifestStep:
+    """Job step: :func:`convert_manifest` into the run's nnUNet_raw as ``Dataset<dataset_id>_<name>``."""
+
+    manifest: Path
+    dataset_id: int
+    name: str
+
+    def run(self, context: RunContext) -> None:
+        convert_manifest(self.manifest, context.nnunet.paths.raw, self.dataset_id, self.name, context.nnunet.processes)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (context.nnunet.paths.raw / dataset_folder_name(self.dataset_id, self.name) / "dataset.json",)

@@ -1,7 +1,8 @@
-"""``SUMMARY.md`` of a demo run and the headline table printed in the terminal.
+"""``SUMMARY.md`` of a demo run (its last job) and the headline table printed in the terminal.
 
-Everything is read back from the files the stages wrote (evaluation reports, post-processing parameters,
-adaptation table, stage markers), so the summary shows exactly what the CSVs hold.
+Everything is read back from the files the jobs wrote (evaluation reports, post-processing parameters,
+adaptation table, job records), so the summary shows exactly what the CSVs hold. ``SUMMARY.md`` is a list of
+sections (:func:`summary_sections`); a finding is one more section.
 """
 
 from __future__ import annotations
@@ -9,24 +10,26 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from strokeseg.demo.layout import (
+from strokeseg.evaluation.statistics import paired_comparison
+from strokeseg.experiments.aggregate import markdown_table
+from strokeseg.experiments.graph import JOBS_FOLDER, job_folder
+from strokeseg.experiments.recipes.demo.layout import (
     FINETUNED,
     FINETUNED_PP,
     POSTPROCESSING_JSON,
     SOURCE,
     SOURCE_PP,
     TEST_SETS,
-    DemoRun,
-    internal_training_cases,
+    DemoStudy,
 )
-from strokeseg.demo.stages import DEMO_MARKER, STAGES_FOLDER
-from strokeseg.evaluation.statistics import paired_comparison
-from strokeseg.experiments.aggregate import markdown_table
+from strokeseg.experiments.state import DONE, LOG_FILE, STATE_FILE, read_record
+from strokeseg.experiments.steps import RunContext
 from strokeseg.experiments.tables import model_values
 from strokeseg.io import write_text_atomic
 
@@ -39,6 +42,8 @@ HEADLINE_METRICS: dict[str, str] = {"DSC": "dice", "sensitivity": "sensitivity",
 #: The aim the issue sets for the internal-test mean DSC of the CPU profile.
 DICE_AIM = 0.6
 SUMMARY_FILE = "SUMMARY.md"
+#: File in the demo folder that marks it as written by ``strokeseg demo`` and records its settings.
+DEMO_MARKER = ".strokeseg_demo.json"
 #: Stratum name of the whole evaluated set.
 OVERALL = "all"
 
@@ -207,12 +212,15 @@ def _paired_lines(out: Path, before: str, after: str) -> list[str]:
     return lines
 
 
-def _timings(out: Path) -> tuple[list[str], float]:
+def _timings(out: Path, jobs: tuple[tuple[str, str], ...]) -> tuple[list[str], float]:
+    """The timing table of the finished ``jobs`` ((id, title), in order) and their total seconds."""
     rows, total = [], 0.0
-    for marker in sorted((out / STAGES_FOLDER).glob("*.json"), key=lambda p: p.stat().st_mtime):
-        record = json.loads(marker.read_text(encoding="utf-8"))
-        total += float(record["seconds"])
-        rows.append({"stage": record["stage"], "what": record["title"], "seconds": round(float(record["seconds"]))})
+    for job_id, title in jobs:
+        record = read_record(job_folder(out, job_id))
+        if record is None or record.state != DONE:
+            continue
+        total += record.seconds
+        rows.append({"stage": job_id, "what": title, "seconds": round(record.seconds)})
     return [markdown_table(pd.DataFrame(rows)), ""] if rows else [], total
 
 
@@ -229,46 +237,67 @@ def _internal_dice(out: Path) -> float:
     return math.nan if row is None else float(row["mean"])
 
 
-def summary_text(run: DemoRun) -> str:
-    """The content of ``SUMMARY.md``."""
-    out, profile = run.out, run.profile
-    timings, total = _timings(out)
+def summary_sections(study: DemoStudy, device: str, jobs: tuple[tuple[str, str], ...]) -> list[list[str]]:
+    """The sections of ``SUMMARY.md`` (lists of lines), in order; ``jobs``: (id, title) of the timed jobs."""
+    out, profile = study.out, study.profile
+    timings, total = _timings(out, jobs)
     dice = _internal_dice(out)
     aim = ("" if profile.name != "cpu-small" else
            f" The aim for this profile is ≥ {DICE_AIM}: {'reached' if dice >= DICE_AIM else 'NOT reached'}.")
-    lines = [
+    introduction = [
         f"# strokeseg demo — profile `{profile.name}`", "",
         f"{profile.description}. Phantom registry of {profile.total_cases} cases from three hospitals "
         f"(HospitalA Siemens, HospitalB GE: internal; HospitalC Philips: external), DWI + ADC. Source model: "
-        f"`{profile.trainer}` (zoom-in & out) trained on {internal_training_cases(run)} internal cases (8:2 "
+        f"`{profile.trainer}` (zoom-in & out) trained on {profile.internal_training_cases} internal cases (8:2 "
         f"train/validation); fine-tuned with `{profile.finetune_trainer}` on {profile.adaptation_cases} external "
-        f"cases. Device: {run.device}. Stages took {total / 60:.1f} min in all.", "",
+        f"cases. Device: {device}. Stages took {total / 60:.1f} min in all.", ""]
+    headline_section = [
         "## Headline", "",
         f"Internal-test mean DSC of the trained (source) model: **{dice:.3f}**.{aim}", "",
         markdown_table(headline_table(out)), "",
         "Models: `source` = the zoom-in & out model trained on the internal hospitals; `finetuned` = the source "
         "model after fine-tuning on the external adaptation subsample; `_pp` = the same predictions post-processed "
         "with the parameters fitted on the source model's validation fold. DSC: mean per-case Dice with its 95 % "
-        "bootstrap CI (evaluation/*/summary.json).", "",
-        "## Post-processing", "", *_postprocessing_section(out),
+        "bootstrap CI (evaluation/*/summary.json).", ""]
+    strata = [
         "## Source model by stratum (Noh et al.'s strata)", "",
         "Internal test: the two internal vendors; external test: the held-out vendor. `micro DSC` = 2ΣTP / (2ΣTP + "
         "ΣFP + ΣFN) over the stratum's cases. All metrics and CIs: evaluation/*/by_*.csv; Mann–Whitney U tests "
-        "between strata: evaluation/*/comparison.csv.", "",
-        *_strata_section(out),
-        "## Volume agreement (predicted vs reference infarct volume)", "", *_volume_section(out),
+        "between strata: evaluation/*/comparison.csv.", "", *_strata_section(out)]
+    adaptation = [
         "## Domain adaptation: before vs after fine-tuning (paired tests)", "",
         *[f"- {line}" for line in _adaptation_lines(out)], "",
         "After post-processing both:", "", *[f"- {line}" for line in _paired_lines(out, SOURCE_PP, FINETUNED_PP)], "",
         "Sensitivity and precision, SDs and both tests: [results/adaptation_grid.csv](results/adaptation_grid.csv).",
-        "",
-        "## Figures", "", *_figures(out), "",
-        "## Stage timings", "", *timings,
-        f"Settings of this run: [{DEMO_MARKER}]({DEMO_MARKER}); nnU-Net logs: logs/.", "",
+        ""]
+    return [
+        introduction, headline_section,
+        ["## Post-processing", "", *_postprocessing_section(out)],
+        strata,
+        ["## Volume agreement (predicted vs reference infarct volume)", "", *_volume_section(out)],
+        adaptation,
+        ["## Figures", "", *_figures(out), ""],
+        ["## Stage timings", "", *timings,
+         f"Settings of this run: [{DEMO_MARKER}]({DEMO_MARKER}); state and log of every job: "
+         f"{JOBS_FOLDER}/<job>/{STATE_FILE}, {LOG_FILE}.", ""],
     ]
-    return "\n".join(lines)
 
 
-def write_summary(run: DemoRun) -> Path:
+def write_summary(study: DemoStudy, device: str, jobs: tuple[tuple[str, str], ...]) -> Path:
     """Write ``SUMMARY.md`` into the demo folder (atomically)."""
-    return write_text_atomic(run.out / SUMMARY_FILE, summary_text(run))
+    text = "\n".join(line for section in summary_sections(study, device, jobs) for line in section)
+    return write_text_atomic(study.out / SUMMARY_FILE, text)
+
+
+@dataclass(frozen=True)
+class DemoSummaryStep:
+    """Job step: ``SUMMARY.md``; ``jobs``: (id, title) of the jobs whose durations it lists."""
+
+    study: DemoStudy
+    jobs: tuple[tuple[str, str], ...]
+
+    def run(self, context: RunContext) -> None:
+        write_summary(self.study, context.device(), self.jobs)
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.study.out / SUMMARY_FILE,)

@@ -1,0 +1,37 @@
+"""``kind: learning-curve`` (Noh et al., Fig. 2): one model per nested training subsample, all on one test set.
+
+Jobs: ``split/<dataset>`` (learning-curve design in place, fold k = fraction k), ``plan/<dataset>``,
+``train/n<size>`` and ``predict/n<size>`` per subsample size, ``evaluate/test``, ``aggregate``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from strokeseg.experiments.recipes.study import StudyBuilder
+from strokeseg.experiments.steps import EvaluatedModel
+
+
+def build(study: StudyBuilder) -> None:
+    """Add the learning curve's jobs to ``study``."""
+    c = study.config
+    study.require_test_set(c.dataset)
+    options: dict[str, Any] = {"fractions": c.fractions, "train_fraction": c.train_fraction}
+    plan = study.design(c.dataset, "learning-curve", **options)
+    split = study.split(c.dataset, "learning-curve", **options)
+    planned = study.plan(c.dataset, (split,))
+    models: list[EvaluatedModel] = []
+    predictions: list[str] = []
+    for fold_index, fold in enumerate(plan.folds):
+        size = len(fold.train) + len(fold.val)
+        name = f"n{size}"
+        if any(m.name == name for m in models):
+            continue  # two fractions gave the same subsample (the split logs a warning)
+        model = study.model(c.dataset)
+        trained = study.train(name, model, fold_index, (planned,))
+        job, folders = study.predict(name, model, (fold_index,), {"test": c.dataset}, (trained,))
+        predictions.append(job)
+        models.append(EvaluatedModel(name, folders["test"], training_cases=size))
+    evaluated, report = study.evaluate("test", c.dataset, models, tuple(predictions))
+    study.aggregate({"evaluation": str(report), "models": [m.name for m in models],
+                     "training_cases": [m.training_cases for m in models]}, (evaluated,))
