@@ -255,6 +255,26 @@ def test_fine_tuning_refuses_a_mismatched_architecture(planned: Planned) -> None
         tuned.initialize()
 
 
+def test_nnunets_pretrained_weights_option_runs_strokesegs_check_first(planned: Planned, preact_source: Path) -> None:
+    """What ``nnUNetv2_train -pretrained_weights PATH`` does (nnU-Net's maybe_load_checkpoint): strokeseg's check
+    runs inside nnU-Net's loading, carries the heads over (same labels) and records the source."""
+    source = torch.load(preact_source, map_location="cpu", weights_only=False)["network_weights"]
+    tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    maybe_load_checkpoint(tuned, continue_training=False, validation_only=False,
+                          pretrained_weights_file=str(preact_source))
+    weights = unwrap_network(tuned.network).state_dict()
+    assert any(".seg_layers." in k for k in weights) and all(torch.equal(weights[k], source[k]) for k in weights)
+    assert tuned.pretrained_weights_file == str(preact_source)
+    assert tuned.pretrained_source["path"] == str(preact_source)
+    assert tuned.pretrained_source["loaded_heads"] > 0
+
+    wider = save_initialized_checkpoint(planned, nnUNetTrainer_strokeseg_PreActResUNet, "wider_for_nnunet.pth")
+    refused = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    with pytest.raises(ConfigurationError, match="differ in shape"):  # before nnU-Net's own assertion
+        maybe_load_checkpoint(refused, continue_training=False, validation_only=False,
+                              pretrained_weights_file=str(wider))
+
+
 def test_fine_tuning_without_pretrained_weights_is_refused(planned: Planned) -> None:
     tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
     with pytest.raises(ConfigurationError, match="-pretrained_weights"):
