@@ -39,10 +39,10 @@ from torch import nn
 from torch._dynamo import OptimizedModule
 
 from strokeseg.errors import ConfigurationError
-from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe, scaled_spec
+from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
 from strokeseg.trainers.losses import LossRecipe
 from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, poly_lr
-from strokeseg.trainers.networks.spec import UNetSpec, count_parameters
+from strokeseg.trainers.networks.spec import count_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -161,20 +161,8 @@ class StrokesegTrainer(nnUNetTrainer):
                                    num_input_channels: int, num_output_channels: int,
                                    enable_deep_supervision: bool = True) -> nn.Module:
         # a classmethod (nnU-Net's is static) so that class attributes shape the network; called the same way
-        return cls.make_network(configuration_manager, num_input_channels, num_output_channels,
-                                enable_deep_supervision)
-
-    @classmethod
-    def make_network(cls, configuration_manager: ConfigurationManager, num_input_channels: int,
-                     num_output_channels: int, deep_supervision: bool) -> nn.Module:
-        """The initialized network for a configuration, built by ``network_recipe`` at this class's width."""
         return cls.network_recipe.build(configuration_manager, num_input_channels, num_output_channels,
-                                        deep_supervision, cls.width_scale, cls.max_features)
-
-    @classmethod
-    def network_spec(cls, configuration_manager: ConfigurationManager) -> UNetSpec:
-        """The plans' U-Net geometry scaled by ``width_scale`` and capped at ``max_features``."""
-        return scaled_spec(configuration_manager, cls.width_scale, cls.max_features)
+                                        enable_deep_supervision, cls.width_scale, cls.max_features)
 
     def initialize(self) -> None:
         super().initialize()

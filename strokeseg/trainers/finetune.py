@@ -23,9 +23,8 @@ layers are logged. nnU-Net's own copy then finds every tensor in place. Python c
 
 from __future__ import annotations
 
-import sys
+import inspect
 from functools import partial
-from types import FrameType
 from typing import Any, ClassVar
 
 import torch
@@ -52,13 +51,9 @@ from strokeseg.trainers.recipes import ALIS, CPU_LEARNING, NOH, TINY, TOMITA
 PRETRAINED_OPTION = "-pretrained_weights"
 
 
-def checkpoint_nnunet_is_loading(frame: FrameType | None = None) -> str | None:
-    """The ``fname`` of the nnU-Net ``load_pretrained_weights(network, fname)`` call this code runs inside, if any.
-
-    Args:
-        frame: where to start looking up the call stack (default: the caller's frame).
-    """
-    frame = frame if frame is not None else sys._getframe(1)
+def checkpoint_nnunet_is_loading() -> str | None:
+    """The ``fname`` of the nnU-Net ``load_pretrained_weights(network, fname)`` call this code runs inside, if any."""
+    frame = inspect.currentframe()
     while frame is not None:
         if frame.f_code is nnunet_load_pretrained_weights.__code__:
             return str(frame.f_locals["fname"])
