@@ -15,6 +15,7 @@ The search of nnU-Net's own package comes first and stops at the first module th
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import io
 import os
 import shlex
@@ -72,6 +73,13 @@ def find_trainer_class(name: str) -> type | None:
         return None
 
 
+def _is_importable_nnunet(nnunet_root: Path) -> bool:
+    """Whether ``nnunet_root`` is the nnunetv2 package this interpreter imports."""
+    spec = importlib.util.find_spec("nnunetv2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    return any(Path(location).resolve() == nnunet_root.resolve() for location in locations)
+
+
 def ext_trainer_route_blocker(nnunet_root: Path) -> str | None:
     """Why nnU-Net at ``nnunet_root`` never reaches ``nnUNet_extTrainer``, or None when it does.
 
@@ -82,9 +90,12 @@ def ext_trainer_route_blocker(nnunet_root: Path) -> str | None:
     folder = nnunet_root.joinpath(*NNUNET_TRAINER_PACKAGE)
     code = ("from nnunetv2.utilities.find_class_by_name import recursive_find_python_class as find\n"
             f"find({str(folder)!r}, '_strokeseg_route_probe_', 'nnunetv2.{'.'.join(NNUNET_TRAINER_PACKAGE)}')\n")
-    path = os.pathsep.join([str(nnunet_root.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
-    probe = subprocess.run([sys.executable, "-c", code], env={**os.environ, "PYTHONPATH": path},
-                           capture_output=True, text=True, check=False)
+    environment = dict(os.environ)
+    if not _is_importable_nnunet(nnunet_root):  # another copy than this interpreter's: put it first on the path
+        environment["PYTHONPATH"] = os.pathsep.join(
+            [str(nnunet_root.parent), *filter(None, [os.environ.get("PYTHONPATH")])])
+    probe = subprocess.run([sys.executable, "-c", code], env=environment, capture_output=True, text=True,
+                           check=False)
     if probe.returncode == 0:
         return None
     lines = [line for line in probe.stderr.strip().splitlines() if line.strip()]
