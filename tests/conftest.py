@@ -1,11 +1,15 @@
-"""Shared fixtures: nnU-Net data folders in a temp dir and the environment for CPU runs of the stock CLIs."""
+"""Shared fixtures: nnU-Net data folders in a temp dir, the environment for CPU runs of the stock CLIs, and the
+test suite's own trainers, registered with nnU-Net through ``nnUNet_extTrainer``."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from strokeseg.nnunet.ext_trainer import EXT_TRAINER_VARIABLE, ext_trainer_folder, with_ext_trainer_folder
 from strokeseg.nnunet.folders import NnunetPaths
 
 #: Environment for the stock nnU-Net CLIs on a 2-core CI machine: one augmentation worker, no compile.
@@ -24,3 +28,17 @@ def nnunet_paths(tmp_path: Path) -> NnunetPaths:
 def cpu_nnunet_env() -> dict[str, str]:
     """Extra environment for running the stock nnU-Net CLIs on the CPU."""
     return dict(CPU_NNUNET_ENV)
+
+
+#: Folder of the trainers only the tests run (``nnunet_trainers/strokeseg_test_trainers.py``).
+TEST_TRAINERS_FOLDER = Path(__file__).parent / "nnunet_trainers"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def test_trainers_registered() -> Iterator[str]:
+    """``nnUNet_extTrainer`` lists strokeseg's trainer folder and the tests' for the whole session, so that nnU-Net's
+    own lookup (in this process and in the stock CLIs) finds both; yields the variable's value."""
+    value = with_ext_trainer_folder(os.environ.get(EXT_TRAINER_VARIABLE), ext_trainer_folder(), TEST_TRAINERS_FOLDER)
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(EXT_TRAINER_VARIABLE, value)
+        yield value

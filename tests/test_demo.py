@@ -169,9 +169,8 @@ def test_profile_trainers_exist_and_fine_tuning_builds_the_source_network(name: 
     profile = PROFILES[name]
     source, tuning = (getattr(trainers, trainer) for trainer in (profile.trainer, profile.finetune_trainer))
     assert {profile.trainer, profile.finetune_trainer} <= set(trainers.__all__)
-    for attribute in ("network_class", "width_scale", "max_features", "network_family"):
+    for attribute in ("network_recipe", "width_scale", "max_features"):
         assert getattr(source, attribute) == getattr(tuning, attribute), attribute
-    assert source.network_kwargs() == tuning.network_kwargs()
     assert profile.adaptation_cases >= 2 and profile.external_test_cases >= 2
 
 

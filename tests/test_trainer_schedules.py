@@ -17,7 +17,7 @@ from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.planners.zoom_config import KEY_ZOOM_IN_CONFIGURATION
 from strokeseg.trainers.base import StrokesegTrainer, left_right_mirror_axes
 from strokeseg.trainers.ensemble import member_split
-from strokeseg.trainers.finetune import FineTuningTrainer, pretrained_weights_from_argv
+from strokeseg.trainers.finetune import FineTuningTrainer, checkpoint_nnunet_is_loading, fine_tuning_trainers
 from strokeseg.trainers.lr_schedules import (
     EpochLRScheduler,
     cosine_warm_restarts_lr,
@@ -103,11 +103,18 @@ def test_fine_tuning_schedules_are_readable_from_the_names() -> None:
         assert cls.freeze_encoder == name.endswith("_frozenEnc"), name
 
 
-def test_pretrained_weights_option_is_read_from_the_command_line() -> None:
-    argv = ["nnUNetv2_train", "3", "3d_fullres", "0", "-p", "plans", "-pretrained_weights", "/a/ckpt.pth"]
-    assert pretrained_weights_from_argv(argv) == "/a/ckpt.pth"
-    assert pretrained_weights_from_argv(["x", "-pretrained_weights=/b.pth"]) == "/b.pth"
-    assert pretrained_weights_from_argv(["x", "-p", "plans"]) is None
+def test_the_checkpoint_comes_from_nnunets_load_pretrained_weights_call(tmp_path: Path) -> None:
+    """What ``nnUNetv2_train -pretrained_weights PATH`` runs: nnU-Net's ``load_pretrained_weights(network, PATH)``,
+    which reads ``network.state_dict()`` first; code running there sees PATH, code elsewhere sees nothing."""
+    from nnunetv2.run.load_pretrained_weights import load_pretrained_weights
+
+    seen: list[str | None] = []
+    network = _HeadedNet()
+    network.register_state_dict_pre_hook(lambda module, prefix, keep_vars: seen.append(checkpoint_nnunet_is_loading()))
+    path = _checkpoint(tmp_path, _HeadedNet(), {"background": 0, "lesion": 1})
+    load_pretrained_weights(network, str(path))
+    network.state_dict()
+    assert seen == [str(path), None]
 
 
 def test_mismatch_message_says_which_plans_to_move() -> None:
@@ -116,7 +123,8 @@ def test_mismatch_message_says_which_plans_to_move() -> None:
     target = ModelDescription("Dataset202_External", "nnUNetPlans", "3d_fullres",
                               "nnUNetTrainer_strokeseg_FT50ep_lr1e3", "nnU-Net default (from the plans)")
     message = mismatch_message("/src/fold_0/checkpoint_final.pth", source, target,
-                               [("encoder.stem.weight", (16, 1, 1, 3, 3), (32, 1, 1, 3, 3))], [])
+                               [("encoder.stem.weight", (16, 1, 1, 3, 3), (32, 1, 1, 3, 3))], [],
+                               fine_tuning_trainers(str(source.network_family)))
     assert ("nnUNetv2_move_plans_between_datasets -s Dataset101_Registry -t Dataset202_External "
             "-sp strokesegDWIPlans -tp strokesegDWIPlans_from_Dataset101_Registry") in message
     assert ("nnUNetv2_preprocess -d Dataset202_External -plans_name strokesegDWIPlans_from_Dataset101_Registry"

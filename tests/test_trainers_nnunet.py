@@ -4,7 +4,8 @@ process, on a planned toy dataset), and one stock-CLI train + predict run per ne
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+import shutil
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -18,6 +19,7 @@ from nnunetv2.run.run_training import maybe_load_checkpoint
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.plugins import MANIFEST_NAME, locate_nnunet
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.planners.zoom_config import (
     KEY_SWITCH_FRACTION,
@@ -255,6 +257,26 @@ def test_fine_tuning_refuses_a_mismatched_architecture(planned: Planned) -> None
         tuned.initialize()
 
 
+def test_nnunets_pretrained_weights_option_runs_strokesegs_check_first(planned: Planned, preact_source: Path) -> None:
+    """What ``nnUNetv2_train -pretrained_weights PATH`` does (nnU-Net's maybe_load_checkpoint): strokeseg's check
+    runs inside nnU-Net's loading, carries the heads over (same labels) and records the source."""
+    source = torch.load(preact_source, map_location="cpu", weights_only=False)["network_weights"]
+    tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    maybe_load_checkpoint(tuned, continue_training=False, validation_only=False,
+                          pretrained_weights_file=str(preact_source))
+    weights = unwrap_network(tuned.network).state_dict()
+    assert any(".seg_layers." in k for k in weights) and all(torch.equal(weights[k], source[k]) for k in weights)
+    assert tuned.pretrained_weights_file == str(preact_source)
+    assert tuned.pretrained_source["path"] == str(preact_source)
+    assert tuned.pretrained_source["loaded_heads"] > 0
+
+    wider = save_initialized_checkpoint(planned, nnUNetTrainer_strokeseg_PreActResUNet, "wider_for_nnunet.pth")
+    refused = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
+    with pytest.raises(ConfigurationError, match="differ in shape"):  # before nnU-Net's own assertion
+        maybe_load_checkpoint(refused, continue_training=False, validation_only=False,
+                              pretrained_weights_file=str(wider))
+
+
 def test_fine_tuning_without_pretrained_weights_is_refused(planned: Planned) -> None:
     tuned = planned.trainer(nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny)
     with pytest.raises(ConfigurationError, match="-pretrained_weights"):
@@ -285,17 +307,18 @@ def test_dwi_families_store_fast_left_right_tta(planned: Planned) -> None:
 # Stock CLIs, one train + predict run per network family
 # ------------------------------------------------------------------------------------------------------------
 def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fold: int, tmp_path: Path,
-                          train_args: tuple[str, ...] = (), predict_args: tuple[str, ...] = ()) -> Path:
+                          train_args: tuple[str, ...] = (), predict_args: tuple[str, ...] = (),
+                          env: Mapping[str, str] = CLI_ENV) -> Path:
     log = tmp_path / f"{trainer}.log"
     run_nnunet("nnUNetv2_train", [str(DATASET_ID), configuration, str(fold), "-tr", trainer, "-p", PLANS,
-                                  "-device", "cpu", *train_args], planned.paths, log, CLI_ENV)
+                                  "-device", "cpu", *train_args], planned.paths, log, env)
     model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{configuration}" / f"fold_{fold}"
     assert (model / "checkpoint_final.pth").is_file()
     predictions = tmp_path / "predictions"
     run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(predictions), "-d",
                                     str(DATASET_ID), "-c", configuration, "-f", str(fold), "-tr", trainer, "-p", PLANS,
                                     "-device", "cpu", "-npp", "1", "-nps", "1", *predict_args],
-               planned.paths, log, CLI_ENV)
+               planned.paths, log, env)
     for image in sorted((planned.raw / "imagesTs").glob("*_0000.nii.gz")):
         prediction = predictions / image.name.replace("_0000.nii.gz", ".nii.gz")
         array, geometry = read_array(prediction)
@@ -340,3 +363,22 @@ def test_cli_convlstm_train_predict(planned: Planned, tmp_path: Path) -> None:
     model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_BiConvLSTMUNet_Tiny", "3d_fullres", 0, tmp_path)
     checkpoint = torch.load(model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
     assert checkpoint["inference_allowed_mirroring_axes"] == (2,)
+
+
+@pytest.mark.slow
+def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(planned: Planned,
+                                                                               tmp_path: Path) -> None:
+    """nnU-Net's own route, end to end: a copy of nnunetv2 without any strokeseg file (and without its Primus
+    trainers, which need a torchvision build matching torch) finds the trainer only through nnUNet_extTrainer, in
+    nnUNetv2_train and in nnUNetv2_predict with its worker processes."""
+    site = tmp_path / "site"
+    shutil.copytree(locate_nnunet(), site / "nnunetv2",
+                    ignore=shutil.ignore_patterns("__pycache__", "strokeseg_*.py", MANIFEST_NAME, "primus"))
+    trainer = "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny"
+    model = cli_train_and_predict(planned, trainer, "3d_fullres", 0, tmp_path,
+                                  env={**CLI_ENV, "PYTHONPATH": str(site)})
+    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
+    assert "ensemble member 0: seed 12345" in log_text
+    assert not list((site / "nnunetv2").rglob("strokeseg_*.py"))
+    tool_log = (tmp_path / f"{trainer}.log").read_text()
+    assert tool_log.count(f"Using trainer '{trainer}' from: ") == 2  # nnU-Net's message: train and predict

@@ -1,8 +1,10 @@
 """Run the stock nnU-Net command-line tools (``nnUNetv2_*``) as subprocesses.
 
 strokeseg drives nnU-Net exactly the way a user does: through its console scripts, with the
-``nnUNet_raw``/``nnUNet_preprocessed``/``nnUNet_results`` environment variables pointing at the chosen folders.
-Output goes to a log file; a failure raises ExternalToolError that names the log and quotes its end.
+``nnUNet_raw``/``nnUNet_preprocessed``/``nnUNet_results`` environment variables pointing at the chosen folders
+and strokeseg's trainer folder added to ``nnUNet_extTrainer``. Before the first tool of a process runs, a cheap
+check makes sure that strokeseg's shims are in nnunetv2 (``plugins.verify_installed``). Output goes to a log file;
+a failure raises ExternalToolError that names the log and quotes its end.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from pathlib import Path
 
 from strokeseg.errors import ExternalToolError, NnunetIntegrationError
 from strokeseg.io import PathLike
+from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.plugins import verify_installed
 
 
 def nnunet_executable(tool: str) -> str:
@@ -35,13 +39,17 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
                extra_env: Mapping[str, str] | None = None, tail_lines: int = 25) -> None:
     """Run ``tool arguments...`` with the nnU-Net folders in its environment; output appended to ``log_file``.
 
+    ``extra_env`` may list further trainer folders in ``nnUNet_extTrainer``; strokeseg's is always added.
+
     Raises:
+        NnunetIntegrationError: strokeseg's shims are missing from nnunetv2 (the message says how to fix it).
         ExternalToolError: the tool exited non-zero; the message quotes the end of the log.
     """
+    verify_installed()
     log_path = Path(log_file)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [nnunet_executable(tool), *arguments]
-    environment = {**os.environ, **paths.environment(), **(extra_env or {})}
+    environment = nnunet_environment({**os.environ, **paths.environment(), **(extra_env or {})})
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join(command)}\n")
         log.flush()

@@ -1,43 +1,48 @@
 """Base class of strokeseg's trainers: what all of them share on top of nnU-Net's ``nnUNetTrainer``.
 
-* schedule overrides as class attributes (``initial_lr_override``, ``num_epochs_override``, ...), so that a
-  variant is a few lines, like nnU-Net's own ``nnUNetTrainer_5epochs``;
-* the LR schedule is a pure function of the epoch (``_lr_schedule``; nnU-Net's poly decay by default) and the
-  optimizer only sees trainable parameters (``_trainable_parameters``), so that variants change one method;
-* the network's parameter count is logged after initialization (trainer log and ``logging``);
-* ``make_network`` (a classmethod) is the one place a variant builds its network; nnU-Net's
-  ``build_network_architecture`` calls it, at training and at prediction time;
-* ``width_scale`` / ``max_features`` (class attributes) rescale the plans' features per stage for strokeseg's
-  own networks, identically at training and prediction time (nnU-Net rebuilds the network through the same
-  class when predicting);
-* ``_deep_supervised`` wraps a loss with nnU-Net's deep-supervision weights;
-* ``optimizer_name`` picks nnU-Net's SGD or Adam;
-* ``_checkpoint_extras`` / ``_restore_checkpoint_extras`` keep strokeseg's own training state (zoom phase,
-  pretrained source) inside nnU-Net's checkpoints, under the key ``"strokeseg"``;
-* ``inference_mirroring`` chooses the test-time mirroring that ``nnUNetv2_predict`` applies: nnU-Net's
-  all-axes default, or the fast ``"left_right"`` variant (one in-plane flip, 2 passes instead of 8).
+A trainer is composed from class attributes rather than from a chain of parent classes:
+
+* ``network_recipe`` (``strokeseg.trainers.architectures``) builds the network, identically at training and at
+  prediction time (nnU-Net rebuilds it through the trainer class); ``width_scale`` / ``max_features`` rescale the
+  plans' features per stage for strokeseg's own networks;
+* ``loss_recipe`` (``strokeseg.trainers.losses``) builds the loss, wrapped with nnU-Net's deep-supervision weights
+  (None: nnU-Net's Dice + CE);
+* schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD or
+  Adam), ``allow_compile`` and ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
+  nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8);
+* ``TrainerSettings`` bundle such attributes (a paper's model, a CPU size): ``class X(StrokesegTrainer,
+  settings=(A, B))`` sets A's attributes, then B's, and attributes written in the class body win over both.
+
+The three families (fine-tuning, zoom-in & out, ensemble members) subclass this class and override hooks: the LR
+schedule is a pure function of the epoch (``_lr_schedule``; nnU-Net's poly decay by default), the optimizer only
+sees ``_trainable_parameters``, and ``_checkpoint_extras`` / ``_restore_checkpoint_extras`` keep strokeseg's own
+training state (zoom phase, pretrained source) inside nnU-Net's checkpoints, under the key ``"strokeseg"``. The
+network's parameter count is logged after initialization (trainer log and ``logging``).
 """
 
 from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Sequence
+from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
-from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 from torch import nn
 from torch._dynamo import OptimizedModule
 
 from strokeseg.errors import ConfigurationError
+from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
+from strokeseg.trainers.losses import LossRecipe
 from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, poly_lr
-from strokeseg.trainers.networks.spec import UNetSpec, count_parameters
+from strokeseg.trainers.networks.spec import count_parameters
 
 logger = logging.getLogger(__name__)
 
@@ -50,11 +55,28 @@ CHECKPOINT_KEY = "strokeseg"
 MIRRORING_CHOICES = ("all", "left_right", "none")
 
 
-@runtime_checkable
-class SelfInitializing(Protocol):
-    """A network with nnU-Net's ``initialize(module)`` hook, applied with ``network.apply(network.initialize)``."""
+@dataclass(frozen=True)
+class TrainerSettings:
+    """A bundle of ``StrokesegTrainer`` class attributes, e.g. a paper's model or a CPU size (None: not set).
 
-    def initialize(self, module: nn.Module) -> None: ...
+    Used as ``class X(StrokesegTrainer, settings=(A, B))``; the fields are the class attributes of the same name.
+    """
+
+    network_recipe: NetworkRecipe | None = None
+    loss_recipe: LossRecipe | None = None
+    optimizer_name: str | None = None
+    initial_lr_override: float | None = None
+    num_epochs_override: int | None = None
+    iterations_per_epoch_override: int | None = None
+    val_iterations_per_epoch_override: int | None = None
+    width_scale: float | None = None
+    max_features: int | None = None
+    allow_compile: bool | None = None
+    inference_mirroring: str | None = None
+
+    def attributes(self) -> dict[str, Any]:
+        """The class attributes this bundle sets, by name."""
+        return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
 
 
 def left_right_mirror_axes(transpose_forward: list[int] | tuple[int, ...], dim: int) -> tuple[int, ...]:
@@ -91,10 +113,10 @@ def encoder_of(network: nn.Module) -> nn.Module:
 class StrokesegTrainer(nnUNetTrainer):
     """nnU-Net's trainer with strokeseg's shared hooks (see the module docstring). Not exported itself."""
 
-    #: One of strokeseg's networks built from the plans' geometry (None: nnU-Net's network from the plans).
-    network_class: ClassVar[type[nn.Module] | None] = None
-    #: Shown in logs and in the fine-tuning compatibility check.
-    network_family: ClassVar[str] = "nnU-Net default (from the plans)"
+    #: Builds the network (``architectures.PLANS_NETWORK``: nnU-Net's network from the plans).
+    network_recipe: ClassVar[NetworkRecipe] = PLANS_NETWORK
+    #: Builds the loss (None: nnU-Net's Dice + CE).
+    loss_recipe: ClassVar[LossRecipe | None] = None
     #: Features per stage relative to the plans (strokeseg's networks only).
     width_scale: ClassVar[float] = 1.0
     #: Upper bound on features per stage after scaling (None: the plans' values).
@@ -110,6 +132,14 @@ class StrokesegTrainer(nnUNetTrainer):
     val_iterations_per_epoch_override: ClassVar[int | None] = None
     #: False never compiles the network (CPU-sized variants); True follows nnU-Net (nnUNet_compile, device).
     allow_compile: ClassVar[bool] = True
+
+    def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        written_in_body = set(vars(cls))
+        for bundle in settings:
+            for name, value in bundle.attributes().items():
+                if name not in written_in_body:
+                    setattr(cls, name, value)
 
     def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
                  device: torch.device = torch.device("cuda")) -> None:
@@ -131,46 +161,14 @@ class StrokesegTrainer(nnUNetTrainer):
                                    num_input_channels: int, num_output_channels: int,
                                    enable_deep_supervision: bool = True) -> nn.Module:
         # a classmethod (nnU-Net's is static) so that class attributes shape the network; called the same way
-        return cls.make_network(configuration_manager, num_input_channels, num_output_channels,
-                                enable_deep_supervision)
-
-    @classmethod
-    def make_network(cls, configuration_manager: ConfigurationManager, num_input_channels: int,
-                     num_output_channels: int, deep_supervision: bool) -> nn.Module:
-        """The initialized network for a configuration.
-
-        ``network_class(input_channels, num_classes, spec, deep_supervision, **network_kwargs())`` with the plans'
-        geometry (``network_spec``) when ``network_class`` is set; nnU-Net's own network from the plans otherwise.
-        """
-        if cls.network_class is not None:
-            spec = cls.network_spec(configuration_manager)
-            network = cls.network_class(num_input_channels, num_output_channels, spec, deep_supervision,
-                                        **cls.network_kwargs())
-            if isinstance(network, SelfInitializing):
-                network.apply(network.initialize)
-            return network
-        return get_network_from_plans(configuration_manager.network_arch_class_name,
-                                      configuration_manager.network_arch_init_kwargs,
-                                      configuration_manager.network_arch_init_kwargs_req_import,
-                                      num_input_channels, num_output_channels, allow_init=True,
-                                      deep_supervision=deep_supervision)
-
-    @classmethod
-    def network_kwargs(cls) -> dict[str, Any]:
-        """Extra keyword arguments of ``network_class`` (none by default)."""
-        return {}
-
-    @classmethod
-    def network_spec(cls, configuration_manager: ConfigurationManager) -> UNetSpec:
-        """The plans' U-Net geometry scaled by ``width_scale`` and capped at ``max_features``."""
-        spec = UNetSpec.from_arch_kwargs(configuration_manager.network_arch_init_kwargs)
-        return spec.scaled(cls.width_scale, cls.max_features)
+        return cls.network_recipe.build(configuration_manager, num_input_channels, num_output_channels,
+                                        enable_deep_supervision, cls.width_scale, cls.max_features)
 
     def initialize(self) -> None:
         super().initialize()
         network = unwrap_network(self.network)
         total, trainable = count_parameters(network), count_parameters(network, trainable_only=True)
-        message = (f"network: {type(network).__name__} ({self.network_family}), {total:,} parameters, "
+        message = (f"network: {type(network).__name__} ({self.network_recipe.family}), {total:,} parameters, "
                    f"{trainable:,} trainable")
         self.print_to_log_file(message)
         logger.info(message)
@@ -202,11 +200,23 @@ class StrokesegTrainer(nnUNetTrainer):
             checkpoint = filename_or_checkpoint
         self._restore_checkpoint_extras(dict(checkpoint.get(CHECKPOINT_KEY) or {}))
 
+    def _build_loss(self) -> nn.Module:
+        if self.loss_recipe is None:
+            return super()._build_loss()
+        return self._deep_supervised(self.loss_recipe.build(self.label_manager, self.configuration_manager.batch_dice,
+                                                            self.is_ddp))
+
+    def _get_deep_supervision_scales(self) -> list[list[float]] | None:
+        scales = super()._get_deep_supervision_scales()
+        if scales is None or not self.network_recipe.in_plane_deep_supervision:
+            return scales
+        return [[1.0, *[float(s) for s in scale[1:]]] for scale in scales]
+
     def _deep_supervised(self, loss: nn.Module) -> nn.Module:
         """``loss`` wrapped with nnU-Net's deep-supervision weights (halved per level, lowest level unused)."""
-        if not self.enable_deep_supervision:
-            return loss
         scales = self._get_deep_supervision_scales()
+        if not self.enable_deep_supervision or scales is None:
+            return loss
         weights = np.array([1 / (2**i) for i in range(len(scales))])
         # nnU-Net's workaround: DDP without compile complains about unused parameters of a zero weight
         weights[-1] = 1e-6 if self.is_ddp and not self._do_i_compile() else 0

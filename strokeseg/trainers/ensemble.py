@@ -22,7 +22,7 @@ import torch
 from strokeseg.defaults import DEFAULT_SEED
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.trainers.base import StrokesegTrainer
-from strokeseg.trainers.network_variants import nnUNetTrainer_strokeseg_SEUNet
+from strokeseg.trainers.recipes import KIM, TINY
 
 SPLITS_FILE = "splits_final.json"
 
@@ -82,5 +82,9 @@ class nnUNetTrainer_strokeseg_Ensemble(EnsembleMemberTrainer):
     """Ensemble member with nnU-Net's default network and loss."""
 
 
-class nnUNetTrainer_strokeseg_SEUNet_Ensemble(EnsembleMemberTrainer, nnUNetTrainer_strokeseg_SEUNet):
+class nnUNetTrainer_strokeseg_SEUNet_Ensemble(EnsembleMemberTrainer, settings=(KIM,)):
     """Ensemble member of Kim et al.'s SE-U-Net (Dice loss)."""
+
+
+class nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny(EnsembleMemberTrainer, settings=(KIM, TINY)):
+    """CPU-sized ensemble member of the ``SEUNet`` (the ensemble example)."""

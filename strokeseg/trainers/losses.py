@@ -11,11 +11,16 @@
 
 Losses follow the papers' sign (0 is perfect) rather than nnU-Net's negative Dice. Wrap them in nnU-Net's
 ``DeepSupervisionWrapper`` for deep supervision (the trainers do).
+
+A trainer names its loss with a recipe (``TverskyRecipe``, ``SoftDiceRecipe``, ``BCEDiceRecipe``): the loss and
+its parameters, built for the dataset's labels when the trainer initializes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
 
 import torch
 from nnunetv2.utilities.ddp_allgather import AllGatherGrad
@@ -186,3 +191,41 @@ def bce_dice_loss(label_manager: LabelManager, batch_dice: bool, bce_weight: flo
     terms = [(bce_weight, OneVsRestBCELoss(sigmoid=label_manager.has_regions)),
              (dice_weight, SoftTverskyLoss(nonlin, 0.5, 0.5, batch_dice, do_bg, smooth, ddp))]
     return CompoundSegmentationLoss(terms, label_manager.ignore_label, label_manager.has_regions)
+
+
+class LossRecipe(Protocol):
+    """Which loss a trainer trains with, and its parameters: a trainer's ``loss_recipe`` class attribute."""
+
+    def build(self, label_manager: LabelManager, batch_dice: bool, ddp: bool) -> nn.Module:
+        """The loss for a dataset's labels (or regions), without deep supervision."""
+        ...
+
+
+@dataclass(frozen=True)
+class TverskyRecipe:
+    """Tversky loss (Alis et al.); ``alpha`` weighs false positives, ``beta`` false negatives."""
+
+    alpha: float = TVERSKY_ALPHA
+    beta: float = TVERSKY_BETA
+
+    def build(self, label_manager: LabelManager, batch_dice: bool, ddp: bool) -> nn.Module:
+        return tversky_loss(label_manager, batch_dice, self.alpha, self.beta, SOFT_INDEX_SMOOTH, ddp)
+
+
+@dataclass(frozen=True)
+class SoftDiceRecipe:
+    """Soft Dice loss alone (Kim et al.)."""
+
+    def build(self, label_manager: LabelManager, batch_dice: bool, ddp: bool) -> nn.Module:
+        return dice_loss(label_manager, batch_dice, SOFT_INDEX_SMOOTH, ddp)
+
+
+@dataclass(frozen=True)
+class BCEDiceRecipe:
+    """Binary cross-entropy plus soft Dice (Tomita et al.), weighted."""
+
+    bce_weight: float = 1.0
+    dice_weight: float = 1.0
+
+    def build(self, label_manager: LabelManager, batch_dice: bool, ddp: bool) -> nn.Module:
+        return bce_dice_loss(label_manager, batch_dice, self.bce_weight, self.dice_weight, SOFT_INDEX_SMOOTH, ddp)

@@ -16,8 +16,8 @@ predictions instead of a random output layer (nnU-Net's own loader, which runs a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,12 +46,12 @@ class ModelDescription:
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Mapping[str, Any]) -> ModelDescription:
-        """Read from an nnU-Net checkpoint (its ``init_args`` and ``trainer_name``)."""
+        """Read from an nnU-Net checkpoint (its ``init_args`` and ``trainer_name``); the network family is not
+        stored there (None)."""
         init_args = checkpoint.get("init_args") or {}
         plans = init_args.get("plans") or {}
-        trainer = checkpoint.get("trainer_name")
-        return cls(plans.get("dataset_name"), plans.get("plans_name"), init_args.get("configuration"), trainer,
-                   network_family_of(trainer) if trainer else None)
+        return cls(plans.get("dataset_name"), plans.get("plans_name"), init_args.get("configuration"),
+                   checkpoint.get("trainer_name"), None)
 
 
 @dataclass
@@ -79,15 +79,6 @@ class TransferReport:
                 "source_configuration": self.source.configuration, "source_trainer": self.source.trainer,
                 "loaded_tensors": len(self.loaded), "skipped_heads": len(self.skipped_heads),
                 "loaded_heads": len(self.loaded_heads)}
-
-
-def network_family_of(trainer_name: str) -> str:
-    """The network family a trainer builds: strokeseg's exported trainers say so; others use the plans' network."""
-    import strokeseg.trainers as exported  # late import: this module is imported by strokeseg.trainers
-    from strokeseg.trainers.base import StrokesegTrainer
-
-    trainer = getattr(exported, trainer_name, None) if trainer_name in exported.__all__ else None
-    return str(getattr(trainer, "network_family", StrokesegTrainer.network_family))
 
 
 def _strip_wrappers(key: str) -> str:
@@ -119,18 +110,13 @@ def fine_tuning_commands(source: ModelDescription, target: ModelDescription, wei
             f"-pretrained_weights {weights}")
 
 
-def _same_family_trainers(family: str | None) -> list[str]:
-    import strokeseg.trainers as exported
-    from strokeseg.trainers.finetune import FineTuningTrainer
-
-    return [name for name in exported.__all__
-            if issubclass(getattr(exported, name), FineTuningTrainer)
-            and getattr(exported, name).network_family == family]
-
-
 def mismatch_message(path: str, source: ModelDescription, target: ModelDescription,
-                     shape_mismatches: list[tuple[str, tuple[int, ...], tuple[int, ...]]], missing: list[str]) -> str:
-    """Explain why the checkpoint does not fit and how to make it fit."""
+                     shape_mismatches: list[tuple[str, tuple[int, ...], tuple[int, ...]]], missing: list[str],
+                     candidates: Sequence[str] = ()) -> str:
+    """Explain why the checkpoint does not fit and how to make it fit.
+
+    ``candidates`` are fine-tuning trainers of the source's network family, suggested when the families differ.
+    """
     lines = [f"pretrained weights {path} do not fit the network that {target.trainer} builds for dataset "
              f"{target.dataset} (plans {target.plans}, configuration {target.configuration}):"]
     if shape_mismatches:
@@ -143,7 +129,6 @@ def mismatch_message(path: str, source: ModelDescription, target: ModelDescripti
     lines.append(f"The checkpoint was trained with {source.trainer} ({source.network_family}) on dataset "
                  f"{source.dataset}, plans {source.plans}, configuration {source.configuration}.")
     if source.network_family and target.network_family and source.network_family != target.network_family:
-        candidates = _same_family_trainers(source.network_family)
         suggestion = f" such as {', '.join(candidates)}" if candidates else ""
         lines.append(f"Its network family differs from this trainer's ({target.network_family}); fine-tune with a "
                      f"trainer of the source's family{suggestion}.")
@@ -161,11 +146,15 @@ def source_labels(checkpoint: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def transfer_pretrained_weights(network: nn.Module, path: str | Path, target: ModelDescription,
-                                target_labels: Mapping[str, Any] | None = None) -> TransferReport:
+                                target_labels: Mapping[str, Any] | None = None,
+                                family_of: Callable[[str], str | None] | None = None,
+                                fine_tuners_of: Callable[[str], Sequence[str]] | None = None) -> TransferReport:
     """Check that the checkpoint at ``path`` fits ``network`` and copy its weights.
 
     Segmentation heads are copied only when ``target_labels`` (the target dataset.json's ``labels``) equal the
     source's and every head tensor has the same shape; otherwise they keep their initialization (nnU-Net's rule).
+    On a mismatch, ``family_of`` (trainer name -> network family) and ``fine_tuners_of`` (network family ->
+    fine-tuning trainer names) make the message say whether the network families differ and which trainers fit.
 
     Raises:
         InputDataError: the file is missing or is not an nnU-Net checkpoint.
@@ -186,7 +175,10 @@ def transfer_pretrained_weights(network: nn.Module, path: str | Path, target: Mo
                         if not _is_head(k) and k in weights and weights[k].shape != v.shape]
     missing = [k for k in own if not _is_head(k) and k not in weights]
     if shape_mismatches or missing:
-        raise ConfigurationError(mismatch_message(path, source, target, shape_mismatches, missing))
+        if family_of is not None and source.trainer:
+            source = replace(source, network_family=family_of(source.trainer))
+        candidates = fine_tuners_of(source.network_family) if fine_tuners_of and source.network_family else ()
+        raise ConfigurationError(mismatch_message(path, source, target, shape_mismatches, missing, candidates))
     report = TransferReport(source, path)
     heads = [key for key in own if _is_head(key)]
     same_labels = target_labels is not None and dict(target_labels) == dict(source_labels(checkpoint) or {})

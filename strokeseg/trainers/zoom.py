@@ -34,8 +34,9 @@ from strokeseg.defaults import (
 )
 from strokeseg.errors import ConfigurationError
 from strokeseg.planners.zoom_config import KEY_ZOOM_IN_CONFIGURATION, ZOOM_IN_CONFIGURATION, zoom_schedule_from_plans
+from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.lr_schedules import EpochSchedule, zoom_in_out_lr
-from strokeseg.trainers.network_variants import nnUNetTrainer_strokeseg_ResGNUNet
+from strokeseg.trainers.recipes import CPU_LEARNING, TINY, TOMITA
 
 ZOOM_IN, ZOOM_OUT = "zoom_in", "zoom_out"
 
@@ -78,8 +79,8 @@ def _check_patch_fits_network(patch: list[int], configuration: ConfigurationMana
                                  f"network's total downsampling {divisor.tolist()}")
 
 
-class nnUNetTrainer_strokeseg_ZoomInOut(nnUNetTrainer_strokeseg_ResGNUNet):
-    """Tomita et al.'s full recipe: residual group-norm U-Net, BCE + Dice, Adam, zoom-in then zoom-out."""
+class ZoomInOutTrainer(StrokesegTrainer):
+    """Zoom-in, then zoom-out training in one run; subclasses choose the model (``settings``) and the LRs."""
 
     zoom_in_lr: ClassVar[float] = ZOOM_IN_LR
     zoom_out_lr: ClassVar[float] = ZOOM_OUT_LR
@@ -191,7 +192,11 @@ class nnUNetTrainer_strokeseg_ZoomInOut(nnUNetTrainer_strokeseg_ResGNUNet):
                                      f"epoch {self.zoom_switch_epoch} implies {expected}")
 
 
-class nnUNetTrainer_strokeseg_ZoomInOut_SGD(nnUNetTrainer_strokeseg_ZoomInOut):
+class nnUNetTrainer_strokeseg_ZoomInOut(ZoomInOutTrainer, settings=(TOMITA,)):
+    """Tomita et al.'s full recipe: residual group-norm U-Net, BCE + Dice, Adam, zoom-in then zoom-out."""
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_SGD(ZoomInOutTrainer, settings=(TOMITA,)):
     """Zoom-in & out with nnU-Net's SGD: 1e-2 with poly decay zoomed in, then 1e-3 with warm restarts."""
 
     optimizer_name: ClassVar[str] = "sgd"
@@ -200,7 +205,21 @@ class nnUNetTrainer_strokeseg_ZoomInOut_SGD(nnUNetTrainer_strokeseg_ZoomInOut):
     zoom_in_decay: ClassVar[str] = "poly"
 
 
-class nnUNetTrainer_strokeseg_ZoomInOut_100ep(nnUNetTrainer_strokeseg_ZoomInOut):
+class nnUNetTrainer_strokeseg_ZoomInOut_100ep(ZoomInOutTrainer, settings=(TOMITA,)):
     """Zoom-in & out with 100 epochs instead of 1000 (the demo's GPU profile; switch at epoch 80)."""
 
     num_epochs_override: ClassVar[int | None] = 100
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_Tiny(ZoomInOutTrainer, settings=(TOMITA, TINY)):
+    """CPU-sized zoom-in & out: 3 epochs, switching to zoom-out at the plans' fraction (epoch 2 at 0.8); the demo's
+    smoke profile and the zoom ablation example."""
+
+    num_epochs_override: ClassVar[int | None] = 3
+
+
+class nnUNetTrainer_strokeseg_ZoomInOut_CPU(ZoomInOutTrainer, settings=(TOMITA, CPU_LEARNING)):
+    """Zoom-in & out sized to learn a phantom DWI cohort in a few CPU minutes (the demo's default profile): 10 epochs,
+    switching to zoom-out at epoch 8."""
+
+    num_epochs_override: ClassVar[int | None] = 10

@@ -1,0 +1,128 @@
+"""Which network a trainer builds: a trainer's ``network_recipe`` class attribute.
+
+A recipe builds the network from nnU-Net's plans, identically at training and at prediction time (nnU-Net
+rebuilds the network through the trainer class when predicting). ``PLANS_NETWORK`` is nnU-Net's own network from
+the plans; the papers' networks take the plans' geometry (stages, kernel sizes, strides, features per stage),
+scaled by the trainer's ``width_scale`` and capped at its ``max_features``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
+from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
+from torch import nn
+
+from strokeseg.defaults import GROUP_NORM_GROUPS, SE_REDUCTION
+from strokeseg.trainers.networks import (
+    PreActResidualUNet,
+    ResidualGroupNormUNet,
+    SliceStackConvLSTMUNet,
+    build_se_unet,
+)
+from strokeseg.trainers.networks.spec import UNetSpec
+
+#: Network family of nnU-Net's own network (shown in logs and in the fine-tuning compatibility check).
+PLANS_NETWORK_FAMILY = "nnU-Net default (from the plans)"
+
+
+@runtime_checkable
+class SelfInitializing(Protocol):
+    """A network with nnU-Net's ``initialize(module)`` hook, applied with ``network.apply(network.initialize)``."""
+
+    def initialize(self, module: nn.Module) -> None: ...
+
+
+def scaled_spec(configuration_manager: ConfigurationManager, width_scale: float, max_features: int | None) -> UNetSpec:
+    """The plans' U-Net geometry with features per stage scaled by ``width_scale`` and capped at ``max_features``."""
+    return UNetSpec.from_arch_kwargs(configuration_manager.network_arch_init_kwargs).scaled(width_scale, max_features)
+
+
+class NetworkRecipe(Protocol):
+    """How a trainer builds its network.
+
+    Attributes:
+        family: name of the network family, shown in logs; fine-tuning needs the source's family.
+        in_plane_deep_supervision: the network downsamples in-plane only, so the deep-supervision targets are
+            downsampled in-plane only (first axis kept).
+    """
+
+    @property
+    def family(self) -> str: ...
+
+    @property
+    def in_plane_deep_supervision(self) -> bool: ...
+
+    def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
+              deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
+        """The initialized network; strokeseg's networks scale the plans' features per stage by ``width_scale``
+        and cap them at ``max_features``."""
+        ...
+
+
+@dataclass(frozen=True)
+class PlansNetwork:
+    """nnU-Net's network from the plans (architecture class and arguments as planned; the trainer's width
+    settings do not apply)."""
+
+    family: str = PLANS_NETWORK_FAMILY
+    in_plane_deep_supervision: bool = False
+
+    def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
+              deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
+        return get_network_from_plans(configuration_manager.network_arch_class_name,
+                                      configuration_manager.network_arch_init_kwargs,
+                                      configuration_manager.network_arch_init_kwargs_req_import,
+                                      input_channels, num_classes, allow_init=True,
+                                      deep_supervision=deep_supervision)
+
+
+@dataclass(frozen=True)
+class UNetFromSpec:
+    """One of strokeseg's networks: ``network_class(input_channels, num_classes, spec, deep_supervision,
+    **options)``, initialized with its own ``initialize`` hook when it has one."""
+
+    network_class: type[nn.Module]
+    family: str
+    options: Mapping[str, Any] = field(default_factory=dict)
+    in_plane_deep_supervision: bool = False
+
+    def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
+              deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
+        spec = scaled_spec(configuration_manager, width_scale, max_features)
+        network = self.network_class(input_channels, num_classes, spec, deep_supervision, **self.options)
+        if isinstance(network, SelfInitializing):
+            network.apply(network.initialize)
+        return network
+
+
+@dataclass(frozen=True)
+class SEUNetFromPlans:
+    """Kim et al.'s SE-U-Net: the plans' U-Net (its normalization and activation) with squeeze-and-excitation."""
+
+    se_reduction: int = SE_REDUCTION
+    family: str = "SE-U-Net (Kim)"
+    in_plane_deep_supervision: bool = False
+
+    def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
+              deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
+        spec = scaled_spec(configuration_manager, width_scale, max_features)
+        return build_se_unet(configuration_manager.network_arch_init_kwargs, spec, input_channels, num_classes,
+                             deep_supervision, self.se_reduction)
+
+
+PLANS_NETWORK = PlansNetwork()
+#: Noh et al.: 3D U-Net with pre-activation residual units (batch norm, ReLU).
+PRE_ACT_RESIDUAL_UNET = UNetFromSpec(PreActResidualUNet, "pre-activation residual U-Net (Noh)")
+#: Tomita et al.: residual U-Net with group normalization.
+RESIDUAL_GROUP_NORM_UNET = UNetFromSpec(ResidualGroupNormUNet, "residual U-Net with group norm (Tomita)",
+                                        {"num_groups": GROUP_NORM_GROUPS})
+#: Kim et al.: U-Net with squeeze-and-excitation after every stage; 2D or 3D by configuration.
+SE_UNET = SEUNetFromPlans()
+#: Alis et al.: residual 2D U-Net with bidirectional ConvLSTMs across the slices of a 3D patch.
+SLICE_STACK_CONVLSTM_UNET = UNetFromSpec(SliceStackConvLSTMUNet,
+                                         "residual 2D U-Net with bidirectional ConvLSTM (Alis)",
+                                         in_plane_deep_supervision=True)

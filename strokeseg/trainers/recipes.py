@@ -1,0 +1,42 @@
+"""The settings trainers are composed of: the papers' models and the run sizes (``TrainerSettings`` bundles).
+
+A paper's model is its network, loss and optimizer with the settings that go with them; a run size shortens and
+narrows a run so that it fits a CPU. ``class X(FineTuningTrainer, settings=(TOMITA, CPU_LEARNING))`` is Tomita's
+model fine-tuned at the CPU-learning size.
+"""
+
+from __future__ import annotations
+
+from strokeseg.defaults import DWI_NETWORK_WIDTH_SCALE, ZOOM_IN_LR
+from strokeseg.trainers.architectures import (
+    PRE_ACT_RESIDUAL_UNET,
+    RESIDUAL_GROUP_NORM_UNET,
+    SE_UNET,
+    SLICE_STACK_CONVLSTM_UNET,
+)
+from strokeseg.trainers.base import TrainerSettings
+from strokeseg.trainers.losses import BCEDiceRecipe, SoftDiceRecipe, TverskyRecipe
+
+#: Noh et al. (acute DWI): pre-activation residual U-Net at 3/8 of nnU-Net's widths, nnU-Net's loss and SGD,
+#: fast left-right test-time mirroring.
+NOH = TrainerSettings(network_recipe=PRE_ACT_RESIDUAL_UNET, width_scale=DWI_NETWORK_WIDTH_SCALE,
+                      inference_mirroring="left_right")
+#: Tomita et al. (ATLAS T1w): residual group-norm U-Net, BCE + Dice, Adam at 1e-3.
+TOMITA = TrainerSettings(network_recipe=RESIDUAL_GROUP_NORM_UNET, loss_recipe=BCEDiceRecipe(), optimizer_name="adam",
+                         initial_lr_override=ZOOM_IN_LR)
+#: Kim et al. (FLAIR WMH): SE-U-Net with the plans' normalization and activation, Dice loss, nnU-Net's SGD.
+KIM = TrainerSettings(network_recipe=SE_UNET, loss_recipe=SoftDiceRecipe())
+#: Alis et al. (DWI + ADC, vendors): residual 2D U-Net with bidirectional ConvLSTMs at 3/8 width, Tversky loss,
+#: fast left-right test-time mirroring.
+ALIS = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET, loss_recipe=TverskyRecipe(),
+                       width_scale=DWI_NETWORK_WIDTH_SCALE, inference_mirroring="left_right")
+
+#: ``_Tiny``: 2 epochs of 5 training and 2 validation iterations, a quarter of the plans' widths, never compiled;
+#: proves in seconds to a minute on a CPU that a pipeline runs (the examples and the demo's smoke profile).
+TINY = TrainerSettings(num_epochs_override=2, iterations_per_epoch_override=5, val_iterations_per_epoch_override=2,
+                       width_scale=0.25, allow_compile=False)
+#: ``_CPU``: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64 features), never
+#: compiled, left-right test-time mirroring; enough to learn a phantom cohort on a 2 x 2 x 5 mm grid in minutes on
+#: 2 CPU cores (the demo's default profile).
+CPU_LEARNING = TrainerSettings(iterations_per_epoch_override=25, val_iterations_per_epoch_override=4, width_scale=0.5,
+                               max_features=64, allow_compile=False, inference_mirroring="left_right")

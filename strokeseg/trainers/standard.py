@@ -1,0 +1,69 @@
+"""Trainers that train one model with nnU-Net's procedure: a paper's model, or a paper's loss on nnU-Net's network.
+
+Each is a few class attributes on ``StrokesegTrainer`` (see ``strokeseg.trainers.recipes``); deep supervision and
+the ignore label work as in nnU-Net.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from strokeseg.trainers.base import StrokesegTrainer
+from strokeseg.trainers.losses import BCEDiceRecipe, LossRecipe, SoftDiceRecipe, TverskyRecipe
+from strokeseg.trainers.recipes import ALIS, KIM, NOH, TINY, TOMITA
+
+
+class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer, settings=(NOH,)):
+    """Noh et al.: 3D U-Net with pre-activation residual units (batch norm, ReLU); nnU-Net's loss and SGD.
+
+    3/8 of nnU-Net's widths (``DWI_NETWORK_WIDTH_SCALE``) and fast left-right test-time mirroring.
+    """
+
+
+class nnUNetTrainer_strokeseg_ResGNUNet(StrokesegTrainer, settings=(TOMITA,)):
+    """Tomita et al.'s residual U-Net with group normalization, BCE + Dice, Adam at 1e-3 (poly decay).
+
+    The full zoom-in & out recipe is ``nnUNetTrainer_strokeseg_ZoomInOut``; this trainer uses one patch size.
+    """
+
+
+class nnUNetTrainer_strokeseg_SEUNet(StrokesegTrainer, settings=(KIM,)):
+    """Kim et al.: U-Net with squeeze-and-excitation after every stage, Dice loss; 2D or 3D by configuration.
+
+    Keeps the plans' normalization and activation (nnU-Net's instance norm and leaky ReLU by default).
+    """
+
+
+class nnUNetTrainer_strokeseg_BiConvLSTMUNet(StrokesegTrainer, settings=(ALIS,)):
+    """Alis et al.: residual 2D U-Net with bidirectional ConvLSTMs across slices, Tversky loss.
+
+    Needs a 3D configuration (a slice stack, e.g. ``3d_fullres``); DWI and ADC are input channels. Downsampling
+    is in-plane only, so the deep-supervision targets are downsampled in-plane only. 3/8 of nnU-Net's widths and
+    fast left-right test-time mirroring.
+    """
+
+
+class nnUNetTrainer_strokeseg_Tversky(StrokesegTrainer):
+    """Tversky loss (Alis et al.) on nnU-Net's network; α weighs false positives, β false negatives."""
+
+    loss_recipe: ClassVar[LossRecipe | None] = TverskyRecipe()
+
+
+class nnUNetTrainer_strokeseg_BCEDice(StrokesegTrainer):
+    """Binary cross-entropy plus soft Dice (Tomita et al.) on nnU-Net's network."""
+
+    loss_recipe: ClassVar[LossRecipe | None] = BCEDiceRecipe()
+
+
+class nnUNetTrainer_strokeseg_DiceOnly(StrokesegTrainer):
+    """Soft Dice loss alone (Kim et al.) on nnU-Net's network."""
+
+    loss_recipe: ClassVar[LossRecipe | None] = SoftDiceRecipe()
+
+
+class nnUNetTrainer_strokeseg_PreActResUNet_Tiny(StrokesegTrainer, settings=(NOH, TINY)):
+    """CPU-sized ``PreActResUNet`` (the examples' learning curve, domain adaptation and vendor transfer)."""
+
+
+class nnUNetTrainer_strokeseg_ResGNUNet_Tiny(StrokesegTrainer, settings=(TOMITA, TINY)):
+    """CPU-sized ``ResGNUNet`` (the zoom-in arm of the zoom ablation example)."""
