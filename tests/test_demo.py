@@ -37,7 +37,7 @@ from strokeseg.experiments.state import FAILED, read_record
 from strokeseg.experiments.steps import AggregateStep, RunContext
 from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
-from strokeseg.planners.zoom_config import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
+from strokeseg.nnunet.zoom_configurations import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
 from strokeseg.preprocessing.settings import PLANS_KEY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

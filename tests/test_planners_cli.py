@@ -11,7 +11,7 @@ from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2
 from strokeseg.errors import ExternalToolError
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
-from strokeseg.planners.zoom_config import zoom_schedule_from_plans
+from strokeseg.nnunet.zoom_configurations import zoom_schedule_from_plans
 from strokeseg.preprocessing.settings import PLANS_KEY
 from strokeseg.synthetic.analytic_head import write_phantom_dataset
 

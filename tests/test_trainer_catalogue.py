@@ -12,7 +12,7 @@ from conftest import TEST_TRAINERS_FOLDER
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 import strokeseg.trainers as trainers
-from strokeseg.demo.profiles import PROFILES
+from strokeseg.experiments.recipes.demo.profiles import PROFILES
 from strokeseg.nnunet.ext_trainer import EXT_TRAINER_MODULE, ext_trainer_folder, find_trainer_class
 from strokeseg.trainers.base import StrokesegTrainer, TrainerSettings
 from strokeseg.trainers.finetune import FINE_TUNING_TRAINERS, FineTuningTrainer

@@ -14,7 +14,7 @@ import torch
 import strokeseg.trainers as trainers
 from strokeseg.defaults import ZOOM_IN_LR, ZOOM_OUT_LR
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.planners.zoom_config import KEY_ZOOM_IN_CONFIGURATION
+from strokeseg.nnunet.zoom_configurations import KEY_ZOOM_IN_CONFIGURATION
 from strokeseg.trainers.base import StrokesegTrainer, left_right_mirror_axes
 from strokeseg.trainers.ensemble import member_split
 from strokeseg.trainers.finetune import FineTuningTrainer, checkpoint_nnunet_is_loading, fine_tuning_trainers

@@ -21,7 +21,7 @@ from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.plugins import MANIFEST_NAME, locate_nnunet
 from strokeseg.nnunet.runner import run_nnunet
-from strokeseg.planners.zoom_config import (
+from strokeseg.nnunet.zoom_configurations import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
     ZOOM_IN_CONFIGURATION,

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from strokeseg.errors import InputDataError
-from strokeseg.evaluation.report import ALL, BootstrapSettings, evaluated
+from strokeseg.evaluation import ALL, BootstrapSettings, evaluated
 from strokeseg.experiments import tables
 from strokeseg.io import atomic_path
 

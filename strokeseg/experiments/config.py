@@ -28,7 +28,7 @@ from strokeseg.defaults import (
 )
 from strokeseg.device import DEVICES, visible_gpus
 from strokeseg.errors import ConfigurationError
-from strokeseg.evaluation.strata import LOCATION_SOURCES
+from strokeseg.evaluation import LOCATION_SOURCES
 from strokeseg.nnunet.folders import NnunetPaths, optional_environment_folder
 from strokeseg.nnunet.plans import STOCK_PLANS, spaced_plans_name, target_spacing_arguments
 

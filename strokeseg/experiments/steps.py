@@ -375,10 +375,14 @@ class EvaluateStep:
 
     def run(self, context: RunContext) -> None:
         from strokeseg.cases import read_cases
-        from strokeseg.evaluation.evaluate import EvaluationRequest, run_evaluation
-        from strokeseg.evaluation.inputs import resolve_predictions, resolve_reference
-        from strokeseg.evaluation.report import BootstrapSettings
-        from strokeseg.evaluation.worker import EvaluationSettings as CaseSettings
+        from strokeseg.evaluation import (
+            BootstrapSettings,
+            EvaluationRequest,
+            resolve_predictions,
+            resolve_reference,
+            run_evaluation,
+        )
+        from strokeseg.evaluation import CaseEvaluationSettings as CaseSettings
 
         dataset = _require_dataset(context.nnunet.paths.raw, self.test_dataset)
         reference = resolve_reference(str(dataset), "Ts")
@@ -410,7 +414,7 @@ class FitPostprocessingStep:
     references: str = "labelsTr"
 
     def run(self, context: RunContext) -> None:
-        from strokeseg.postprocessing.fitting import fit_postprocessing
+        from strokeseg.postprocessing import fit_postprocessing
 
         raw = context.nnunet.paths.raw
         folder = self.model.folder(raw)
@@ -431,7 +435,7 @@ class ApplyPostprocessingStep:
     folders: tuple[tuple[Path, Path], ...]
 
     def run(self, context: RunContext) -> None:
-        from strokeseg.postprocessing.fitting import apply_postprocessing
+        from strokeseg.postprocessing import apply_postprocessing
 
         for predictions, output in self.folders:
             apply_postprocessing(predictions, self.parameters, output, overwrite=True)

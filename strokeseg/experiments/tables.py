@@ -15,13 +15,15 @@ import numpy as np
 import pandas as pd
 
 from strokeseg.cases import parse_yes_no
-from strokeseg.evaluation.overlap import micro_dice
-from strokeseg.evaluation.report import ALL, BootstrapSettings, evaluated
-from strokeseg.evaluation.statistics import (
+from strokeseg.evaluation import (
+    ALL,
+    BootstrapSettings,
     concordance_correlation,
     describe,
+    evaluated,
     learning_curve_fit,
     mann_whitney,
+    micro_dice,
     micro_dice_interval,
     paired_comparison,
 )

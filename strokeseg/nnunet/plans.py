@@ -6,6 +6,10 @@ from collections.abc import Sequence
 
 #: The plans identifier of nnU-Net's own ExperimentPlanner.
 STOCK_PLANS = "nnUNetPlans"
+#: The plans identifiers of strokeseg's planners (``-p`` of ``nnUNetv2_train`` / ``nnUNetv2_predict``).
+DWI_PLANS_NAME = "strokesegDWIPlans"
+ATLAS_PLANS_NAME = "strokesegATLASPlans"
+WMH_PLANS_NAME = "strokesegWMHPlans"
 
 
 def spaced_plans_name(plans: str, spacing: Sequence[float] | None) -> str:

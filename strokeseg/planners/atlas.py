@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from strokeseg.modalities import CHANNEL_T1W
+from strokeseg.nnunet.plans import ATLAS_PLANS_NAME
 from strokeseg.planners.base import StrokesegPlanner
-
-#: Plans identifier written by AtlasT1Planner.
-ATLAS_PLANS_NAME = "strokesegATLASPlans"
 
 
 class AtlasT1Planner(StrokesegPlanner):

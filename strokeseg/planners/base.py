@@ -15,9 +15,13 @@ from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
 from strokeseg.errors import ConfigurationError
 from strokeseg.planners.foreground import evenly_spaced, foreground_crop_ratios
 from strokeseg.planners.zoom import add_zoom_configurations
-from strokeseg.preprocessing.normalization import normalization_for_channel
-from strokeseg.preprocessing.preprocessors import StrokesegPreprocessor, channel_names
-from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
+from strokeseg.preprocessing import (
+    PLANS_KEY,
+    CasePreparation,
+    StrokesegPreprocessor,
+    channel_names,
+    normalization_for_channel,
+)
 
 logger = logging.getLogger(__name__)
 

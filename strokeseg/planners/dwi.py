@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from strokeseg.modalities import CHANNEL_DWI
+from strokeseg.nnunet.plans import DWI_PLANS_NAME
 from strokeseg.planners.base import StrokesegPlanner
-
-#: Plans identifier written by StrokeDWIPlanner (``-p strokesegDWIPlans`` for nnUNetv2_train/predict).
-DWI_PLANS_NAME = "strokesegDWIPlans"
 
 
 class StrokeDWIPlanner(StrokesegPlanner):

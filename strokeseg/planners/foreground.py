@@ -18,8 +18,7 @@ from tqdm import tqdm
 
 from strokeseg.errors import InputDataError
 from strokeseg.masks import bounding_box
-from strokeseg.preprocessing.settings import CasePreparation
-from strokeseg.preprocessing.skull_strip import skull_strip_mask
+from strokeseg.preprocessing import CasePreparation, skull_strip_mask
 
 
 def evenly_spaced(items: Sequence[str], count: int) -> list[str]:

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from strokeseg.modalities import CHANNEL_FLAIR
+from strokeseg.nnunet.plans import WMH_PLANS_NAME
 from strokeseg.planners.base import StrokesegPlanner
-
-#: Plans identifier written by WMHFlairPlanner.
-WMH_PLANS_NAME = "strokesegWMHPlans"
 
 
 class WMHFlairPlanner(StrokesegPlanner):

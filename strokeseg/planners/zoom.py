@@ -1,4 +1,4 @@
-"""Writer side of the zoom-in & out contract (``zoom_config.py``): the ``3d_zoomin`` and ``3d_zoomout`` plans.
+"""Writer side of the zoom-in & out contract (``strokeseg.nnunet.zoom_configurations``): the two zoom plans.
 
 Both configurations inherit from ``3d_fullres`` (same preprocessed data, preprocessor and normalization) and
 carry one and the same U-Net; they differ in patch and batch size:
@@ -29,7 +29,7 @@ from nnunetv2.experiment_planning.experiment_planners.network_topology import ge
 
 from strokeseg.defaults import ZOOM_IN_PATCH_MM, ZOOM_OUT_PATCH_MM, ZOOM_SWITCH_FRACTION
 from strokeseg.errors import ConfigurationError
-from strokeseg.planners.zoom_config import (
+from strokeseg.nnunet.zoom_configurations import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
     ZOOM_IN_CONFIGURATION,

@@ -3,7 +3,7 @@
 ``nnUNetv2_train ID 3d_zoomout FOLD -tr nnUNetTrainer_strokeseg_ZoomInOut -p <plans>`` trains Tomita's network
 first on the zoom-in patch (configuration ``3d_zoomin``) at a constant LR of 1e-3 (Adam), then, from the switch
 epoch on, on the zoom-out patch (``3d_zoomout``) at 1e-4 with cosine annealing with warm restarts. Both patch
-sizes, both batch sizes and the switch fraction come from the plans (``strokeseg.planners.zoom_config``); the
+sizes, both batch sizes and the switch fraction come from the plans (``strokeseg.nnunet.zoom_configurations``); the
 dataloaders are rebuilt at the switch. Validation and ``nnUNetv2_predict -c 3d_zoomout`` use the zoom-out patch.
 
 Overrides without editing the plans: subclass and set ``zoom_switch_epoch_override``,
@@ -33,7 +33,11 @@ from strokeseg.defaults import (
     ZOOM_OUT_RESTART_CYCLES,
 )
 from strokeseg.errors import ConfigurationError
-from strokeseg.planners.zoom_config import KEY_ZOOM_IN_CONFIGURATION, ZOOM_IN_CONFIGURATION, zoom_schedule_from_plans
+from strokeseg.nnunet.zoom_configurations import (
+    KEY_ZOOM_IN_CONFIGURATION,
+    ZOOM_IN_CONFIGURATION,
+    zoom_schedule_from_plans,
+)
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.lr_schedules import EpochSchedule, zoom_in_out_lr
 from strokeseg.trainers.recipes import CPU_LEARNING, TINY, TOMITA

@@ -15,16 +15,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from strokeseg.dataset_conversion.case_conversion import CaseOptions
-from strokeseg.dataset_conversion.convert import convert
+from strokeseg.dataset_conversion import CaseOptions, convert
 from strokeseg.errors import InputDataError
 from strokeseg.experiments.recipes.demo.profiles import EXTERNAL_SITE, INTERNAL_SITES, DemoProfile
 from strokeseg.experiments.steps import RunContext
 from strokeseg.io import atomic_path
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI
 from strokeseg.nnunet.raw import dataset_folder_name
-from strokeseg.synthetic.cohort import generate_cohort
-from strokeseg.synthetic.sites import DWI_SITES
+from strokeseg.synthetic import DWI_SITES, generate_cohort
 
 #: Manifests the demo writes beside the registry's own ``manifest.csv``.
 INTERNAL_MANIFEST, EXTERNAL_MANIFEST = "internal_manifest.csv", "external_manifest.csv"

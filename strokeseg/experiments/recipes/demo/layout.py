@@ -16,7 +16,7 @@ from strokeseg.experiments.graph import EVALUATION_FOLDER, FINETUNE_FOLDER, PRED
 from strokeseg.experiments.recipes.demo.profiles import DemoProfile
 from strokeseg.experiments.steps import ModelRef
 from strokeseg.nnunet.folders import NnunetPaths
-from strokeseg.planners.dwi import DWI_PLANS_NAME
+from strokeseg.nnunet.plans import DWI_PLANS_NAME
 
 #: nnU-Net dataset IDs inside the demo's own nnUNet_raw (no clash with the user's datasets is possible).
 INTERNAL_ID, EXTERNAL_ID, ADAPTATION_ID = 980, 982, 983

@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from strokeseg.evaluation.statistics import paired_comparison
+from strokeseg.evaluation import paired_comparison
 from strokeseg.experiments.aggregate import markdown_table
 from strokeseg.experiments.graph import JOBS_FOLDER, job_folder
 from strokeseg.experiments.recipes.demo.layout import (

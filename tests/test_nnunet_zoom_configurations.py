@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from strokeseg.errors import ConfigurationError
-from strokeseg.planners.zoom_config import (
+from strokeseg.nnunet.zoom_configurations import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
     ZoomSchedule,
