@@ -311,7 +311,7 @@ def test_bad_inputs_get_clear_errors(phantom: dict[str, Path], capsys: pytest.Ca
     assert message in capsys.readouterr().err
 
 
-ISLES22_MASK = (Path(__file__).parent / "data" / "isles22_sample" / "derivatives" / "sub-strokecase0009"
+ISLES22_MASK = (Path(__file__).parents[1] / "data" / "isles22_sample" / "derivatives" / "sub-strokecase0009"
                 / "ses-0001" / "sub-strokecase0009_ses-0001_msk.nii.gz")
 
 

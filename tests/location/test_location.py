@@ -24,7 +24,7 @@ from strokeseg.synthetic.anatomy import load_phantom_template
 from strokeseg.synthetic.phantom import make_phantom
 from strokeseg.synthetic.sites import DWI_SITES
 
-ISLES = Path(__file__).parent / "data" / "isles22_sample"
+ISLES = Path(__file__).parents[1] / "data" / "isles22_sample"
 ISLES_DWI = ISLES / "rawdata/sub-strokecase0009/ses-0001/sub-strokecase0009_ses-0001_dwi.nii.gz"
 ISLES_MASK = ISLES / "derivatives/sub-strokecase0009/ses-0001/sub-strokecase0009_ses-0001_msk.nii.gz"
 #: Phantoms in the accuracy test: 2 per class, sites (and so vendors, field strengths, grids) rotating.

@@ -23,7 +23,7 @@ from strokeseg.errors import ConfigurationError, GeometryError, InputDataError
 from strokeseg.io import Geometry
 from strokeseg.location.registration import register_and_resample
 
-SAMPLE = Path(__file__).parent / "data" / "isles22_sample" / "rawdata" / "sub-strokecase0009" / "ses-0001"
+SAMPLE = Path(__file__).parents[1] / "data" / "isles22_sample" / "rawdata" / "sub-strokecase0009" / "ses-0001"
 
 
 # ------------------------------------------------------------------------------------------- masks and lesions

@@ -39,7 +39,7 @@ from strokeseg.experiments.steps import EvaluatedModel, EvaluateStep, RunContext
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
 
-EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from strokeseg.cases import read_cases
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert, plan
 
-SAMPLE = Path(__file__).parent / "data" / "isles22_sample"
+SAMPLE = Path(__file__).parents[1] / "data" / "isles22_sample"
 
 
 def test_fixture_tree_converts_with_sidecar_metadata_and_4d_dwi(tmp_path: Path) -> None:

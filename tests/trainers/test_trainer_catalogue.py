@@ -20,7 +20,7 @@ from strokeseg.trainers.recipes import NOH, TINY
 
 #: Levels of classes between nnU-Net's trainer and an exported one: StrokesegTrainer, a family, the variant.
 MAX_LEVELS_BELOW_NNUNET_TRAINER = 3
-EXAMPLES = Path(__file__).parents[1] / "examples"
+EXAMPLES = Path(__file__).parents[2] / "examples"
 
 
 def exported() -> dict[str, type]:
