@@ -48,3 +48,29 @@ def read_lesion_mask(path: Path, what: str) -> tuple[np.ndarray, np.ndarray, Geo
         return label_map, lesion_mask(label_map), geometry
     except InputDataError as error:
         raise InputDataError(f"{what} {path} {error}") from None
+
+
+def majority_vote(masks: Sequence[np.ndarray], k: int) -> np.ndarray:
+    """Consensus of several readings of one case: a voxel is lesion when at least ``k`` of the ``n`` masks mark it.
+
+    Alis et al.'s test-set ground truth is ``k = 2`` of ``n = 3`` readings; ``k = n`` is the intersection and
+    ``k = 1`` the union.
+
+    Args:
+        masks: boolean (or 0/1) lesion masks of one case, all of one shape.
+        k: votes needed, 1 ≤ k ≤ n.
+
+    Raises:
+        InputDataError: fewer than one mask, shapes differ, or ``k`` is outside 1..n.
+    """
+    if not masks:
+        raise InputDataError("a majority vote needs at least one reading")
+    shapes = {mask.shape for mask in masks}
+    if len(shapes) != 1:
+        raise InputDataError(f"the readings of one case must share one grid, got shapes {sorted(shapes)}")
+    if not 1 <= k <= len(masks):
+        raise InputDataError(f"a voxel needs k votes of n readings with 1 ≤ k ≤ n; got k = {k}, n = {len(masks)}")
+    votes = np.zeros(masks[0].shape, dtype=np.int16)
+    for mask in masks:
+        votes += np.asarray(mask, dtype=bool)
+    return votes >= k
