@@ -8,7 +8,10 @@ A trainer is composed from class attributes rather than from a chain of parent c
 * ``loss_recipe`` (``strokeseg.trainers.losses``) builds the loss, wrapped with nnU-Net's deep-supervision weights
   (None: nnU-Net's Dice + CE);
 * schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD or
-  Adam), ``allow_compile`` and ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
+  Adam), the papers' schedule choices where they differ from nnU-Net's (``epochs_as_passes``: an epoch is one
+  pass over the training cases instead of 250 iterations; ``deep_supervision``; ``checkpoint_selection``: the
+  final model is the epoch with the best validation metric instead of the last one), ``allow_compile`` and
+  ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
   nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8);
 * ``TrainerSettings`` bundle such attributes (a paper's model, a CPU size): ``class X(StrokesegTrainer,
   settings=(A, B))`` sets A's attributes, then B's, and attributes written in the class body win over both.
@@ -23,6 +26,7 @@ network's parameter count is logged after initialization (trainer log and ``logg
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
@@ -53,6 +57,14 @@ IMAGE_X_AXIS = 2
 CHECKPOINT_KEY = "strokeseg"
 #: Test-time mirroring choices (``inference_mirroring``).
 MIRRORING_CHOICES = ("all", "left_right", "none")
+#: Final-model choices (``checkpoint_selection``): nnU-Net's last epoch, or the epoch with the best validation metric.
+CHECKPOINT_SELECTIONS = ("last", "best")
+#: Validation metrics ``checkpoint_selection = "best"`` can select by, and whether higher is better: nnU-Net's
+#: exponential moving average of the pseudo Dice, this epoch's pseudo Dice, this epoch's validation loss.
+SELECTION_METRICS: dict[str, bool] = {"ema_fg_dice": True, "mean_fg_dice": True, "val_losses": False}
+#: The checkpoint holding the selected epoch's weights (beside nnU-Net's checkpoint_best.pth, which always
+#: follows nnU-Net's EMA pseudo Dice).
+SELECTED_CHECKPOINT = "checkpoint_selected.pth"
 
 
 @dataclass(frozen=True)
@@ -73,10 +85,19 @@ class TrainerSettings:
     max_features: int | None = None
     allow_compile: bool | None = None
     inference_mirroring: str | None = None
+    epochs_as_passes: bool | None = None
+    deep_supervision: bool | None = None
+    checkpoint_selection: str | None = None
+    selection_metric: str | None = None
 
     def attributes(self) -> dict[str, Any]:
         """The class attributes this bundle sets, by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def passes_to_iterations(cases: int, batch_size: int) -> int:
+    """Iterations of one pass over ``cases`` at ``batch_size`` (at least 1)."""
+    return max(1, math.ceil(cases / batch_size))
 
 
 def left_right_mirror_axes(transpose_forward: list[int] | tuple[int, ...], dim: int) -> tuple[int, ...]:
@@ -132,6 +153,15 @@ class StrokesegTrainer(nnUNetTrainer):
     val_iterations_per_epoch_override: ClassVar[int | None] = None
     #: False never compiles the network (CPU-sized variants); True follows nnU-Net (nnUNet_compile, device).
     allow_compile: ClassVar[bool] = True
+    #: True: one epoch = ceil(training cases / batch size) iterations (validation likewise), computed from the
+    #: fold's split when training starts; an ``iterations_per_epoch_override`` still wins. False: nnU-Net's 250/50.
+    epochs_as_passes: ClassVar[bool] = False
+    #: nnU-Net's deep supervision (True) or a loss on the full-resolution output only (False).
+    deep_supervision: ClassVar[bool] = True
+    #: "last" (nnU-Net: the final epoch's weights) or "best" (the epoch with the best ``selection_metric``).
+    checkpoint_selection: ClassVar[str] = "last"
+    #: Validation metric of ``checkpoint_selection = "best"`` (one of ``SELECTION_METRICS``).
+    selection_metric: ClassVar[str] = "mean_fg_dice"
 
     def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -152,6 +182,16 @@ class StrokesegTrainer(nnUNetTrainer):
             self.num_iterations_per_epoch = self.iterations_per_epoch_override
         if self.val_iterations_per_epoch_override is not None:
             self.num_val_iterations_per_epoch = self.val_iterations_per_epoch_override
+        self.enable_deep_supervision = self.deep_supervision
+        if self.checkpoint_selection not in CHECKPOINT_SELECTIONS:
+            raise ConfigurationError(f"{type(self).__name__}: checkpoint_selection must be one of "
+                                     f"{', '.join(CHECKPOINT_SELECTIONS)}, got {self.checkpoint_selection!r}")
+        if self.selection_metric not in SELECTION_METRICS:
+            raise ConfigurationError(f"{type(self).__name__}: selection_metric must be one of "
+                                     f"{', '.join(SELECTION_METRICS)}, got {self.selection_metric!r}")
+        #: Best value of ``selection_metric`` so far and its epoch (``checkpoint_selection = "best"``).
+        self.selected_value: float | None = None
+        self.selected_epoch: int | None = None
 
     def _do_i_compile(self) -> bool:
         return self.allow_compile and super()._do_i_compile()
@@ -173,12 +213,67 @@ class StrokesegTrainer(nnUNetTrainer):
         self.print_to_log_file(message)
         logger.info(message)
 
+    def on_train_start(self) -> None:
+        super().on_train_start()
+        if self.epochs_as_passes:
+            self._set_passes_per_epoch()
+
+    def _set_passes_per_epoch(self) -> None:
+        """Iterations per epoch = one pass over the fold's training (validation) cases at the plans' batch size."""
+        training, validation = self.do_split()
+        if self.iterations_per_epoch_override is None:
+            self.num_iterations_per_epoch = passes_to_iterations(len(training), self.batch_size)
+        if self.val_iterations_per_epoch_override is None:
+            self.num_val_iterations_per_epoch = passes_to_iterations(len(validation), self.batch_size)
+        self.print_to_log_file(f"epochs as passes over the data: {len(training)} training and {len(validation)} "
+                               f"validation cases at batch size {self.batch_size} -> "
+                               f"{self.num_iterations_per_epoch} / {self.num_val_iterations_per_epoch} iterations")
+
+    def on_epoch_end(self) -> None:
+        if self.checkpoint_selection == "best":
+            self._maybe_select_epoch()
+        super().on_epoch_end()
+
+    def _maybe_select_epoch(self) -> None:
+        """Save this epoch's weights as the selected checkpoint when ``selection_metric`` improved."""
+        value = float(self.logger.get_value(self.selection_metric, step=-1))
+        higher_is_better = SELECTION_METRICS[self.selection_metric]
+        if np.isnan(value):
+            return
+        improved = self.selected_value is None or (value > self.selected_value if higher_is_better
+                                                    else value < self.selected_value)
+        if improved:
+            self.selected_value, self.selected_epoch = value, self.current_epoch
+            self.print_to_log_file(f"selected epoch {self.current_epoch}: {self.selection_metric} = {value:.4f}")
+            self.save_checkpoint(os.path.join(self.output_folder, SELECTED_CHECKPOINT))
+
+    def on_train_end(self) -> None:
+        if self.checkpoint_selection == "best":
+            self._restore_selected_weights()
+        super().on_train_end()
+
+    def _restore_selected_weights(self) -> None:
+        """Load the selected epoch's weights, so that checkpoint_final.pth and nnU-Net's validation use them."""
+        path = os.path.join(self.output_folder, SELECTED_CHECKPOINT)
+        if not os.path.isfile(path):
+            self.print_to_log_file(f"no {SELECTED_CHECKPOINT}: keeping the last epoch's weights")
+            return
+        checkpoint = torch.load(path, map_location=self.device, weights_only=False)
+        unwrap_network(self.network).load_state_dict(checkpoint["network_weights"])
+        self.print_to_log_file(f"final model = epoch {self.selected_epoch} ({self.selection_metric} = "
+                               f"{self.selected_value})")
+
     def _checkpoint_extras(self) -> dict[str, Any]:
-        """strokeseg state to store in every checkpoint (empty: nothing is added)."""
-        return {}
+        """strokeseg state to store in every checkpoint (the selected epoch, when one is tracked)."""
+        if self.checkpoint_selection != "best":
+            return {}
+        return {"selected_value": self.selected_value, "selected_epoch": self.selected_epoch}
 
     def _restore_checkpoint_extras(self, extras: dict[str, Any]) -> None:
         """Restore what ``_checkpoint_extras`` stored (called after nnU-Net's ``load_checkpoint``)."""
+        if self.checkpoint_selection == "best":
+            self.selected_value = extras.get("selected_value")
+            self.selected_epoch = extras.get("selected_epoch")
 
     def save_checkpoint(self, filename: str) -> None:
         super().save_checkpoint(filename)

@@ -303,6 +303,66 @@ def test_dwi_families_store_fast_left_right_tta(planned: Planned) -> None:
     assert trainer.inference_allowed_mirroring_axes == (2,)  # image x of the (z, y, x) toy arrays
 
 
+class PaperSchedule(nnUNetTrainer_strokeseg_PreActResUNet_Tiny):
+    """The papers' schedule choices on the toy dataset: passes over the data, no deep supervision, best epoch."""
+
+    num_epochs_override: ClassVar[int | None] = 3
+    iterations_per_epoch_override: ClassVar[int | None] = None
+    val_iterations_per_epoch_override: ClassVar[int | None] = None
+    epochs_as_passes: ClassVar[bool] = True
+    deep_supervision: ClassVar[bool] = False
+    checkpoint_selection: ClassVar[str] = "best"
+    selection_metric: ClassVar[str] = "mean_fg_dice"
+    #: pseudo Dice logged per epoch instead of the measured one, so that the selected epoch is known (epoch 1)
+    scripted_dice: ClassVar[tuple[float, ...]] = (0.2, 0.7, 0.4)
+
+    def __init__(self, plans: dict, configuration: str, fold: int, dataset_json: dict,
+                 device: torch.device = CPU) -> None:
+        super().__init__(plans, configuration, fold, dataset_json, device)
+        self.logger.plot_progress_png = lambda output_folder: None
+        self.weights_after_epoch: dict[int, dict[str, torch.Tensor]] = {}
+
+    def on_validation_epoch_end(self, val_outputs: list[dict]) -> None:
+        super().on_validation_epoch_end(val_outputs)
+        self.logger.log("mean_fg_dice", self.scripted_dice[self.current_epoch], self.current_epoch)
+
+    def on_epoch_end(self) -> None:
+        self.weights_after_epoch[self.current_epoch] = {
+            k: v.detach().clone() for k, v in self.network.state_dict().items()}
+        super().on_epoch_end()
+
+
+def test_papers_schedule_choices(planned: Planned) -> None:
+    trainer = planned.trainer(PaperSchedule)
+    trainer.run_training()
+    batch_size = trainer.batch_size
+    assert trainer.num_iterations_per_epoch == -(-5 // batch_size)  # fold 0: 5 training cases
+    assert trainer.num_val_iterations_per_epoch == 1  # 1 validation case
+    assert not trainer.enable_deep_supervision
+    assert isinstance(trainer.loss, torch.nn.Module) and type(trainer.loss).__name__ != "DeepSupervisionWrapper"
+    assert trainer.selected_epoch == 1 and trainer.selected_value == pytest.approx(0.7)
+    final = torch.load(Path(trainer.output_folder) / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    for name, value in trainer.weights_after_epoch[1].items():
+        assert torch.equal(final["network_weights"][name], value), name
+    assert any(not torch.equal(final["network_weights"][name], value)
+               for name, value in trainer.weights_after_epoch[2].items())
+    assert final[CHECKPOINT_KEY] == {"selected_value": pytest.approx(0.7), "selected_epoch": 1}
+
+
+def test_unknown_schedule_choices_are_refused(planned: Planned) -> None:
+    class BadSelection(nnUNetTrainer_strokeseg_PreActResUNet_Tiny):
+        checkpoint_selection = "median"
+
+    class BadMetric(nnUNetTrainer_strokeseg_PreActResUNet_Tiny):
+        checkpoint_selection = "best"
+        selection_metric = "accuracy"
+
+    with pytest.raises(ConfigurationError, match="checkpoint_selection must be one of last, best"):
+        planned.trainer(BadSelection)
+    with pytest.raises(ConfigurationError, match="selection_metric must be one of"):
+        planned.trainer(BadMetric)
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Stock CLIs, one train + predict run per network family
 # ------------------------------------------------------------------------------------------------------------
