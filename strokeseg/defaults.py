@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Final
 
 # --------------------------------------------------------------------------------------------------
-# Strata (Noh; definitions in METRICS.md)
+# Strata (Noh; definitions in docs/evaluation.md)
 # --------------------------------------------------------------------------------------------------
 #: Infarct volume strata: small < 1.7 mL, medium 1.7-14 mL (both ends inclusive), large > 14 mL.
 VOLUME_SMALL_BELOW_ML: Final[float] = 1.7
@@ -203,7 +203,7 @@ GRID_TOLERANCE_MM: Final[float] = 1e-3
 REGISTRATION_MAX_MEAN_SHIFT_MM: Final[float] = 15.0
 
 # --------------------------------------------------------------------------------------------------
-# Ensemble uncertainty index (Kim; METRICS.md)
+# Ensemble uncertainty index (Kim; docs/evaluation.md)
 # --------------------------------------------------------------------------------------------------
 #: Bernoulli prior the voxel KL divergence is measured against.
 UNCERTAINTY_PRIOR: Final[float] = 0.5
@@ -224,7 +224,7 @@ POSTPROCESS_HYSTERESIS_HIGH: Final[tuple[float, ...]] = (0.5, 0.6, 0.7, 0.8, 0.9
 POSTPROCESS_HYSTERESIS_LOW: Final[tuple[float, ...]] = (0.1, 0.2, 0.3, 0.4, 0.5)
 
 # --------------------------------------------------------------------------------------------------
-# Evaluation (METRICS.md)
+# Evaluation (docs/evaluation.md, Definitions)
 # --------------------------------------------------------------------------------------------------
 #: Bootstrap resamples for confidence intervals of the mean (percentile method).
 BOOTSTRAP_RESAMPLES: Final[int] = 1000
@@ -236,9 +236,9 @@ CONFIDENCE_LEVEL: Final[float] = 0.95
 NSD_TOLERANCE_MM: Final[float] = 1.0
 #: Connectivity of lesions (connected components): 6, 18 or 26 (ISLES'22 uses 26).
 LESION_CONNECTIVITY: Final[int] = 26
-#: Bland–Altman limits of agreement: bias ± this many sample SDs of the differences (METRICS.md).
+#: Bland–Altman limits of agreement: bias ± this many sample SDs of the differences (docs/evaluation.md).
 BLAND_ALTMAN_Z: Final[float] = 1.96
-#: WMH-volume strata: quantile groups of the evaluated cases' WMH volume (10 = deciles, METRICS.md).
+#: WMH-volume strata: quantile groups of the evaluated cases' WMH volume (10 = deciles, docs/evaluation.md).
 WMH_QUANTILE_GROUPS: Final[int] = 10
 
 # --------------------------------------------------------------------------------------------------
@@ -248,7 +248,7 @@ WMH_QUANTILE_GROUPS: Final[int] = 10
 DEFAULT_SEED: Final[int] = 12345
 
 # --------------------------------------------------------------------------------------------------
-# Location atlas and registration (Noh's location strata; METRICS.md "location"; documented choices)
+# Location atlas and registration (Noh's location strata; docs/location.md; documented choices)
 # --------------------------------------------------------------------------------------------------
 #: MNI z-planes (mm) that split the brainstem where no atlas label does: midbrain at z >= -19, pons between,
 #: medulla at z <= -41 (agrees with the JHU atlas's own brainstem labels on ~98 % of voxels).

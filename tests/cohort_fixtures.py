@@ -1,4 +1,4 @@
-"""Tiny cohorts in the real on-disk layouts (DATA.md), written with real NIfTI/DICOM files for converter tests.
+"""Tiny cohorts in the real on-disk layouts (docs/conversion.md), with real NIfTI/DICOM files, for converter tests.
 
 Each ``make_*`` function writes a small source tree and returns what a test needs to check the conversion
 (expected lesion volumes per case, ...). Volumes are small (12×24×24 voxels) so that the tests stay fast.

@@ -1,8 +1,8 @@
-"""All per-case metrics of METRICS.md for one reference/prediction pair, as one record.
+"""All per-case metrics of docs/evaluation.md ("Definitions") for one reference/prediction pair, as one record.
 
 ``evaluate_pair(reference, prediction, spacing_mm)`` is the array-level entry point (no files involved);
 the CLI builds its ``per_case.csv`` from :meth:`CaseMetrics.as_row`. Units: distances in mm, volumes in mL,
-counts in voxels or lesions. Empty-mask conventions are those of ``shared/METRICS.md``.
+counts in voxels or lesions. Empty-mask conventions are those of docs/evaluation.md, "Definitions".
 """
 
 from __future__ import annotations
@@ -28,11 +28,11 @@ from strokeseg.volumes import voxel_volume_ml
 
 @dataclass(frozen=True)
 class CaseMetrics:
-    """Per-case metrics (column names of ``per_case.csv``; definitions in METRICS.md).
+    """Per-case metrics (column names of ``per_case.csv``; definitions in docs/evaluation.md).
 
     Attributes:
         tp, fp, fn: voxel counts.
-        dice, sensitivity, precision: voxel-wise overlap (NaN where METRICS.md says undefined).
+        dice, sensitivity, precision: voxel-wise overlap (NaN where docs/evaluation.md says undefined).
         vol_ref_ml, vol_pred_ml: volumes in mL; vol_diff_ml = pred − ref (signed); avd_ml = |pred − ref|.
         hd, hd95, assd: surface distances in mm (NaN when exactly one mask is empty).
         nsd: normalised surface Dice at the tolerance given to :func:`evaluate_pair`.
@@ -66,7 +66,7 @@ class CaseMetrics:
     @classmethod
     def from_analysis(cls, analysis: PairAnalysis, spacing_mm: Sequence[float],
                       nsd_tolerance_mm: float = NSD_TOLERANCE_MM) -> CaseMetrics:
-        """Apply the METRICS.md formulas to an engine's analysis."""
+        """Apply the formulas of docs/evaluation.md to an engine's analysis."""
         counts, distances, lesions = analysis.counts, analysis.distances, analysis.lesions
         voxel_ml = voxel_volume_ml(spacing_mm)
         vol_ref, vol_pred = counts.n_reference * voxel_ml, counts.n_prediction * voxel_ml

@@ -393,7 +393,7 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
     return {
         "strokeseg_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "definitions": "shared/METRICS.md (docs/evaluation.md)",
+        "definitions": "docs/evaluation.md, Definitions",
         "engine": request.settings.device,
         "seconds": round(seconds, 3),
         "settings": {**_clean(asdict(request.settings)), **_clean(asdict(request.strata)),

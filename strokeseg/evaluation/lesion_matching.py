@@ -1,4 +1,4 @@
-"""Lesion-wise detection (definitions: ``shared/METRICS.md``, "Lesion-wise"; ISLES'22 and ATLAS R2.0).
+"""Lesion-wise detection (definitions: docs/evaluation.md, "Lesion-wise"; ISLES'22 and ATLAS R2.0).
 
 Lesions are connected components (:mod:`strokeseg.lesions`; 26-connectivity by default). A reference lesion
 that overlaps the prediction by at least one voxel is a lesion TP, otherwise a lesion FN; a predicted

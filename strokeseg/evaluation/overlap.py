@@ -1,4 +1,4 @@
-"""Voxel-wise overlap metrics from confusion counts (definitions: ``shared/METRICS.md``, "Overlap").
+"""Voxel-wise overlap metrics from confusion counts (definitions: docs/evaluation.md, "Definitions", "Overlap").
 
 R is the reference mask, P the predicted mask. Every function here works on counts, so that the same
 formulas serve one case, a stratum, or a whole dataset (micro Dice), and both evaluation engines.
@@ -44,7 +44,7 @@ def confusion_counts(reference: np.ndarray, prediction: np.ndarray) -> Confusion
 
 
 def dice(counts: ConfusionCounts) -> float:
-    """2TP / (2TP + FP + FN); both masks empty -> 1.0 (ISLES'22 convention, METRICS.md)."""
+    """2TP / (2TP + FP + FN); both masks empty -> 1.0 (ISLES'22 convention, docs/evaluation.md)."""
     denominator = 2 * counts.tp + counts.fp + counts.fn
     return 1.0 if denominator == 0 else 2.0 * counts.tp / denominator
 

@@ -1,8 +1,9 @@
 """Metrics on probability maps: threshold-free maximal Dice and the ensemble uncertainty index.
 
-Definitions: ``shared/METRICS.md`` ("Ensemble uncertainty index", Kim et al.). Probabilities are foreground
-probabilities in [0, 1] (not logits), as :func:`strokeseg.nnunet.probabilities.read_foreground_probability`
-reads them from nnU-Net's ``--save_probabilities`` files. ``strokeseg uncertainty`` (post-processing) uses
+Definitions: docs/evaluation.md, "Definitions" (probability maps and the ensemble uncertainty index, Kim et
+al.). Probabilities are foreground probabilities in [0, 1] (not logits), as
+:func:`strokeseg.nnunet.probabilities.read_foreground_probability` reads them from nnU-Net's
+``--save_probabilities`` files. ``strokeseg uncertainty`` (post-processing) uses
 :func:`ensemble_mean_probability` and :func:`uncertainty_index` through :mod:`strokeseg.evaluation`.
 """
 

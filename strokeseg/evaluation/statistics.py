@@ -1,4 +1,4 @@
-"""Summary statistics and tests of the evaluation reports (definitions: ``shared/METRICS.md``).
+"""Summary statistics and tests of the evaluation reports (definitions: docs/evaluation.md, "Definitions").
 
 Pure functions on 1-D arrays of per-case values. NaN values (undefined metrics, e.g. hd with one empty
 mask) are never silently averaged: :func:`describe` drops them and counts them in ``n_nan``; paired tests
@@ -208,7 +208,7 @@ def ordinary_least_squares(x: ArrayLike, y: ArrayLike) -> LinearFit:
 
 @dataclass(frozen=True)
 class VolumeAgreement:
-    """Agreement of predicted with reference volumes (mL); see METRICS.md "Volume agreement"."""
+    """Agreement of predicted with reference volumes (mL); see docs/evaluation.md, "Summaries and statistics"."""
 
     n: int
     pearson_r: float
@@ -264,7 +264,10 @@ def volume_agreement(predicted_ml: ArrayLike, reference_ml: ArrayLike,
 
 
 def learning_curve_fit(training_sizes: ArrayLike, mean_dsc: ArrayLike) -> LinearFit:
-    """OLS fit of mean DSC on ln(training-set size), one point per model (METRICS.md "Learning curve")."""
+    """OLS fit of mean DSC on ln(training-set size), one point per model.
+
+    Definition: docs/evaluation.md, "Summaries and statistics".
+    """
     sizes = np.asarray(training_sizes, dtype=np.float64)
     if np.any(sizes <= 0):
         raise ValueError(f"training-set sizes must be positive, got {sizes.tolist()}")

@@ -1,4 +1,4 @@
-"""Strata of the evaluation reports (definitions: ``shared/METRICS.md``, "Strata").
+"""Strata of the evaluation reports (definitions: docs/evaluation.md, "Definitions", "Strata").
 
 Each stratification is a column of the per-case table whose values are stratum labels, with a fixed
 display order. Built-in stratifications come from the reference volume (always), from ``cases.csv``
@@ -25,7 +25,7 @@ from strokeseg.defaults import (
 from strokeseg.errors import ConfigurationError
 from strokeseg.volumes import NO_LESION, UNKNOWN, VOLUME_LEVELS, volume_stratum
 
-#: Location classes of the atlas (METRICS.md), in display order.
+#: Location classes of the atlas (docs/location.md), in display order.
 LOCATION_LEVELS: tuple[str, ...] = ("cortex", "corona radiata", "basal ganglia & internal capsule", "thalamus",
                                     "midbrain", "pons", "medulla", "cerebellum", "multiple", NO_LESION, UNKNOWN)
 

@@ -1,4 +1,4 @@
-"""Surfaces and surface-distance metrics (definitions: ``shared/METRICS.md``, "Surfaces and distances").
+"""Surfaces and surface-distance metrics (definitions: docs/evaluation.md, "Surfaces and distances").
 
 The surface ∂A of a mask A is the set of its voxels with at least one of the 6 face neighbours outside A
 (A XOR its 6-connected erosion, :func:`strokeseg.masks.surface`); voxels beyond the array border count as

@@ -1,12 +1,12 @@
-"""Infarct location of a case: register to MNI, read the 8-class location atlas, apply METRICS.md's rule.
+"""Infarct location of a case: register to MNI, read the 8-class location atlas, apply the location rule.
 
-Rule (METRICS.md, "location"): a class counts when it holds at least ``min_fraction`` (default 20 %) of the
+Rule (docs/location.md, "The rule"): a class counts when it holds at least ``min_fraction`` (default 20 %) of the
 lesion volume; one class -> that class, more -> "multiple". Fractions are taken over the lesion voxels that
 fall on a brain class after registration (voxels mapped into the ventricles or outside the brain are left
 out); a lesion none of whose classes reaches ``min_fraction`` is spread over five or more classes and is
 "multiple" as well. A registration that fails the quality check gives "unknown", never a guess; a lesion
 that maps entirely outside the brain classes is "unknown" too; an empty mask gives "no lesion" (the
-stratum METRICS.md uses for an empty reference).
+stratum evaluation uses for an empty reference).
 
 Pure computation (``location_from_counts``, ``classify_fractions``) is separate from the image work
 (``locate_case``) so that the rule is testable on numbers.
@@ -84,7 +84,7 @@ class CaseLocation:
 
 
 def classify_fractions(fractions: Mapping[str, float], min_fraction: float = LOCATION_MIN_FRACTION) -> str:
-    """METRICS.md's rule on class fractions (summing to 1, or all zero): a class, "multiple" or "unknown"."""
+    """The location rule on class fractions (summing to 1, or all zero): a class, "multiple" or "unknown"."""
     if not 0.0 < min_fraction <= 1.0:
         raise ValueError(f"min_fraction must be in (0, 1], got {min_fraction}")
     if not any(value > 0 for value in fractions.values()):
@@ -111,7 +111,7 @@ def locate_lesions(lesion: np.ndarray, class_codes: np.ndarray, voxel_ml: float,
         lesion: boolean lesion mask.
         class_codes: location-atlas codes on the same grid (0 none, 1..8 classes, 9 ventricles).
         voxel_ml: volume of one voxel in mL.
-        min_fraction: METRICS.md's class threshold.
+        min_fraction: the rule's class threshold.
         connectivity: 6, 18 or 26 (lesions are connected components).
     """
     if lesion.shape != class_codes.shape:

@@ -6,8 +6,8 @@ Report folder:
   are given): total lesion volume (mL), number of lesions, largest lesion, case location class, registration
   QC, uncertainty index and review flag (from ``strokeseg uncertainty``), the QC figure;
 * ``lesions.csv`` — one row per lesion (connected component, largest first; :data:`LESION_COLUMNS`): volume
-  (mL), location class (METRICS.md rule applied to that lesion), centre in scanner coordinates (mm, LPS),
-  and with references whether it overlaps a reference lesion;
+  (mL), location class (the rule of docs/location.md applied to that lesion), centre in scanner coordinates
+  (mm, LPS), and with references whether it overlaps a reference lesion;
 * ``qc/CASE.png`` — axial, coronal and sagittal slices through the largest lesion, prediction (red) and
   reference (green) outlines over the case image (channel 0, the DWI in the DWI datasets).
 
@@ -133,7 +133,7 @@ class ReportRequest:
         case_ids: report only these cases (default: every prediction).
         location: locate lesions with the location atlas (MNI registration, seconds per case).
         atlas: a loaded location atlas (default: loaded from the cache when ``location``).
-        min_fraction: METRICS.md's location-class threshold.
+        min_fraction: the location rule's class threshold (docs/location.md).
         connectivity: lesion connectivity.
         overwrite: replace an existing report.
         jobs: worker processes (cases in parallel; the registration dominates the time).

@@ -4,7 +4,7 @@ Removing whole components never merges or splits the others, so the effect of ev
 case follows from one table of the case's predicted components: volume (mL), voxels, voxels overlapping
 the reference, and the reference lesions each one touches. :func:`sweep_min_volume` removes components in
 increasing order of volume and updates the per-case scores incrementally, which gives the exact mean score
-of every possible threshold in one pass (METRICS.md definitions: Dice, lesion F1 with the both-empty
+of every possible threshold in one pass (docs/evaluation.md definitions: Dice, lesion F1 with the both-empty
 convention 1.0).
 """
 

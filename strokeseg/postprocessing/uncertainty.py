@@ -4,7 +4,7 @@ nnU-Net averages the logits of its folds (and mirrorings) before writing probabi
 deep ensemble must be predicted separately: one ``nnUNetv2_predict --save_probabilities`` run per member (for
 a 5-fold model: ``-f 0``, ``-f 1``, ... into five folders). For every case present in all member folders
 this module computes the mean foreground probability p̄, the ensemble segmentation p̄ ≥ 0.5, and the
-uncertainty index (METRICS.md; :func:`strokeseg.evaluation.uncertainty_index`).
+uncertainty index (docs/evaluation.md; :func:`strokeseg.evaluation.uncertainty_index`).
 
 Output folder:
 

@@ -1,7 +1,7 @@
 """The papers' study designs as deterministic, stratified case splits (pure functions on a cases table).
 
 Every design starts from one *stratified order* of the cases: cases are grouped into strata (site ×
-lesion-volume stratum, METRICS.md), shuffled within each stratum with the seed, and interleaved so that
+lesion-volume stratum, docs/evaluation.md), shuffled within each stratum with the seed, and interleaved so that
 every prefix of the order holds the strata in proportion (systematic sampling). Parts are then assigned
 along that order by :func:`assign_parts`, which gives every minority part (validation, test) its share
 rounded *up* as soon as a prefix needs it. Hence prefixes are nested and stratified, and even tiny

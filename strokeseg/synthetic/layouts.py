@@ -1,4 +1,4 @@
-"""Writers of the real on-disk layouts (DATA.md) for phantom cases, and of their index tables.
+"""Writers of the real on-disk layouts (docs/conversion.md) for phantom cases, and of their index tables.
 
 registry  ``images/<case>_{dwi,adc,b0[,flair]}.nii.gz``, ``masks/<case>_mask.nii.gz``, ``manifest.csv``
 isles22   ``rawdata/sub-strokecaseNNNN/ses-0001/[dwi/|anat/]..._{dwi,adc,FLAIR|flair}.nii.gz`` (+ JSON sidecars),

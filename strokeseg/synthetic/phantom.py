@@ -305,7 +305,7 @@ def _stored_int16(signal: np.ndarray, scale: float) -> np.ndarray:
 
 
 def location_truth(classes: np.ndarray, lesion: np.ndarray, min_fraction: float = LOCATION_MIN_FRACTION) -> str:
-    """METRICS.md's location rule applied to the lesions as placed (class map in subject space)."""
+    """The location rule (docs/location.md) applied to the lesions as placed (class map in subject space)."""
     if not lesion.any():
         return LOCATION_NO_LESION
     counts = np.bincount(classes[lesion].ravel(), minlength=len(LOCATION_CLASSES) + 2)

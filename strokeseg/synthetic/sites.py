@@ -1,8 +1,8 @@
 """Acquisition sites of the phantom cohorts: vendor, field strength, voxel grid, intensity and artefact levels.
 
-Sites differ as real scanners do (DATA.md, Noh's registry and Alis' vendor split): in-plane spacing 0.8-1.2 mm,
-slices 3-5 mm, storage intensity scale, bias field, Rician noise, reconstruction blur, grey/white contrast,
-b-value, orientation, susceptibility artefacts. The differences are visible but learnable: a model trained
+Sites differ as real scanners do (docs/conversion.md, Noh's registry and Alis' vendor split): in-plane spacing
+0.8-1.2 mm, slices 3-5 mm, storage intensity scale, bias field, Rician noise, reconstruction blur, grey/white
+contrast, b-value, orientation, susceptibility artefacts. The differences are visible but learnable: a model trained
 on some vendors should transfer, imperfectly, to a held-out one.
 """
 

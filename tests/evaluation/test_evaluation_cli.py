@@ -330,7 +330,7 @@ def test_real_isles22_mask_against_a_shifted_copy(tmp_path: Path) -> None:
     assert evaluate("--pred", tmp_path / "pred", "--ref", tmp_path / "ref", "--out", tmp_path / "out", *FAST) == 0
     row = pd.read_csv(tmp_path / "out" / "per_case.csv").iloc[0]
     assert row["status"] == "ok"
-    assert row["vol_ref_ml"] == pytest.approx(4.18, abs=0.01)  # DATA.md
+    assert row["vol_ref_ml"] == pytest.approx(4.18, abs=0.01)  # docs/conversion.md
     assert row["vol_pred_ml"] == pytest.approx(row["vol_ref_ml"])
     assert row["hd"] == pytest.approx(2.0)  # a translated shape: hd is the translation
     assert 0 < row["assd"] < 2.0 and 0 < row["dice"] < 1

@@ -1,6 +1,6 @@
 """Per-case metrics pinned on hand-computed shapes, every empty-mask case, MONAI and ISLES'22 agreement.
 
-Each test names the METRICS.md definition it pins.
+Each test names the definition of docs/evaluation.md it pins.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Threshold-free maximal Dice and Kim et al.'s ensemble uncertainty index (METRICS.md)."""
+"""Threshold-free maximal Dice and Kim et al.'s ensemble uncertainty index (docs/evaluation.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Summary statistics and tests against scipy and hand computations (METRICS.md "Summaries and statistics")."""
+"""Summary statistics and tests against scipy and hand computations (docs/evaluation.md, "Summaries and statistics")."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Strata definitions (METRICS.md "Strata")."""
+"""Strata definitions (docs/evaluation.md, "Definitions", "Strata")."""
 
 from __future__ import annotations
 

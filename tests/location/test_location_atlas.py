@@ -122,7 +122,7 @@ def test_missing_sources_give_clear_errors(monkeypatch: pytest.MonkeyPatch, tmp_
 
 
 # ------------------------------------------------------------------------------------------------
-# The location rule (METRICS.md) on numbers and arrays
+# The location rule (docs/location.md) on numbers and arrays
 # ------------------------------------------------------------------------------------------------
 def test_classify_fractions_applies_the_twenty_percent_rule() -> None:
     assert classify_fractions({"pons": 0.85, "cerebellum": 0.15}) == "pons"
