@@ -234,7 +234,8 @@ def main() -> None:
     parser.add_argument("--peers", nargs="*", default=DEFAULT_PEERS, choices=list(PEERS),
                         help="peers to time (default: %(default)s; seg-metrics took 80-360 s per case here and is "
                              "timed only when named)")
-    parser.add_argument("--jobs", type=int, default=2, help="workers of the scaling test (default: %(default)s)")
+    parser.add_argument("-j", "--workers", type=int, default=2,
+                        help="worker processes of the scaling test (default: %(default)s)")
     parser.add_argument("--scaling-cases", type=int, default=16, help="MNI-grid cases of the scaling test")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case, the best counts (default: 3)")
     parser.add_argument("--seed", type=int, default=0)
@@ -242,7 +243,7 @@ def main() -> None:
 
     # the scaling test runs first, while this process is small: worker processes are forked from it
     mni_shape, mni_spacing = GRIDS["MNI 197x233x189 @ 1 mm"]
-    scaling(make_pairs(mni_shape, mni_spacing, args.scaling_cases, args.seed + 1), args.jobs)
+    scaling(make_pairs(mni_shape, mni_spacing, args.scaling_cases, args.seed + 1), args.workers)
     pairs_by_grid = {grid: make_pairs(shape, spacing, args.cases, args.seed)
                      for grid, (shape, spacing) in GRIDS.items()}
     for grid, pairs in pairs_by_grid.items():

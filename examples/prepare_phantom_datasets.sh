@@ -19,15 +19,15 @@ manifest.to_csv(sys.argv[1], index=False)
 PY
 }
 
-strokeseg synth --out "$work/internal" --layout registry --cases "$cases" --seed 1 --sites HospitalA,HospitalB --workers 2
+strokeseg synth --out "$work/internal" --layout registry --n-cases "$cases" --seed 1 --sites HospitalA,HospitalB -j 2
 mark_test_cases "$work/internal/manifest.csv"
-strokeseg convert registry "$work/internal/manifest.csv" --dataset-id 901 --name PhantomInternal -j 2
-strokeseg convert registry "$work/internal/manifest.csv" --dataset-id 903 --name PhantomZoom -j 2
+strokeseg convert registry "$work/internal/manifest.csv" -d 901 --name PhantomInternal -j 2
+strokeseg convert registry "$work/internal/manifest.csv" -d 903 --name PhantomZoom -j 2
 
-strokeseg synth --out "$work/external" --layout registry --cases "$cases" --seed 2 --sites HospitalC,HospitalD --workers 2
-strokeseg convert registry "$work/external/manifest.csv" --dataset-id 902 --name PhantomExternal -j 2
+strokeseg synth --out "$work/external" --layout registry --n-cases "$cases" --seed 2 --sites HospitalC,HospitalD -j 2
+strokeseg convert registry "$work/external/manifest.csv" -d 902 --name PhantomExternal -j 2
 
-strokeseg synth --out "$work/wmh" --layout wmh --cases "$cases" --seed 3 --workers 2
+strokeseg synth --out "$work/wmh" --layout wmh --n-cases "$cases" --seed 3 -j 2
 mkdir -p "$work/wmh/test"
 i=0
 for subject in "$work"/wmh/training/*/*; do  # every 5th subject goes to the test folder (imagesTs/labelsTs)
@@ -37,4 +37,4 @@ for subject in "$work"/wmh/training/*/*; do  # every 5th subject goes to the tes
     mkdir -p "$work/wmh/test/$site" && mv "$subject" "$work/wmh/test/$site/"
   fi
 done
-strokeseg convert wmh "$work/wmh" --dataset-id 904 --name PhantomWMH -j 2
+strokeseg convert wmh "$work/wmh" -d 904 --name PhantomWMH -j 2

@@ -27,6 +27,7 @@ import pandas as pd
 
 from strokeseg.cases import safe_case_id
 from strokeseg.dataset_conversion.bids import BidsFile, find_bids_images
+from strokeseg.dataset_conversion.choices import RELEASES
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     SPLIT_TRAIN,
@@ -40,7 +41,6 @@ from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.modalities import CHANNEL_T1W, LABEL_BACKGROUND
 
 COHORT = "atlas"
-RELEASES: tuple[str, ...] = ("auto", "1.2", "2.0")
 
 _R12_IMAGE = re.compile(r"^(?P<subject>.+)_t1w_deface_stx\.nii(\.gz)?$", re.IGNORECASE)
 _R12_MASK = "{subject}_LesionSmooth*_stx.nii*"

@@ -6,27 +6,41 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from strokeseg.dataset_conversion.atlas import RELEASES
-from strokeseg.dataset_conversion.case_conversion import CaseOptions
-from strokeseg.dataset_conversion.convert import convert, dry_run
+from strokeseg.cli_options import (
+    add_command,
+    add_dataset,
+    add_nnunet_folder,
+    add_overwrite,
+    add_subcommands,
+    add_workers,
+)
+from strokeseg.dataset_conversion.choices import RELEASES
 from strokeseg.defaults import TARGET_B_VALUE
-from strokeseg.errors import ConfigurationError
-from strokeseg.location.registration import REGISTRATION_METHODS
+from strokeseg.location.choices import REGISTRATION_METHODS
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR
-from strokeseg.nnunet.folders import RAW, environment_folder
+from strokeseg.nnunet.folders import RAW
 
 _DEFAULT_NAMES = {"isles22": "ISLES22", "atlas": "ATLAS", "wmh": "WMH", "registry": "StrokeRegistry"}
+
+#: How a conversion treats earlier outputs (shown by every ``convert`` help).
+EXISTING_OUTPUTS = """\
+An interrupted conversion resumes: a rerun keeps the cases it finished. An existing dataset of the same ID is only
+replaced with --overwrite, and only once the new one is complete.
+"""
+
+DESCRIPTION = f"""\
+Convert a cohort from its on-disk layout into nnU-Net's raw format: imagesTr/labelsTr (/imagesTs/labelsTs),
+dataset.json, cases.csv (per-case metadata) and a conversion report. Invalid cases are skipped with one line each
+(or stop the run with --strict). See docs/conversion.md.
+
+{EXISTING_OUTPUTS}"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg convert`` (one sub-command per cohort)."""
-    parser = subparsers.add_parser(
-        "convert", help="convert a cohort (ISLES'22, ATLAS, WMH, DWI registry) into an nnU-Net raw dataset",
-        description="Convert a cohort from its on-disk layout into nnU-Net's raw format: imagesTr/labelsTr"
-                    "(/imagesTs/labelsTs), dataset.json, cases.csv (per-case metadata) and a conversion report. "
-                    "Invalid cases are skipped with one line each (or stop the run with --strict). See "
-                    "docs/conversion.md.")
-    cohorts = parser.add_subparsers(dest="cohort", required=True, metavar="COHORT")
+    parser = add_command(subparsers, "convert", "convert a cohort (ISLES'22, ATLAS, WMH, DWI registry) into an "
+                                                "nnU-Net raw dataset", DESCRIPTION)
+    cohorts = add_subcommands(parser, "cohort", "COHORT")
     isles = _cohort_parser(cohorts, "isles22", "ISLES'22 BIDS tree (rawdata/, derivatives/)")
     isles.add_argument("--with-flair", action="store_true",
                        help="add FLAIR as channel 2, registered and resampled to the DWI grid")
@@ -50,18 +64,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cohort_parser(cohorts: argparse._SubParsersAction, name: str, what: str) -> argparse.ArgumentParser:
-    parser = cohorts.add_parser(name, help=what, description=f"Convert {what} into an nnU-Net raw dataset.")
+    parser = add_command(cohorts, name, what, f"Convert {what} into an nnU-Net raw dataset: imagesTr/labelsTr "
+                                              "(/imagesTs/labelsTs), dataset.json, cases.csv and a conversion "
+                                              f"report.\n\n{EXISTING_OUTPUTS}")
     parser.add_argument("source", type=Path, metavar="SRC", help="the cohort's folder (registry: the manifest CSV "
                                                                  "or its folder)")
-    parser.add_argument("--dataset-id", "-d", type=int, required=True, help="nnU-Net dataset id (1-999)")
+    add_dataset(parser, "nnU-Net dataset ID (1-999) of the new dataset", deprecated=("--dataset-id",), type=int,
+                metavar="ID")
     parser.add_argument("--name", default=_DEFAULT_NAMES[name], help="dataset name (default: %(default)s)")
-    parser.add_argument("--out", type=Path, default=None,
-                        help="nnUNet_raw folder to write into (default: $nnUNet_raw)")
+    add_nnunet_folder(parser, RAW, "nnU-Net raw folder to write the dataset into", deprecated=("--out",))
     parser.add_argument("--strict", action="store_true", help="stop at the first invalid case instead of skipping it")
     parser.add_argument("--dry-run", action="store_true", help="list what would be written; write nothing")
-    parser.add_argument("--overwrite", action="store_true",
-                        help="replace an existing dataset of this id and name (only once the new one is complete)")
-    parser.add_argument("-j", "--workers", type=int, default=1, help="parallel worker processes (default: 1)")
+    add_overwrite(parser, "an existing dataset of this ID (only once the new one is complete)")
+    add_workers(parser)
     parser.set_defaults(func=_cli_convert)
     return parser
 
@@ -100,16 +115,17 @@ def _cohort_options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cli_convert(args: argparse.Namespace) -> int:
-    out_root = environment_folder(RAW, args.out, "--out")
+    from strokeseg.dataset_conversion import CaseOptions, convert, dry_run
+    from strokeseg.nnunet.folders import environment_folder
+
+    out_root = environment_folder(RAW, args.raw, "--raw")
     options = _cohort_options(args)
     if args.dry_run:
-        for line in dry_run(args.cohort, args.source, out_root, args.dataset_id, args.name, **options):
+        for line in dry_run(args.cohort, args.source, out_root, args.dataset, args.name, **options):
             print(line)
         return 0
-    if args.workers < 1:
-        raise ConfigurationError(f"-j/--workers must be at least 1, got {args.workers}")
     case_options = CaseOptions(registration=getattr(args, "registration", "rigid"))
-    result = convert(args.cohort, args.source, out_root, args.dataset_id, args.name, strict=args.strict,
+    result = convert(args.cohort, args.source, out_root, args.dataset, args.name, strict=args.strict,
                      overwrite=args.overwrite, workers=args.workers, case_options=case_options, **options)
     counts = result.counts
     print(f"{result.dataset_dir}: converted {counts['converted']} case(s) ({counts['converted_train']} train, "

@@ -11,23 +11,25 @@ The names below are the stage's public API: the metric definitions other stages 
 fits on Dice and lesion F1, reports per-case metrics, and computes the ensemble uncertainty index), so that
 every stage uses one definition of each metric, plus what orchestrators (experiments, the demo) run: a whole
 evaluation, its inputs and the statistics of the papers' tables. Other stages import them from
-``strokeseg.evaluation`` only. The orchestration names are imported on first use, so that importing the metric
-definitions does not load pandas, matplotlib and the report code.
+``strokeseg.evaluation`` only. Every name is imported on first use, so that importing the metric
+definitions does not load pandas, matplotlib and the report code, and ``strokeseg evaluate --help`` loads
+none of them.
 """
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics, evaluate_pair
-from strokeseg.evaluation.lesion_matching import LesionCounts, lesion_f1
-from strokeseg.evaluation.overlap import ConfusionCounts, dice, micro_dice
-from strokeseg.evaluation.probability import ensemble_mean_probability, max_dice, uncertainty_index
+from strokeseg.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
+    from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics, evaluate_pair
+    from strokeseg.evaluation.choices import LOCATION_SOURCES
     from strokeseg.evaluation.evaluate import EvaluationRequest, EvaluationResult, run_evaluation
     from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet, resolve_predictions, resolve_reference
+    from strokeseg.evaluation.lesion_matching import LesionCounts, lesion_f1
+    from strokeseg.evaluation.overlap import ConfusionCounts, dice, micro_dice
+    from strokeseg.evaluation.probability import ensemble_mean_probability, max_dice, uncertainty_index
     from strokeseg.evaluation.report import ALL, BootstrapSettings, evaluated
     from strokeseg.evaluation.statistics import (
         concordance_correlation,
@@ -37,30 +39,25 @@ if TYPE_CHECKING:
         micro_dice_interval,
         paired_comparison,
     )
-    from strokeseg.evaluation.strata import LOCATION_SOURCES, StrataSettings
+    from strokeseg.evaluation.strata import StrataSettings
     from strokeseg.evaluation.worker import EvaluationSettings as CaseEvaluationSettings
 
-#: Public names imported on first use: name -> (module, attribute).
-_LAZY: dict[str, tuple[str, str]] = {
-    **{name: ("strokeseg.evaluation.evaluate", name)
-       for name in ("EvaluationRequest", "EvaluationResult", "run_evaluation")},
-    **{name: ("strokeseg.evaluation.inputs", name)
-       for name in ("PredictionSet", "ReferenceSet", "resolve_predictions", "resolve_reference")},
-    **{name: ("strokeseg.evaluation.report", name) for name in ("ALL", "BootstrapSettings", "evaluated")},
-    **{name: ("strokeseg.evaluation.statistics", name)
-       for name in ("concordance_correlation", "describe", "learning_curve_fit", "mann_whitney",
-                    "micro_dice_interval", "paired_comparison")},
-    **{name: ("strokeseg.evaluation.strata", name) for name in ("LOCATION_SOURCES", "StrataSettings")},
-    "CaseEvaluationSettings": ("strokeseg.evaluation.worker", "EvaluationSettings"),
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        module, attribute = _LAZY[name]
-        return getattr(importlib.import_module(module), attribute)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
+__getattr__, __dir__ = lazy_exports(__name__, {
+    **dict.fromkeys(("METRIC_COLUMNS", "CaseMetrics", "evaluate_pair"), "strokeseg.evaluation.case_metrics"),
+    **dict.fromkeys(("LesionCounts", "lesion_f1"), "strokeseg.evaluation.lesion_matching"),
+    **dict.fromkeys(("ConfusionCounts", "dice", "micro_dice"), "strokeseg.evaluation.overlap"),
+    **dict.fromkeys(("ensemble_mean_probability", "max_dice", "uncertainty_index"),
+                    "strokeseg.evaluation.probability"),
+    **dict.fromkeys(("EvaluationRequest", "EvaluationResult", "run_evaluation"), "strokeseg.evaluation.evaluate"),
+    **dict.fromkeys(("PredictionSet", "ReferenceSet", "resolve_predictions", "resolve_reference"),
+                    "strokeseg.evaluation.inputs"),
+    **dict.fromkeys(("ALL", "BootstrapSettings", "evaluated"), "strokeseg.evaluation.report"),
+    **dict.fromkeys(("concordance_correlation", "describe", "learning_curve_fit", "mann_whitney",
+                     "micro_dice_interval", "paired_comparison"), "strokeseg.evaluation.statistics"),
+    "LOCATION_SOURCES": "strokeseg.evaluation.choices",
+    "StrataSettings": "strokeseg.evaluation.strata",
+    "CaseEvaluationSettings": "strokeseg.evaluation.worker:EvaluationSettings",
+})
 
 __all__ = [
     "ALL",

@@ -1,13 +1,6 @@
 """``strokeseg evaluate``: the papers' metrics, stratified CSV reports, statistics and plots.
 
-Examples::
-
-    strokeseg evaluate --pred predictions/ --ref labelsTs/ --cases cases.csv --out report/
-    strokeseg evaluate --pred $nnUNet_results/Dataset501_X/nnUNetTrainer__nnUNetPlans__3d_fullres --ref 501 --out cv/
-    strokeseg evaluate --pred modelA/ --compare modelB/ --ref 501 --by scanner_model --out ab/ -j 8
-    strokeseg evaluate --models learning_curve.csv --ref 501 --out lc/
-
-Definitions: shared/METRICS.md; documentation: docs/evaluation.md.
+Definitions: docs/evaluation.md. The metric code, pandas, scipy and matplotlib load when the command runs.
 """
 
 from __future__ import annotations
@@ -19,10 +12,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from strokeseg import defaults
-from strokeseg.device import DEVICES
+from strokeseg.cli_options import (
+    add_command,
+    add_connectivity,
+    add_device,
+    add_images,
+    add_location_min_fraction,
+    add_option,
+    add_out,
+    add_overwrite,
+    add_predictions,
+    add_references,
+    add_uncertainty_options,
+    add_workers,
+)
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.evaluation.strata import LOCATION_SOURCES
-from strokeseg.lesions import CONNECTIVITIES
+from strokeseg.evaluation.choices import LOCATION_SOURCES
 
 if TYPE_CHECKING:  # the heavy modules (scipy.stats, matplotlib) load only when the command runs
     from strokeseg.evaluation.evaluate import EvaluationRequest, EvaluationResult
@@ -33,43 +38,57 @@ logger = logging.getLogger(__name__)
 #: Columns of a ``--models`` table (``name`` and ``pred`` required; paths relative to the table).
 MODEL_TABLE_COLUMNS: tuple[str, ...] = ("name", "pred", "training_cases", "probabilities")
 
+DESCRIPTION = """\
+Per-case metrics of one or more models against reference labels, strata (infarct volume, onset-to-imaging time,
+location, vendor, any cases.csv column), statistics with confidence intervals and paired tests, and plots.
+Definitions: docs/evaluation.md.
+
+Examples:
+
+    strokeseg evaluate -pred predictions/ -ref labelsTs/ --cases cases.csv -o report/
+    strokeseg evaluate -pred $nnUNet_results/Dataset501_X/nnUNetTrainer__nnUNetPlans__3d_fullres -ref 501 -o cv/
+    strokeseg evaluate -pred modelA/ --compare modelB/ -ref 501 --by scanner_model -o ab/ -j 8
+    strokeseg evaluate --models learning_curve.csv -ref 501 -o lc/
+
+An existing report in --out is only replaced with --overwrite; atlas locations cached in --location-cache are
+reused whenever the case's files are unchanged.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg evaluate`` to the CLI."""
-    parser = subparsers.add_parser("evaluate", help="evaluate predictions: per-case metrics, strata, statistics, "
-                                                    "plots", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = add_command(subparsers, "evaluate", "evaluate predictions: per-case metrics, strata, statistics, plots",
+                         DESCRIPTION)
     inputs = parser.add_argument_group("inputs")
-    inputs.add_argument("--ref", required=True,
-                        help="reference labels: a folder, an nnU-Net raw dataset folder, or a dataset ID/name "
-                             "in $nnUNet_raw")
-    inputs.add_argument("--ref-split", choices=("auto", "Tr", "Ts"), default="auto",
-                        help="labels folder of a dataset: Ts, Tr, or auto (Tr for cross-validation predictions of "
-                             "a trained model, else Ts when it exists) (default: %(default)s)")
-    inputs.add_argument("--pred", type=Path,
-                        help="predictions folder, or an nnU-Net trained-model folder (its fold_*/validation "
-                             "predictions are evaluated)")
-    inputs.add_argument("--compare", type=Path, metavar="OTHER_PRED_DIR",
-                        help="second predictions folder, compared case by case with --pred")
+    add_references(inputs, "reference labels: a folder, an nnU-Net raw dataset folder, or a dataset ID/name in "
+                           "$nnUNet_raw", deprecated=("--ref",), type=str, required=True)
+    add_option(inputs, "--references-split", deprecated=("--ref-split",), choices=("auto", "Tr", "Ts"),
+               default="auto", help="labels folder of a dataset: Ts, Tr, or auto (Tr for cross-validation predictions "
+                                    "of a trained model, else Ts when it exists) (default: %(default)s)")
+    add_predictions(inputs, "predictions folder, or an nnU-Net trained-model folder (its fold_*/validation "
+                            "predictions are evaluated)", deprecated=("--pred",))
+    inputs.add_argument("--compare", type=Path, metavar="OTHER_PREDICTIONS",
+                        help="second predictions folder, compared case by case with --predictions")
     inputs.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                         help="a named model (repeatable); the first is the baseline of the comparisons")
     inputs.add_argument("--models", type=Path, metavar="TABLE",
                         help="CSV with columns name,pred[,training_cases][,probabilities] (paths relative to the "
                              "table; probabilities: ';'-separated folders); training_cases gives the learning curve")
-    inputs.add_argument("--folds", nargs="+", default=None, help="folds of a trained-model folder (default: all)")
+    inputs.add_argument("-f", "--folds", nargs="+", default=None,
+                        help="folds of a trained-model folder (default: all)")
     inputs.add_argument("--probabilities", type=Path, nargs="+", default=[], metavar="DIR",
-                        help="folders with nnU-Net <case>.npz probability maps for --pred; several = ensemble "
+                        help="folders with nnU-Net <case>.npz probability maps for --predictions; several = ensemble "
                              "members (max Dice and uncertainty index on their mean)")
     inputs.add_argument("--cases", type=Path, help="cases.csv (default: the reference dataset's cases.csv)")
     inputs.add_argument("--labels", type=int, nargs="+", default=None,
                         help="label values that count as lesion (default: every value > 0 but the ignore label)")
     inputs.add_argument("--ignore-label", type=int, default=None,
                         help="reference label excluded from scoring in both masks (default: dataset.json's "
-                             "'ignore' label when --ref is a dataset)")
+                             "'ignore' label when --references is a dataset)")
 
     output = parser.add_argument_group("output")
-    output.add_argument("--out", type=Path, required=True, help="report folder")
-    output.add_argument("--overwrite", action="store_true", help="replace an existing report in --out")
+    add_out(output, "report folder")
+    add_overwrite(output, "an existing report in --out")
     output.add_argument("--strict", action="store_true",
                         help="fail on missing predictions, extra files, unreadable files and grid mismatches "
                              "(default: report them case by case in per_case.csv)")
@@ -77,25 +96,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output.add_argument("--baseline", help="model every other model is compared with (default: the first)")
 
     compute = parser.add_argument_group("computation")
-    compute.add_argument("--device", choices=DEVICES, default="auto",
-                         help="engine: cuda (torch on the GPU), cpu, or auto (cuda when a GPU is visible) "
-                              "(default: %(default)s)")
-    compute.add_argument("-j", "--jobs", type=int, default=1, help="worker processes (default: %(default)s)")
+    add_device(compute, "the metric engine")
+    add_workers(compute, deprecated=("--jobs",))
 
-    metrics = parser.add_argument_group("metric settings (defaults: METRICS.md)")
+    metrics = parser.add_argument_group("metric settings (definitions: docs/evaluation.md)")
     metrics.add_argument("--nsd-tolerance", type=float, default=defaults.NSD_TOLERANCE_MM, metavar="MM",
                          help="normalised surface Dice tolerance in mm (default: %(default)s)")
-    metrics.add_argument("--connectivity", type=int, choices=CONNECTIVITIES, default=defaults.LESION_CONNECTIVITY,
-                         help="lesion connectivity (default: %(default)s)")
+    add_connectivity(metrics)
     metrics.add_argument("--grid-tolerance", type=float, default=defaults.GRID_TOLERANCE_MM, metavar="MM",
                          help="spacing/origin (mm) and direction tolerance of the grid check (default: %(default)s)")
-    metrics.add_argument("--uncertainty-threshold", type=float, default=defaults.UNCERTAINTY_DIVERGENCE_THRESHOLD,
-                         metavar="NATS", help="voxel KL divergence below which a voxel is uncertain "
-                                              "(default: %(default)s)")
-    metrics.add_argument("--uncertainty-prior", type=float, default=defaults.UNCERTAINTY_PRIOR,
-                         help="Bernoulli prior of the divergence (default: %(default)s)")
-    metrics.add_argument("--review-cut", type=float, default=defaults.UNCERTAINTY_REVIEW_CUT,
-                         help="uncertainty index above which a case needs review (default: %(default)s)")
+    add_uncertainty_options(metrics)
 
     strata = parser.add_argument_group("strata and statistics")
     strata.add_argument("--by", nargs="+", action="extend", default=[], metavar="COLUMN",
@@ -113,11 +123,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     strata.add_argument("--location", choices=LOCATION_SOURCES, default="auto",
                         help="location strata: cases (cases.csv), atlas (registration + location atlas, needs "
                              "--images), none, or auto (cases.csv when it has locations) (default: %(default)s)")
-    strata.add_argument("--images", type=Path,
-                        help="case images for --location atlas (case_0000.nii.gz or case.nii.gz; default: the "
-                             "reference dataset's images folder)")
-    strata.add_argument("--location-min-fraction", type=float, default=defaults.LOCATION_MIN_FRACTION,
-                        help="share of the lesion volume an atlas class needs (default: %(default)s)")
+    add_images(strata, "case images for --location atlas (case_0000.nii.gz or case.nii.gz; default: the reference "
+                       "dataset's images folder)")
+    add_location_min_fraction(strata)
     strata.add_argument("--location-cache", type=Path,
                         help="CSV cache of atlas locations (default: <out>/locations.csv)")
     strata.add_argument("--bootstrap-resamples", type=int, default=defaults.BOOTSTRAP_RESAMPLES,
@@ -168,17 +176,17 @@ def _prediction_sets(args: argparse.Namespace) -> list[PredictionSet]:
     from strokeseg.evaluation.inputs import resolve_predictions
 
     specs: list[tuple[str, Path, int | None, tuple[Path, ...]]] = []
-    if args.pred is not None:
-        specs.append((args.pred.resolve().name, args.pred, None, tuple(args.probabilities)))
+    if args.predictions is not None:
+        specs.append((args.predictions.resolve().name, args.predictions, None, tuple(args.probabilities)))
     elif args.probabilities:
-        raise ConfigurationError("--probabilities belongs to --pred; name probability folders of other models "
+        raise ConfigurationError("--probabilities belongs to --predictions; name probability folders of other models "
                                  "in a --models table")
     specs += [(name, folder, None, ()) for name, folder in map(parse_model_option, args.model)]
     if args.models is not None:
         specs += read_model_table(args.models)
     if args.compare is not None:
         if not specs:
-            raise ConfigurationError("--compare needs --pred (the model it is compared with)")
+            raise ConfigurationError("--compare needs --predictions (the model it is compared with)")
         specs.append((args.compare.resolve().name, args.compare, None, ()))
     return [resolve_predictions(name, folder, args.folds, size, probabilities)
             for name, folder, size, probabilities in specs]
@@ -196,11 +204,11 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
 
     models = _prediction_sets(args)
     if not models:
-        raise ConfigurationError("nothing to evaluate: give --pred DIR, --model NAME=DIR or --models TABLE")
-    split = args.ref_split
+        raise ConfigurationError("nothing to evaluate: give --predictions DIR, --model NAME=DIR or --models TABLE")
+    split = args.references_split
     if split == "auto" and any(is_trained_model_folder(model.source) for model in models):
         split = "Tr"  # cross-validation predictions of a trained model are scored against labelsTr
-    reference = resolve_reference(args.ref, split)
+    reference = resolve_reference(args.references, split)
     cases_file = args.cases or reference.cases_csv
     cases = read_cases(cases_file) if cases_file is not None else None
     ignore_label = args.ignore_label if args.ignore_label is not None else reference.ignore_label
@@ -217,7 +225,7 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
     return EvaluationRequest(reference=reference, models=tuple(models), out=args.out, cases=cases, settings=settings,
                              strata=strata, bootstrap=bootstrap, by=tuple(args.by), location=args.location,
                              images_folder=args.images, location_min_fraction=args.location_min_fraction,
-                             location_cache=args.location_cache, jobs=args.jobs, strict=args.strict,
+                             location_cache=args.location_cache, jobs=args.workers, strict=args.strict,
                              overwrite=args.overwrite, plots=not args.no_plots, baseline=args.baseline,
                              loa_z=args.loa_sd)
 

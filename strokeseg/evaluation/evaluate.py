@@ -37,6 +37,7 @@ from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation import plots
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
+from strokeseg.evaluation.choices import LOCATION_SOURCES
 from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet
 from strokeseg.evaluation.report import (
     ALL,
@@ -48,7 +49,7 @@ from strokeseg.evaluation.report import (
     stratum_summary,
     volume_agreement_table,
 )
-from strokeseg.evaluation.strata import LOCATION_SOURCES, StrataSettings, Stratification, assign_strata
+from strokeseg.evaluation.strata import StrataSettings, Stratification, assign_strata
 from strokeseg.evaluation.worker import (
     PROBABILITY_COLUMNS,
     STATUS_EXTRA_PREDICTION,
@@ -178,7 +179,7 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
 
 def _check_request(request: EvaluationRequest) -> None:
     if not request.models:
-        raise ConfigurationError("no predictions to evaluate: give --pred, --model or --models")
+        raise ConfigurationError("no predictions to evaluate: give --predictions, --model or --models")
     names = [model.name for model in request.models]
     duplicated = sorted({name for name in names if names.count(name) > 1})
     if duplicated:
@@ -189,7 +190,7 @@ def _check_request(request: EvaluationRequest) -> None:
     if request.location not in LOCATION_SOURCES:
         raise ConfigurationError(f"--location must be one of {', '.join(LOCATION_SOURCES)}")
     if request.jobs < 1:
-        raise ConfigurationError(f"-j must be at least 1, got {request.jobs}")
+        raise ConfigurationError(f"-j/--workers must be at least 1, got {request.jobs}")
 
 
 def _previous_report_files(out: Path, overwrite: bool) -> list[Path]:

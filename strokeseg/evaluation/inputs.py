@@ -1,6 +1,6 @@
 """What to evaluate: the reference set and each model's predictions, resolved from the command line.
 
-``--ref`` is a folder of label maps, an nnU-Net raw dataset folder, or a dataset ID/name looked up in
+``--references`` is a folder of label maps, an nnU-Net raw dataset folder, or a dataset ID/name looked up in
 ``$nnUNet_raw`` (then ``labelsTs`` or ``labelsTr``, the dataset's ``cases.csv``, ignore label and images are
 found automatically). A prediction source is a folder of label maps or an nnU-Net trained-model folder
 (``.../DatasetXXX_Name/Trainer__Plans__Configuration``), whose cross-validation predictions
@@ -72,7 +72,7 @@ class PredictionSet:
 
 
 def resolve_reference(spec: str, split: str = "auto") -> ReferenceSet:
-    """Resolve ``--ref``: a labels folder, a raw dataset folder, or a dataset ID/name in ``$nnUNet_raw``.
+    """Resolve ``--references``: a labels folder, a raw dataset folder, or a dataset ID/name in ``$nnUNet_raw``.
 
     Args:
         spec: what the user gave.

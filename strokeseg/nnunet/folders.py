@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from strokeseg.errors import ConfigurationError
-from strokeseg.io import PathLike
+
+if TYPE_CHECKING:  # strokeseg.io loads SimpleITK; the CLI reads these names while building its parser
+    from strokeseg.io import PathLike
 
 #: nnU-Net's environment variables, as its tools read them.
 RAW = "nnUNet_raw"

@@ -39,8 +39,10 @@ from strokeseg.errors import NnunetIntegrationError
 from strokeseg.io import write_json_atomic, write_text_atomic
 from strokeseg.nnunet.ext_trainer import (
     EXT_TRAINER_MODULE,
+    EXT_TRAINER_ROUTE,
     EXT_TRAINER_VARIABLE,
     NNUNET_TRAINER_PACKAGE,
+    SHIM_ROUTE,
     ext_trainer_folder,
     ext_trainer_route_blocker,
     find_trainer_class,
@@ -52,8 +54,6 @@ logger = logging.getLogger(__name__)
 TESTED_NNUNET_SERIES: tuple[str, ...] = ("2.8",)
 #: Manifest of the files ``install`` wrote, relative to the nnunetv2 package folder.
 MANIFEST_NAME = ".strokeseg_shims.json"
-#: The routes (``check`` shows them).
-SHIM_ROUTE, EXT_TRAINER_ROUTE = "shim", EXT_TRAINER_VARIABLE
 
 
 @dataclass(frozen=True)

@@ -157,7 +157,7 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Write the report folder (module docstring); returns (report.csv table, lesions.csv table)."""
     out = request.out_dir
     if request.jobs < 1:
-        raise ConfigurationError(f"--jobs must be at least 1, got {request.jobs}")
+        raise ConfigurationError(f"-j/--workers must be at least 1, got {request.jobs}")
     existing = [name for name in (REPORT_FILE, LESIONS_FILE) if (out / name).exists()]
     if existing and not request.overwrite:
         raise OutputExistsError(f"{out} already holds a report ({', '.join(existing)}); pass --overwrite to replace it")

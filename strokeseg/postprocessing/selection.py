@@ -18,9 +18,7 @@ import numpy as np
 from strokeseg.defaults import LESION_CONNECTIVITY
 from strokeseg.evaluation import ConfusionCounts, LesionCounts, dice, lesion_f1
 from strokeseg.lesions import label_lesions
-
-#: Objectives ``fit`` can maximise: mean per-case Dice or mean per-case lesion F1.
-OBJECTIVES: tuple[str, ...] = ("dice", "lesion_f1")
+from strokeseg.postprocessing.choices import OBJECTIVES
 
 
 @dataclass(frozen=True)

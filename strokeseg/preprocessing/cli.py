@@ -3,11 +3,8 @@
 Writes, on the case's own grid (everything nnU-Net's preprocessor does except resampling):
 ``brain_mask.nii.gz`` (the skull-strip mask, when one is computed), ``prepared_XXXX.nii.gz`` (each channel
 after skull strip, N4 and ADC unit conversion), ``normalized_XXXX.nii.gz`` (what the network sees) and
-``report.json`` (settings, schemes, brain volume, fallbacks taken).
-
-    strokeseg preprocess --plans $nnUNet_preprocessed/Dataset501_X/strokesegDWIPlans.json \\
-        -i case_0000.nii.gz case_0001.nii.gz -o review/case
-    strokeseg preprocess --channels DWI ADC -i dwi.nii.gz adc.nii.gz -o review/case --n4-shrink-mm 4
+``report.json`` (settings, schemes, brain volume, fallbacks taken). nnU-Net, numpy and the image I/O are
+imported when the command runs, not when the parser is built.
 """
 
 from __future__ import annotations
@@ -17,38 +14,45 @@ import dataclasses
 import json
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nnunetv2
-import numpy as np
-from batchgenerators.utilities.file_and_folder_operations import join
-from nnunetv2.preprocessing.normalization.default_normalization_schemes import ImageNormalization
-from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
-from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
-
+from strokeseg.cli_options import add_command, add_images, add_out, add_overwrite
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
-from strokeseg.io import Geometry, array_to_image, read_array, require_same_grid, write_image_atomic, write_json_atomic
-from strokeseg.masks import slice_axis_of
-from strokeseg.preprocessing.normalization import normalization_for_channel
-from strokeseg.preprocessing.preprocessors import case_preparation, channel_names
-from strokeseg.preprocessing.review import NormalizationPlan, ReviewedCase, review_case
-from strokeseg.preprocessing.settings import CasePreparation
+
+if TYPE_CHECKING:
+    from nnunetv2.preprocessing.normalization.default_normalization_schemes import ImageNormalization
+
+    from strokeseg.io import Geometry
+    from strokeseg.preprocessing.review import NormalizationPlan, ReviewedCase
+    from strokeseg.preprocessing.settings import CasePreparation
 
 logger = logging.getLogger(__name__)
+
+DESCRIPTION = """\
+Run a strokeseg plans' preprocessing on one case and write, on the case's own grid (everything nnU-Net's
+preprocessor does except resampling): brain_mask.nii.gz (the skull-strip mask, when one is computed),
+prepared_XXXX.nii.gz (each channel after skull strip, N4 and ADC unit conversion), normalized_XXXX.nii.gz (what
+the network sees) and report.json (settings, schemes, brain volume, fallbacks taken).
+
+Examples:
+
+    strokeseg preprocess --plans $nnUNet_preprocessed/Dataset501_X/strokesegDWIPlans.json \\
+        -i case_0000.nii.gz case_0001.nii.gz -o review/case
+    strokeseg preprocess --channels DWI ADC -i dwi.nii.gz adc.nii.gz -o review/case --n4-shrink-mm 4
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg preprocess`` to the CLI."""
-    parser = subparsers.add_parser(
-        "preprocess", help="run a strokeseg plans' preprocessing on one case and write the result for review",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("-i", "--images", nargs="+", required=True, type=Path,
-                        help="the case's image files in channel order (nnU-Net's _0000, _0001, ...)")
-    parser.add_argument("-o", "--out", required=True, type=Path, help="folder for the review files")
+    parser = add_command(subparsers, "preprocess", "run a strokeseg plans' preprocessing on one case and write the "
+                                                   "result for review", DESCRIPTION)
+    add_images(parser, "the case's image files in channel order (nnU-Net's _0000, _0001, ...)", nargs="+",
+               required=True)
+    add_out(parser, "folder for the review files")
     parser.add_argument("--plans", type=Path, help="plans JSON written by a strokeseg planner; the dataset.json "
                                                    "beside it gives the channel names")
     parser.add_argument("-c", "--configuration", default="3d_fullres", help="configuration of the plans "
-                                                                            "(default 3d_fullres)")
+                                                                            "(default: %(default)s)")
     parser.add_argument("--channels", nargs="+", help="channel names (DWI, ADC, b0, FLAIR, T1w, ...); required "
                                                       "without --plans, overrides the plans' dataset.json")
     override = parser.add_argument_group("overrides (default: the plans' values, else strokeseg's defaults)")
@@ -59,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     override.add_argument("--n4-shrink-mm", type=float, help="N4 is fitted on voxels of about this size (mm)")
     override.add_argument("--n4-levels", type=int, help="N4 resolution levels")
     override.add_argument("--n4-iterations", type=int, help="N4 iterations per level at most")
-    parser.add_argument("--overwrite", action="store_true", help="replace the review files in --out")
+    add_overwrite(parser, "the review files in --out")
     parser.set_defaults(func=_cli_preprocess)
 
 
@@ -73,6 +77,10 @@ def _load_json(path: Path, what: str) -> Any:
 
 
 def _scheme(name: str) -> type[ImageNormalization]:
+    import nnunetv2
+    from batchgenerators.utilities.file_and_folder_operations import join
+    from nnunetv2.utilities.find_class_by_name import recursive_find_python_class
+
     found = recursive_find_python_class(join(nnunetv2.__path__[0], "preprocessing", "normalization"), name,
                                         "nnunetv2.preprocessing.normalization")
     if found is None:
@@ -82,6 +90,11 @@ def _scheme(name: str) -> type[ImageNormalization]:
 
 
 def _from_plans(args: argparse.Namespace) -> tuple[list[str], CasePreparation, NormalizationPlan]:
+    from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
+
+    from strokeseg.preprocessing.preprocessors import case_preparation, channel_names
+    from strokeseg.preprocessing.review import NormalizationPlan
+
     plans = PlansManager(_load_json(args.plans, "plans file"))
     if args.configuration not in plans.available_configurations:
         raise ConfigurationError(f"{args.plans} has no configuration {args.configuration!r} (available: "
@@ -100,6 +113,11 @@ def _from_plans(args: argparse.Namespace) -> tuple[list[str], CasePreparation, N
 
 
 def _from_channels(names: list[str], spacing: tuple[float, ...]) -> tuple[CasePreparation, NormalizationPlan]:
+    from strokeseg.masks import slice_axis_of
+    from strokeseg.preprocessing.normalization import normalization_for_channel
+    from strokeseg.preprocessing.review import NormalizationPlan
+    from strokeseg.preprocessing.settings import CasePreparation
+
     schemes = tuple(normalization_for_channel(name) for name in names)
     first = slice_axis_of(spacing)  # nnU-Net puts the coarsest axis first
     plan = NormalizationPlan(schemes, tuple(bool(s.leaves_pixels_outside_mask_at_zero_if_use_mask_for_norm_is_true)
@@ -123,6 +141,10 @@ def _with_overrides(preparation: CasePreparation, args: argparse.Namespace) -> C
 
 
 def _write(reviewed: ReviewedCase, geometry: Geometry, out: Path) -> list[Path]:
+    import numpy as np
+
+    from strokeseg.io import array_to_image, write_image_atomic
+
     written = []
     if reviewed.prepared.brain_mask is not None:
         written.append(write_image_atomic(array_to_image(reviewed.prepared.brain_mask.astype(np.uint8), geometry),
@@ -135,6 +157,11 @@ def _write(reviewed: ReviewedCase, geometry: Geometry, out: Path) -> list[Path]:
 
 
 def _cli_preprocess(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from strokeseg.io import read_array, require_same_grid, write_json_atomic
+    from strokeseg.preprocessing.review import review_case
+
     if args.plans is None and not args.channels:
         raise ConfigurationError("pass --plans (a strokeseg planner's plans JSON) or --channels")
     if args.out.exists() and any(args.out.iterdir()) and not args.overwrite:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from strokeseg.cli_options import add_command, add_dataset, add_nnunet_folder, add_overwrite, add_seed, add_subcommands
 from strokeseg.defaults import (
-    DEFAULT_SEED,
     DOMAIN_ADAPTATION_SIZES,
     DOMAIN_ADAPTATION_TEST_FRACTION,
     ENSEMBLE_MEMBERS,
@@ -17,19 +16,27 @@ from strokeseg.defaults import (
     VENDOR_SPLIT_FRACTIONS,
 )
 from strokeseg.errors import ConfigurationError
-from strokeseg.nnunet.folders import PREPROCESSED, RAW, environment_folder, optional_environment_folder
-from strokeseg.splits.datasets import LINK_MODES, WrittenSplits, split_dataset
-from strokeseg.splits.designs import STRATIFY_BY
+from strokeseg.nnunet.folders import PREPROCESSED, RAW
+from strokeseg.splits.choices import LINK_MODES, STRATIFY_BY
+
+if TYPE_CHECKING:
+    from strokeseg.splits import WrittenSplits
+
+
+DESCRIPTION = """\
+Deterministic, stratified (site x lesion-volume stratum) splits of a converted dataset's training cases: learning
+curve, domain adaptation, vendor, single site, deep ensemble. See docs/splits.md.
+
+A splits_final.json holding other splits, and an existing derived dataset, are only replaced with --overwrite
+(the same splits again are not an error).
+"""
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg split`` (one sub-command per design)."""
-    parser = subparsers.add_parser(
-        "split", help="write the papers' study designs as nnU-Net splits_final.json or derived datasets",
-        description="Deterministic, stratified (site x lesion-volume stratum) splits of a converted dataset's "
-                    "training cases: learning curve, domain adaptation, vendor, single site, deep ensemble. "
-                    "See docs/splits.md.")
-    designs = parser.add_subparsers(dest="design", required=True, metavar="DESIGN")
+    parser = add_command(subparsers, "split", "write the papers' study designs as nnU-Net splits_final.json or "
+                                              "derived datasets", DESCRIPTION)
+    designs = add_subcommands(parser, "design", "DESIGN")
     curve = _design_parser(designs, "learning-curve", "nested subsamples, each 8:2 train/val; fold k = fraction k")
     curve.add_argument("--fractions", default=_listing(LEARNING_CURVE_FRACTIONS),
                        help="comma-separated fractions of the training cases (default: %(default)s)")
@@ -62,17 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _design_parser(designs: argparse._SubParsersAction, name: str, what: str, derived: bool = True,
                    derived_required: bool = False) -> argparse.ArgumentParser:
-    parser = designs.add_parser(name, help=what, description=f"{what[0].upper()}{what[1:]}.")
-    parser.add_argument("-d", "--dataset", required=True, help="source dataset id or folder name")
-    parser.add_argument("--raw", type=Path, default=None, help="nnUNet_raw folder (default: $nnUNet_raw)")
-    parser.add_argument("--preprocessed", type=Path, default=None,
-                        help="nnUNet_preprocessed folder; an existing dataset folder there gets the splits too "
-                             "(default: $nnUNet_preprocessed when set)")
-    parser.add_argument("--seed", type=int, default=DEFAULT_SEED, help="seed of the split (default: %(default)s)")
+    parser = add_command(designs, name, what)
+    add_dataset(parser, "source dataset: ID or folder name in the nnU-Net raw folder")
+    add_nnunet_folder(parser, RAW, "nnU-Net raw folder")
+    add_nnunet_folder(parser, PREPROCESSED, "nnU-Net preprocessed folder; an existing dataset folder there gets the "
+                                            "splits too")
+    add_seed(parser, "the split")
     parser.add_argument("--stratify-by", default=",".join(STRATIFY_BY),
                         help="comma-separated cases.csv columns to stratify by; volume_stratum is derived from "
                              "lesion_volume_ml (default: %(default)s; empty: none)")
-    parser.add_argument("--overwrite", action="store_true", help="replace existing splits or derived datasets")
+    add_overwrite(parser, "a splits_final.json holding other splits, or an existing derived dataset")
     if derived:
         parser.add_argument("--derived-id", type=int, required=derived_required, default=None,
                             help="write a derived dataset with this id (files linked from the source)"
@@ -111,6 +117,9 @@ def _groups(specs: list[str]) -> list[tuple[str, int, str | None]]:
 
 
 def _cli_split(args: argparse.Namespace) -> int:
+    from strokeseg.nnunet.folders import environment_folder, optional_environment_folder
+    from strokeseg.splits import split_dataset
+
     raw = environment_folder(RAW, args.raw, "--raw")
     preprocessed = optional_environment_folder(PREPROCESSED, args.preprocessed)
     stratify_by = tuple(item.strip() for item in args.stratify_by.split(",") if item.strip())

@@ -33,6 +33,7 @@ from strokeseg.cases import CASES_FILE, read_cases, safe_case_id, write_cases
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.io import PathLike, write_json_atomic
 from strokeseg.nnunet.raw import FILE_ENDING, check_new_dataset, find_dataset, publish_dataset
+from strokeseg.splits.choices import LINK_MODES
 from strokeseg.splits.designs import (
     SplitPlan,
     domain_adaptation_split,
@@ -46,7 +47,6 @@ logger = logging.getLogger(__name__)
 
 SPLITS_FILE = "splits_final.json"
 SPLITS_INFO_FILE = "strokeseg_splits.json"
-LINK_MODES: tuple[str, ...] = ("symlink", "hardlink", "copy")
 
 
 def read_dataset_json(dataset_dir: Path) -> dict[str, Any]:

@@ -45,12 +45,11 @@ from strokeseg.defaults import (
     VOLUME_SMALL_BELOW_ML,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.splits.choices import STRATIFY_BY
 from strokeseg.volumes import volume_stratum
 
 logger = logging.getLogger(__name__)
 
-#: Columns of the cases table the strata are built from (missing columns are left out).
-STRATIFY_BY: tuple[str, ...] = ("site", "volume_stratum")
 _EPSILON = 1e-9
 
 

@@ -23,7 +23,8 @@ from tqdm import tqdm
 from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.io import write_json_atomic
 from strokeseg.synthetic.anatomy import load_phantom_template
-from strokeseg.synthetic.layouts import LAYOUT_KINDS, LAYOUTS, WrittenCase, write_case, write_tables
+from strokeseg.synthetic.choices import LAYOUTS
+from strokeseg.synthetic.layouts import LAYOUT_KINDS, WrittenCase, write_case, write_tables
 from strokeseg.synthetic.montage import write_montage
 from strokeseg.synthetic.phantom import make_phantom
 from strokeseg.synthetic.sites import SiteProfile, check_sites, default_sites
@@ -78,7 +79,7 @@ def _prepare_output(out: Path, parameters: dict[str, Any], overwrite: bool) -> N
     stored = state / "parameters.json"
     if out.exists() and any(out.iterdir()):
         same = stored.is_file() and json.loads(stored.read_text()) == json.loads(json.dumps(parameters))
-        if same and not overwrite:
+        if same:  # finished cases are kept, with or without overwrite
             logger.info("resuming the cohort in %s", out)
             return
         if not overwrite:
@@ -104,7 +105,7 @@ def generate_cohort(out: Path, layout: str, n_cases: int, seed: int, sites: Sequ
         seed: cohort seed; the same seed gives the same files.
         sites: acquisition sites (default: the layout's default sites).
         workers: parallel processes.
-        overwrite: replace an existing cohort folder written by ``strokeseg synth``.
+        overwrite: replace an existing cohort folder written by ``strokeseg synth`` with other arguments.
         flair: also write FLAIR (default: yes for isles22, no for registry; atlas2 has none, wmh always).
         empty_fraction: fraction of cases without a labelled lesion (drawn per case from the seed).
         cache_dir: cache root of the location atlas.
@@ -117,7 +118,7 @@ def generate_cohort(out: Path, layout: str, n_cases: int, seed: int, sites: Sequ
     if layout not in LAYOUTS:
         raise ConfigurationError(f"unknown layout {layout!r}; choose one of {', '.join(LAYOUTS)}")
     if n_cases < 1:
-        raise ConfigurationError(f"--cases must be at least 1, got {n_cases}")
+        raise ConfigurationError(f"--n-cases must be at least 1, got {n_cases}")
     if not 0.0 <= empty_fraction < 1.0:
         raise ConfigurationError(f"empty_fraction must be in [0, 1), got {empty_fraction}")
     chosen_sites = check_sites(sites if sites is not None else default_sites(layout))

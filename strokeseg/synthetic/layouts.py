@@ -25,7 +25,6 @@ import SimpleITK as sitk
 from strokeseg.io import atomic_path, write_image_atomic, write_json_atomic
 from strokeseg.synthetic.phantom import PhantomCase
 
-LAYOUTS: tuple[str, ...] = ("registry", "isles22", "atlas2", "wmh")
 #: Phantom kind each layout holds.
 LAYOUT_KINDS: dict[str, str] = {"registry": "acute", "isles22": "acute", "atlas2": "chronic", "wmh": "wmh"}
 #: Columns of the registry manifest (paths relative to the CSV), in order; ``flair`` follows when written.

@@ -180,11 +180,11 @@ def test_cli_convert_prints_a_summary_and_refuses_to_overwrite(tmp_path: Path,
                                                               capsys: pytest.CaptureFixture[str]) -> None:
     cohort = make_registry(tmp_path / "src", n_cases=3, n_test=0)
     out = tmp_path / "raw"
-    assert main(["convert", "registry", str(cohort.root / "manifest.csv"), "-d", "58", "--out", str(out)]) == 0
+    assert main(["convert", "registry", str(cohort.root / "manifest.csv"), "-d", "58", "--raw", str(out)]) == 0
     assert "Dataset058_StrokeRegistry: converted 3 case(s) (3 train, 0 test), skipped 0" in capsys.readouterr().out
-    assert main(["convert", "registry", str(cohort.root), "-d", "58", "--out", str(out)]) == 2
+    assert main(["convert", "registry", str(cohort.root), "-d", "58", "--raw", str(out)]) == 2
     err = capsys.readouterr().err
     assert "strokeseg convert: error:" in err and "pass --overwrite" in err and "Traceback" not in err
-    assert main(["convert", "registry", str(cohort.root), "-d", "59", "--out", str(out), "--dry-run"]) == 0
+    assert main(["convert", "registry", str(cohort.root), "-d", "59", "--raw", str(out), "--dry-run"]) == 0
     assert "would write" in capsys.readouterr().out
     assert not (out / "Dataset059_StrokeRegistry").exists()

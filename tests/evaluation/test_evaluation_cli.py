@@ -62,7 +62,7 @@ def evaluate(*arguments: str | Path) -> int:
 
 def test_report_files_schemas_and_values(phantom: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
     out = phantom["out"]
-    assert evaluate("--pred", phantom["pred"], "--ref", phantom["ref"], "--cases", phantom["cases"], "--out", out,
+    assert evaluate("-pred", phantom["pred"], "-ref", phantom["ref"], "--cases", phantom["cases"], "--out", out,
                     "--by", "scanner", "--device", "cpu", "--bootstrap-resamples", "100") == 0
     printed = capsys.readouterr().out
     assert "pred" in printed and "report:" in printed
@@ -109,7 +109,7 @@ def test_report_files_schemas_and_values(phantom: dict[str, Path], capsys: pytes
 
 def test_two_models_are_compared_case_by_case(phantom: dict[str, Path]) -> None:
     out = phantom["out"]
-    assert evaluate("--pred", phantom["pred"], "--compare", phantom["other"], "--ref", phantom["ref"],
+    assert evaluate("-pred", phantom["pred"], "--compare", phantom["other"], "-ref", phantom["ref"],
                     "--out", out, *FAST) == 0
     comparison = pd.read_csv(out / "comparison.csv")
     dice = comparison[(comparison["test"] == "paired_t") & (comparison["metric"] == "dice")
@@ -134,7 +134,7 @@ def test_case_problems_are_reported_case_by_case_and_strict_fails(phantom: dict[
     probabilities.SetSpacing(tuple(reversed(SPACING_ZYX)))
     sitk.WriteImage(probabilities, str(pred / "case_6.nii.gz"))  # not a label map
     (pred / "plans.json").write_text("{}")  # nnU-Net's side files are not predictions
-    assert evaluate("--pred", pred, "--ref", phantom["ref"], "--out", phantom["out"], *FAST) == 0
+    assert evaluate("-pred", pred, "-ref", phantom["ref"], "--out", phantom["out"], *FAST) == 0
     per_case = pd.read_csv(phantom["out"] / "per_case.csv").set_index("case_id")
     assert per_case.loc["case_1", "status"] == "missing_prediction"
     assert per_case.loc["unknown_case", "status"] == "extra_prediction"
@@ -150,7 +150,7 @@ def test_case_problems_are_reported_case_by_case_and_strict_fails(phantom: dict[
     capsys.readouterr()
 
     strict_out = root / "strict"
-    assert evaluate("--pred", pred, "--ref", phantom["ref"], "--out", strict_out, "--strict", *FAST) == 2
+    assert evaluate("-pred", pred, "-ref", phantom["ref"], "--out", strict_out, "--strict", *FAST) == 2
     error = capsys.readouterr().err
     assert "--strict: 2 case problem(s) during case matching" in error
     assert "case_1: missing_prediction" in error and "unknown_case: extra_prediction" in error
@@ -158,7 +158,7 @@ def test_case_problems_are_reported_case_by_case_and_strict_fails(phantom: dict[
 
 
 def test_existing_report_is_kept_unless_overwrite(phantom: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
-    common = ["--pred", phantom["pred"], "--ref", phantom["ref"], "--cases", phantom["cases"], "--out", phantom["out"],
+    common = ["-pred", phantom["pred"], "-ref", phantom["ref"], "--cases", phantom["cases"], "--out", phantom["out"],
               *FAST]
     assert evaluate(*common, "--by", "scanner") == 0
     before = (phantom["out"] / "per_case.csv").read_bytes()
@@ -202,7 +202,7 @@ def _nnunet_layout(phantom: dict[str, Path], monkeypatch: pytest.MonkeyPatch) ->
 def test_nnunet_dataset_id_and_trained_model_folder(phantom: dict[str, Path], monkeypatch: pytest.MonkeyPatch) -> None:
     model = _nnunet_layout(phantom, monkeypatch)
     out = phantom["out"]
-    assert evaluate("--pred", model, "--ref", "777", "--out", out, *FAST) == 0
+    assert evaluate("-pred", model, "-ref", "777", "--out", out, *FAST) == 0
     per_case = pd.read_csv(out / "per_case.csv").set_index("case_id")
     assert per_case.loc["case_7", "status"] == "missing_prediction"  # a validation case of fold 1 without output
     assert "vendor" in per_case.columns  # the dataset's cases.csv was found
@@ -213,7 +213,7 @@ def test_nnunet_dataset_id_and_trained_model_folder(phantom: dict[str, Path], mo
     assert summary["models"]["nnUNetTrainer__nnUNetPlans__3d_fullres"]["cases_by_status"] == {
         "missing_prediction": 1, "ok": 7}
     plain = phantom["root"] / "plain"
-    assert evaluate("--pred", phantom["pred"], "--ref", phantom["ref"], "--out", plain, *FAST) == 0
+    assert evaluate("-pred", phantom["pred"], "-ref", phantom["ref"], "--out", plain, *FAST) == 0
     plain_case = pd.read_csv(plain / "per_case.csv").set_index("case_id")
     # with the ignore region removed from both masks, the extra predicted corner does not change the scores
     # (the corner of the phantom references is empty)
@@ -221,7 +221,7 @@ def test_nnunet_dataset_id_and_trained_model_folder(phantom: dict[str, Path], mo
     assert per_case.loc["case_0", "dice"] == pytest.approx(plain_case.loc["case_0", "dice"])
     assert len(direct) == 8
     one_fold = phantom["root"] / "one_fold"
-    assert evaluate("--pred", model, "--folds", "0", "--ref", "Dataset777_Eval", "--out", one_fold, *FAST) == 0
+    assert evaluate("-pred", model, "--folds", "0", "-ref", "Dataset777_Eval", "--out", one_fold, *FAST) == 0
     assert set(pd.read_csv(one_fold / "per_case.csv")["case_id"]) == {f"case_{i}" for i in range(4)}
 
 
@@ -235,7 +235,7 @@ def test_probability_maps_give_max_dice_and_uncertainty(phantom: dict[str, Path]
             member.mkdir(exist_ok=True)
             np.savez_compressed(member / f"case_{case}.npz", probabilities=np.stack([1 - foreground, foreground]))
     out = phantom["out"]
-    assert evaluate("--pred", phantom["pred"], "--ref", phantom["ref"], "--out", out, "--probabilities", *members,
+    assert evaluate("-pred", phantom["pred"], "-ref", phantom["ref"], "--out", out, "--probabilities", *members,
                     *FAST) == 0
     per_case = pd.read_csv(out / "per_case.csv", keep_default_na=False, na_values=[""])
     assert {"max_dice", "max_dice_threshold", "uncertainty_index", "needs_review"} <= set(per_case.columns)
@@ -244,14 +244,14 @@ def test_probability_maps_give_max_dice_and_uncertainty(phantom: dict[str, Path]
     assert ok["uncertainty_index"].between(0, 1).all()
     assert set(ok["needs_review"]) <= {"yes", "no"}
     np.savez_compressed(members[1] / "case_0.npz", probabilities=np.zeros((2, 3, 3, 3), dtype=np.float32))
-    assert evaluate("--pred", phantom["pred"], "--ref", phantom["ref"], "--out", out, "--overwrite",
+    assert evaluate("-pred", phantom["pred"], "-ref", phantom["ref"], "--out", out, "--overwrite",
                     "--probabilities", *members, *FAST) == 0
     bad = pd.read_csv(out / "per_case.csv").set_index("case_id").loc["case_0"]
     assert bad["status"] == "unreadable" and "expected (C, 10, 40, 36)" in bad["note"]
 
 
 def test_parallel_workers_give_identical_results(phantom: dict[str, Path]) -> None:
-    common = ["--pred", phantom["pred"], "--ref", phantom["ref"], *FAST]
+    common = ["-pred", phantom["pred"], "-ref", phantom["ref"], *FAST]
     assert evaluate(*common, "--out", phantom["root"] / "serial") == 0
     assert evaluate(*common, "--out", phantom["root"] / "parallel", "-j", "2") == 0
     serial = pd.read_csv(phantom["root"] / "serial" / "per_case.csv")
@@ -266,7 +266,7 @@ def test_mha_and_nrrd_files_are_read(phantom: dict[str, Path]) -> None:
         for index, suffix in enumerate((".mha", ".nrrd")):
             image = sitk.ReadImage(str(phantom[kind] / f"case_{index}.nii.gz"))
             sitk.WriteImage(image, str(root / f"{kind}_other" / f"case_{index}{suffix}"))
-    assert evaluate("--pred", root / "pred_other", "--ref", root / "ref_other", "--out", phantom["out"], *FAST) == 0
+    assert evaluate("-pred", root / "pred_other", "-ref", root / "ref_other", "--out", phantom["out"], *FAST) == 0
     per_case = pd.read_csv(phantom["out"] / "per_case.csv")
     assert per_case["status"].tolist() == ["ok", "ok"]
     reference = sitk.GetArrayFromImage(sitk.ReadImage(str(phantom["ref"] / "case_1.nii.gz")))
@@ -278,7 +278,7 @@ def test_models_table_gives_a_learning_curve(phantom: dict[str, Path]) -> None:
     table = phantom["root"] / "models.csv"
     table.write_text("name,pred,training_cases\nsmall,pred,50\nlarge,other,500\n")
     out = phantom["out"]
-    assert evaluate("--models", table, "--ref", phantom["ref"], "--out", out, "--device", "cpu",
+    assert evaluate("--models", table, "-ref", phantom["ref"], "--out", out, "--device", "cpu",
                     "--bootstrap-resamples", "100") == 0
     curve = pd.read_csv(out / "learning_curve.csv")
     assert list(curve.columns) == list(LEARNING_CURVE_COLUMNS)
@@ -292,16 +292,16 @@ def test_models_table_gives_a_learning_curve(phantom: dict[str, Path]) -> None:
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
-    (["--pred", "{pred}", "--ref", "{root}/missing"], "neither an existing folder nor an nnU-Net dataset"),
-    (["--model", "nameonly", "--ref", "{ref}"], "expected NAME=DIR"),
-    (["--pred", "{pred}", "--ref", "{ref}", "--by", "scanner"], "--by scanner: no such column"),
-    (["--pred", "{pred}", "--ref", "{ref}", "--cases", "{cases}", "--by", "age"], "--by age: no such column"),
-    (["--pred", "{pred}", "--model", "pred={other}", "--ref", "{ref}"], "used twice"),
-    (["--pred", "{root}/nowhere", "--ref", "{ref}"], "does not exist"),
-    (["--ref", "{ref}"], "nothing to evaluate"),
-    (["--pred", "{pred}", "--ref", "{ref}", "--baseline", "zzz"], "--baseline 'zzz' is not one of the models"),
-    (["--pred", "{pred}", "--ref", "{ref}", "--location", "cases"], "cases.csv has no location values"),
-    (["--pred", "{pred}", "--ref", "777"], "$nnUNet_raw is not set"),
+    (["-pred", "{pred}", "-ref", "{root}/missing"], "neither an existing folder nor an nnU-Net dataset"),
+    (["--model", "nameonly", "-ref", "{ref}"], "expected NAME=DIR"),
+    (["-pred", "{pred}", "-ref", "{ref}", "--by", "scanner"], "--by scanner: no such column"),
+    (["-pred", "{pred}", "-ref", "{ref}", "--cases", "{cases}", "--by", "age"], "--by age: no such column"),
+    (["-pred", "{pred}", "--model", "pred={other}", "-ref", "{ref}"], "used twice"),
+    (["-pred", "{root}/nowhere", "-ref", "{ref}"], "does not exist"),
+    (["-ref", "{ref}"], "nothing to evaluate"),
+    (["-pred", "{pred}", "-ref", "{ref}", "--baseline", "zzz"], "--baseline 'zzz' is not one of the models"),
+    (["-pred", "{pred}", "-ref", "{ref}", "--location", "cases"], "cases.csv has no location values"),
+    (["-pred", "{pred}", "-ref", "777"], "$nnUNet_raw is not set"),
 ])
 def test_bad_inputs_get_clear_errors(phantom: dict[str, Path], capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch, arguments: list[str], message: str) -> None:
@@ -327,7 +327,7 @@ def test_real_isles22_mask_against_a_shifted_copy(tmp_path: Path) -> None:
     prediction_image = sitk.GetImageFromArray(shifted)
     prediction_image.CopyInformation(reference_image)
     sitk.WriteImage(prediction_image, str(tmp_path / "pred" / "strokecase0009.nii.gz"))
-    assert evaluate("--pred", tmp_path / "pred", "--ref", tmp_path / "ref", "--out", tmp_path / "out", *FAST) == 0
+    assert evaluate("-pred", tmp_path / "pred", "-ref", tmp_path / "ref", "--out", tmp_path / "out", *FAST) == 0
     row = pd.read_csv(tmp_path / "out" / "per_case.csv").iloc[0]
     assert row["status"] == "ok"
     assert row["vol_ref_ml"] == pytest.approx(4.18, abs=0.01)  # docs/conversion.md

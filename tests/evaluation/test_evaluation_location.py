@@ -65,7 +65,7 @@ def test_atlas_locations_end_to_end(tmp_path: Path) -> None:
     mask.CopyInformation(template)
     sitk.WriteImage(mask, str(ref / "case_0.nii.gz"))
     sitk.WriteImage(mask, str(pred / "case_0.nii.gz"))
-    arguments = ["evaluate", "--pred", str(pred), "--ref", str(ref), "--out", str(tmp_path / "out"), "--device", "cpu",
+    arguments = ["evaluate", "-pred", str(pred), "-ref", str(ref), "--out", str(tmp_path / "out"), "--device", "cpu",
                  "--location", "atlas", "--images", str(images), "--no-plots", "--bootstrap-resamples", "50"]
     assert main(arguments) == 0
     per_case = pd.read_csv(tmp_path / "out" / "per_case.csv")

@@ -61,6 +61,8 @@ def test_prepare_folder_resumes_same_settings_and_refuses_others(tmp_path: Path)
     (out / "kept.txt").write_text("x")
     prepare_folder(out, {"profile": {"name": "smoke"}}, False)  # resume: nothing deleted
     assert (out / "kept.txt").is_file()
+    prepare_folder(out, {"profile": {"name": "smoke"}}, True)  # --overwrite with the same settings resumes too
+    assert (out / "kept.txt").is_file()
     with pytest.raises(OutputExistsError, match=r"other settings.*--overwrite"):
         prepare_folder(out, {"profile": {"name": "cpu-small"}}, False)
     prepare_folder(out, {"profile": {"name": "cpu-small"}}, True)
@@ -120,6 +122,19 @@ def test_run_jobs_skips_done_jobs_and_reruns_after_failure_or_lost_output(tmp_pa
         run_jobs(failing, settings, io.StringIO())
     record = read_record(failing.job_folder("three"))
     assert _calls(tmp_path) == ["three"] and record is not None and record.state == FAILED
+
+
+def test_run_jobs_replaces_jobs_of_another_configuration_only_with_overwrite(tmp_path: Path) -> None:
+    settings = DemoRunSettings(NnunetSettings(NnunetPaths.under(tmp_path), "cpu", 1))
+    run_jobs(_writing_graph(tmp_path, "one", "two"), settings, io.StringIO())
+    changed = JobGraph(tmp_path / "out")  # same job ids; "two" now writes another file: it is stale
+    changed.add("one", WriteStep("one", tmp_path / "one.txt", tmp_path / "calls.txt"), title="write one.txt")
+    changed.add("two", WriteStep("two", tmp_path / "other.txt", tmp_path / "calls.txt"), title="write other.txt")
+    _calls(tmp_path)
+    with pytest.raises(OutputExistsError, match="--overwrite"):
+        run_jobs(changed, settings, io.StringIO())
+    report = run_jobs(changed, settings, io.StringIO(), overwrite=True)
+    assert _calls(tmp_path) == ["two"] and (report.skipped, report.started) == (["one"], ["two"])
 
 
 def test_demo_graph_has_the_studys_jobs_in_order_whatever_the_device_or_workers(tmp_path: Path) -> None:

@@ -139,6 +139,9 @@ def test_registry_layout_and_resume(tmp_path: Path, cache_dir: Path) -> None:
     stamp = (out / manifest["dwi"][0]).stat().st_mtime_ns
     generate_cohort(out, "registry", 3, seed=5, cache_dir=cache_dir, flair=True, montage_cases=0)
     assert (out / manifest["dwi"][0]).stat().st_mtime_ns == stamp
+    # --overwrite only replaces a cohort made with other arguments: the same arguments still resume
+    generate_cohort(out, "registry", 3, seed=5, cache_dir=cache_dir, flair=True, montage_cases=0, overwrite=True)
+    assert (out / manifest["dwi"][0]).stat().st_mtime_ns == stamp
     with pytest.raises(OutputExistsError, match="--overwrite"):
         generate_cohort(out, "registry", 3, seed=6, cache_dir=cache_dir)
 
@@ -221,10 +224,10 @@ def test_wmh_layout(tmp_path: Path, cache_dir: Path) -> None:
 def test_synth_cli_writes_cohort_and_montage(tmp_path: Path, cache_dir: Path,
                                              capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "cli"
-    code = main(["synth", "--out", str(out), "--layout", "registry", "--cases", "1", "--seed", "3",
+    code = main(["synth", "--out", str(out), "--layout", "registry", "--n-cases", "1", "--seed", "3",
                  "--sites", "HospitalC", "--cache-dir", str(cache_dir), "--montage-cases", "1"])
     assert code == 0
     assert "montage" in capsys.readouterr().out
     assert set(pd.read_csv(out / "manifest.csv")["vendor"]) == {"Philips"}
     assert (out / "montage.png").is_file()
-    assert main(["synth", "--out", str(out), "--layout", "registry", "--cases", "2", "--sites", "Nowhere"]) == 2
+    assert main(["synth", "--out", str(out), "--layout", "registry", "--n-cases", "2", "--sites", "Nowhere"]) == 2

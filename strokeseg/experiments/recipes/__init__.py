@@ -1,42 +1,21 @@
 """Experiment recipes: one module per study kind, each adding its jobs to the shared step graph.
 
-``RECIPES`` maps the ``kind`` of an experiment file to its recipe; :func:`build_graph` runs it. The demo
-(``strokeseg demo``) is a built-in recipe in :mod:`strokeseg.experiments.recipes.demo`, run by the same
+``RECIPES`` maps the ``kind`` of an experiment file to its recipe; :func:`build_graph` runs it (both live in
+``catalogue`` and are imported on first use, so that ``strokeseg demo --help`` does not load the recipes). The
+demo (``strokeseg demo``) is a built-in recipe in :mod:`strokeseg.experiments.recipes.demo`, run by the same
 executors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-from strokeseg.experiments.config import ExperimentConfig
-from strokeseg.experiments.graph import JobGraph
-from strokeseg.experiments.recipes import (
-    domain_adaptation,
-    ensemble,
-    learning_curve,
-    vendor_transfer,
-    zoom_ablation,
-)
-from strokeseg.experiments.recipes.study import StudyBuilder
+from strokeseg.lazy_exports import lazy_exports
 
-#: ``kind`` of an experiment file -> the function that adds its jobs.
-RECIPES: dict[str, Callable[[StudyBuilder], None]] = {
-    "learning-curve": learning_curve.build,
-    "domain-adaptation": domain_adaptation.build,
-    "vendor-transfer": vendor_transfer.build,
-    "zoom-ablation": zoom_ablation.build,
-    "ensemble": ensemble.build,
-}
+if TYPE_CHECKING:
+    from strokeseg.experiments.recipes.catalogue import RECIPES, build_graph
 
+__getattr__, __dir__ = lazy_exports(__name__, dict.fromkeys(("RECIPES", "build_graph"),
+                                                            "strokeseg.experiments.recipes.catalogue"))
 
-def build_graph(config: ExperimentConfig) -> JobGraph:
-    """The jobs of ``config``'s experiment, dependencies first.
-
-    Raises:
-        InputDataError: a dataset is missing from nnUNet_raw.
-        ConfigurationError: a split design does not fit the cohort.
-    """
-    study = StudyBuilder(config)
-    RECIPES[config.kind](study)
-    return study.graph
+__all__ = ["RECIPES", "build_graph"]

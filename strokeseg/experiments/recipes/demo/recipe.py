@@ -24,8 +24,9 @@ Jobs (each skipped when an earlier run finished it; state and log in ``jobs/<job
 14. ``summary``: ``SUMMARY.md``.
 
 The jobs run in this process with the experiments' executor (:func:`strokeseg.experiments.executors.run_graph`).
-The demo folder carries ``.strokeseg_demo.json`` with the run's settings: a rerun with other settings is refused
-unless ``overwrite`` starts over, and a folder without it is never used or deleted.
+The demo folder carries ``.strokeseg_demo.json`` with the run's settings. A rerun resumes: finished jobs are
+kept. A demo made with other settings, or a job finished under another configuration, is only replaced with
+``overwrite`` (the rule of every strokeseg command); a folder without the marker is never used or deleted.
 """
 
 from __future__ import annotations
@@ -178,6 +179,9 @@ def run_settings(study: DemoStudy, device: str, workers: int) -> DemoRunSettings
 def prepare_folder(out: Path, settings: Mapping[str, Any], overwrite: bool) -> None:
     """Create or check the demo folder ``out`` for a run with ``settings``.
 
+    A demo with the same settings is resumed (also with ``overwrite``); one with other settings is deleted
+    with ``overwrite``.
+
     Raises:
         OutputExistsError: ``out`` holds other data (never deleted), or a demo with other settings and
             ``overwrite`` is false.
@@ -187,17 +191,16 @@ def prepare_folder(out: Path, settings: Mapping[str, Any], overwrite: bool) -> N
         if not marker.is_file():
             raise OutputExistsError(f"{out} is not empty and was not written by `strokeseg demo`; refusing to use or "
                                     "delete it (even with --overwrite); choose another --out")
-        if overwrite:
-            logger.info("--overwrite: deleting the earlier demo in %s", out)
-            shutil.rmtree(out)
-        else:
-            recorded = json.loads(marker.read_text(encoding="utf-8")).get("settings")
-            if recorded != json.loads(json.dumps(settings)):
-                changed = _difference(recorded, settings)
-                raise OutputExistsError(f"{out} holds a demo run with other settings ({changed}); pass --overwrite "
-                                        "to start over, or choose another --out")
+        recorded = json.loads(marker.read_text(encoding="utf-8")).get("settings")
+        if recorded == json.loads(json.dumps(settings)):
             logger.info("resuming the demo in %s", out)
             return
+        if not overwrite:
+            changed = _difference(recorded, settings)
+            raise OutputExistsError(f"{out} holds a demo run with other settings ({changed}); pass --overwrite "
+                                    "to replace it, or choose another --out")
+        logger.info("--overwrite: deleting the earlier demo in %s (other settings)", out)
+        shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     write_json_atomic(marker, {"written_by": "strokeseg demo", "settings": settings})
 
@@ -209,14 +212,18 @@ def _difference(recorded: Any, settings: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}: {recorded.get(key)!r} then, {settings.get(key)!r} now" for key in changed[:3])
 
 
-def run_jobs(graph: JobGraph, settings: RunSettings, stream: TextIO | None = None) -> RunReport:
+def run_jobs(graph: JobGraph, settings: RunSettings, stream: TextIO | None = None,
+             overwrite: bool = False) -> RunReport:
     """Run the jobs that are not done with a progress line each (``[3/16] title ...``) on ``stream``.
 
+    ``overwrite``: also rerun jobs that finished under another configuration (replacing their outputs).
+
     Raises:
+        OutputExistsError: jobs finished under another configuration and ``overwrite`` is false.
         JobFailedError: a job failed (the message names it, its error and its log; the jobs that do not need
             it ran, and every finished job stays done for the next run).
     """
-    report = run_graph(graph, settings, progress=stream)
+    report = run_graph(graph, settings, overwrite=overwrite, progress=stream)
     if report.failed:
         first = report.failed[0]
         raise JobFailedError(f"demo job {first} failed: {failure_message(graph, first)}; fix the cause and run the "
@@ -235,7 +242,8 @@ def run_demo(out: Path, profile_name: str = DEFAULT_PROFILE, device: str = "auto
             machine that runs the jobs.
         workers: processes for generation, conversion, preprocessing, prediction and evaluation (default: the
             usable cores, at most 8).
-        overwrite: delete an earlier demo run in ``out`` first (a folder not written by the demo is never deleted).
+        overwrite: replace an earlier demo run in ``out`` made with other settings, and jobs finished under
+            another configuration (a folder not written by the demo is never deleted).
         stream: where the progress lines go (None: nowhere).
 
     Raises:
@@ -251,4 +259,4 @@ def run_demo(out: Path, profile_name: str = DEFAULT_PROFILE, device: str = "auto
     prepare_folder(study.out, {"profile": profile.as_dict()}, overwrite)
     logger.info("demo profile %s on %s with %d worker(s) in %s", profile.name, device, settings.nnunet.processes,
                 study.out)
-    return run_jobs(build_demo_graph(study), settings, stream)
+    return run_jobs(build_demo_graph(study), settings, stream, overwrite)

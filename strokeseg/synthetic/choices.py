@@ -1,0 +1,6 @@
+"""The values ``strokeseg synth`` settings accept (no heavy imports: the CLI builds its parser from them)."""
+
+from __future__ import annotations
+
+#: On-disk layouts a phantom cohort can be written in.
+LAYOUTS: tuple[str, ...] = ("registry", "isles22", "atlas2", "wmh")
