@@ -9,6 +9,8 @@ STOCK_PLANS = "nnUNetPlans"
 #: The plans identifiers of strokeseg's planners (``-p`` of ``nnUNetv2_train`` / ``nnUNetv2_predict``).
 DWI_PLANS_NAME = "strokesegDWIPlans"
 ATLAS_PLANS_NAME = "strokesegATLASPlans"
+#: Tomita et al.'s preset (exact zoom-out patch, centre-crop prediction).
+TOMITA_PLANS_NAME = "strokesegTomita2020Plans"
 WMH_PLANS_NAME = "strokesegWMHPlans"
 
 

@@ -10,6 +10,12 @@ The zoom-out configuration also carries ``strokeseg_zoom_in_configuration`` (the
 configuration) and ``strokeseg_zoom_switch_fraction`` (fraction of the epochs spent zoomed in). Users train
 ``nnUNetv2_train ID 3d_zoomout FOLD -tr nnUNetTrainer_strokeseg_ZoomInOut -p <plans>`` and predict with
 ``-c 3d_zoomout``.
+
+A zoom-out configuration may also carry ``strokeseg_centre_crop_mm`` (x, y, z mm): at prediction, only the centre
+box of that physical size of each image is segmented and every voxel outside it is background (Tomita et al.'s
+inference; strokeseg's preprocessor reads the key). Trainers that keep the zoom-in result and snapshots of the
+zoom-out phase write them beside nnU-Net's checkpoints under the names below, so that
+``nnUNetv2_predict -chk <name>`` predicts with them.
 """
 
 from __future__ import annotations
@@ -25,6 +31,14 @@ ZOOM_IN_CONFIGURATION = "3d_zoomin"
 ZOOM_OUT_CONFIGURATION = "3d_zoomout"
 KEY_ZOOM_IN_CONFIGURATION = "strokeseg_zoom_in_configuration"
 KEY_SWITCH_FRACTION = "strokeseg_zoom_switch_fraction"
+KEY_CENTRE_CROP_MM = "strokeseg_centre_crop_mm"
+#: The weights at the end of the zoom-in phase (Tomita et al.'s "-F" model, before fine-tuning on large patches).
+ZOOM_IN_CHECKPOINT = "checkpoint_zoomin.pth"
+
+
+def snapshot_checkpoint(zoom_out_epoch: int) -> str:
+    """File name of the snapshot taken after ``zoom_out_epoch`` epochs of the zoom-out phase (1-based)."""
+    return f"checkpoint_snapshot_{zoom_out_epoch:03d}.pth"
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from strokeseg.defaults import TOMITA_CENTRE_CROP_MM
 from strokeseg.modalities import CHANNEL_T1W
-from strokeseg.nnunet.plans import ATLAS_PLANS_NAME
+from strokeseg.nnunet.plans import ATLAS_PLANS_NAME, TOMITA_PLANS_NAME
 from strokeseg.planners.base import StrokesegPlanner
+from strokeseg.planners.zoom import add_zoom_configurations
 
 
 class AtlasT1Planner(StrokesegPlanner):
@@ -16,3 +18,16 @@ class AtlasT1Planner(StrokesegPlanner):
 
     default_plans_name = ATLAS_PLANS_NAME
     required_channel = CHANNEL_T1W
+
+
+class TomitaAtlasPlanner(AtlasT1Planner):
+    """``AtlasT1Planner`` with Tomita et al.'s zoom-out configuration exactly as published (preset
+    ``tomita_atlas_zoom``): the zoom-out patch is 144 x 172 x 168 mm in voxels at the planned spacing, neither
+    rounded to the network's stride (the preset's network pads its input) nor reduced for memory, and prediction
+    with ``-c 3d_zoomout`` segments the centre 144 x 172 x 168 mm of each image, every voxel outside it background.
+    """
+
+    default_plans_name = TOMITA_PLANS_NAME
+
+    def _add_zoom_configurations(self, plans: dict) -> None:
+        add_zoom_configurations(plans, self, exact_zoom_out=True, centre_crop_mm_xyz=TOMITA_CENTRE_CROP_MM)

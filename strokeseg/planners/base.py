@@ -108,8 +108,12 @@ class StrokesegPlanner(ExperimentPlanner):
         return plan
 
     def save_plans(self, plans: dict) -> None:
-        add_zoom_configurations(plans, self)
+        self._add_zoom_configurations(plans)
         super().save_plans(plans)
+
+    def _add_zoom_configurations(self, plans: dict) -> None:
+        """Add the zoom-in & out configurations (strokeseg's rounded, memory-fitted patches)."""
+        add_zoom_configurations(plans, self)
 
 
 def _warn_unless_strokeseg_preprocessor(name: str) -> None:

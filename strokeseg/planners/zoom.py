@@ -30,6 +30,7 @@ from nnunetv2.experiment_planning.experiment_planners.network_topology import ge
 from strokeseg.defaults import ZOOM_IN_PATCH_MM, ZOOM_OUT_PATCH_MM, ZOOM_SWITCH_FRACTION
 from strokeseg.errors import ConfigurationError
 from strokeseg.nnunet.zoom_configurations import (
+    KEY_CENTRE_CROP_MM,
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
     ZOOM_IN_CONFIGURATION,
@@ -159,7 +160,7 @@ def patch_voxels(patch_mm: Sequence[float], spacing: Sequence[float], median_sha
 
 def plan_zoom(spacing: Sequence[float], median_shape: Sequence[float], zoom_in_mm: Sequence[float],
               zoom_out_mm: Sequence[float], min_edge_length: int, budget: VramBudget,
-              estimate: Callable[[tuple[int, ...], Topology], float]) -> ZoomPlan:
+              estimate: Callable[[tuple[int, ...], Topology], float], exact_zoom_out: bool = False) -> ZoomPlan:
     """Patch sizes, batch sizes and topology of the zoom-in & out phases (see the module docstring).
 
     Args:
@@ -168,12 +169,24 @@ def plan_zoom(spacing: Sequence[float], median_shape: Sequence[float], zoom_in_m
         min_edge_length: nnU-Net's minimum bottleneck edge length (voxels).
         budget: the GPU-memory model.
         estimate: VRAM estimate of the network with ``Topology`` on a patch (nnU-Net's estimator).
+        exact_zoom_out: keep the zoom-out patch at ``zoom_out_mm`` exactly (not rounded to the network's stride,
+            not reduced for memory; for networks that pad their input to the stride, Tomita et al.'s preset).
     """
     median = np.asarray(median_shape, dtype=float)
     zoom_out_target = patch_voxels(zoom_out_mm, spacing, median_shape)
     zoom_in_target = np.minimum(patch_voxels(zoom_in_mm, spacing, median_shape), zoom_out_target)
     topology, zoom_in = Topology.for_patch(spacing, zoom_in_target, min_edge_length)
     divisor = np.asarray(topology.divisor)
+    if exact_zoom_out:
+        zoom_out_patch = tuple(int(v) for v in zoom_out_target)
+        estimated = estimate(zoom_out_patch, topology)
+        if not budget.fits(estimated):
+            logger.warning("the exact zoom-out patch %s exceeds nnU-Net's GPU memory estimate at batch size %d; "
+                           "kept as stated (reduce the batch size or use a larger GPU)", zoom_out_patch,
+                           budget.min_batch_size)
+        zoom_in_patch = tuple(int(v) for v in zoom_in)
+        return ZoomPlan(zoom_in_patch, budget.batch_size(estimate(zoom_in_patch, topology), zoom_in_patch),
+                        zoom_out_patch, budget.batch_size(estimated, zoom_out_patch), topology, False)
     nearest = np.floor(zoom_out_target / divisor + 0.5) * divisor  # round half up to a multiple of the stride
     zoom_out = np.maximum(zoom_in, np.maximum(divisor, nearest)).astype(int)
     reduced = False
@@ -208,8 +221,13 @@ def plan_zoom(spacing: Sequence[float], median_shape: Sequence[float], zoom_in_m
 def add_zoom_configurations(plans: dict[str, Any], planner: ExperimentPlanner,
                             zoom_in_mm_xyz: Sequence[float] = ZOOM_IN_PATCH_MM,
                             zoom_out_mm_xyz: Sequence[float] = ZOOM_OUT_PATCH_MM,
-                            switch_fraction: float = ZOOM_SWITCH_FRACTION) -> bool:
+                            switch_fraction: float = ZOOM_SWITCH_FRACTION, exact_zoom_out: bool = False,
+                            centre_crop_mm_xyz: Sequence[float] | None = None) -> bool:
     """Add ``3d_zoomin`` and ``3d_zoomout`` to ``plans`` (in place); False when the plans have no 3d_fullres.
+
+    ``exact_zoom_out`` keeps the zoom-out patch at its physical size (see :func:`plan_zoom`);
+    ``centre_crop_mm_xyz`` makes prediction with the zoom-out configuration segment only the centre box of that
+    size (``KEY_CENTRE_CROP_MM``).
 
     Raises:
         ConfigurationError: the written configurations violate the contract (checked with
@@ -239,7 +257,7 @@ def add_zoom_configurations(plans: dict[str, Any], planner: ExperimentPlanner,
 
     plan = plan_zoom(spacing, median, patch_mm_in_plans_axes(zoom_in_mm_xyz, transpose),
                      patch_mm_in_plans_axes(zoom_out_mm_xyz, transpose), blueprint.min_edge_length,
-                     VramBudget.of_planner(planner, dataset_voxels), estimate)
+                     VramBudget.of_planner(planner, dataset_voxels), estimate, exact_zoom_out)
     if plan.reduced_for_memory:
         logger.warning("zoom-out patch reduced to %s voxels to fit %s GB of GPU memory; pass a larger "
                        "-gpu_memory_target to keep the paper's physical patch sizes", plan.zoom_out_patch,
@@ -256,5 +274,7 @@ def add_zoom_configurations(plans: dict[str, Any], planner: ExperimentPlanner,
                                               "batch_size": plan.zoom_out_batch_size,
                                               KEY_ZOOM_IN_CONFIGURATION: ZOOM_IN_CONFIGURATION,
                                               KEY_SWITCH_FRACTION: float(switch_fraction)}
+    if centre_crop_mm_xyz is not None:
+        configurations[ZOOM_OUT_CONFIGURATION][KEY_CENTRE_CROP_MM] = [float(v) for v in centre_crop_mm_xyz]
     zoom_schedule_from_plans(plans)
     return True

@@ -23,6 +23,8 @@ from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 
 from strokeseg.errors import InputDataError, StrokesegError
 from strokeseg.io import IMAGE_SUFFIXES, count_nonfinite_voxels, strip_image_suffix
+from strokeseg.nnunet.zoom_configurations import KEY_CENTRE_CROP_MM
+from strokeseg.preprocessing.centre_crop import zero_outside_centre_box
 from strokeseg.preprocessing.normalization import nonzero_seg
 from strokeseg.preprocessing.pipeline import prepare_case
 from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
@@ -75,7 +77,8 @@ class StrokesegPreprocessor(DefaultPreprocessor):
     it set to 0 -> N4 on the magnitude channels -> ADC unit harmonization -> nnU-Net's transpose, crop to the
     nonzero region, normalization (the plans' schemes), resampling. The normalization mask is the nonzero
     region of the image (the brain after skull stripping), never the label map, so training and prediction
-    see identical inputs.
+    see identical inputs. A configuration with ``strokeseg_centre_crop_mm`` predicts only the centre box of that
+    size (``strokeseg.preprocessing.centre_crop``).
     """
 
     def run_case(self, image_files: list[str], seg_file: str | None, plans_manager: PlansManager,
@@ -103,8 +106,11 @@ class StrokesegPreprocessor(DefaultPreprocessor):
             for warning in prepared.warnings:
                 logger.warning("%s: %s", label, warning)
             properties[PLANS_KEY] = prepared.provenance()
-            return super().run_case_npy(prepared.data, seg, properties, plans_manager, configuration_manager,
-                                        dataset)
+            data = prepared.data
+            crop_mm = configuration_manager.configuration.get(KEY_CENTRE_CROP_MM)
+            if seg is None and crop_mm is not None:  # prediction only (training cases always come with labels)
+                data = zero_outside_centre_box(data, properties["spacing"], crop_mm)
+            return super().run_case_npy(data, seg, properties, plans_manager, configuration_manager, dataset)
         except StrokesegError as error:
             raise type(error)(f"{label}: {error}") from error
 

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
         ensemble_split,
         learning_curve_split,
         single_site_split,
+        train_dev_test_split,
         vendor_split,
     )
 
@@ -35,7 +36,7 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("DESIGNS", "SPLITS_FILE", "WrittenSplits", "apply_design", "load_training_cases",
                      "split_dataset"), "strokeseg.splits.datasets"),
     **dict.fromkeys(("Fold", "SplitPlan", "domain_adaptation_split", "ensemble_split", "learning_curve_split",
-                     "single_site_split", "vendor_split"), "strokeseg.splits.designs"),
+                     "single_site_split", "train_dev_test_split", "vendor_split"), "strokeseg.splits.designs"),
 })
 
 __all__ = [
@@ -51,5 +52,6 @@ __all__ = [
     "load_training_cases",
     "single_site_split",
     "split_dataset",
+    "train_dev_test_split",
     "vendor_split",
 ]

@@ -12,6 +12,7 @@ from strokeseg.defaults import (
     ENSEMBLE_MEMBERS,
     ENSEMBLE_SUBSET_FRACTION,
     LEARNING_CURVE_FRACTIONS,
+    TOMITA_SPLIT_COUNTS,
     TRAIN_FRACTION,
     VENDOR_SPLIT_FRACTIONS,
 )
@@ -61,6 +62,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     site = _design_parser(designs, "site", "one site's cases, 8:2 train/val (derived dataset)", derived_required=True)
     site.add_argument("--site", required=True, help="the site (cases.csv 'site' value)")
     _add_train_fraction(site)
+    counts = _design_parser(designs, "train-dev-test", "train/dev/test parts of given case counts (Tomita: "
+                                                       "182/26/31); one fold plus test cases (derived dataset)",
+                            derived_required=True)
+    counts.add_argument("--counts", default=_listing(TOMITA_SPLIT_COUNTS),
+                        help="train,dev,test case counts, rescaled for a cohort of another size (default: "
+                             "%(default)s)")
     ensemble = _design_parser(designs, "ensemble", "K members on 90 %% subsets; fold k = member k")
     ensemble.add_argument("--members", type=int, default=ENSEMBLE_MEMBERS, help="ensemble size (default: %(default)s)")
     ensemble.add_argument("--subset-fraction", type=float, default=ENSEMBLE_SUBSET_FRACTION,
@@ -139,6 +146,8 @@ def _cli_split(args: argparse.Namespace) -> int:
                            train_fraction=args.train_fraction)
         elif args.design == "site":
             options.update(site=args.site, train_fraction=args.train_fraction)
+        elif args.design == "train-dev-test":
+            options.update(counts=_numbers(args.counts, int))
         else:
             options.update(members=args.members, subset_fraction=args.subset_fraction)
         written.append(split_dataset(raw, args.dataset, args.design, **options, **common))

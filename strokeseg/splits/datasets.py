@@ -40,6 +40,7 @@ from strokeseg.splits.designs import (
     ensemble_split,
     learning_curve_split,
     single_site_split,
+    train_dev_test_split,
     vendor_split,
 )
 
@@ -218,6 +219,7 @@ DESIGNS: dict[str, Callable[..., SplitPlan]] = {
     "vendor": vendor_split,                          # group, column, fractions
     "site": single_site_split,                       # site, train_fraction
     "ensemble": ensemble_split,                      # members, subset_fraction
+    "train-dev-test": train_dev_test_split,          # counts
 }
 
 
@@ -265,5 +267,6 @@ def apply_design(raw_root: PathLike, dataset: str | int, plan: SplitPlan, *, der
 def _derived_name(source: Path, plan: SplitPlan) -> str:
     base = source.name.split("_", 1)[1] if "_" in source.name else source.name
     suffix = {"vendor": str(plan.parameters.get("group", "")), "single_site": str(plan.parameters.get("site", "")),
-              "domain_adaptation": "DA", "learning_curve": "LC", "ensemble": "Ensemble"}[plan.kind]
+              "domain_adaptation": "DA", "learning_curve": "LC", "ensemble": "Ensemble",
+              "train_dev_test": "TrainDevTest"}[plan.kind]
     return safe_case_id(f"{base}_{suffix}") if suffix else base

@@ -18,6 +18,8 @@ Designs (the result is a :class:`SplitPlan`; its folds become nnU-Net's ``splits
 * :func:`single_site_split`: one site's cases, 8:2 (one fold).
 * :func:`ensemble_split` (Kim): K members, each trained on 90 % and validated on 10 %; with K ≤ 10 the
   members' validation parts are disjoint tenths of a stratified order; fold k = member k.
+* :func:`train_dev_test_split` (Tomita): training / development / test parts of given case counts (182/26/31),
+  rescaled for a cohort of another size; one fold plus a held-out test part.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from strokeseg.defaults import (
     ENSEMBLE_MEMBERS,
     ENSEMBLE_SUBSET_FRACTION,
     LEARNING_CURVE_FRACTIONS,
+    TOMITA_SPLIT_COUNTS,
     TRAIN_FRACTION,
     VENDOR_SPLIT_FRACTIONS,
     VOLUME_LARGE_ABOVE_ML,
@@ -67,7 +70,8 @@ class SplitPlan:
     """A study design's split of a dataset's cases.
 
     Attributes:
-        kind: ``learning_curve``, ``domain_adaptation``, ``vendor``, ``single_site``, ``ensemble``.
+        kind: ``learning_curve``, ``domain_adaptation``, ``vendor``, ``single_site``, ``ensemble``,
+            ``train_dev_test``.
         seed: the seed of the stratified order.
         parameters: the design's settings (fractions, sizes, group, ...).
         folds: nnU-Net folds (``splits_final.json`` entry k = fold k).
@@ -329,3 +333,78 @@ def ensemble_split(cases: pd.DataFrame, members: int = ENSEMBLE_MEMBERS,
     parameters = {"members": members, "subset_fraction": subset_fraction, "validation_scheme": scheme,
                   "stratified_by": list(stratify_by)}
     return SplitPlan("ensemble", seed, parameters, tuple(folds), (), strata)
+
+
+def _scaled_counts(counts: Sequence[int], n: int) -> list[int]:
+    """``counts`` rescaled to ``n`` cases (largest remainder, every part at least one case when n allows)."""
+    total = sum(counts)
+    exact = [n * count / total for count in counts]
+    scaled = [math.floor(value) for value in exact]
+    by_remainder = sorted(range(len(counts)), key=lambda part: (scaled[part] - exact[part], part))
+    for part in by_remainder[: n - sum(scaled)]:
+        scaled[part] += 1
+    for part in range(1, len(counts)):  # minority parts never vanish; the training part pays
+        if scaled[part] == 0 and scaled[0] > 1:
+            scaled[part], scaled[0] = 1, scaled[0] - 1
+    return scaled
+
+
+def _stratum_quotas(sizes: Mapping[str, int], counts: Sequence[int]) -> dict[str, list[int]]:
+    """Cases of each part per stratum: proportional to the stratum's size, parts 1.. exactly ``counts`` in all
+    (largest remainder), part 0 the rest of every stratum."""
+    n = sum(sizes.values())
+    quotas = {stratum: [0] * len(counts) for stratum in sizes}
+    for part in range(1, len(counts)):
+        exact = {stratum: size * counts[part] / n for stratum, size in sizes.items()}
+        for stratum in sizes:
+            quotas[stratum][part] = math.floor(exact[stratum] + _EPSILON)
+        missing = counts[part] - sum(quota[part] for quota in quotas.values())
+        ranked = sorted(sizes, key=lambda stratum: (math.floor(exact[stratum] + _EPSILON) - exact[stratum], stratum))
+        while missing > 0:
+            room = [stratum for stratum in ranked if sum(quotas[stratum][1:]) < sizes[stratum]]
+            for stratum in room[:missing]:
+                quotas[stratum][part] += 1
+            missing -= len(room[:missing])
+    for stratum, size in sizes.items():
+        quotas[stratum][0] = size - sum(quotas[stratum][1:])
+    return quotas
+
+
+def _parts_by_counts(order: Sequence[str], strata: Mapping[str, str], counts: Sequence[int]) -> list[list[str]]:
+    """``order`` dealt into parts of exactly ``counts`` cases, every stratum in proportion (each part keeps the
+    order)."""
+    quotas = _stratum_quotas(Counter(strata[case] for case in order), counts)
+    dealt = {stratum: 0 for stratum in quotas}
+    parts: list[list[str]] = [[] for _ in counts]
+    for case in order:  # within a stratum: parts 1.. first, in the (seeded) order, then part 0
+        stratum = strata[case]
+        bounds = np.cumsum([*quotas[stratum][1:], quotas[stratum][0]])
+        slot = int(np.searchsorted(bounds, dealt[stratum], side="right"))
+        parts[(slot + 1) % len(counts)].append(case)
+        dealt[stratum] += 1
+    return parts
+
+
+def train_dev_test_split(cases: pd.DataFrame, counts: Sequence[int] = TOMITA_SPLIT_COUNTS,
+                         seed: int = DEFAULT_SEED, stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
+    """Training / development (validation) / test parts of exactly ``counts`` cases (Tomita: 182/26/31 of
+    ATLAS R1.2); one fold plus a held-out test part.
+
+    A cohort with another number of cases is split in the same proportions (counts rescaled, largest remainder;
+    ``parameters`` records both the paper's counts and the counts used).
+    """
+    ids = _case_ids(cases)
+    _require(len(counts) == 3 and all(int(c) >= 1 for c in counts),
+             f"train/dev/test counts must be three positive numbers, got {list(counts)}")
+    _require(len(ids) >= 3, f"a train/dev/test split needs at least 3 cases, got {len(ids)}")
+    counts = [int(c) for c in counts]
+    used = counts if len(ids) == sum(counts) else _scaled_counts(counts, len(ids))
+    if used != counts:
+        logger.info("train/dev/test: %d cases instead of %d; counts %s rescaled to %s", len(ids), sum(counts),
+                    counts, used)
+    strata = case_strata(cases, stratify_by)
+    train, dev, test = _parts_by_counts(stratified_order(strata, seed), strata, used)
+    parameters = {"counts": counts, "used_counts": used, "fractions": [round(c / sum(counts), 6) for c in counts],
+                  "n_cases": len(ids), "stratified_by": list(stratify_by)}
+    return SplitPlan("train_dev_test", seed, parameters, (Fold("train/dev", tuple(train), tuple(dev)),), tuple(test),
+                     strata)

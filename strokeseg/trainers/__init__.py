@@ -39,6 +39,8 @@ from strokeseg.trainers.standard import (
     nnUNetTrainer_strokeseg_Tversky,
 )
 from strokeseg.trainers.zoom import (
+    nnUNetTrainer_strokeseg_Tomita2020,
+    nnUNetTrainer_strokeseg_Tomita2020_CPU,
     nnUNetTrainer_strokeseg_ZoomInOut,
     nnUNetTrainer_strokeseg_ZoomInOut_100ep,
     nnUNetTrainer_strokeseg_ZoomInOut_CPU,
@@ -68,6 +70,8 @@ __all__ = [
     "nnUNetTrainer_strokeseg_SEUNet",
     "nnUNetTrainer_strokeseg_SEUNet_Ensemble",
     "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny",
+    "nnUNetTrainer_strokeseg_Tomita2020",
+    "nnUNetTrainer_strokeseg_Tomita2020_CPU",
     "nnUNetTrainer_strokeseg_Tversky",
     "nnUNetTrainer_strokeseg_ZoomInOut",
     "nnUNetTrainer_strokeseg_ZoomInOut_100ep",

@@ -89,11 +89,14 @@ class UNetFromSpec:
     family: str
     options: Mapping[str, Any] = field(default_factory=dict)
     in_plane_deep_supervision: bool = False
+    #: The network pads any input to its total stride (``pad_to_stride``), so patches need not be multiples of it.
+    pads_to_stride: bool = False
 
     def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
               deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
         spec = scaled_spec(configuration_manager, width_scale, max_features)
-        network = self.network_class(input_channels, num_classes, spec, deep_supervision, **self.options)
+        options = {**self.options, "pad_to_stride": True} if self.pads_to_stride else dict(self.options)
+        network = self.network_class(input_channels, num_classes, spec, deep_supervision, **options)
         if isinstance(network, SelfInitializing):
             network.apply(network.initialize)
         return network
@@ -120,6 +123,10 @@ PRE_ACT_RESIDUAL_UNET = UNetFromSpec(PreActResidualUNet, "pre-activation residua
 #: Tomita et al.: residual U-Net with group normalization.
 RESIDUAL_GROUP_NORM_UNET = UNetFromSpec(ResidualGroupNormUNet, "residual U-Net with group norm (Tomita)",
                                         {"num_groups": GROUP_NORM_GROUPS})
+#: Tomita et al.'s network for patches of any size (e.g. the paper's 144 x 172 x 168 zoom-out patch): zero padding
+#: to the total stride, output cropped back (same weights as ``RESIDUAL_GROUP_NORM_UNET``).
+PADDED_RESIDUAL_GROUP_NORM_UNET = UNetFromSpec(ResidualGroupNormUNet, RESIDUAL_GROUP_NORM_UNET.family,
+                                               {"num_groups": GROUP_NORM_GROUPS}, pads_to_stride=True)
 #: Kim et al.: U-Net with squeeze-and-excitation after every stage; 2D or 3D by configuration.
 SE_UNET = SEUNetFromPlans()
 #: Alis et al.: residual 2D U-Net with bidirectional ConvLSTMs across the slices of a 3D patch.

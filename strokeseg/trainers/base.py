@@ -36,6 +36,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
+from nnunetv2.training.data_augmentation.compute_initial_patch_size import get_patch_size
 from nnunetv2.training.loss.deep_supervision import DeepSupervisionWrapper
 from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
@@ -65,6 +66,8 @@ SELECTION_METRICS: dict[str, bool] = {"ema_fg_dice": True, "mean_fg_dice": True,
 #: The checkpoint holding the selected epoch's weights (beside nnU-Net's checkpoint_best.pth, which always
 #: follows nnU-Net's EMA pseudo Dice).
 SELECTED_CHECKPOINT = "checkpoint_selected.pth"
+#: The scaling range nnU-Net passes when it computes the initial patch size of its spatial augmentation.
+NNUNET_SCALE_RANGE = (0.85, 1.25)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class TrainerSettings:
     deep_supervision: bool | None = None
     checkpoint_selection: str | None = None
     selection_metric: str | None = None
+    rotation_augmentation: bool | None = None
 
     def attributes(self) -> dict[str, Any]:
         """The class attributes this bundle sets, by name."""
@@ -162,6 +166,8 @@ class StrokesegTrainer(nnUNetTrainer):
     checkpoint_selection: ClassVar[str] = "last"
     #: Validation metric of ``checkpoint_selection = "best"`` (one of ``SELECTION_METRICS``).
     selection_metric: ClassVar[str] = "mean_fg_dice"
+    #: nnU-Net's rotation augmentation (True) or none (False: angle 0; scaling, mirroring and the rest stay).
+    rotation_augmentation: ClassVar[bool] = True
 
     def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -348,5 +354,18 @@ class StrokesegTrainer(nnUNetTrainer):
                 self.plans_manager.transpose_forward, len(self.configuration_manager.patch_size))
         elif self.inference_mirroring == "none":
             self.inference_allowed_mirroring_axes = None  # type: ignore[assignment]  # nnU-Net's "no mirroring"
+        if not self.rotation_augmentation:
+            rotation, initial_patch_size = self._without_rotation(dummy_2d)
         return rotation, dummy_2d, initial_patch_size, mirror_axes
+
+    def _without_rotation(self, dummy_2d: bool) -> tuple[tuple[float, float], np.ndarray]:
+        """A zero rotation range and nnU-Net's initial patch size for it (scaling range as nnU-Net's)."""
+        rotation = (0.0, 0.0)
+        patch_size = self.configuration_manager.patch_size
+        dim = len(patch_size)
+        initial = get_patch_size(patch_size[-dim:], rotation, rotation, rotation, NNUNET_SCALE_RANGE)
+        if dummy_2d:
+            initial[0] = patch_size[0]
+        self.print_to_log_file("rotation augmentation off")
+        return rotation, initial
 

@@ -26,12 +26,22 @@ def poly_lr(epoch: int, num_epochs: int, initial_lr: float, exponent: float = PO
     return initial_lr * (1.0 - min(epoch, num_epochs) / num_epochs) ** exponent
 
 
-def cosine_warm_restarts_lr(epoch: int, period: int, initial_lr: float, min_lr: float = 0.0) -> float:
-    """Cosine annealing with warm restarts (Loshchilov & Hutter): back to ``initial_lr`` every ``period`` epochs."""
+def cosine_warm_restarts_lr(epoch: int, period: int, initial_lr: float, min_lr: float = 0.0,
+                           restart_factor: int = 1) -> float:
+    """Cosine annealing with warm restarts (Loshchilov & Hutter, SGDR): back to ``initial_lr`` at every restart.
+
+    The first cycle lasts ``period`` epochs, each later one ``restart_factor`` times as long as the one before
+    (SGDR's T_0 and T_mult; torch's ``CosineAnnealingWarmRestarts`` at whole epochs).
+    """
     if period < 1:
         raise ConfigurationError(f"the restart period must be at least one epoch, got {period}")
-    position = epoch % period
-    return min_lr + 0.5 * (initial_lr - min_lr) * (1.0 + math.cos(math.pi * position / period))
+    if restart_factor < 1:
+        raise ConfigurationError(f"the restart factor must be a whole number of at least 1, got {restart_factor}")
+    position, length = epoch, period
+    while position >= length:
+        position -= length
+        length *= restart_factor
+    return min_lr + 0.5 * (initial_lr - min_lr) * (1.0 + math.cos(math.pi * position / length))
 
 
 def warmup_poly_lr(epoch: int, num_epochs: int, peak_lr: float, warmup_epochs: int,
@@ -47,12 +57,15 @@ def warmup_poly_lr(epoch: int, num_epochs: int, peak_lr: float, warmup_epochs: i
 
 
 def zoom_in_out_lr(epoch: int, switch_epoch: int, num_epochs: int, zoom_in_lr: float, zoom_out_lr: float,
-                   restart_cycles: int, zoom_in_decay: str = "constant") -> float:
+                   restart_cycles: int, zoom_in_decay: str = "constant", restart_period: int | None = None,
+                   restart_factor: int = 1) -> float:
     """Zoom-in & out schedule (Tomita et al.).
 
     Epochs before ``switch_epoch``: ``zoom_in_lr``, constant (Adam, as in the paper) or poly-decayed over the
     zoom-in phase (``zoom_in_decay="poly"``, nnU-Net's SGD style). From ``switch_epoch`` on: cosine annealing
-    with warm restarts starting at ``zoom_out_lr``, ``restart_cycles`` equal cycles over the zoom-out phase.
+    with warm restarts starting at ``zoom_out_lr``: a first cycle of ``restart_period`` epochs, each later one
+    ``restart_factor`` times longer, or (``restart_period`` None) ``restart_cycles`` equal cycles over the
+    zoom-out phase.
     """
     if not 0 < switch_epoch < num_epochs:
         raise ConfigurationError(f"the zoom switch epoch must lie in 1..{num_epochs - 1}, got {switch_epoch}")
@@ -62,9 +75,10 @@ def zoom_in_out_lr(epoch: int, switch_epoch: int, num_epochs: int, zoom_in_lr: f
         if zoom_in_decay == "poly":
             return poly_lr(epoch, switch_epoch, zoom_in_lr)
         raise ConfigurationError(f"unknown zoom-in decay {zoom_in_decay!r} (constant or poly)")
-    zoom_out_epochs = num_epochs - switch_epoch
-    period = max(1, math.ceil(zoom_out_epochs / max(1, restart_cycles)))
-    return cosine_warm_restarts_lr(epoch - switch_epoch, period, zoom_out_lr)
+    if restart_period is None:
+        restart_period, restart_factor = max(1, math.ceil((num_epochs - switch_epoch) / max(1, restart_cycles))), 1
+    return cosine_warm_restarts_lr(epoch - switch_epoch, restart_period, zoom_out_lr,
+                                   restart_factor=restart_factor)
 
 
 class EpochLRScheduler(LRScheduler):

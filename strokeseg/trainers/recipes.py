@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from strokeseg.defaults import DWI_NETWORK_WIDTH_SCALE, ZOOM_IN_LR
 from strokeseg.trainers.architectures import (
+    PADDED_RESIDUAL_GROUP_NORM_UNET,
     PRE_ACT_RESIDUAL_UNET,
     RESIDUAL_GROUP_NORM_UNET,
     SE_UNET,
@@ -24,6 +25,12 @@ NOH = TrainerSettings(network_recipe=PRE_ACT_RESIDUAL_UNET, width_scale=DWI_NETW
 #: Tomita et al. (ATLAS T1w): residual group-norm U-Net, BCE + Dice, Adam at 1e-3.
 TOMITA = TrainerSettings(network_recipe=RESIDUAL_GROUP_NORM_UNET, loss_recipe=BCEDiceRecipe(), optimizer_name="adam",
                          initial_lr_override=ZOOM_IN_LR)
+#: Tomita et al. as published (preset tomita_atlas_zoom): the residual group-norm U-Net for patches of any size,
+#: BCE + Dice, Adam; an epoch is one pass over the training cases, no deep supervision, no rotation augmentation,
+#: no test-time mirroring (the paper describes none).
+TOMITA_2020 = TrainerSettings(network_recipe=PADDED_RESIDUAL_GROUP_NORM_UNET, loss_recipe=BCEDiceRecipe(),
+                              optimizer_name="adam", epochs_as_passes=True, deep_supervision=False,
+                              rotation_augmentation=False, inference_mirroring="none")
 #: Kim et al. (FLAIR WMH): SE-U-Net with the plans' normalization and activation, Dice loss, nnU-Net's SGD.
 KIM = TrainerSettings(network_recipe=SE_UNET, loss_recipe=SoftDiceRecipe())
 #: Alis et al. (DWI + ADC, vendors): residual 2D U-Net with bidirectional ConvLSTMs at 3/8 width, Tversky loss,
@@ -35,6 +42,8 @@ ALIS = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET, loss_recipe=Tve
 #: proves in seconds to a minute on a CPU that a pipeline runs (the examples and the demo's smoke profile).
 TINY = TrainerSettings(num_epochs_override=2, iterations_per_epoch_override=5, val_iterations_per_epoch_override=2,
                        width_scale=0.25, allow_compile=False)
+#: ``Tomita2020_CPU``: a quarter of the plans' widths, never compiled; epochs stay passes over the data.
+TOMITA_2020_CPU = TrainerSettings(width_scale=0.25, allow_compile=False)
 #: ``_CPU``: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64 features), never
 #: compiled, left-right test-time mirroring; enough to learn a phantom cohort on a 2 x 2 x 5 mm grid in minutes on
 #: 2 CPU cores (the demo's default profile).

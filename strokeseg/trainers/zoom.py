@@ -17,6 +17,7 @@ a function of the epoch, and the dataloaders are built for the phase of the resu
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any, ClassVar
 
 import numpy as np
@@ -26,6 +27,11 @@ from batchgenerators.dataloading.nondet_multi_threaded_augmenter import NonDetMu
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 
 from strokeseg.defaults import (
+    TOMITA_RESTART_FACTOR,
+    TOMITA_RESTART_PERIOD_EPOCHS,
+    TOMITA_SNAPSHOT_EPOCHS,
+    TOMITA_ZOOM_IN_EPOCHS,
+    TOMITA_ZOOM_OUT_EPOCHS,
     ZOOM_IN_LR,
     ZOOM_IN_LR_SGD,
     ZOOM_OUT_LR,
@@ -35,12 +41,14 @@ from strokeseg.defaults import (
 from strokeseg.errors import ConfigurationError
 from strokeseg.nnunet.zoom_configurations import (
     KEY_ZOOM_IN_CONFIGURATION,
+    ZOOM_IN_CHECKPOINT,
     ZOOM_IN_CONFIGURATION,
+    snapshot_checkpoint,
     zoom_schedule_from_plans,
 )
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.lr_schedules import EpochSchedule, zoom_in_out_lr
-from strokeseg.trainers.recipes import CPU_LEARNING, TINY, TOMITA
+from strokeseg.trainers.recipes import CPU_LEARNING, TINY, TOMITA, TOMITA_2020, TOMITA_2020_CPU
 
 ZOOM_IN, ZOOM_OUT = "zoom_in", "zoom_out"
 
@@ -91,6 +99,13 @@ class ZoomInOutTrainer(StrokesegTrainer):
     #: "constant" (the paper, Adam) or "poly" (nnU-Net's SGD style) during the zoom-in phase.
     zoom_in_decay: ClassVar[str] = "constant"
     restart_cycles: ClassVar[int] = ZOOM_OUT_RESTART_CYCLES
+    #: First warm-restart cycle in epochs (None: ``restart_cycles`` equal cycles) and the growth of later cycles.
+    restart_period: ClassVar[int | None] = None
+    restart_factor: ClassVar[int] = 1
+    #: Zoom-out epochs (1-based) after which a snapshot checkpoint is written (``snapshot_checkpoint``).
+    snapshot_epochs: ClassVar[tuple[int, ...]] = ()
+    #: Write the weights at the end of the zoom-in phase to ``ZOOM_IN_CHECKPOINT``.
+    keep_zoom_in_checkpoint: ClassVar[bool] = False
     zoom_switch_epoch_override: ClassVar[int | None] = None
     zoom_in_patch_size_override: ClassVar[tuple[int, ...] | None] = None
     zoom_out_patch_size_override: ClassVar[tuple[int, ...] | None] = None
@@ -119,10 +134,15 @@ class ZoomInOutTrainer(StrokesegTrainer):
         if zoom_in.network_arch_init_kwargs != zoom_out.network_arch_init_kwargs:
             raise ConfigurationError(f"zoom configurations of plans {self.plans_manager.plans_name!r} must share "
                                      "the network architecture (only patch and batch size may differ)")
-        for name, manager in ((ZOOM_IN, zoom_in), (ZOOM_OUT, zoom_out)):
-            _check_patch_fits_network(list(manager.patch_size), manager, name)
+        if not getattr(self.network_recipe, "pads_to_stride", False):
+            for name, manager in ((ZOOM_IN, zoom_in), (ZOOM_OUT, zoom_out)):
+                _check_patch_fits_network(list(manager.patch_size), manager, name)
         self.zoom_schedule = schedule
         self.zoom_switch_epoch = self._configured_switch_epoch()
+        late = [epoch for epoch in self.snapshot_epochs if not 0 < epoch <= self.zoom_out_epochs]
+        if late:
+            raise ConfigurationError(f"{type(self).__name__}: snapshot epochs {late} lie outside the "
+                                     f"{self.zoom_out_epochs} zoom-out epochs")
         self._zoom_configurations = {ZOOM_IN: zoom_in, ZOOM_OUT: zoom_out}
         self._global_oversample = self.oversample_foreground_percent
         # validation-only runs and prediction use the zoom-out configuration; training picks the phase
@@ -137,13 +157,23 @@ class ZoomInOutTrainer(StrokesegTrainer):
                                      f"1..{self.num_epochs - 1} for {self.num_epochs} epochs, got {switch}")
         return int(switch)
 
+    @property
+    def zoom_in_epochs(self) -> int:
+        """Epochs trained on the zoom-in patch."""
+        return self.zoom_switch_epoch
+
+    @property
+    def zoom_out_epochs(self) -> int:
+        """Epochs trained on the zoom-out patch, from the zoom-in weights."""
+        return self.num_epochs - self.zoom_switch_epoch
+
     def phase_of_epoch(self, epoch: int) -> str:
         """``"zoom_in"`` before the switch epoch, ``"zoom_out"`` from it on."""
         return ZOOM_IN if epoch < self.zoom_switch_epoch else ZOOM_OUT
 
     def _zoom_lr(self, epoch: int) -> float:
         return zoom_in_out_lr(epoch, self.zoom_switch_epoch, self.num_epochs, self.zoom_in_lr, self.zoom_out_lr,
-                              self.restart_cycles, self.zoom_in_decay)
+                              self.restart_cycles, self.zoom_in_decay, self.restart_period, self.restart_factor)
 
     def _lr_schedule(self) -> EpochSchedule:
         return self._zoom_lr  # reads zoom_switch_epoch at call time (a resumed run may restore it)
@@ -176,6 +206,20 @@ class ZoomInOutTrainer(StrokesegTrainer):
             self._enter_phase(ZOOM_OUT)
             self.dataloader_train, self.dataloader_val = self.get_dataloaders()
         super().on_train_epoch_start()
+
+    def on_epoch_end(self) -> None:
+        # before nnU-Net's on_epoch_end, which moves current_epoch on (its own checkpoints are written there too)
+        zoom_out_epoch = self.current_epoch - self.zoom_switch_epoch + 1
+        if self.keep_zoom_in_checkpoint and zoom_out_epoch == 0:
+            self._save_named_checkpoint(ZOOM_IN_CHECKPOINT, "zoom-in result")
+        if zoom_out_epoch in self.snapshot_epochs:
+            self._save_named_checkpoint(snapshot_checkpoint(zoom_out_epoch), f"snapshot after zoom-out epoch "
+                                                                             f"{zoom_out_epoch}")
+        super().on_epoch_end()
+
+    def _save_named_checkpoint(self, name: str, what: str) -> None:
+        self.save_checkpoint(os.path.join(self.output_folder, name))
+        self.print_to_log_file(f"zoom-in & out: {what} (epoch {self.current_epoch}) saved as {name}")
 
     def _checkpoint_extras(self) -> dict[str, Any]:
         # nnU-Net stores current_epoch + 1, the epoch a resumed run starts with
@@ -227,3 +271,31 @@ class nnUNetTrainer_strokeseg_ZoomInOut_CPU(ZoomInOutTrainer, settings=(TOMITA, 
     switching to zoom-out at epoch 8."""
 
     num_epochs_override: ClassVar[int | None] = 10
+
+
+class nnUNetTrainer_strokeseg_Tomita2020(ZoomInOutTrainer, settings=(TOMITA_2020,)):
+    """Tomita et al. as published (preset ``tomita_atlas_zoom``): 1200 zoom-in epochs at 1e-3 (constant), then 150
+    zoom-out epochs at 1e-4 with 50-epoch warm-restart cycles, from the zoom-in weights, in one run; an epoch is one
+    pass over the training cases; no deep supervision, no rotation augmentation; the zoom-in result
+    (``checkpoint_zoomin.pth``, "-F") and snapshots after zoom-out epochs 50, 100, 150 ("-E") are kept.
+    Plan with ``-pl TomitaAtlasPlanner`` (zoom-out patch 144 x 172 x 168, centre-crop prediction)."""
+
+    zoom_switch_epoch_override: ClassVar[int | None] = TOMITA_ZOOM_IN_EPOCHS
+    num_epochs_override: ClassVar[int | None] = TOMITA_ZOOM_IN_EPOCHS + TOMITA_ZOOM_OUT_EPOCHS
+    restart_period: ClassVar[int | None] = TOMITA_RESTART_PERIOD_EPOCHS
+    restart_factor: ClassVar[int] = TOMITA_RESTART_FACTOR
+    snapshot_epochs: ClassVar[tuple[int, ...]] = TOMITA_SNAPSHOT_EPOCHS
+    keep_zoom_in_checkpoint: ClassVar[bool] = True
+
+
+class nnUNetTrainer_strokeseg_Tomita2020_CPU(ZoomInOutTrainer, settings=(TOMITA_2020, TOMITA_2020_CPU)):
+    """``Tomita2020`` on the same code path, sized for a CPU: 2 zoom-in and 6 zoom-out epochs (passes over the
+    data), 2-epoch warm-restart cycles, snapshots after zoom-out epochs 2, 4, 6 (the paper's 50/100/150 scaled),
+    a quarter of the plans' widths."""
+
+    zoom_switch_epoch_override: ClassVar[int | None] = 2
+    num_epochs_override: ClassVar[int | None] = 8
+    restart_period: ClassVar[int | None] = 2
+    restart_factor: ClassVar[int] = TOMITA_RESTART_FACTOR
+    snapshot_epochs: ClassVar[tuple[int, ...]] = (2, 4, 6)
+    keep_zoom_in_checkpoint: ClassVar[bool] = True

@@ -42,6 +42,30 @@ def test_cosine_warm_restarts() -> None:
     assert cosine_warm_restarts_lr(10, 10, 1e-4) == pytest.approx(1e-4)  # restart
 
 
+@pytest.mark.parametrize("restart_factor", [1, 2])
+def test_warm_restarts_match_torchs_sgdr(restart_factor: int) -> None:
+    parameter = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.Adam([parameter], lr=1e-4)
+    sgdr = torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(optimizer, T_0=5, T_mult=restart_factor)
+    expected = []
+    for _ in range(40):
+        expected.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()
+        sgdr.step()
+    ours = [cosine_warm_restarts_lr(e, 5, 1e-4, restart_factor=restart_factor) for e in range(40)]
+    assert ours == pytest.approx(expected)
+    with pytest.raises(ConfigurationError, match="restart factor"):
+        cosine_warm_restarts_lr(3, 5, 1e-4, restart_factor=0)
+
+
+def test_zoom_schedule_with_a_restart_period() -> None:
+    # Tomita's preset: 1200 zoom-in epochs at 1e-3, then 50-epoch cycles from 1e-4 (restart factor 1)
+    lrs = [zoom_in_out_lr(e, 1200, 1350, 1e-3, 1e-4, 4, restart_period=50) for e in range(1350)]
+    assert set(lrs[:1200]) == {1e-3}
+    assert [lrs[e] for e in (1200, 1250, 1300)] == [pytest.approx(1e-4)] * 3
+    assert lrs[1249] < 1e-6 and lrs[1349] < 1e-6  # snapshots at the end of a cycle see the lowest LR
+
+
 def test_zoom_schedule_switches_at_the_switch_epoch() -> None:
     lrs = [zoom_in_out_lr(e, 80, 100, ZOOM_IN_LR, ZOOM_OUT_LR, restart_cycles=4) for e in range(100)]
     assert lrs[:80] == [ZOOM_IN_LR] * 80

@@ -4,23 +4,56 @@ Built on ``dynamic_network_architectures``' ``ResidualUNet`` (residual basic blo
 with group normalization instead of instance normalization and ReLU activations; the geometry comes from the
 nnU-Net plans. Group normalization does not depend on the batch size, which matters for the large zoom-out
 patches that allow only one or two samples per batch.
+
+With ``pad_to_stride`` the network accepts inputs of any size: it pads each spatial axis with zeros to the next
+multiple of its total downsampling (half before, half after) and crops its output back, so that a patch such as
+Tomita et al.'s 144 x 172 x 168 voxels keeps its field of view (no voxel is cut, the padded border is empty
+background: nnU-Net's normalization leaves the image at 0 outside the brain).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import torch
 from dynamic_network_architectures.architectures.unet import ResidualUNet
 from torch import nn
+from torch.nn import functional
 
 from strokeseg.defaults import GROUP_NORM_GROUPS
+from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.networks.layers import ChannelGroupNorm, conv_op
 from strokeseg.trainers.networks.spec import UNetSpec
 
 
+def stride_padding(shape: Sequence[int], divisor: Sequence[int]) -> tuple[tuple[int, int], ...]:
+    """(before, after) zeros per axis that make ``shape`` a multiple of ``divisor`` (the extra voxel after)."""
+    pads = []
+    for size, step in zip(shape, divisor, strict=True):
+        missing = math.ceil(size / step) * step - size
+        pads.append((missing // 2, missing - missing // 2))
+    return tuple(pads)
+
+
+def crop_padding(tensor: torch.Tensor, pads: Sequence[tuple[int, int]]) -> torch.Tensor:
+    """``tensor`` (batch, channels, *spatial) without the border ``pads`` added by :func:`stride_padding`."""
+    index = [slice(None), slice(None)] + [slice(before, tensor.shape[2 + axis] - after)
+                                          for axis, (before, after) in enumerate(pads)]
+    return tensor[tuple(index)]
+
+
 class ResidualGroupNormUNet(ResidualUNet):
-    """``ResidualUNet`` with ``num_groups``-group normalization and ReLU, from a ``UNetSpec``."""
+    """``ResidualUNet`` with ``num_groups``-group normalization and ReLU, from a ``UNetSpec``.
+
+    Args:
+        pad_to_stride: accept any input size (zero padding to the total stride, output cropped back); needs
+            deep supervision off for sizes that are no multiple of the stride.
+    """
 
     def __init__(self, input_channels: int, num_classes: int, spec: UNetSpec, deep_supervision: bool = True,
-                 num_groups: int = GROUP_NORM_GROUPS) -> None:
+                 num_groups: int = GROUP_NORM_GROUPS, pad_to_stride: bool = False) -> None:
         super().__init__(
             input_channels=input_channels, n_stages=spec.n_stages, features_per_stage=list(spec.features),
             conv_op=conv_op(spec.dim), kernel_sizes=[list(k) for k in spec.kernel_sizes],
@@ -29,3 +62,21 @@ class ResidualGroupNormUNet(ResidualUNet):
             n_conv_per_stage_decoder=list(spec.residual_blocks(spec.decoder_convs)), conv_bias=False,
             norm_op=ChannelGroupNorm, norm_op_kwargs={"num_groups": num_groups, "eps": 1e-5, "affine": True},
             nonlin=nn.ReLU, nonlin_kwargs={"inplace": True}, deep_supervision=deep_supervision)
+        self.pad_to_stride = pad_to_stride
+        #: Total downsampling per spatial axis: input sizes the plain network accepts are multiples of it.
+        self.total_stride: tuple[int, ...] = tuple(int(v) for v in np.prod(np.array(spec.strides), axis=0))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
+        if not self.pad_to_stride:
+            return super().forward(x)
+        pads = stride_padding(x.shape[2:], self.total_stride)
+        if not any(before or after for before, after in pads):
+            return super().forward(x)
+        # F.pad takes (before, after) pairs from the last axis backwards
+        padded = functional.pad(x, [v for pair in reversed(pads) for v in pair])
+        output = super().forward(padded)
+        if isinstance(output, list | tuple):
+            raise ConfigurationError(f"input of {tuple(x.shape[2:])} voxels is no multiple of the network's total "
+                                     f"stride {self.total_stride}: padding to it needs deep supervision off (the "
+                                     "lower-resolution outputs would not match their targets)")
+        return crop_padding(output, pads)
