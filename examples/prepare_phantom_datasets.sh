@@ -4,6 +4,7 @@
 #   903 PhantomZoom      the internal cohort once more, for the zoom ablation (nnU-Net's own folds, no study split)
 #   902 PhantomExternal  DWI+ADC+b0, sites C (Philips) and D (Siemens): the external cohort of the adaptation
 #   904 PhantomWMH       FLAIR+T1w, three WMH sites, every 5th subject in imagesTs
+#   905 PhantomATLAS     T1w with chronic lesions in MNI space (ATLAS layout); 906 its train/dev/test split
 # Usage: export nnUNet_raw=... nnUNet_preprocessed=... nnUNet_results=...; examples/prepare_phantom_datasets.sh [WORK]
 set -euo pipefail
 : "${nnUNet_raw:?export nnUNet_raw, nnUNet_preprocessed and nnUNet_results first}"
@@ -38,3 +39,8 @@ for subject in "$work"/wmh/training/*/*; do  # every 5th subject goes to the tes
   fi
 done
 strokeseg convert wmh "$work/wmh" -d 904 --name PhantomWMH -j 2
+
+strokeseg synth --out "$work/atlas" --layout atlas2 --n-cases "$cases" --seed 4 -j 2
+strokeseg convert atlas "$work/atlas" -d 905 --name PhantomATLAS -j 2
+# Tomita et al.'s 182/26/31 split, rescaled to the phantom cohort; the test part goes to 906's imagesTs/labelsTs
+strokeseg split train-dev-test -d 905 --derived-id 906 --counts 182,26,31

@@ -135,20 +135,20 @@ ZOOM_OUT_LR_SGD: Final[float] = 1e-3
 # --------------------------------------------------------------------------------------------------
 # Tomita et al.'s paper-exact preset (strokeseg.papers.tomita_atlas_zoom; docs/papers/tomita_atlas_zoom.md)
 # --------------------------------------------------------------------------------------------------
-#: Epochs (passes over the training cases) of the zoom-in stage on 128 mm cubes at ZOOM_IN_LR, constant.
+#: Epochs (passes over the training cases) of the zoom-in stage on 128 mm cubes from ZOOM_IN_LR.
 TOMITA_ZOOM_IN_EPOCHS: Final[int] = 1200
 #: Epochs of the zoom-out stage on 144 x 172 x 168 mm sub-volumes at ZOOM_OUT_LR, from the zoom-in weights.
 TOMITA_ZOOM_OUT_EPOCHS: Final[int] = 150
 #: Zoom-out epochs whose weights form the snapshot ensemble ("-E" model).
 TOMITA_SNAPSHOT_EPOCHS: Final[tuple[int, ...]] = (50, 100, 150)
-#: Cosine annealing with warm restarts in the zoom-out stage: the first cycle lasts this many epochs, each
-#: following cycle TOMITA_RESTART_FACTOR times as long (the paper names the schedule, not its period;
-#: strokeseg's documented choice: one 50-epoch cycle per snapshot, so that every snapshot is taken at the end of a
-#: cycle, at its lowest LR, as snapshot ensembles are built).
+#: Cosine annealing with warm restarts in both stages (from ZOOM_IN_LR, then from ZOOM_OUT_LR): the first cycle of
+#: a stage lasts this many epochs, each following cycle TOMITA_RESTART_FACTOR times as long (the paper names the
+#: schedule, not its period; strokeseg's documented choice: one 50-epoch cycle per snapshot, so that every snapshot
+#: is taken at the end of a cycle, at its lowest LR, as snapshot ensembles are built).
 TOMITA_RESTART_PERIOD_EPOCHS: Final[int] = 50
 TOMITA_RESTART_FACTOR: Final[int] = 1
-#: Centre crop predicted by the paper's model (voxels at the 1 mm grid, x, y, z, = the zoom-out patch); every
-#: voxel outside it is labelled background.
+#: Centre box predicted by the paper's model (mm, x, y, z; 144 x 172 x 168 voxels of the 1 mm MNI grid, the
+#: zoom-out patch); every voxel outside it is labelled background.
 TOMITA_CENTRE_CROP_MM: Final[tuple[float, float, float]] = ZOOM_OUT_PATCH_MM
 #: The paper's split of ATLAS R1.2: training / development (validation) / test cases (239 in all); a cohort of
 #: another size is split in these proportions (see strokeseg.splits.designs.count_split).

@@ -358,7 +358,13 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
         values["vendors"] = tuple(vendors)
         values["vendor_column"] = split.get("column", str, "vendor")
         values["vendor_fractions"] = split.list_of("vendor_fractions", float, VENDOR_SPLIT_FRACTIONS)
-    if kind == "zoom-ablation":
+    if kind == "zoom-ablation" and top.get("arms", list, None) is None:
+        if not values["trainer"]:
+            raise top.fail("trainer", "a zoom ablation needs either the trainer of one run that keeps its zoom-in "
+                                      "result and snapshots (the in-run ablation, e.g. "
+                                      "nnUNetTrainer_strokeseg_Tomita2020) or two or more arms")
+        values["arms"] = ()
+    elif kind == "zoom-ablation":
         arms = []
         for index, entry in enumerate(top.get("arms", list, required=True)):
             arm_reader = _Reader(source, entry if isinstance(entry, dict) else {}, f"arms[{index}].")

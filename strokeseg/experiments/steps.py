@@ -307,6 +307,8 @@ class PredictStep:
     test_sets: tuple[tuple[str, str], ...]  # (name, dataset)
     output: Path
     save_probabilities: bool = False
+    #: The checkpoint file of each fold to predict with (``-chk``), e.g. a zoom-in result or a snapshot.
+    checkpoint: str = FINAL_CHECKPOINT
 
     def run(self, context: RunContext) -> None:
         inputs, raw_output = self.output / ".input", self.output / ".predicted"
@@ -327,6 +329,8 @@ class PredictStep:
                      "--disable_progress_bar"]
         if self.save_probabilities:
             arguments.append("--save_probabilities")
+        if self.checkpoint != FINAL_CHECKPOINT:
+            arguments += ["-chk", self.checkpoint]
         if raw_output.is_dir():
             arguments.append("--continue_prediction")
         context.run_tool("nnUNetv2_predict", arguments, self.model.results)
@@ -348,6 +352,23 @@ class PredictStep:
 
     def outputs(self, context: RunContext) -> tuple[Path, ...]:
         return tuple(self.output / name / "plans.json" for name, _ in self.test_sets)
+
+
+@dataclass(frozen=True)
+class EnsembleStep:
+    """``nnUNetv2_ensemble``: the mean of the probabilities of several prediction folders (each written with
+    ``--save_probabilities``), e.g. a snapshot ensemble; the first folder's ``plans.json`` marks it done."""
+
+    inputs: tuple[Path, ...]
+    output: Path
+
+    def run(self, context: RunContext) -> None:
+        context.run_tool("nnUNetv2_ensemble", ["-i", *map(str, self.inputs), "-o", str(self.output), "-np",
+                                               str(context.nnunet.processes)])
+        shutil.copyfile(self.inputs[0] / "plans.json", self.output / "plans.json")
+
+    def outputs(self, context: RunContext) -> tuple[Path, ...]:
+        return (self.output / "plans.json",)
 
 
 @dataclass(frozen=True)

@@ -61,11 +61,11 @@ def zoom_in_out_lr(epoch: int, switch_epoch: int, num_epochs: int, zoom_in_lr: f
                    restart_factor: int = 1) -> float:
     """Zoom-in & out schedule (Tomita et al.).
 
-    Epochs before ``switch_epoch``: ``zoom_in_lr``, constant (Adam, as in the paper) or poly-decayed over the
-    zoom-in phase (``zoom_in_decay="poly"``, nnU-Net's SGD style). From ``switch_epoch`` on: cosine annealing
-    with warm restarts starting at ``zoom_out_lr``: a first cycle of ``restart_period`` epochs, each later one
-    ``restart_factor`` times longer, or (``restart_period`` None) ``restart_cycles`` equal cycles over the
-    zoom-out phase.
+    Epochs before ``switch_epoch``: ``zoom_in_lr``, constant (``zoom_in_decay="constant"``), poly-decayed over
+    the zoom-in phase (``"poly"``, nnU-Net's SGD style) or annealed with warm restarts like the zoom-out phase
+    (``"warm_restarts"``, the paper). From ``switch_epoch`` on: cosine annealing with warm restarts starting at
+    ``zoom_out_lr``: a first cycle of ``restart_period`` epochs, each later one ``restart_factor`` times longer,
+    or (``restart_period`` None) ``restart_cycles`` equal cycles over the phase.
     """
     if not 0 < switch_epoch < num_epochs:
         raise ConfigurationError(f"the zoom switch epoch must lie in 1..{num_epochs - 1}, got {switch_epoch}")
@@ -74,11 +74,19 @@ def zoom_in_out_lr(epoch: int, switch_epoch: int, num_epochs: int, zoom_in_lr: f
             return zoom_in_lr
         if zoom_in_decay == "poly":
             return poly_lr(epoch, switch_epoch, zoom_in_lr)
-        raise ConfigurationError(f"unknown zoom-in decay {zoom_in_decay!r} (constant or poly)")
-    if restart_period is None:
-        restart_period, restart_factor = max(1, math.ceil((num_epochs - switch_epoch) / max(1, restart_cycles))), 1
-    return cosine_warm_restarts_lr(epoch - switch_epoch, restart_period, zoom_out_lr,
-                                   restart_factor=restart_factor)
+        if zoom_in_decay == "warm_restarts":
+            period, factor = _restart_cycle(switch_epoch, restart_cycles, restart_period, restart_factor)
+            return cosine_warm_restarts_lr(epoch, period, zoom_in_lr, restart_factor=factor)
+        raise ConfigurationError(f"unknown zoom-in decay {zoom_in_decay!r} (constant, poly or warm_restarts)")
+    period, factor = _restart_cycle(num_epochs - switch_epoch, restart_cycles, restart_period, restart_factor)
+    return cosine_warm_restarts_lr(epoch - switch_epoch, period, zoom_out_lr, restart_factor=factor)
+
+
+def _restart_cycle(phase_epochs: int, cycles: int, period: int | None, factor: int) -> tuple[int, int]:
+    """(first cycle, restart factor): the given ones, or ``cycles`` equal cycles over ``phase_epochs``."""
+    if period is None:
+        return max(1, math.ceil(phase_epochs / max(1, cycles))), 1
+    return period, factor
 
 
 class EpochLRScheduler(LRScheduler):

@@ -96,7 +96,7 @@ class ZoomInOutTrainer(StrokesegTrainer):
 
     zoom_in_lr: ClassVar[float] = ZOOM_IN_LR
     zoom_out_lr: ClassVar[float] = ZOOM_OUT_LR
-    #: "constant" (the paper, Adam) or "poly" (nnU-Net's SGD style) during the zoom-in phase.
+    #: "constant" (Adam), "poly" (nnU-Net's SGD style) or "warm_restarts" (the paper) during the zoom-in phase.
     zoom_in_decay: ClassVar[str] = "constant"
     restart_cycles: ClassVar[int] = ZOOM_OUT_RESTART_CYCLES
     #: First warm-restart cycle in epochs (None: ``restart_cycles`` equal cycles) and the growth of later cycles.
@@ -274,12 +274,14 @@ class nnUNetTrainer_strokeseg_ZoomInOut_CPU(ZoomInOutTrainer, settings=(TOMITA, 
 
 
 class nnUNetTrainer_strokeseg_Tomita2020(ZoomInOutTrainer, settings=(TOMITA_2020,)):
-    """Tomita et al. as published (preset ``tomita_atlas_zoom``): 1200 zoom-in epochs at 1e-3 (constant), then 150
-    zoom-out epochs at 1e-4 with 50-epoch warm-restart cycles, from the zoom-in weights, in one run; an epoch is one
+    """Tomita et al. as published (preset ``tomita_atlas_zoom``): 1200 zoom-in epochs from 1e-3, then 150 zoom-out
+    epochs from 1e-4, from the zoom-in weights, in one run; Adam with cosine annealing and warm restarts (50-epoch
+    cycles) in both stages; an epoch is one
     pass over the training cases; no deep supervision, no rotation augmentation; the zoom-in result
     (``checkpoint_zoomin.pth``, "-F") and snapshots after zoom-out epochs 50, 100, 150 ("-E") are kept.
     Plan with ``-pl TomitaAtlasPlanner`` (zoom-out patch 144 x 172 x 168, centre-crop prediction)."""
 
+    zoom_in_decay: ClassVar[str] = "warm_restarts"
     zoom_switch_epoch_override: ClassVar[int | None] = TOMITA_ZOOM_IN_EPOCHS
     num_epochs_override: ClassVar[int | None] = TOMITA_ZOOM_IN_EPOCHS + TOMITA_ZOOM_OUT_EPOCHS
     restart_period: ClassVar[int | None] = TOMITA_RESTART_PERIOD_EPOCHS
@@ -293,6 +295,7 @@ class nnUNetTrainer_strokeseg_Tomita2020_CPU(ZoomInOutTrainer, settings=(TOMITA_
     data), 2-epoch warm-restart cycles, snapshots after zoom-out epochs 2, 4, 6 (the paper's 50/100/150 scaled),
     a quarter of the plans' widths."""
 
+    zoom_in_decay: ClassVar[str] = "warm_restarts"
     zoom_switch_epoch_override: ClassVar[int | None] = 2
     num_epochs_override: ClassVar[int | None] = 8
     restart_period: ClassVar[int | None] = 2

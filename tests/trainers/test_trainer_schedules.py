@@ -59,11 +59,17 @@ def test_warm_restarts_match_torchs_sgdr(restart_factor: int) -> None:
 
 
 def test_zoom_schedule_with_a_restart_period() -> None:
-    # Tomita's preset: 1200 zoom-in epochs at 1e-3, then 50-epoch cycles from 1e-4 (restart factor 1)
-    lrs = [zoom_in_out_lr(e, 1200, 1350, 1e-3, 1e-4, 4, restart_period=50) for e in range(1350)]
-    assert set(lrs[:1200]) == {1e-3}
-    assert [lrs[e] for e in (1200, 1250, 1300)] == [pytest.approx(1e-4)] * 3
-    assert lrs[1249] < 1e-6 and lrs[1349] < 1e-6  # snapshots at the end of a cycle see the lowest LR
+    constant = [zoom_in_out_lr(e, 1200, 1350, 1e-3, 1e-4, 4, restart_period=50) for e in range(1350)]
+    assert set(constant[:1200]) == {1e-3}
+    assert [constant[e] for e in (1200, 1250, 1300)] == [pytest.approx(1e-4)] * 3
+    assert constant[1249] < 1e-6 and constant[1349] < 1e-6  # snapshots at the end of a cycle see the lowest LR
+    # Tomita's preset: 50-epoch cycles from 1e-3 in the zoom-in stage too
+    lrs = [zoom_in_out_lr(e, 1200, 1350, 1e-3, 1e-4, 4, "warm_restarts", restart_period=50) for e in range(1350)]
+    assert [lrs[e] for e in (0, 50, 1150)] == [pytest.approx(1e-3)] * 3
+    assert lrs[25] == pytest.approx(0.5e-3) and lrs[1199] < 1e-5
+    assert lrs[1200:] == constant[1200:]
+    with pytest.raises(ConfigurationError, match="constant, poly or warm_restarts"):
+        zoom_in_out_lr(0, 10, 20, 1e-3, 1e-4, 4, "linear")
 
 
 def test_zoom_schedule_switches_at_the_switch_epoch() -> None:

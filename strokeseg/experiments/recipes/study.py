@@ -15,7 +15,9 @@ from strokeseg.errors import ConfigurationError
 from strokeseg.experiments.config import ExperimentConfig
 from strokeseg.experiments.graph import EVALUATION_FOLDER, PREDICTIONS_FOLDER, RESULTS_FOLDER, JobGraph
 from strokeseg.experiments.steps import (
+    FINAL_CHECKPOINT,
     AggregateStep,
+    EnsembleStep,
     EvaluatedModel,
     EvaluateStep,
     ModelRef,
@@ -67,12 +69,19 @@ class StudyBuilder:
         return self.graph.add(f"train/{name}", TrainStep(model, fold, pretrained, pretrained_fold), needs, gpu=True)
 
     def predict(self, name: str, model: ModelRef, folds: tuple[int, ...], test_sets: dict[str, str],
-                needs: tuple[str, ...], save_probabilities: bool = False) -> tuple[str, dict[str, Path]]:
-        """One prediction job of a model on test sets (name -> dataset); returns (job, name -> folder)."""
+                needs: tuple[str, ...], save_probabilities: bool = False,
+                checkpoint: str = FINAL_CHECKPOINT) -> tuple[str, dict[str, Path]]:
+        """One prediction job of a model (its folds' ``checkpoint``) on test sets (name -> dataset); returns
+        (job, name -> folder)."""
         output = self.config.output / PREDICTIONS_FOLDER / name
-        step = PredictStep(model, folds, tuple(test_sets.items()), output, save_probabilities)
+        step = PredictStep(model, folds, tuple(test_sets.items()), output, save_probabilities, checkpoint)
         job = self.graph.add(f"predict/{name}", step, needs, gpu=True)
         return job, {test_set: output / test_set for test_set in test_sets}
+
+    def ensemble(self, name: str, test_set: str, members: list[Path], needs: tuple[str, ...]) -> tuple[str, Path]:
+        """The mean of ``members``' probabilities on one test set (``nnUNetv2_ensemble``); returns (job, folder)."""
+        output = self.config.output / PREDICTIONS_FOLDER / name / test_set
+        return self.graph.add(f"ensemble/{name}/{test_set}", EnsembleStep(tuple(members), output), needs), output
 
     def evaluate(self, test_set: str, test_dataset: str, models: list[EvaluatedModel],
                  needs: tuple[str, ...]) -> tuple[str, Path]:
