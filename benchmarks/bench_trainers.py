@@ -45,7 +45,7 @@ from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_Tversky,
 )
 from strokeseg.trainers.base import left_right_mirror_axes
-from strokeseg.trainers.networks import count_parameters
+from strokeseg.trainers.networks import ResidualGroupNormUNet, UNetSpec, count_convolution_layers, count_parameters
 
 DATASET_ID = 950
 DATASET_NAME = "Dataset950_BenchDWI"
@@ -84,6 +84,28 @@ def prediction_trainers() -> dict[str, type]:
 
     return {"nnU-Net 3d_fullres (stock)": nnUNetTrainer, "PreActResUNet (Noh)": nnUNetTrainer_strokeseg_PreActResUNet,
             "BiConvLSTMUNet (Alis)": nnUNetTrainer_strokeseg_BiConvLSTMUNet}
+
+
+#: The U-Net geometry nnU-Net plans for Tomita et al.'s 128^3 zoom-in patch at ATLAS's 1 mm grid: 6 stages, 32 to
+#: 320 features, stride 2 per axis, 3^3 kernels, two convolutions (one residual block) per stage.
+ATLAS_1MM_SPEC = UNetSpec(features=(32, 64, 128, 256, 320, 320), kernel_sizes=((3, 3, 3),) * 6,
+                          strides=((1, 1, 1),) + ((2, 2, 2),) * 5, encoder_convs=(2,) * 6, decoder_convs=(2,) * 5)
+#: The paper's zoom-out patch (z, y, x voxels at 1 mm), which the preset's network pads to its stride.
+TOMITA_ZOOM_OUT_PATCH = (168, 172, 144)
+
+
+def tomita_preset_network(device: torch.device) -> dict[str, Any]:
+    """Size of the Tomita preset's network at ATLAS's 1 mm geometry and, on CUDA, one forward pass of the exact
+    zoom-out patch (padded to the stride inside the network; the output keeps the patch's shape)."""
+    network = ResidualGroupNormUNet(1, 2, ATLAS_1MM_SPEC, deep_supervision=False, pad_to_stride=True).to(device)
+    sizes: dict[str, Any] = {"parameters": count_parameters(network),
+                             "convolution_layers": count_convolution_layers(network)}
+    if device.type == "cuda":  # minutes on a CPU
+        network.eval()
+        with torch.no_grad(), Stopwatch(device) as watch:
+            output = network(torch.zeros(1, 1, *TOMITA_ZOOM_OUT_PATCH, device=device))
+        sizes.update(output_shape=list(output.shape[2:]), forward_s=watch.wall)
+    return sizes
 
 
 def prepare_plans(workdir: Path) -> NnunetPaths:
@@ -320,6 +342,12 @@ def main() -> None:
         gpu = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU, {torch.get_num_threads()} threads"
         print(f"device: {gpu}; plans patch {configuration['patch_size']}, spacing {configuration['spacing']}")
         results: dict[str, Any] = {"device": gpu}
+        tomita = tomita_preset_network(device)
+        results["tomita_preset_network"] = tomita
+        forward = (f"; zoom-out patch {list(TOMITA_ZOOM_OUT_PATCH)} -> output {tomita['output_shape']} in "
+                   f"{tomita['forward_s']:.2f} s" if "forward_s" in tomita else "")
+        print(f"Tomita preset network (ATLAS 1 mm geometry): {tomita['parameters']:,} parameters, "
+              f"{tomita['convolution_layers']} convolution layers{forward}")
         if not args.skip_training:
             rows = run_training_benchmark(plans, dataset_json, device, patch, batch_size, args.warmup, iterations,
                                           args.rounds)

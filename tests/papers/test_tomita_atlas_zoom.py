@@ -16,7 +16,6 @@ import pytest
 import torch
 from conftest import CPU_NNUNET_ENV
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
-from torch import nn
 from torch.nn import functional
 
 from strokeseg.errors import ConfigurationError
@@ -40,7 +39,7 @@ from strokeseg.synthetic.analytic_head import write_phantom_dataset
 from strokeseg.trainers import nnUNetTrainer_strokeseg_Tomita2020, nnUNetTrainer_strokeseg_Tomita2020_CPU
 from strokeseg.trainers.base import unwrap_network
 from strokeseg.trainers.networks.residual_gn_unet import crop_padding, stride_padding
-from strokeseg.trainers.networks.spec import count_parameters
+from strokeseg.trainers.networks.spec import count_convolution_layers, count_parameters
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 PRESET = get_preset("tomita_atlas_zoom")
@@ -63,6 +62,7 @@ class Planned:
 
     def plans(self, name: str) -> dict[str, Any]:
         plans: dict[str, Any] = json.loads((self.preprocessed / f"{name}.json").read_text())
+        plans["continue_training"] = False  # what nnUNetv2_train adds before it builds a trainer
         return plans
 
     def trainer(self, trainer_class: type, plans_name: str) -> Any:
@@ -92,13 +92,6 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
         yield Planned(paths, raw, paths.preprocessed / raw.name, log)
 
 
-def convolution_layers(network: nn.Module) -> int:
-    """Convolutions with a kernel larger than one voxel (3 x 3 x 3 and the up-sampling transposed ones): the
-    layers a paper counts along the network's path; 1 x 1 x 1 projections and output heads are not counted."""
-    return sum(1 for module in network.modules()
-               if isinstance(module, nn.Conv3d | nn.ConvTranspose3d) and max(module.kernel_size) > 1)
-
-
 def rotation_of(trainer: Any) -> dict[str, Any]:
     rotation, _, _, mirror_axes = trainer.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
     return {"rotation": list(rotation), "mirror_axes": list(mirror_axes)}
@@ -112,7 +105,7 @@ def fidelity_context(planned: Planned) -> dict[str, Any]:
     network = unwrap_network(trainer.build_network_architecture(
         manager, manager.get_configuration(ZOOM_OUT_CONFIGURATION), 1,
         trainer.label_manager.num_segmentation_heads, trainer.enable_deep_supervision))
-    layers, parameters = convolution_layers(network), count_parameters(network)
+    layers, parameters = count_convolution_layers(network), count_parameters(network)
     print(f"{trainer.__class__.__name__}: {type(network).__name__}, {layers} convolution layers, "
           f"{parameters:,} parameters (plans at 1 mm)")
     cases = pd.DataFrame({"case_id": [f"atlas_{i:03d}" for i in range(239)]})
@@ -133,15 +126,11 @@ def fidelity_context(planned: Planned) -> dict[str, Any]:
     }
 
 
-def test_every_row_of_the_fidelity_table_holds(planned: Planned) -> None:
+def test_every_row_of_the_fidelity_table_holds_and_a_drift_is_caught(planned: Planned) -> None:
     rows = read_fidelity_table(REPOSITORY / PRESET.fidelity_table)
     assert len(rows) >= 25
-    assert check_rows(rows, fidelity_context(planned)) == []
-
-
-def test_the_fidelity_check_catches_a_drift(planned: Planned) -> None:
-    rows = read_fidelity_table(REPOSITORY / PRESET.fidelity_table)
     context = fidelity_context(planned)
+    assert check_rows(rows, context) == []
     context["plans"]["configurations"][ZOOM_OUT_CONFIGURATION]["patch_size"] = [160, 160, 160]
     problems = check_rows(rows, context)
     assert len(problems) == 1 and "patch_size is [160, 160, 160]" in problems[0]
@@ -226,17 +215,19 @@ def test_cli_zoom_in_out_snapshots_ensemble_and_ablation_models(planned: Planned
     snapshots = [snapshot_checkpoint(epoch) for epoch in (2, 4, 6)]
     for name in (ZOOM_IN_CHECKPOINT, *snapshots, "checkpoint_final.pth"):
         assert (fold / name).is_file(), name
-    zoom_in = torch.load(fold / ZOOM_IN_CHECKPOINT, map_location="cpu", weights_only=False)
-    final = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)
-    assert zoom_in["current_epoch"] == 2 and snapshots  # saved after the last zoom-in epoch
+    zoom_in, last, final = (torch.load(fold / name, map_location="cpu", weights_only=False)
+                            for name in (ZOOM_IN_CHECKPOINT, snapshots[-1], "checkpoint_final.pth"))
+    assert zoom_in["current_epoch"] == 2  # written after the last zoom-in epoch (nnU-Net stores epoch + 1)
     assert any(not torch.equal(zoom_in["network_weights"][k], final["network_weights"][k])
                for k in final["network_weights"])
+    # the last snapshot is the final model (it predicts as "final" below)
+    assert all(torch.equal(last["network_weights"][k], final["network_weights"][k]) for k in final["network_weights"])
     assert json.loads((model / "plans.json").read_text())["configurations"][ZOOM_IN_CONFIGURATION]
-    # the final model, the same run's zoom-in result ("-F") and the snapshot ensemble ("-E")
-    check_centre_cropped_prediction(planned, predict(planned, tmp_path / "final", trainer, "checkpoint_final.pth"))
+    # the same run's zoom-in result ("-F"), the snapshots (the last = final) and their ensemble ("-E")
     check_centre_cropped_prediction(planned, predict(planned, tmp_path / "F", trainer, ZOOM_IN_CHECKPOINT))
     members = [predict(planned, tmp_path / name.removesuffix(".pth"), trainer, name, "--save_probabilities")
                for name in snapshots]
+    check_centre_cropped_prediction(planned, members[-1])
     run_nnunet("nnUNetv2_ensemble", ["-i", *map(str, members), "-o", str(tmp_path / "E"), "-np", "1"],
                planned.paths, planned.log, CLI_ENV)
     check_centre_cropped_prediction(planned, tmp_path / "E")

@@ -16,7 +16,7 @@ from strokeseg.trainers.networks.convlstm_unet import SliceStackConvLSTMUNet
 from strokeseg.trainers.networks.preact_unet import PreActResidualUNet
 from strokeseg.trainers.networks.residual_gn_unet import ResidualGroupNormUNet
 from strokeseg.trainers.networks.se_unet import SEUNet, build_se_unet
-from strokeseg.trainers.networks.spec import UNetSpec, count_parameters
+from strokeseg.trainers.networks.spec import UNetSpec, count_convolution_layers, count_parameters
 
 __all__ = ["PreActResidualUNet", "ResidualGroupNormUNet", "SEUNet", "SliceStackConvLSTMUNet", "UNetSpec",
-           "build_se_unet", "count_parameters"]
+           "build_se_unet", "count_convolution_layers", "count_parameters"]

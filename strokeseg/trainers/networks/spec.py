@@ -132,3 +132,11 @@ def _dim_of_conv(arch_kwargs: Mapping[str, Any]) -> int:
 def count_parameters(network: nn.Module, trainable_only: bool = False) -> int:
     """Number of parameters of ``network`` (all, or only those with ``requires_grad``)."""
     return sum(p.numel() for p in network.parameters() if p.requires_grad or not trainable_only)
+
+
+def count_convolution_layers(network: nn.Module) -> int:
+    """Convolutions with a kernel larger than one voxel (e.g. 3 x 3 x 3, and the transposed up-sampling ones): the
+    layers papers count along a U-Net's path; 1 x 1 x 1 projections of residual shortcuts and output heads are not
+    counted."""
+    kinds = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+    return sum(1 for module in network.modules() if isinstance(module, kinds) and max(module.kernel_size) > 1)
