@@ -169,12 +169,12 @@ def test_the_padded_network_keeps_the_field_of_view(planned: Planned) -> None:
         deep(image)
 
 
-def test_centre_box_is_centred_and_sized_in_mm() -> None:
-    assert centre_box((189, 233, 197), (1.0, 1.0, 1.0), (168.0, 172.0, 144.0)) == (
-        slice(10, 178), slice(30, 202), slice(26, 170))
-    assert centre_box((32, 39, 33), (6.0, 6.0, 6.0), (168.0, 172.0, 144.0)) == (
-        slice(2, 30), slice(5, 34), slice(4, 28))
-    assert centre_box((10, 10, 10), (1.0, 1.0, 1.0), (168.0, 172.0, 144.0)) == (slice(0, 10),) * 3  # whole image
+def test_snapshots_must_lie_in_the_zoom_out_phase(planned: Planned) -> None:
+    class LateSnapshot(nnUNetTrainer_strokeseg_Tomita2020_CPU):
+        snapshot_epochs = (2, 7)
+
+    with pytest.raises(ConfigurationError, match=r"snapshot epochs \[7\] lie outside the 6 zoom-out epochs"):
+        planned.trainer(LateSnapshot, PRESET.plans)
 
 
 # ------------------------------------------------------------------------------------------------------------

@@ -97,3 +97,15 @@ def test_batch_size_follows_nnunet_rules() -> None:
     small_dataset = budget(8.0, dataset_voxels=64**3 * 10)
     assert small_dataset.batch_size(estimate=1.0, patch_size=(64, 64, 64)) == 2, "5 % of the dataset, at least 2"
     assert budget(8.0).batch_size(estimate=560000000 / 4, patch_size=(64, 64, 64)) == 8
+
+
+def test_exact_zoom_out_patch_keeps_the_papers_size_unrounded(caplog: pytest.LogCaptureFixture) -> None:
+    spacing, median = (1.0, 1.0, 1.0), (189.0, 233.0, 197.0)  # ATLAS R1.2 at 1 mm, plans axes z, y, x
+    zoom_in_mm, zoom_out_mm = (patch_mm_in_plans_axes(p, (0, 1, 2)) for p in (ZOOM_IN_PATCH_MM, ZOOM_OUT_PATCH_MM))
+    plan = plan_zoom(spacing, median, zoom_in_mm, zoom_out_mm, 4, budget(8.0), estimate, exact_zoom_out=True)
+    assert plan.zoom_in_patch == (128, 128, 128)
+    assert plan.zoom_out_patch == (168, 172, 144)  # 144 x 172 x 168 (x, y, z): no multiple of the stride 32
+    assert not plan.reduced_for_memory and plan.zoom_out_batch_size == 2
+    assert "exceeds nnU-Net's GPU memory estimate" in caplog.text  # kept as stated, with a warning
+    rounded = plan_zoom(spacing, median, zoom_in_mm, zoom_out_mm, 4, budget(80.0), estimate)
+    assert rounded.zoom_out_patch != plan.zoom_out_patch
