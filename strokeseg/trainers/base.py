@@ -10,7 +10,8 @@ A trainer is composed from class attributes rather than from a chain of parent c
 * schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD or
   Adam), the papers' schedule choices where they differ from nnU-Net's (``epochs_as_passes``: an epoch is one
   pass over the training cases instead of 250 iterations; ``deep_supervision``; ``checkpoint_selection``: the
-  final model is the epoch with the best validation metric instead of the last one), ``allow_compile`` and
+  final model is the epoch with the best validation metric instead of the last one; ``rotation_augmentation``:
+  nnU-Net's rotation on or off), ``allow_compile`` and
   ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
   nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8);
 * ``TrainerSettings`` bundle such attributes (a paper's model, a CPU size): ``class X(StrokesegTrainer,
