@@ -83,8 +83,8 @@ def test_the_cli_has_the_expected_commands() -> None:
     assert {" ".join(path) for path in LEAF_PATHS} >= {
         "nnunet install", "nnunet uninstall", "nnunet check", "nnunet env", "demo", "convert isles22",
         "convert atlas", "convert wmh", "convert registry", "split learning-curve", "split domain-adaptation",
-        "split vendor", "split site", "split ensemble", "preprocess", "synth", "location", "evaluate",
-        "postprocess fit", "postprocess apply", "uncertainty", "report", "experiment run", "experiment status"}
+        "split vendor", "split site", "split ensemble", "split train-dev-test", "preprocess", "synth", "location",
+        "evaluate", "postprocess fit", "postprocess apply", "uncertainty", "report", "experiment run", "experiment status"}
     for path in LEAF_PATHS:
         assert callable(subparser_of(path).get_default("func")), path
 
@@ -122,6 +122,8 @@ INVALID_INPUTS: dict[str, tuple[list[str], str]] = {
     "split vendor": (["split", "vendor", "-d", "5"], "the following arguments are required: --groups"),
     "split site": (["split", "site", "-d", "5", "--derived-id", "6", "--link", "move"], "invalid choice: 'move'"),
     "split ensemble": (["split", "ensemble", "-d", "5", "--members", "many"], "argument --members: invalid int"),
+    "split train-dev-test": (["split", "train-dev-test", "-d", "5"], "the following arguments are required: "
+                                                                      "--derived-id"),
     "preprocess": (["preprocess", "-o", "out"], "the following arguments are required: -i/--images"),
     "synth": (["synth", "-o", "out", "-n", "3", "--layout", "brats"], "invalid choice: 'brats'"),
     "location": (["location", "image.nii.gz"], "the following arguments are required: mask"),
