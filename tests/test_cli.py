@@ -84,7 +84,8 @@ def test_the_cli_has_the_expected_commands() -> None:
         "nnunet install", "nnunet uninstall", "nnunet check", "nnunet env", "demo", "convert isles22",
         "convert atlas", "convert wmh", "convert registry", "split learning-curve", "split domain-adaptation",
         "split vendor", "split site", "split ensemble", "split train-dev-test", "preprocess", "synth", "location",
-        "evaluate", "postprocess fit", "postprocess apply", "uncertainty", "report", "experiment run", "experiment status"}
+        "evaluate", "postprocess fit", "postprocess apply", "uncertainty", "report", "experiment run",
+        "experiment status"}
     for path in LEAF_PATHS:
         assert callable(subparser_of(path).get_default("func")), path
 
