@@ -1,4 +1,5 @@
-"""Makers of damaged image files for the tests: cut-off and checksum-broken gzip, broken headers, flipped axes."""
+"""Makers of bad image files for the tests: cut-off and checksum-broken gzip, broken headers, flipped, permuted
+or shifted grids."""
 
 from __future__ import annotations
 
@@ -9,13 +10,17 @@ import numpy as np
 import SimpleITK as sitk
 
 
-def write_volume(path: Path, array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 2.0),
-                 direction: tuple[float, ...] | None = None) -> Path:
-    """Write ``array`` (z, y, x) as an image at ``path`` (spacing x, y, z in mm; direction row-major 3×3)."""
+def volume(array: np.ndarray, spacing: tuple[float, float, float] = (1.0, 1.0, 2.0)) -> sitk.Image:
+    """``array`` (z, y, x) as an image on the identity grid at ``spacing`` (x, y, z, mm)."""
     image = sitk.GetImageFromArray(array)
     image.SetSpacing(spacing)
-    if direction is not None:
-        image.SetDirection(direction)
+    return image
+
+
+def write_volume(path: Path, array: np.ndarray | sitk.Image, spacing: tuple[float, float, float] = (1.0, 1.0, 2.0)
+                 ) -> Path:
+    """Write ``array`` (z, y, x; or an image as it is) at ``path`` (spacing x, y, z in mm for an array)."""
+    image = array if isinstance(array, sitk.Image) else volume(array, spacing)
     path.parent.mkdir(parents=True, exist_ok=True)
     sitk.WriteImage(image, str(path), path.name.endswith(".gz"))
     return path
@@ -45,25 +50,20 @@ def break_header(path: Path) -> Path:
     return path
 
 
-def flipped_direction(axis: int) -> tuple[float, ...]:
-    """Identity direction (x, y, z) with ``axis`` reversed."""
-    direction = np.eye(3)
-    direction[axis, axis] = -1
-    return tuple(direction.ravel().tolist())
+def flipped(image: sitk.Image) -> sitk.Image:
+    """The same physical image stored with its y axis reversed (direction and origin follow the flip)."""
+    return sitk.Flip(image, [False, True, False])
 
 
-def flip_axis_keeping_world(array_zyx: np.ndarray, spacing: tuple[float, float, float],
-                            axis_xyz: int) -> sitk.Image:
-    """The same physical image as ``array_zyx`` on the identity grid, stored with axis ``axis_xyz`` reversed.
+def permuted(image: sitk.Image) -> sitk.Image:
+    """The same physical image stored in another axis order (x, y, z -> z, x, y; direction follows)."""
+    return sitk.PermuteAxes(image, [2, 0, 1])
 
-    The voxel order and direction change, the origin moves to the other end; every voxel keeps its world
-    position, so a correct reader finds the same lesion.
-    """
-    flipped = np.flip(array_zyx, axis=2 - axis_xyz).copy()
-    image = sitk.GetImageFromArray(flipped)
-    image.SetSpacing(spacing)
-    image.SetDirection(flipped_direction(axis_xyz))
-    origin = [0.0, 0.0, 0.0]
-    origin[axis_xyz] = (array_zyx.shape[2 - axis_xyz] - 1) * spacing[axis_xyz]
-    image.SetOrigin(origin)
-    return image
+
+def shifted(image: sitk.Image, mm: float = 2.0) -> sitk.Image:
+    """The same voxels moved ``mm`` along x: another grid, which no reorientation fixes."""
+    moved = sitk.Image(image)
+    origin = list(moved.GetOrigin())
+    origin[0] += mm
+    moved.SetOrigin(origin)
+    return moved
