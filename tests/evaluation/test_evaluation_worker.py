@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from bad_inputs import flipped, permuted, shifted, volume, write_volume
+
 from strokeseg.evaluation.case_metrics import evaluate_pair
 from strokeseg.evaluation.worker import (
     REORIENTED_NOTE,
