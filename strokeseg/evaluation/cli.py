@@ -23,6 +23,7 @@ from strokeseg.cli_options import (
     add_overwrite,
     add_predictions,
     add_references,
+    add_strict,
     add_uncertainty_options,
     add_workers,
 )
@@ -89,9 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_argument_group("output")
     add_out(output, "report folder")
     add_overwrite(output, "an existing report in --out")
-    output.add_argument("--strict", action="store_true",
-                        help="fail on missing predictions, extra files, unreadable files and grid mismatches "
-                             "(default: report them case by case in per_case.csv)")
+    add_strict(output, "missing predictions, extra files, unreadable files and grid mismatches",
+               "report them case by case in per_case.csv")
     output.add_argument("--no-plots", action="store_true", help="do not write the PNG figures")
     output.add_argument("--baseline", help="model every other model is compared with (default: the first)")
 

@@ -16,6 +16,7 @@ from strokeseg.cli_options import (
     add_overwrite,
     add_predictions,
     add_references,
+    add_strict,
     add_subcommands,
     add_uncertainty_options,
     add_workers,
@@ -148,6 +149,8 @@ def _register_report(subparsers: argparse._SubParsersAction) -> None:
     add_connectivity(parser)
     add_workers(parser, deprecated=("--jobs",))
     add_overwrite(parser, "an existing report in --out")
+    add_strict(parser, "any case that cannot be reported (after writing the report)",
+               "report its status and the reason in report.csv")
     parser.set_defaults(func=_cli_report)
 
 
@@ -162,8 +165,14 @@ def _cli_report(args: argparse.Namespace) -> int:
         predictions_dir=args.predictions, images_dir=args.images, out_dir=args.out, references_dir=args.references,
         uncertainty_csv=args.uncertainty, case_ids=tuple(args.cases), location=not args.no_location, atlas=atlas,
         min_fraction=args.location_min_fraction, connectivity=args.connectivity, overwrite=args.overwrite,
-        jobs=args.workers))
+        jobs=args.workers, strict=args.strict))
     for row in report.itertuples():
-        print(f"{row.case_id}: {row.total_volume_ml:.2f} mL in {row.n_lesions} lesion(s), location {row.location}")
-    print(f"wrote {args.out} ({len(report)} case(s), {len(lesions)} lesion(s))")
+        if row.status == "ok":
+            print(f"{row.case_id}: {row.total_volume_ml:.2f} mL in {int(row.n_lesions)} lesion(s), "
+                  f"location {row.location}")
+        else:
+            print(f"{row.case_id}: NOT REPORTED ({row.status}) — {row.note}")
+    problems = int((report["status"] != "ok").sum())
+    print(f"wrote {args.out} ({len(report)} case(s), {len(lesions)} lesion(s)"
+          f"{f'; {problems} case(s) not reported, see the status column of report.csv' if problems else ''})")
     return 0

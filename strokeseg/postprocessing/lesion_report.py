@@ -37,9 +37,10 @@ import SimpleITK as sitk
 from scipy import ndimage
 
 from strokeseg.defaults import GRID_TOLERANCE_MM, LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
-from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
+from strokeseg.errors import ConfigurationError, GeometryError, InputDataError, OutputExistsError, StrokesegError
 from strokeseg.evaluation import evaluate_pair
-from strokeseg.io import Geometry, atomic_path, image_files, read_image, require_same_grid, write_json_atomic
+from strokeseg.grids import on_reference_grid
+from strokeseg.io import Geometry, atomic_path, image_files, read_image, write_json_atomic
 from strokeseg.labels import read_lesion_mask
 from strokeseg.lesions import label_lesions
 from strokeseg.location.lookup import LocationAtlas, load_location_atlas, locate_case
@@ -59,9 +60,15 @@ PARTIAL_FOLDER = ".partial"
 #: Location value when the atlas lookup was not requested.
 LOCATION_NOT_COMPUTED = "not computed"
 
-CASE_REPORT_COLUMNS: tuple[str, ...] = ("case_id", "total_volume_ml", "n_lesions", "largest_lesion_ml", "location",
-                                        "registration_qc", "registration_ok", "uncertainty_index", "flagged",
-                                        "qc_png", "prediction_file", "image_file")
+#: ``status`` of a reported case; any other value names the problem that kept a case out (``note`` says more).
+STATUS_OK = "ok"
+STATUS_UNREADABLE = "unreadable"
+STATUS_GRID_MISMATCH = "grid_mismatch"
+STATUS_MISSING_FILE = "missing_file"
+
+CASE_REPORT_COLUMNS: tuple[str, ...] = ("case_id", "status", "note", "total_volume_ml", "n_lesions",
+                                        "largest_lesion_ml", "location", "registration_qc", "registration_ok",
+                                        "uncertainty_index", "flagged", "qc_png", "prediction_file", "image_file")
 #: Extra case columns when references are given.
 REFERENCE_COLUMNS: tuple[str, ...] = ("reference_volume_ml", "n_reference_lesions", "dice", "lesion_f1",
                                       "lesion_tp", "lesion_fp", "lesion_fn")
@@ -137,6 +144,7 @@ class ReportRequest:
         connectivity: lesion connectivity.
         overwrite: replace an existing report.
         jobs: worker processes (cases in parallel; the registration dominates the time).
+        strict: raise InputDataError after writing the report when any case could not be reported.
     """
 
     predictions_dir: Path
@@ -151,10 +159,20 @@ class ReportRequest:
     connectivity: int = LESION_CONNECTIVITY
     overwrite: bool = False
     jobs: int = 1
+    strict: bool = False
 
 
 def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write the report folder (module docstring); returns (report.csv table, lesions.csv table)."""
+    """Write the report folder (module docstring); returns (report.csv table, lesions.csv table).
+
+    A case whose files are missing, damaged, off the image grid or not label maps is reported with that
+    ``status`` and a ``note`` naming the file; the other cases are reported as usual.
+
+    Raises:
+        OutputExistsError: a report exists and ``overwrite`` is false (checked before any work).
+        InputDataError: a requested case has no prediction; under ``strict``, any case problem (after the
+            report is written).
+    """
     out = request.out_dir
     if request.jobs < 1:
         raise ConfigurationError(f"-j/--workers must be at least 1, got {request.jobs}")
@@ -182,9 +200,7 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     for case_id in case_ids:
         reference_file = None
         if references is not None:
-            if case_id not in references:
-                raise InputDataError(f"references folder {request.references_dir} has no mask for case {case_id}")
-            reference_file = references[case_id]
+            reference_file = references.get(case_id, Path(str(request.references_dir)) / f"{case_id}.nii.gz")
         known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
         tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
     finished = {} if (out / REPORT_FILE).exists() else _finished_cases(request, tasks)
@@ -204,6 +220,13 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     _write_csv(report, out / REPORT_FILE)
     shutil.rmtree(out / PARTIAL_FOLDER, ignore_errors=True)
     logger.info("reported %d case(s), %d lesion(s) into %s", len(report), len(lesion_table), out)
+    problems = report[report["status"] != STATUS_OK]
+    for problem in problems.itertuples():
+        logger.warning("case %s not reported (%s): %s", problem.case_id, problem.status, problem.note)
+    if request.strict and len(problems):
+        lines = "\n".join(f"  {row.case_id}: {row.status} — {row.note}" for row in problems.itertuples())
+        raise InputDataError(f"--strict: {len(problems)} case(s) could not be reported (the others are in "
+                             f"{out / REPORT_FILE}):\n{lines}")
     return report, lesion_table
 
 
@@ -249,21 +272,60 @@ def _finished_cases(request: ReportRequest, tasks: Sequence[_CaseTask]) -> dict[
     return finished
 
 
+class MissingFileError(InputDataError):
+    """A file the report needs for a case does not exist."""
+
+
 def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
-    """One case: {"case": its report.csv row, "lesions": its lesions.csv rows} (runs in worker processes)."""
+    """One case: {"case": its report.csv row, "lesions": its lesions.csv rows} (runs in worker processes).
+
+    A problem of the case's files becomes its row's ``status`` and ``note`` (no lesions, no record kept, so a
+    rerun tries the case again).
+    """
+    try:
+        return _report_readable_case(request, atlas, task)
+    except StrokesegError as error:
+        if isinstance(error, GeometryError):
+            status = STATUS_GRID_MISMATCH
+        elif isinstance(error, MissingFileError):
+            status = STATUS_MISSING_FILE
+        else:
+            status = STATUS_UNREADABLE
+        return {"case": {"case_id": task.case_id, "status": status, "note": str(error),
+                         "prediction_file": str(task.prediction_file), **task.uncertainty}, "lesions": []}
+
+
+def _mask_on_image_grid(path: Path, what: str, image: sitk.Image) -> np.ndarray:
+    """The lesion mask of ``path`` on the image's grid (reoriented when it holds the same voxels otherwise).
+
+    Raises:
+        GeometryError: the mask is on another grid; InputDataError: the file is unreadable or not a label map.
+    """
+    _, mask, geometry = read_lesion_mask(path, what)
+    try:
+        on_grid, _ = on_reference_grid(mask.astype(np.uint8), geometry, Geometry.of(image), f"{what} {path}",
+                                       "case image", GRID_TOLERANCE_MM)
+    except GeometryError as error:
+        raise GeometryError(f"{error}; resample it onto the case image's grid") from None
+    return on_grid > 0
+
+
+def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
     case_id, prediction_file, reference_file = task.case_id, task.prediction_file, task.reference_file
     image_file = case_image(request.images_dir, case_id)
     if image_file is None:
-        raise InputDataError(f"images folder {request.images_dir} has no image of case {case_id} "
-                             f"({case_id}_0000.nii.gz or {case_id}.nii.gz)")
+        raise MissingFileError(f"images folder {request.images_dir} has no image of case {case_id} "
+                               f"({case_id}_0000.nii.gz or {case_id}.nii.gz)")
+    if reference_file is not None and not reference_file.is_file():
+        raise MissingFileError(f"references folder {request.references_dir} has no mask for case {case_id}")
     image = read_image(image_file, f"image of case {case_id}")
-    require_same_grid(image_file, prediction_file, GRID_TOLERANCE_MM)
-    _, prediction, geometry = read_lesion_mask(prediction_file, f"prediction of case {case_id}")
+    geometry = Geometry.of(image)
+    prediction = _mask_on_image_grid(prediction_file, f"prediction of case {case_id}", image)
     reference = None
     if reference_file is not None:
-        require_same_grid(image_file, reference_file, GRID_TOLERANCE_MM)
-        _, reference, _ = read_lesion_mask(reference_file, f"reference of case {case_id}")
-    row: dict[str, Any] = {"case_id": case_id, "location": LOCATION_NOT_COMPUTED, "registration_qc": math.nan,
+        reference = _mask_on_image_grid(reference_file, f"reference of case {case_id}", image)
+    row: dict[str, Any] = {"case_id": case_id, "status": STATUS_OK, "note": "", "location": LOCATION_NOT_COMPUTED,
+                           "registration_qc": math.nan,
                            "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
                            "prediction_file": str(prediction_file), "image_file": str(image_file),
                            **task.uncertainty}
