@@ -109,23 +109,30 @@ def _register_uncertainty(subparsers: argparse._SubParsersAction) -> None:
                         help="ensemble segmentation = mean probability ≥ this (default: %(default)s)")
     add_uncertainty_options(parser, old_spellings=True)
     add_overwrite(parser, "an existing uncertainty.csv and maps in --out")
+    add_strict(parser, "any case whose maps are missing or damaged (after writing the table)",
+               "report its status and the reason in uncertainty.csv")
     parser.set_defaults(func=_cli_uncertainty)
 
 
 def _cli_uncertainty(args: argparse.Namespace) -> int:
     from strokeseg.postprocessing import run_uncertainty
-    from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE
+    from strokeseg.postprocessing.uncertainty import STATUS_OK, UNCERTAINTY_FILE, flagged_count
 
     table = run_uncertainty(args.members, args.out, overwrite=args.overwrite, label_threshold=args.label_threshold,
                             divergence_threshold=args.uncertainty_threshold, prior=args.uncertainty_prior,
-                            review_cut=args.review_cut)
-    print(f"{len(table)} case(s), {int(table['flagged'].sum())} flagged for review "
+                            review_cut=args.review_cut, strict=args.strict)
+    problems = table[table["status"] != STATUS_OK]
+    table = table[table["status"] == STATUS_OK]
+    print(f"{len(table)} case(s), {flagged_count(table)} flagged for review "
           f"(uncertainty index > {args.review_cut}); most uncertain first:")
     for row in table.head(10).itertuples():
         index = "n/a (empty)" if math.isnan(row.uncertainty_index) else f"{row.uncertainty_index:.3f}"
         print(f"  {row.case_id:<24} {index:>12}  {row.predicted_volume_ml:8.2f} mL"
               f"{'  REVIEW' if row.flagged else ''}")
-    print(f"wrote {args.out / UNCERTAINTY_FILE}")
+    for row in problems.itertuples():
+        print(f"  {row.case_id:<24} NOT PROCESSED — {row.note}")
+    print(f"wrote {args.out / UNCERTAINTY_FILE}"
+          f"{f' ({len(problems)} case(s) not processed: status column)' if len(problems) else ''}")
     return 0
 
 
