@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from strokeseg.errors import InputDataError
+from strokeseg.defaults import GRID_TOLERANCE_MM
+from strokeseg.errors import GeometryError, InputDataError
+from strokeseg.grids import on_reference_grid
 from strokeseg.io import Geometry, read_array
 
 
@@ -60,6 +62,26 @@ def read_lesion_mask(path: Path, what: str) -> tuple[np.ndarray, np.ndarray, Geo
         return label_map, lesion_mask(label_map), geometry
     except InputDataError as error:
         raise InputDataError(f"{what} {path} {error}") from None
+
+
+def read_lesion_mask_on_grid(path: Path, what: str, grid: Geometry,
+                             tolerance: float = GRID_TOLERANCE_MM) -> np.ndarray:
+    """Boolean lesion mask (label > 0) of a label-map file, on ``grid``.
+
+    A file holding the same voxels in another axis order or direction is reoriented exactly
+    (:func:`strokeseg.grids.on_reference_grid`).
+
+    Raises:
+        GeometryError: the file is on another grid (the message names it and says what differs).
+        InputDataError: the file is missing, unreadable or damaged, or not a label map.
+    """
+    _, mask, geometry = read_lesion_mask(path, what)
+    try:
+        on_grid, _ = on_reference_grid(mask.astype(np.uint8), geometry, grid, f"{what} {path}", "image",
+                                       tolerance)
+    except GeometryError as error:
+        raise GeometryError(f"{error}; resample it onto that grid") from None
+    return on_grid > 0
 
 
 def majority_vote(masks: Sequence[np.ndarray], k: int) -> np.ndarray:

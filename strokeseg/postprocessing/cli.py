@@ -55,6 +55,7 @@ def _register_postprocess(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--hysteresis-low", type=float, nargs="+", default=list(POSTPROCESS_HYSTERESIS_LOW),
                      help="candidate growth thresholds (default: %(default)s)")
     add_overwrite(fit, "an existing parameters JSON")
+    add_strict(fit, "any case whose files cannot be used", "leave it out of the fit, listed in the JSON")
     fit.set_defaults(func=_cli_fit)
     apply = add_command(actions, "apply", "post-process a prediction folder with fitted parameters")
     add_predictions(apply, "nnUNetv2_predict output folder", required=True)
@@ -63,6 +64,8 @@ def _register_postprocess(subparsers: argparse._SubParsersAction) -> None:
     apply.add_argument("--brain-masks", type=Path, default=None,
                        help="brain masks CASE.nii.gz (needed when the parameters restrict to the brain)")
     add_overwrite(apply, "existing label maps in --out")
+    add_strict(apply, "any case whose files cannot be used (after writing the others)",
+               "skip it, listed in --out/postprocessing.json")
     apply.set_defaults(func=_cli_apply)
 
 
@@ -72,7 +75,7 @@ def _cli_fit(args: argparse.Namespace) -> int:
     result = fit_postprocessing(args.predictions, args.references, args.out, objective=args.objective,
                                 brain_masks_dir=args.brain_masks, overwrite=args.overwrite,
                                 connectivity=args.connectivity, hysteresis_high=args.hysteresis_high,
-                                hysteresis_low=args.hysteresis_low)
+                                hysteresis_low=args.hysteresis_low, strict=args.strict)
     params, validation = result["params"], result["validation"]
     hysteresis = ("off" if params["hysteresis_high"] is None
                   else f"seed p ≥ {params['hysteresis_high']}, grow to p ≥ {params['hysteresis_low']}")
@@ -82,16 +85,24 @@ def _cli_fit(args: argparse.Namespace) -> int:
     print(f"  restrict to brain: {'yes' if params['restrict_to_brain'] else 'no'}")
     for name, key in (("mean Dice", "mean_dice"), ("mean lesion F1", "mean_lesion_f1")):
         print(f"  {name}: {validation['before'][key]:.4f} -> {validation['after'][key]:.4f}")
+    for skipped in result["skipped_cases"]:
+        print(f"  left out {skipped['case_id']}: {skipped['note']}")
     print(f"wrote {args.out}")
     return 0
 
 
 def _cli_apply(args: argparse.Namespace) -> int:
+    from strokeseg.io import read_json
     from strokeseg.postprocessing import apply_postprocessing
+    from strokeseg.postprocessing.fitting import APPLIED_PARAMS_FILE
 
     written = apply_postprocessing(args.predictions, args.params, args.out, overwrite=args.overwrite,
-                                   brain_masks_dir=args.brain_masks)
-    print(f"post-processed {len(written)} case(s) into {args.out}")
+                                   brain_masks_dir=args.brain_masks, strict=args.strict)
+    skipped = read_json(args.out / APPLIED_PARAMS_FILE)["skipped_cases"]
+    for case in skipped:
+        print(f"  skipped {case['case_id']}: {case['note']}")
+    print(f"post-processed {len(written)} case(s) into {args.out}"
+          f"{f'; {len(skipped)} skipped (listed in {APPLIED_PARAMS_FILE})' if skipped else ''}")
     return 0
 
 

@@ -36,12 +36,11 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
-from strokeseg.defaults import GRID_TOLERANCE_MM, LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
+from strokeseg.defaults import LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
 from strokeseg.errors import ConfigurationError, GeometryError, InputDataError, OutputExistsError, StrokesegError
 from strokeseg.evaluation import evaluate_pair
-from strokeseg.grids import on_reference_grid
 from strokeseg.io import Geometry, atomic_path, image_files, read_image, write_json_atomic
-from strokeseg.labels import read_lesion_mask
+from strokeseg.labels import read_lesion_mask_on_grid
 from strokeseg.lesions import label_lesions
 from strokeseg.location.lookup import LocationAtlas, load_location_atlas, locate_case
 from strokeseg.nnunet.raw import case_image
@@ -295,21 +294,6 @@ def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _Cas
                          "prediction_file": str(task.prediction_file), **task.uncertainty}, "lesions": []}
 
 
-def _mask_on_image_grid(path: Path, what: str, image: sitk.Image) -> np.ndarray:
-    """The lesion mask of ``path`` on the image's grid (reoriented when it holds the same voxels otherwise).
-
-    Raises:
-        GeometryError: the mask is on another grid; InputDataError: the file is unreadable or not a label map.
-    """
-    _, mask, geometry = read_lesion_mask(path, what)
-    try:
-        on_grid, _ = on_reference_grid(mask.astype(np.uint8), geometry, Geometry.of(image), f"{what} {path}",
-                                       "case image", GRID_TOLERANCE_MM)
-    except GeometryError as error:
-        raise GeometryError(f"{error}; resample it onto the case image's grid") from None
-    return on_grid > 0
-
-
 def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
     case_id, prediction_file, reference_file = task.case_id, task.prediction_file, task.reference_file
     image_file = case_image(request.images_dir, case_id)
@@ -320,10 +304,10 @@ def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, t
         raise MissingFileError(f"references folder {request.references_dir} has no mask for case {case_id}")
     image = read_image(image_file, f"image of case {case_id}")
     geometry = Geometry.of(image)
-    prediction = _mask_on_image_grid(prediction_file, f"prediction of case {case_id}", image)
+    prediction = read_lesion_mask_on_grid(prediction_file, f"prediction of case {case_id}", geometry)
     reference = None
     if reference_file is not None:
-        reference = _mask_on_image_grid(reference_file, f"reference of case {case_id}", image)
+        reference = read_lesion_mask_on_grid(reference_file, f"reference of case {case_id}", geometry)
     row: dict[str, Any] = {"case_id": case_id, "status": STATUS_OK, "note": "", "location": LOCATION_NOT_COMPUTED,
                            "registration_qc": math.nan,
                            "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
