@@ -108,7 +108,8 @@ def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[st
     reoriented = bool(differences) and same_voxel_centres(prediction_grid, reference_grid, settings.grid_tolerance_mm)
     if differences and not reoriented:
         return {**row, "status": STATUS_GRID_MISMATCH,
-                "note": "prediction grid differs from the reference (not resampled): " + "; ".join(differences)}
+                "note": f"prediction grid differs from the reference (not resampled): prediction {task.prediction} "
+                        f"vs reference {task.reference}: " + "; ".join(differences)}
     if reoriented:
         prediction_map, _ = on_reference_grid(prediction_map, prediction_grid, reference_grid, "prediction",
                                               "reference", settings.grid_tolerance_mm)
