@@ -59,7 +59,8 @@ def main() -> None:
     arguments = parser.parse_args()
     rng = np.random.default_rng(0)
     print(f"{platform.machine()}, Python {platform.python_version()}, SimpleITK {sitk.Version_VersionString()}")
-    print(f"{'file':<34} {'MB (gz)':>8} {'check s':>9} {'sitk.ReadImage s':>17} {'read_array s':>13} {'check/read':>11}")
+    print(f"{'file':<34} {'MB (gz)':>8} {'check s':>9} {'sitk.ReadImage s':>17} {'read_array s':>13} "
+          f"{'check/read':>11}")
     with tempfile.TemporaryDirectory() as folder:
         for grid, (shape, spacing) in GRIDS.items():
             mask, _ = lesion_pair(shape, spacing, rng)
