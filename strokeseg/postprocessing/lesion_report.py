@@ -42,7 +42,7 @@ from strokeseg.evaluation import evaluate_pair
 from strokeseg.io import Geometry, atomic_path, image_files, read_image, write_json_atomic
 from strokeseg.labels import read_lesion_mask_on_grid
 from strokeseg.lesions import label_lesions
-from strokeseg.location.lookup import LocationAtlas, load_location_atlas, locate_case
+from strokeseg.location.lookup import LOCATION_UNKNOWN, LocationAtlas, load_location_atlas, locate_case
 from strokeseg.nnunet.raw import case_image
 from strokeseg.parallel import run_parallel
 from strokeseg.postprocessing.qc_figure import write_qc_png
@@ -317,12 +317,17 @@ def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, t
     if request.location:
         mask_image = sitk.GetImageFromArray(prediction.astype(np.uint8))
         mask_image.CopyInformation(image)
-        located = locate_case(image, mask_image, min_fraction=request.min_fraction, atlas=atlas,
-                              connectivity=request.connectivity)
-        # both sides list components by decreasing volume; equal-volume lesions may swap their classes
-        locations = [lesion.label for lesion in located.lesions]
-        row.update(location=located.label, registration_qc=located.registration_qc,
-                   registration_ok=located.registration_ok)
+        try:
+            located = locate_case(image, mask_image, min_fraction=request.min_fraction, atlas=atlas,
+                                  connectivity=request.connectivity)
+        except StrokesegError as error:  # the volumes are still right; the location is not known
+            logger.warning("case %s: location unknown (%s)", case_id, error)
+            row.update(location=LOCATION_UNKNOWN, registration_ok=False, note=f"atlas location failed: {error}")
+        else:
+            # both sides list components by decreasing volume; equal-volume lesions may swap their classes
+            locations = [lesion.label for lesion in located.lesions]
+            row.update(location=located.label, registration_qc=located.registration_qc,
+                       registration_ok=located.registration_ok)
     lesions = lesion_records(prediction, geometry, reference=reference, locations=locations,
                              connectivity=request.connectivity)
     row.update(total_volume_ml=float(np.count_nonzero(prediction)) * voxel_volume_ml(geometry.spacing),

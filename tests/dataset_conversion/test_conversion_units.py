@@ -46,6 +46,12 @@ def test_probabilities_are_rejected() -> None:
         normalise_mask(np.array([0.0, 0.5, 1.0]).reshape(1, 1, 3), {0, 1}, binary=True)
 
 
+@pytest.mark.parametrize("binary", [True, False])
+def test_negative_values_are_rejected_not_taken_as_lesion_or_background(binary: bool) -> None:
+    with pytest.raises(InputDataError, match=r"holds negative values \(\{-1\}\)"):
+        normalise_mask(np.array([0, -1, -1], dtype=np.int16).reshape(1, 1, 3), {0, 1}, binary=binary)
+
+
 def test_multi_label_mask_keeps_allowed_values_and_rejects_others() -> None:
     good = np.array([0, 1, 2], dtype=np.float32).reshape(1, 1, 3)
     assert normalise_mask(good, {0, 1, 2}, binary=False).tolist() == [[[0, 1, 2]]]
