@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
@@ -107,77 +106,74 @@ def read_image(path: PathLike, what: str = "image") -> sitk.Image:
             (:func:`strokeseg.image_integrity.check_image_complete`).
         InputDataError: the file is missing, not readable, or SimpleITK cannot read it; the message names the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputDataError(f"{what} {path} does not exist")
-    try:
-        check_image_complete(path, what)
-    except PermissionError:
-        raise InputDataError(f"{what} {path} cannot be opened (permission denied); make it readable "
-                             f"(chmod u+r) or run as its owner") from None
-    except OSError as error:
-        raise InputDataError(f"{what} {path} could not be read ({error.strerror or error})") from None
-    try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown reason"
-        raise InputDataError(f"{what} {path} could not be read ({first_line}); is it a valid image file?") from None
+    return _read_checked(Path(path), what)[0]
 
 
 def read_array(path: PathLike, what: str = "image") -> tuple[np.ndarray, Geometry]:
     """Read an image as a numpy array (z, y, x) and its geometry, rejecting damaged files and NaN/inf values.
 
-    SimpleITK's NIfTI reader silently turns NaN and ±inf into 0, so NIfTI files with a floating-point
-    datatype are checked with nibabel, which keeps them.
+    SimpleITK's NIfTI reader silently turns NaN and ±inf into 0, so the voxels of a NIfTI file are counted as
+    stored, during the completeness check.
 
     Raises:
         CorruptImageError: the file is cut off or damaged.
         InputDataError: the file is missing or unreadable, or holds NaN or infinite voxels.
     """
-    image = read_image(path, what)
+    image, nonfinite = _read_checked(Path(path), what)
     array = sitk.GetArrayFromImage(image)
-    bad = _count_nonfinite(Path(path), array)
-    if bad:
-        raise InputDataError(f"{what} {path} contains {bad} NaN or infinite voxels; fix or exclude this case")
+    if image_suffix(path) not in (".nii", ".nii.gz"):
+        nonfinite = _count_nonfinite_array(array)
+    if nonfinite:
+        raise InputDataError(f"{what} {path} contains {nonfinite} NaN or infinite voxels; fix or exclude this case")
     return array, Geometry.of(image)
+
+
+def _read_checked(path: Path, what: str) -> tuple[sitk.Image, int]:
+    """(image read by SimpleITK, NaN/inf voxels a NIfTI file stores) after the completeness check."""
+    nonfinite = _check_complete(path, what)
+    try:
+        return sitk.ReadImage(str(path)), nonfinite
+    except RuntimeError as error:
+        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown reason"
+        raise InputDataError(f"{what} {path} could not be read ({first_line}); is it a valid image file?") from None
+
+
+def _check_complete(path: Path, what: str) -> int:
+    """:func:`check_image_complete` with a missing or unopenable file as an InputDataError naming it."""
+    if not path.is_file():
+        raise InputDataError(f"{what} {path} does not exist")
+    try:
+        return check_image_complete(path, what)
+    except PermissionError:
+        raise InputDataError(f"{what} {path} cannot be opened (permission denied); make it readable "
+                             f"(chmod u+r) or run as its owner") from None
+    except OSError as error:
+        raise InputDataError(f"{what} {path} could not be read ({error.strerror or error})") from None
 
 
 def count_nonfinite_voxels(path: PathLike, array: np.ndarray | None = None, what: str = "image") -> int:
     """Number of NaN/inf voxels of an image file as stored.
 
-    NIfTI files are first checked to be complete, then counted with nibabel because SimpleITK reads NaN and
-    ±inf as 0 (integer datatypes are skipped without reading the data); other formats are checked on
-    ``array`` (the data as read by SimpleITK), which is read when not given.
+    NIfTI files are counted while they are checked to be complete, because SimpleITK reads NaN and ±inf as 0
+    (integer datatypes have none); other formats are checked on ``array`` (the data as read by SimpleITK),
+    which is read when not given.
 
     Raises:
         CorruptImageError: a NIfTI file is cut off or damaged.
+        InputDataError: the file is missing or unreadable.
     """
     path = Path(path)
     if image_suffix(path) in (".nii", ".nii.gz"):
-        check_image_complete(path, what)
-    elif array is None:
+        return _check_complete(path, what)
+    if array is None:
         array = sitk.GetArrayFromImage(read_image(path, what))
-    return _count_nonfinite(path, array)
+    return _count_nonfinite_array(array)
 
 
-def _count_nonfinite(path: Path, array: np.ndarray | None) -> int:
-    """NaN/inf voxels of a file already checked to be complete (``array``: its data, needed for non-NIfTI)."""
-    if image_suffix(path) in (".nii", ".nii.gz"):
-        return _count_nonfinite_nifti(path)
-    if array is None or not np.issubdtype(array.dtype, np.floating):
+def _count_nonfinite_array(array: np.ndarray) -> int:
+    if not np.issubdtype(array.dtype, np.inexact):
         return 0
     return int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-
-
-def _count_nonfinite_nifti(path: Path) -> int:
-    """Number of NaN/inf voxels of a NIfTI file as stored (0 for integer datatypes)."""
-    proxy = nib.load(str(path))
-    if not isinstance(proxy, nib.Nifti1Image | nib.Nifti2Image):
-        raise InputDataError(f"{path} has a NIfTI ending but is not a NIfTI-1/2 file")
-    if not np.issubdtype(proxy.get_data_dtype(), np.floating):
-        return 0
-    data = np.asarray(proxy.dataobj)
-    return int(np.size(data) - np.count_nonzero(np.isfinite(data)))
 
 
 def require_same_grid(reference: PathLike, other: PathLike, tolerance: float = 1e-4) -> None:

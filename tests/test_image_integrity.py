@@ -62,6 +62,24 @@ def test_a_cut_off_float_file_is_refused_before_the_nan_check(tmp_path: Path) ->
         count_nonfinite_voxels(path)
 
 
+@pytest.mark.parametrize("ending", [".nii.gz", ".nii"])
+def test_nan_and_inf_are_counted_across_pieces_and_byte_orders(tmp_path: Path, ending: str) -> None:
+    """The count made while checking equals numpy's on the array, for a file larger than one piece."""
+    array = np.zeros((300, 100, 100), dtype=np.float32)  # 12 MB: more than one decompressed piece
+    flat = array.reshape(-1)
+    positions = [0, 2_097_151, 2_097_152, 2_500_000, flat.size - 1]  # around the 8 MiB piece boundary, the ends
+    flat[positions[:3]] = np.nan
+    flat[positions[3:]] = [np.inf, -np.inf]
+    assert count_nonfinite_voxels(write_volume(tmp_path / f"a{ending}", array)) == 5
+    big_endian = tmp_path / f"big{ending}"
+    data = np.zeros((7, 5, 3), dtype=np.float64)
+    data[1, 2, 0] = np.nan
+    nib.save(nib.Nifti1Image(data, np.eye(4), nib.Nifti1Header(endianness=">")), str(big_endian))
+    assert count_nonfinite_voxels(big_endian) == 1
+    with pytest.raises(InputDataError, match="contains 1 NaN or infinite voxels"):
+        read_array(big_endian)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_intact_files_pass_and_read_unchanged(tmp_path: Path, dtype: type) -> None:
     mask = _mask(dtype)
