@@ -134,8 +134,21 @@ def _read_checked(path: Path, what: str) -> tuple[sitk.Image, int]:
     try:
         return sitk.ReadImage(str(path)), nonfinite
     except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown reason"
-        raise InputDataError(f"{what} {path} could not be read ({first_line}); is it a valid image file?") from None
+        raise InputDataError(f"{what} {path} could not be read ({_itk_reason(str(error))}); is it a valid, "
+                             "complete image file? Copy it again from its source") from None
+
+
+def _itk_reason(message: str) -> str:
+    """The informative line of an ITK exception: its "ITK ERROR" line, else its last line.
+
+    ITK ends the message of a cut-off ``.mha`` with the stale errno text "Reason: No such file or directory",
+    which would mislead.
+    """
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("ITK ERROR:"):
+            return line.split(":", 2)[-1].strip() if line.count(":") >= 2 else line
+    return lines[-1] if lines else "unknown reason"
 
 
 def _check_complete(path: Path, what: str) -> int:

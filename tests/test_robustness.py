@@ -239,3 +239,18 @@ def test_two_files_for_one_case_are_refused_before_any_work(test_set: dict[str, 
     assert main(["evaluate", "-pred", str(predictions), "-ref", str(test_set["ref"]), "--out", str(tmp_path / "o"),
                  "--device", "cpu", "--no-plots"]) == 2
     assert "two files for case 'good'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("ending", [".mha", ".nrrd"])
+def test_cut_off_mha_and_nrrd_files_are_unreadable_by_name(tmp_path: Path, ending: str) -> None:
+    """SimpleITK itself refuses these formats when cut off; the note names the file."""
+    for case in ("cut", "whole"):
+        _good(tmp_path / "ref" / f"{case}.nii.gz", _reference())
+        write_volume(tmp_path / "pred" / f"{case}{ending}", volume(_prediction(), SPACING_XYZ))
+    truncate(tmp_path / "pred" / f"cut{ending}", 0.7)
+    assert main(["evaluate", "-pred", str(tmp_path / "pred"), "-ref", str(tmp_path / "ref"), "--out",
+                 str(tmp_path / "out"), "--device", "cpu", "--no-plots", "--bootstrap-resamples", "20"]) == 0
+    per_case = pd.read_csv(tmp_path / "out" / "per_case.csv").set_index("case_id")
+    assert per_case.loc["cut", "status"] == "unreadable"
+    assert f"cut{ending} could not be read" in per_case.loc["cut", "note"]
+    assert per_case.loc["whole", "dice"] == pytest.approx(_truth("good")["dice"])
