@@ -133,7 +133,7 @@ def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[st
                        for path in task.probabilities]
             row.update(probability_metrics(members, reference, prediction, prediction_map > 0, ignored, settings))
         except EnsembleMismatchError as error:
-            return {**row, "status": STATUS_ENSEMBLE_MISMATCH, "note": str(error)}
+            return {**row, "status": STATUS_ENSEMBLE_MISMATCH, "note": f"prediction {task.prediction}: {error}"}
         except InputDataError as error:
             return {**row, "status": STATUS_UNREADABLE, "note": str(error)}
     return row

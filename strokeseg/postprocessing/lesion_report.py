@@ -186,7 +186,8 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
                              f"{', '.join(unknown)}")
     if not case_ids:
         raise InputDataError(f"predictions folder {request.predictions_dir} holds no label maps (CASE.nii.gz)")
-    references = image_files(request.references_dir, "references") if request.references_dir is not None else None
+    references_dir = request.references_dir
+    references = image_files(references_dir, "references") if references_dir is not None else None
     uncertainty_csv = request.uncertainty_csv
     if uncertainty_csv is None and (request.predictions_dir / UNCERTAINTY_FILE).is_file():
         uncertainty_csv = request.predictions_dir / UNCERTAINTY_FILE  # the folder is a strokeseg uncertainty output
@@ -198,8 +199,9 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     tasks = []
     for case_id in case_ids:
         reference_file = None
-        if references is not None:
-            reference_file = references.get(case_id, Path(str(request.references_dir)) / f"{case_id}.nii.gz")
+        if references_dir is not None and references is not None:
+            # a missing reference is that case's problem (reported as missing_file), not the run's
+            reference_file = references.get(case_id, references_dir / f"{case_id}.nii.gz")
         known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
         tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
     finished = {} if (out / REPORT_FILE).exists() else _finished_cases(request, tasks)
@@ -247,7 +249,8 @@ class _CaseTask:
     def key(self, request: ReportRequest) -> str:
         """Identity of the inputs and settings of this case's record."""
         files = [self.prediction_file, self.reference_file, case_image(request.images_dir, self.case_id)]
-        stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None else "" for path in files]
+        stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None and path.exists() else ""
+                  for path in files]
         return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity])
 
 

@@ -105,6 +105,17 @@ def test_report_rejects_masks_off_the_image_grid_and_reports_the_other_cases(tmp
     assert pd.read_csv(tmp_path / "s" / "report.csv")["status"].tolist() == ["grid_mismatch", "ok"]
 
 
+def test_a_missing_reference_or_image_is_that_case_s_problem(tmp_path: Path) -> None:
+    predictions, images, references = _write_case_folders(tmp_path)
+    (references / "case_b.nii.gz").unlink()
+    (images / "case_a_0000.nii.gz").unlink()
+    report, _ = run_report(ReportRequest(predictions, images, tmp_path / "r", references_dir=references,
+                                         location=False))
+    rows = report.set_index("case_id")
+    assert rows.loc["case_a", "status"] == "missing_file" and "no image of case case_a" in rows.loc["case_a", "note"]
+    assert rows.loc["case_b", "status"] == "missing_file" and "no mask for case case_b" in rows.loc["case_b", "note"]
+
+
 def test_report_cli_single_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     predictions, images, _ = _write_case_folders(tmp_path)
     assert main(["report", "case_a", "--predictions", str(predictions), "--images", str(images),
