@@ -151,12 +151,15 @@ def nifti_layout(head: bytes, path: Path, what: str = "image") -> NiftiLayout:
     if header_class is None:
         raise CorruptImageError(f"{what} {path} could not be read: it has no valid NIfTI header (its first bytes "
                                 f"are neither a NIfTI-1 nor a NIfTI-2 header); {_WHAT_TO_DO}")
-    try:
-        header = header_class.from_fileobj(io.BytesIO(head), check=True)
+    try:  # no nibabel checks: fields SimpleITK tolerates (magic, qform codes) are left to the reader
+        header = header_class.from_fileobj(io.BytesIO(head), check=False)
         shape = tuple(int(n) for n in header.get_data_shape())
         dtype = np.dtype(header.get_data_dtype())
         offset = int(header.get_data_offset())
-    except (nib.spatialimages.HeaderDataError, nib.spatialimages.HeaderTypeError, KeyError, ValueError) as error:
+    except KeyError as error:  # nibabel's datatype lookup
+        raise CorruptImageError(f"{what} {path} could not be read: its NIfTI header is damaged (unknown datatype "
+                                f"code {error}); {_WHAT_TO_DO}") from None
+    except (nib.spatialimages.HeaderDataError, nib.spatialimages.HeaderTypeError, ValueError) as error:
         raise CorruptImageError(f"{what} {path} could not be read: its NIfTI header is damaged ({error}); "
                                 f"{_WHAT_TO_DO}") from None
     if any(n < 0 for n in shape) or offset < 0:

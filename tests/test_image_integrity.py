@@ -55,6 +55,15 @@ def test_a_broken_header_is_refused(tmp_path: Path) -> None:
             read_array(path)
 
 
+def test_an_unknown_datatype_code_is_refused(tmp_path: Path) -> None:
+    path = write_volume(tmp_path / "case.nii", _mask())
+    data = bytearray(path.read_bytes())
+    data[70:72] = (999).to_bytes(2, "little")  # NIfTI-1 datatype field
+    path.write_bytes(bytes(data))
+    with pytest.raises(CorruptImageError, match="unknown datatype code 999"):
+        read_array(path)
+
+
 def test_a_cut_off_float_file_is_refused_before_the_nan_check(tmp_path: Path) -> None:
     """nibabel's NaN count used to abort with a bare EOFError on such a file."""
     path = truncate(write_volume(tmp_path / "image.nii.gz", _mask(np.float32)), keep=0.5)
