@@ -63,7 +63,6 @@ from strokeseg.evaluation.worker import (
 )
 from strokeseg.io import atomic_path, write_json_atomic
 from strokeseg.location.cache import (
-    UNKNOWN,
     LocationTask,
     locate,
     location_labels,
@@ -75,6 +74,7 @@ from strokeseg.location.cache import (
 from strokeseg.nnunet.probabilities import probability_file
 from strokeseg.nnunet.raw import case_image
 from strokeseg.parallel import run_parallel
+from strokeseg.volumes import UNKNOWN
 
 logger = logging.getLogger(__name__)
 
