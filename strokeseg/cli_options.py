@@ -121,6 +121,14 @@ def add_overwrite(parser: argparse.ArgumentParser | argparse._ArgumentGroup, wha
     return parser.add_argument("--overwrite", action="store_true", help=f"replace {what}")
 
 
+def add_strict(parser: argparse.ArgumentParser | argparse._ArgumentGroup, problems: str,
+               default_behaviour: str) -> argparse.Action:
+    """``--strict``: case problems (``problems``) make the command fail (exit code 2) instead of being reported
+    case by case (``default_behaviour``)."""
+    return parser.add_argument("--strict", action="store_true",
+                               help=f"fail (exit code 2) on {problems} (default: {default_behaviour})")
+
+
 def add_images(parser: argparse.ArgumentParser | argparse._ArgumentGroup, help: str,
                **kwargs: Any) -> argparse.Action:
     """``-i/--images``: case images (files or a folder)."""

@@ -17,6 +17,10 @@ class InputDataError(StrokesegError):
     """An input file or folder is missing, unreadable or malformed (e.g. a NaN image, a non-binary mask)."""
 
 
+class CorruptImageError(InputDataError):
+    """An image file is incomplete or damaged (cut off mid-copy, failed gzip checksum, broken header)."""
+
+
 class GeometryError(InputDataError):
     """Two images that must share a voxel grid (shape, spacing, origin, direction) do not."""
 

@@ -12,17 +12,17 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import nibabel as nib
 import numpy as np
 import SimpleITK as sitk
 
 from strokeseg.errors import GeometryError, InputDataError, OutputExistsError
+from strokeseg.image_integrity import check_image_complete
 
 PathLike = str | os.PathLike[str]
 
@@ -99,60 +99,94 @@ class Geometry:
 
 
 def read_image(path: PathLike, what: str = "image") -> sitk.Image:
-    """Read an image file with SimpleITK.
+    """Read an image file with SimpleITK, after checking that a NIfTI file is complete and intact.
 
     Raises:
-        InputDataError: the file is missing or SimpleITK cannot read it; the message names the file.
+        CorruptImageError: a NIfTI file is cut off, fails its gzip checksum or has a broken header
+            (:func:`strokeseg.image_integrity.check_image_complete`).
+        InputDataError: the file is missing, not readable, or SimpleITK cannot read it; the message names the file.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise InputDataError(f"{what} {path} does not exist")
-    try:
-        return sitk.ReadImage(str(path))
-    except RuntimeError as error:
-        first_line = str(error).strip().splitlines()[-1] if str(error).strip() else "unknown reason"
-        raise InputDataError(f"{what} {path} could not be read ({first_line}); is it a valid image file?") from None
+    return _read_checked(Path(path), what)[0]
 
 
 def read_array(path: PathLike, what: str = "image") -> tuple[np.ndarray, Geometry]:
-    """Read an image as a numpy array (z, y, x) and its geometry, rejecting NaN and infinite values.
+    """Read an image as a numpy array (z, y, x) and its geometry, rejecting damaged files and NaN/inf values.
 
-    SimpleITK's NIfTI reader silently turns NaN and ±inf into 0, so NIfTI files with a floating-point
-    datatype are checked with nibabel, which keeps them.
+    SimpleITK's NIfTI reader silently turns NaN and ±inf into 0, so the voxels of a NIfTI file are counted as
+    stored, during the completeness check.
+
+    Raises:
+        CorruptImageError: the file is cut off or damaged.
+        InputDataError: the file is missing or unreadable, or holds NaN or infinite voxels.
     """
-    image = read_image(path, what)
+    image, nonfinite = _read_checked(Path(path), what)
     array = sitk.GetArrayFromImage(image)
-    bad = count_nonfinite_voxels(path, array)
-    if bad:
-        raise InputDataError(f"{what} {path} contains {bad} NaN or infinite voxels; fix or exclude this case")
+    if image_suffix(path) not in (".nii", ".nii.gz"):
+        nonfinite = _count_nonfinite_array(array)
+    if nonfinite:
+        raise InputDataError(f"{what} {path} contains {nonfinite} NaN or infinite voxels; fix or exclude this case")
     return array, Geometry.of(image)
 
 
-def count_nonfinite_voxels(path: PathLike, array: np.ndarray | None = None) -> int:
+def _read_checked(path: Path, what: str) -> tuple[sitk.Image, int]:
+    """(image read by SimpleITK, NaN/inf voxels a NIfTI file stores) after the completeness check."""
+    nonfinite = _check_complete(path, what)
+    try:
+        return sitk.ReadImage(str(path)), nonfinite
+    except RuntimeError as error:
+        raise InputDataError(f"{what} {path} could not be read ({_itk_reason(str(error))}); is it a valid, "
+                             "complete image file? Copy it again from its source") from None
+
+
+def _itk_reason(message: str) -> str:
+    """The informative line of an ITK exception: its "ITK ERROR" line, else its last line.
+
+    ITK ends the message of a cut-off ``.mha`` with the stale errno text "Reason: No such file or directory",
+    which would mislead.
+    """
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("ITK ERROR:"):
+            return line.split(":", 2)[-1].strip() if line.count(":") >= 2 else line
+    return lines[-1] if lines else "unknown reason"
+
+
+def _check_complete(path: Path, what: str) -> int:
+    """:func:`check_image_complete` with a missing or unopenable file as an InputDataError naming it."""
+    if not path.is_file():
+        raise InputDataError(f"{what} {path} does not exist")
+    try:
+        return check_image_complete(path, what)
+    except PermissionError:
+        raise InputDataError(f"{what} {path} cannot be opened (permission denied); make it readable "
+                             f"(chmod u+r) or run as its owner") from None
+    except OSError as error:
+        raise InputDataError(f"{what} {path} could not be read ({error.strerror or error})") from None
+
+
+def count_nonfinite_voxels(path: PathLike, array: np.ndarray | None = None, what: str = "image") -> int:
     """Number of NaN/inf voxels of an image file as stored.
 
-    NIfTI files are checked with nibabel because SimpleITK reads NaN and ±inf as 0 (integer datatypes are
-    skipped without reading the data); other formats are checked on ``array`` (the data as read by SimpleITK),
+    NIfTI files are counted while they are checked to be complete, because SimpleITK reads NaN and ±inf as 0
+    (integer datatypes have none); other formats are checked on ``array`` (the data as read by SimpleITK),
     which is read when not given.
+
+    Raises:
+        CorruptImageError: a NIfTI file is cut off or damaged.
+        InputDataError: the file is missing or unreadable.
     """
+    path = Path(path)
     if image_suffix(path) in (".nii", ".nii.gz"):
-        return _count_nonfinite_nifti(Path(path))
+        return _check_complete(path, what)
     if array is None:
-        array = sitk.GetArrayFromImage(read_image(path))
-    if not np.issubdtype(array.dtype, np.floating):
+        array = sitk.GetArrayFromImage(read_image(path, what))
+    return _count_nonfinite_array(array)
+
+
+def _count_nonfinite_array(array: np.ndarray) -> int:
+    if not np.issubdtype(array.dtype, np.inexact):
         return 0
     return int(np.size(array) - np.count_nonzero(np.isfinite(array)))
-
-
-def _count_nonfinite_nifti(path: Path) -> int:
-    """Number of NaN/inf voxels of a NIfTI file as stored (0 for integer datatypes)."""
-    proxy = nib.load(str(path))
-    if not isinstance(proxy, nib.Nifti1Image | nib.Nifti2Image):
-        raise InputDataError(f"{path} has a NIfTI ending but is not a NIfTI-1/2 file")
-    if not np.issubdtype(proxy.get_data_dtype(), np.floating):
-        return 0
-    data = np.asarray(proxy.dataobj)
-    return int(np.size(data) - np.count_nonzero(np.isfinite(data)))
 
 
 def require_same_grid(reference: PathLike, other: PathLike, tolerance: float = 1e-4) -> None:
@@ -183,7 +217,8 @@ def atomic_path(target: PathLike, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``target``; rename it over ``target`` when the block succeeds.
 
     The temporary name keeps the target's ending so that writers that choose a format by extension
-    (SimpleITK, matplotlib) work. On an exception the temporary file is removed and ``target`` is untouched.
+    (SimpleITK, matplotlib) work, and the file gets the permissions the user's umask gives any new file. On
+    an exception the temporary file is removed and ``target`` is untouched.
 
     Raises:
         OutputExistsError: ``target`` exists and ``overwrite`` is false.
@@ -192,15 +227,29 @@ def atomic_path(target: PathLike, overwrite: bool = True) -> Iterator[Path]:
     if target.exists() and not overwrite:
         raise OutputExistsError(f"{target} already exists; pass --overwrite to replace it")
     target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=_full_suffix(target), dir=target.parent)
-    os.close(handle)
-    temporary_path = Path(temporary)
+    temporary_path = _create_temporary(target)
     try:
         yield temporary_path
         os.replace(temporary_path, target)
     finally:
         if temporary_path.exists():
             temporary_path.unlink()
+
+
+def _create_temporary(target: Path) -> Path:
+    """Create an empty, new file beside ``target`` with the permissions of a normally created file.
+
+    ``tempfile.mkstemp`` would create it with mode 0600, so a shared output (a group-readable nnUNet_raw)
+    would become private; ``os.open`` with mode 0666 lets the user's umask decide, as for any new file.
+    """
+    for _ in range(100):
+        candidate = target.parent / f".{target.name}.{secrets.token_hex(6)}{_full_suffix(target)}"
+        try:
+            os.close(os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"could not create a temporary file beside {target}")
 
 
 def _full_suffix(path: Path) -> str:

@@ -11,7 +11,9 @@ from pathlib import Path
 
 import numpy as np
 
-from strokeseg.errors import InputDataError
+from strokeseg.defaults import GRID_TOLERANCE_MM
+from strokeseg.errors import GeometryError, InputDataError
+from strokeseg.grids import on_reference_grid
 from strokeseg.io import Geometry, read_array
 
 
@@ -20,17 +22,29 @@ def lesion_mask(label_map: np.ndarray, labels: Sequence[int] | None = None,
     """Boolean lesion mask of a label map: voxels with a value in ``labels`` (None: > 0, ignore label excluded).
 
     Raises:
-        InputDataError: the map holds non-integer values (e.g. probabilities instead of labels); the message
-            does not name the file, callers prefix it.
+        InputDataError: the map holds non-integer values (e.g. probabilities instead of labels) or negative
+            values (no nnU-Net label is negative; an unsigned mask saved as signed, or an intensity image given
+            by mistake); the message does not name the file, callers prefix it.
     """
-    if np.issubdtype(label_map.dtype, np.floating) and not np.array_equal(label_map, np.round(label_map)):
-        raise InputDataError("holds non-integer values; expected a label map (0 = background)")
+    check_label_values(label_map)
     if labels is not None:
         return np.isin(label_map, np.asarray(labels))
     mask = label_map > 0
     if ignore_label is not None:
         mask &= label_map != ignore_label
     return mask
+
+
+def check_label_values(label_map: np.ndarray) -> None:
+    """Raise InputDataError unless ``label_map`` is a 3-D array of non-negative integers (message without file)."""
+    if label_map.ndim != 3:
+        raise InputDataError(f"has {label_map.ndim} dimensions (array shape {label_map.shape}); expected a 3-D "
+                             "label map (a 4-D file holds one volume per time point or channel: save one)")
+    if np.issubdtype(label_map.dtype, np.floating) and not np.array_equal(label_map, np.round(label_map)):
+        raise InputDataError("holds non-integer values; expected a label map (0 = background)")
+    if not np.issubdtype(label_map.dtype, np.unsignedinteger) and label_map.size and label_map.min() < 0:
+        raise InputDataError(f"holds negative values (minimum {label_map.min()}); expected a label map of "
+                             "non-negative integers (0 = background); check how the mask was saved")
 
 
 def read_lesion_mask(path: Path, what: str) -> tuple[np.ndarray, np.ndarray, Geometry]:
@@ -41,13 +55,33 @@ def read_lesion_mask(path: Path, what: str) -> tuple[np.ndarray, np.ndarray, Geo
         what: what the file is, for error messages (``"prediction of case X"``).
 
     Raises:
-        InputDataError: the file is missing, unreadable, holds NaN or non-integer values.
+        InputDataError: the file is missing, unreadable or damaged, or holds NaN, negative or non-integer values.
     """
     label_map, geometry = read_array(path, what)
     try:
         return label_map, lesion_mask(label_map), geometry
     except InputDataError as error:
         raise InputDataError(f"{what} {path} {error}") from None
+
+
+def read_lesion_mask_on_grid(path: Path, what: str, grid: Geometry,
+                             tolerance: float = GRID_TOLERANCE_MM) -> np.ndarray:
+    """Boolean lesion mask (label > 0) of a label-map file, on ``grid``.
+
+    A file holding the same voxels in another axis order or direction is reoriented exactly
+    (:func:`strokeseg.grids.on_reference_grid`).
+
+    Raises:
+        GeometryError: the file is on another grid (the message names it and says what differs).
+        InputDataError: the file is missing, unreadable or damaged, or not a label map.
+    """
+    _, mask, geometry = read_lesion_mask(path, what)
+    try:
+        on_grid, _ = on_reference_grid(mask.astype(np.uint8), geometry, grid, f"{what} {path}", "image",
+                                       tolerance)
+    except GeometryError as error:
+        raise GeometryError(f"{error}; resample it onto that grid") from None
+    return on_grid > 0
 
 
 def majority_vote(masks: Sequence[np.ndarray], k: int) -> np.ndarray:

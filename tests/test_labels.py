@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from strokeseg.errors import InputDataError
-from strokeseg.labels import majority_vote
+from strokeseg.labels import lesion_mask, majority_vote
 
 
 def test_two_of_three_readings() -> None:
@@ -27,3 +27,20 @@ def test_two_of_three_readings() -> None:
 def test_bad_votes_are_refused(masks: list[np.ndarray], k: int, message: str) -> None:
     with pytest.raises(InputDataError, match=message):
         majority_vote(masks, k)
+
+
+@pytest.mark.parametrize(("label_map", "message"), [
+    (np.array([[[0, -1], [1, 0]]], dtype=np.int16), "negative values"),
+    (np.array([[[0.0, -1.0], [1.0, 0.0]]]), "negative values"),
+    (np.array([[[0.0, 0.4], [1.0, 0.0]]], dtype=np.float32), "non-integer"),
+    (np.zeros((2, 2, 2, 2), dtype=np.uint8), "4 dimensions"),
+])
+def test_label_maps_that_are_no_label_maps_are_refused(label_map: np.ndarray, message: str) -> None:
+    with pytest.raises(InputDataError, match=message):
+        lesion_mask(label_map)
+
+
+def test_lesion_is_every_positive_value_but_the_ignore_label() -> None:
+    label_map = np.array([[[0, 1], [2, 3]]], dtype=np.uint8)
+    assert lesion_mask(label_map, ignore_label=2).tolist() == [[[False, True], [False, True]]]
+    assert lesion_mask(label_map, labels=[3]).tolist() == [[[False, False], [False, True]]]

@@ -22,7 +22,8 @@ from strokeseg.dataset_conversion.diffusion import combine_volumes, select_b_vol
 from strokeseg.dataset_conversion.sources import SPLIT_TRAIN, CaseSource, ChannelSource, CohortSpec
 from strokeseg.dataset_conversion.validation import lesion_statistics, normalise_mask, union_of_masks
 from strokeseg.defaults import B0_MAX_B_VALUE, GRID_TOLERANCE_MM, LESION_CONNECTIVITY
-from strokeseg.errors import GeometryError, InputDataError
+from strokeseg.errors import InputDataError
+from strokeseg.grids import on_reference_grid
 from strokeseg.io import Geometry, array_to_image, read_array, write_image_atomic
 from strokeseg.location.registration import RegistrationMethod, register_and_resample
 from strokeseg.modalities import CHANNEL_ADC, adc_reference_value, adc_unit_factor
@@ -190,53 +191,6 @@ def _channel_on_reference_grid(channel: ChannelSource, reference_channel: Channe
     if result.rejected_shift_mm is not None:
         extra[f"{prefix}_registration_rejected_shift_mm"] = round(result.rejected_shift_mm, 3)
     return sitk.GetArrayFromImage(result.image), extra
-
-
-def on_reference_grid(array: np.ndarray, geometry: Geometry, reference: Geometry, what: str, reference_what: str,
-                      tolerance: float = GRID_TOLERANCE_MM) -> tuple[np.ndarray, bool]:
-    """``array`` on the ``reference`` grid, and whether it had to be reoriented.
-
-    Grids that agree within ``tolerance`` are taken as they are. A grid that holds exactly the same voxel
-    centres in another axis order or direction (e.g. a mask saved by a viewer that flips the y axis, or
-    dcm2niix output against a DICOM-derived mask) is reoriented voxel by voxel (nearest neighbour; no
-    interpolation happens because the centres coincide).
-
-    Raises:
-        GeometryError: any other difference; the message lists it.
-    """
-    problems = geometry.differences(reference, tolerance)
-    if not problems:
-        return array, False
-    if same_voxel_centres(geometry, reference, tolerance):
-        image = array_to_image(array, geometry)
-        target = sitk.Image([int(size) for size in reference.size], image.GetPixelID())
-        target.SetSpacing(reference.spacing)
-        target.SetOrigin(reference.origin)
-        target.SetDirection(reference.direction)
-        resampled = sitk.Resample(image, target, sitk.Transform(), sitk.sitkNearestNeighbor, 0.0, image.GetPixelID())
-        return sitk.GetArrayFromImage(resampled), True
-    raise GeometryError(f"{what} is not on the grid of the {reference_what}: {'; '.join(problems)}")
-
-
-def same_voxel_centres(first: Geometry, second: Geometry, tolerance: float = GRID_TOLERANCE_MM) -> bool:
-    """Whether two 3-D grids hold the same voxel centres (up to axis order and direction): same sizes and
-    spacings as multisets and the same eight corner voxel centres in physical space (mm)."""
-    if sorted(first.size) != sorted(second.size) or len(first.size) != 3:
-        return False
-    if not np.allclose(sorted(first.spacing), sorted(second.spacing), atol=tolerance, rtol=0):
-        return False
-    return bool(np.allclose(_corners(first), _corners(second), atol=tolerance, rtol=0))
-
-
-def _corners(geometry: Geometry) -> np.ndarray:
-    """Physical positions (mm) of the eight corner voxel centres, sorted lexicographically."""
-    direction = np.asarray(geometry.direction, dtype=float).reshape(3, 3)
-    scaled = direction * np.asarray(geometry.spacing, dtype=float)
-    indices = np.array([[i, j, k] for i in (0, geometry.size[0] - 1) for j in (0, geometry.size[1] - 1)
-                        for k in (0, geometry.size[2] - 1)], dtype=float)
-    points = indices @ scaled.T + np.asarray(geometry.origin, dtype=float)
-    points = np.round(points, 3)
-    return points[np.lexsort(points.T[::-1])]
 
 
 def _read_labels(case: CaseSource, spec: CohortSpec, reference_channel: ChannelSource, grid: Geometry,

@@ -34,10 +34,13 @@ def normalise_mask(values: np.ndarray, mask_values: Iterable[int], binary: bool)
         binary: a binary lesion mask: background 0 plus at most one other value (1, 255, 1.0 ...), written as 1.
 
     Raises:
-        InputDataError: non-integer values, a second non-zero value in a binary mask, or values outside
-            ``mask_values``.
+        InputDataError: negative or non-integer values, a second non-zero value in a binary mask, or values
+            outside ``mask_values``.
     """
     unique = np.unique(values)
+    if unique.size and unique[0] < 0:
+        raise InputDataError(f"holds negative values ({_listing(unique[unique < 0][:3])}); expected a label map of "
+                             "non-negative integers (0 = background); check how the mask was saved")
     if not np.all(np.equal(np.mod(unique, 1), 0)):
         odd = [f"{value:g}" for value in unique[np.mod(unique, 1) != 0][:3]]
         raise InputDataError(f"holds non-integer values ({', '.join(odd)}, ...); expected a label map, "

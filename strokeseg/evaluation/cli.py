@@ -23,6 +23,7 @@ from strokeseg.cli_options import (
     add_overwrite,
     add_predictions,
     add_references,
+    add_strict,
     add_uncertainty_options,
     add_workers,
 )
@@ -89,9 +90,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     output = parser.add_argument_group("output")
     add_out(output, "report folder")
     add_overwrite(output, "an existing report in --out")
-    output.add_argument("--strict", action="store_true",
-                        help="fail on missing predictions, extra files, unreadable files and grid mismatches "
-                             "(default: report them case by case in per_case.csv)")
+    add_strict(output, "missing predictions, extra files, unreadable files and grid mismatches",
+               "report them case by case in per_case.csv")
     output.add_argument("--no-plots", action="store_true", help="do not write the PNG figures")
     output.add_argument("--baseline", help="model every other model is compared with (default: the first)")
 
@@ -251,9 +251,14 @@ def format_overview(result: EvaluationResult) -> str:
         interval = (f"{_number(dice.get('mean'))} [{_number(dice.get('ci_low'))}, {_number(dice.get('ci_high'))}]"
                     if dice else "-")
         lines.append(f"{name[:40]:<40} {ok:>6} {sum(counts.values()) - ok:>6} {interval:>26} {_number(micro):>10}")
-    problems = len(result.summary["problems"])
-    if problems:
-        lines.append(f"{problems} case problem(s) reported in per_case.csv (status column); --strict makes them fatal")
+    problems = result.summary["problems"]
+    located = [p for p in problems if p["status"] == "location_failed"]
+    if len(problems) > len(located):
+        lines.append(f"{len(problems) - len(located)} case problem(s) reported in per_case.csv (status column); "
+                     "--strict makes them fatal")
+    if located:
+        lines.append(f"{len(located)} case(s) could not be located with the atlas (stratum 'unknown'; "
+                     "summary.json 'problems'); --strict makes them fatal")
     lines.append(f"report: {result.files[0].parent} ({len(result.files)} files)")
     return "\n".join(lines)
 

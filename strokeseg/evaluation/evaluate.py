@@ -74,6 +74,7 @@ from strokeseg.location.cache import (
 from strokeseg.nnunet.probabilities import probability_file
 from strokeseg.nnunet.raw import case_image
 from strokeseg.parallel import run_parallel
+from strokeseg.volumes import UNKNOWN
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +84,10 @@ VOLUME_AGREEMENT_FILE = "volume_agreement.csv"
 LEARNING_CURVE_FILE = "learning_curve.csv"
 SUMMARY_FILE = "summary.json"
 LOCATION_CACHE_FILE = "locations.csv"
+#: ``status`` of a summary problem: the atlas could not locate a case (its location stratum is "unknown").
+STATUS_LOCATION_FAILED = "location_failed"
+#: ``model`` of a problem that concerns a case for every model (its location).
+ALL_MODELS = "(all models)"
 #: Files whose presence means a report exists in a folder.
 REPORT_MARKERS: tuple[str, ...] = (PER_CASE_FILE, SUMMARY_FILE)
 
@@ -164,14 +169,17 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
     if request.strict and failed:
         raise InputDataError(_problem_message(failed, "evaluation"))
     per_case = _per_case_table(rows + problem_rows)
-    locations = _locations(request, per_case)
+    locations, location_problems = _locations(request, per_case)
+    if request.strict and location_problems:
+        raise InputDataError(_problem_message(location_problems, "atlas location"))
     strata_table, stratifications = assign_strata(
         _evaluated_case_ids(per_case, request.reference), _reference_volumes(per_case, request.reference),
         request.cases, request.by, locations, request.strata, case_locations=request.location in ("auto", "cases"))
     per_case = per_case.merge(strata_table, on="case_id", how="left")
     per_case = per_case[_column_order(per_case, stratifications)]
     files = _write_report(request, per_case, stratifications)
-    summary = _summary(request, per_case, stratifications, files, time.perf_counter() - started)
+    summary = _summary(request, per_case, stratifications, files, time.perf_counter() - started,
+                       location_problems)
     files.append(write_json_atomic(request.out / SUMMARY_FILE, summary))
     _remove_stale(previous_files, files)
     return EvaluationResult(per_case, summary, tuple(files))
@@ -191,6 +199,30 @@ def _check_request(request: EvaluationRequest) -> None:
         raise ConfigurationError(f"--location must be one of {', '.join(LOCATION_SOURCES)}")
     if request.jobs < 1:
         raise ConfigurationError(f"-j/--workers must be at least 1, got {request.jobs}")
+    columns = set() if request.cases is None else set(request.cases.columns)
+    for column in request.by:
+        if column not in columns:
+            available = ", ".join(sorted(columns)) if request.cases is not None else "no cases.csv was given"
+            raise ConfigurationError(f"--by {column}: no such column in cases.csv ({available})")
+    if request.location == "cases" and not _has_cases_location(request):
+        raise ConfigurationError("--location cases: cases.csv has no location values; use --location atlas "
+                                 "with --images, or --location none")
+    if request.location == "atlas":
+        require_location_atlas()
+        _atlas_images(request)
+
+
+def _atlas_images(request: EvaluationRequest) -> Path:
+    """The images the atlas registration reads (``--images``, else the reference dataset's)."""
+    images = request.images_folder or request.reference.images_folder
+    if images is None:
+        raise ConfigurationError("--location atlas needs the case images for registration: pass --images DIR")
+    return images
+
+
+def _has_cases_location(request: EvaluationRequest) -> bool:
+    return request.cases is not None and "location" in request.cases.columns and bool(
+        request.cases["location"].notna().any())
 
 
 def _previous_report_files(out: Path, overwrite: bool) -> list[Path]:
@@ -273,31 +305,28 @@ def _reference_volumes(per_case: pd.DataFrame, reference: ReferenceSet) -> list[
             for case in _evaluated_case_ids(per_case, reference)]
 
 
-def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, str] | None:
-    """Atlas locations when the atlas is the location source, else None (cases.csv or no location strata)."""
-    has_cases_location = request.cases is not None and "location" in request.cases.columns and bool(
-        request.cases["location"].notna().any())
-    if request.location == "cases" and not has_cases_location:
-        raise ConfigurationError("--location cases: cases.csv has no location values; use --location atlas "
-                                 "with --images, or --location none")
+def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[dict[str, str] | None,
+                                                                              list[dict[str, Any]]]:
+    """Atlas locations when the atlas is the location source, else None (cases.csv or no location strata), and
+    a problem row (model ``ALL_MODELS``, status ``location_failed``) for every case the atlas could not locate."""
     if request.location != "atlas":
-        if request.location == "auto" and not has_cases_location:
+        if request.location == "auto" and not _has_cases_location(request):
             logger.info("no location strata: cases.csv has no location column (use --location atlas for the atlas)")
-        return None
-    require_location_atlas()
-    images = request.images_folder or request.reference.images_folder
-    if images is None:
-        raise ConfigurationError("--location atlas needs the case images for registration: pass --images DIR")
+        return None, []
+    images = _atlas_images(request)
     case_ids = _evaluated_case_ids(per_case, request.reference)
     volumes = dict(zip(case_ids, _reference_volumes(per_case, request.reference), strict=True))
     empty = {case for case, volume in volumes.items() if volume == 0}
     tasks = []
+    problems: list[dict[str, Any]] = []
     for case in case_ids:
         image = case_image(images, case)
         if case in empty:
             continue
         if image is None:
             logger.warning("case %s: no image in %s for the atlas registration; location 'unknown'", case, images)
+            problems.append(_location_problem(case, f"no image in {images} for the atlas registration "
+                                                    f"({case}_0000.nii.gz or {case}.nii.gz)"))
             continue
         tasks.append(LocationTask(case, image, request.reference.files[case], request.location_min_fraction))
     cache_path = request.location_cache or request.out / LOCATION_CACHE_FILE
@@ -308,7 +337,17 @@ def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, 
         cache[row["case_id"]] = row
     if todo:
         write_location_cache(cache_path, cache)
-    return location_labels(case_ids, cache, empty)
+    for task in tasks:
+        cached = cache.get(task.case_id, {})
+        if cached.get("note"):
+            problems.append(_location_problem(task.case_id, str(cached["note"]), str(cached.get("location"))))
+    return location_labels(case_ids, cache, empty), sorted(problems, key=lambda row: row["case_id"])
+
+
+def _location_problem(case_id: str, note: str, location: str = UNKNOWN) -> dict[str, Any]:
+    """A summary problem row of a case the atlas could not locate (or located with a failed registration QC)."""
+    return {"model": ALL_MODELS, "case_id": case_id, "status": STATUS_LOCATION_FAILED,
+            "note": f"atlas location {location!r}: {note}"}
 
 
 def _column_order(per_case: pd.DataFrame, stratifications: Sequence[Stratification]) -> list[str]:
@@ -364,7 +403,8 @@ def _learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple
 
 
 def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications: Sequence[Stratification],
-             files: Sequence[Path], seconds: float) -> dict[str, Any]:
+             files: Sequence[Path], seconds: float, location_problems: Sequence[dict[str, Any]] = ()
+             ) -> dict[str, Any]:
     overall = stratum_summary(per_case, OVERALL, request.bootstrap)
     agreement = volume_agreement_table(per_case, [], request.loa_z)
     models = {}
@@ -410,7 +450,7 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
                              "file": stratum_file_name(s)} for s in stratifications],
         "learning_curve": None if curve is None else {"points": curve[0].to_dict("records"), "fit": curve[1]},
         "cases_without_cases_csv_row": cases_without_row,
-        "problems": problems.to_dict("records"),
+        "problems": problems.to_dict("records") + list(location_problems),
         "files": [path.name for path in files] + [SUMMARY_FILE],
         "overall_stratum": ALL,
     }

@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from strokeseg.defaults import (
+    ENSEMBLE_LABEL_THRESHOLD,
     GRID_TOLERANCE_MM,
     LESION_CONNECTIVITY,
     NSD_TOLERANCE_MM,
@@ -30,7 +31,8 @@ from strokeseg.errors import InputDataError
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics
 from strokeseg.evaluation.engines import select_engine
 from strokeseg.evaluation.probability import ensemble_mean_probability, max_dice, uncertainty_index
-from strokeseg.io import read_array
+from strokeseg.grids import on_reference_grid, same_voxel_centres
+from strokeseg.io import Geometry, read_array
 from strokeseg.labels import lesion_mask
 from strokeseg.nnunet.probabilities import read_foreground_probability
 
@@ -44,6 +46,10 @@ STATUS_EXTRA_PREDICTION = "extra_prediction"
 STATUS_MISSING_REFERENCE = "missing_reference"
 STATUS_GRID_MISMATCH = "grid_mismatch"
 STATUS_UNREADABLE = "unreadable"
+STATUS_ENSEMBLE_MISMATCH = "ensemble_mismatch"
+#: ``note`` of a case whose prediction was reoriented onto the reference grid.
+REORIENTED_NOTE = ("prediction reoriented onto the reference grid (the same voxels stored in another axis order or "
+                   "direction)")
 #: Columns added when probability maps are evaluated.
 PROBABILITY_COLUMNS: tuple[str, ...] = ("max_dice", "max_dice_threshold", "uncertainty_index", "needs_review")
 
@@ -85,7 +91,12 @@ class CaseTask:
 
 
 def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[str, Any]:
-    """Evaluate one case from its files; the row of ``per_case.csv`` (status ``ok`` or the problem)."""
+    """Evaluate one case from its files; the row of ``per_case.csv`` (status ``ok`` or the problem).
+
+    A prediction on the reference's voxels in another axis order or direction is reoriented onto the
+    reference grid first (exactly, as the converters do; the note says so); any other grid difference is
+    ``grid_mismatch``, never a voxel-by-voxel comparison.
+    """
     row: dict[str, Any] = {"model": task.model, "case_id": task.case_id, "status": STATUS_OK, "note": "",
                            "reference_file": str(task.reference), "prediction_file": str(task.prediction)}
     try:
@@ -94,16 +105,22 @@ def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[st
     except InputDataError as error:
         return {**row, "status": STATUS_UNREADABLE, "note": str(error)}
     differences = reference_grid.differences(prediction_grid, settings.grid_tolerance_mm)
-    if differences:
+    reoriented = bool(differences) and same_voxel_centres(prediction_grid, reference_grid, settings.grid_tolerance_mm)
+    if differences and not reoriented:
         return {**row, "status": STATUS_GRID_MISMATCH,
-                "note": "prediction grid differs from the reference (not resampled): " + "; ".join(differences)}
+                "note": f"prediction grid differs from the reference (not resampled): prediction {task.prediction} "
+                        f"vs reference {task.reference}: " + "; ".join(differences)}
+    if reoriented:
+        prediction_map, _ = on_reference_grid(prediction_map, prediction_grid, reference_grid, "prediction",
+                                              "reference", settings.grid_tolerance_mm)
+        row["note"] = REORIENTED_NOTE
     try:
-        reference = lesion_mask(reference_map, settings.labels, settings.ignore_label)
-        prediction = lesion_mask(prediction_map, settings.labels, settings.ignore_label)
+        reference = _lesion_mask(reference_map, task.reference, "reference", settings)
+        prediction = _lesion_mask(prediction_map, task.prediction, "prediction", settings)
     except InputDataError as error:
-        return {**row, "status": STATUS_UNREADABLE, "note": f"{error}"}
-    if settings.ignore_label is not None:
-        ignored = reference_map == settings.ignore_label
+        return {**row, "status": STATUS_UNREADABLE, "note": str(error)}
+    ignored = None if settings.ignore_label is None else reference_map == settings.ignore_label
+    if ignored is not None:
         prediction &= ~ignored
     spacing_zyx = tuple(reversed(reference_grid.spacing))
     engine = select_engine(settings.device)
@@ -111,19 +128,69 @@ def evaluate_case_files(task: CaseTask, settings: EvaluationSettings) -> dict[st
     row.update(CaseMetrics.from_analysis(analysis, spacing_zyx, settings.nsd_tolerance_mm).as_row())
     if task.probabilities:
         try:
-            row.update(_probability_metrics(task.probabilities, reference, prediction, settings))
+            members = [_on_grid(read_foreground_probability(path, tuple(reversed(prediction_grid.size))),
+                                prediction_grid, reference_grid, reoriented, settings)
+                       for path in task.probabilities]
+            row.update(probability_metrics(members, reference, prediction, prediction_map > 0, ignored, settings))
+        except EnsembleMismatchError as error:
+            return {**row, "status": STATUS_ENSEMBLE_MISMATCH, "note": f"prediction {task.prediction}: {error}"}
         except InputDataError as error:
             return {**row, "status": STATUS_UNREADABLE, "note": str(error)}
     return row
 
 
-def _probability_metrics(files: Sequence[Path], reference: np.ndarray, prediction: np.ndarray,
-                         settings: EvaluationSettings) -> dict[str, Any]:
-    members = [read_foreground_probability(path, reference.shape) for path in files]
-    mean = members[0] if len(members) == 1 else ensemble_mean_probability(members)
-    best_dice, threshold = max_dice(mean, reference)
-    index = uncertainty_index(mean, prediction, settings.uncertainty_divergence_threshold,
-                              settings.uncertainty_prior)
+def _lesion_mask(label_map: np.ndarray, path: Path, what: str, settings: EvaluationSettings) -> np.ndarray:
+    try:
+        return lesion_mask(label_map, settings.labels, settings.ignore_label)
+    except InputDataError as error:
+        raise InputDataError(f"{what} {path} {error}") from None
+
+
+def _on_grid(array: np.ndarray, grid: Geometry, reference_grid: Geometry, reorient: bool,
+             settings: EvaluationSettings) -> np.ndarray:
+    """A probability map in the prediction's array order moved onto the reference grid with the prediction."""
+    if not reorient:
+        return array
+    return on_reference_grid(array, grid, reference_grid, "probability map", "reference",
+                             settings.grid_tolerance_mm)[0]
+
+
+class EnsembleMismatchError(InputDataError):
+    """The evaluated label map is not the soft-voting segmentation of the ensemble's probability maps."""
+
+
+def probability_metrics(members: Sequence[np.ndarray], reference: np.ndarray, prediction: np.ndarray,
+                        predicted_labels: np.ndarray, ignored: np.ndarray | None,
+                        settings: EvaluationSettings) -> dict[str, Any]:
+    """max_dice, its threshold, the uncertainty index and needs_review of one case (docs/evaluation.md).
+
+    One definition of an ensemble (soft voting, Kim et al.): p̄ is the mean of the members' foreground
+    probabilities, its segmentation is p̄ ≥ ENSEMBLE_LABEL_THRESHOLD, and ``max_dice`` and the uncertainty
+    index are computed on p̄. With two or more members the evaluated labels must be that segmentation.
+
+    Args:
+        members: the members' foreground probabilities on the reference grid (z, y, x).
+        reference: the reference lesion mask.
+        prediction: the evaluated lesion mask P of the uncertainty index (ignore-label voxels removed).
+        predicted_labels: voxels the evaluated label map marks with any label > 0.
+        ignored: voxels of the reference's ignore label (removed before ``max_dice``), or None.
+        settings: the uncertainty settings.
+
+    Raises:
+        EnsembleMismatchError: two or more members and ``predicted_labels`` differ from p̄ ≥ the threshold.
+    """
+    mean = ensemble_mean_probability(members)
+    if len(members) > 1:
+        differing = int(np.count_nonzero((mean >= ENSEMBLE_LABEL_THRESHOLD) != predicted_labels))
+        if differing:
+            raise EnsembleMismatchError(
+                f"the prediction differs in {differing} voxel(s) from the soft-voting segmentation of the "
+                f"{len(members)} probability maps (mean probability ≥ {ENSEMBLE_LABEL_THRESHOLD}); it was made "
+                "otherwise (nnU-Net averages logits). Evaluate the folder 'strokeseg uncertainty --members ...' "
+                "writes, whose labels are that segmentation")
+    scored = np.ones(mean.shape, dtype=bool) if ignored is None else ~ignored
+    best_dice, threshold = max_dice(mean[scored], reference[scored])
+    index = uncertainty_index(mean, prediction, settings.uncertainty_divergence_threshold, settings.uncertainty_prior)
     review = "" if math.isnan(index) else ("yes" if index > settings.uncertainty_review_cut else "no")
     return {"max_dice": best_dice, "max_dice_threshold": threshold, "uncertainty_index": index,
             "needs_review": review}

@@ -33,10 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cli_location(args: argparse.Namespace) -> int:
+    from strokeseg.errors import OutputExistsError
     from strokeseg.io import write_json_atomic
     from strokeseg.location.atlas import LOCATION_CLASSES, load_location_atlas
     from strokeseg.location.lookup import locate_case
 
+    if args.json is not None and args.json.exists() and not args.overwrite:  # refused before the registration
+        raise OutputExistsError(f"{args.json} already exists; pass --overwrite to replace it")
     atlas = load_location_atlas(args.cache_dir, args.atlas_source)
     result = locate_case(args.image, args.mask, min_fraction=args.location_min_fraction, atlas=atlas,
                          qc_threshold=args.qc_threshold)

@@ -7,6 +7,8 @@ per region for region-based training. strokeseg uses the foreground probability 
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -53,7 +55,8 @@ def read_foreground_probability(path: Path, shape: tuple[int, ...]) -> np.ndarra
     """Foreground probability (z, y, x) of one nnU-Net ``.npz`` file, checked against the label map's ``shape``.
 
     Raises:
-        InputDataError: the file is missing or unreadable, has another shape, or holds values outside [0, 1].
+        InputDataError: the file is missing, unreadable, cut off or damaged (zip CRC), has another shape, or holds
+            values outside [0, 1] or NaN; every message names the file.
     """
     if not path.is_file():
         raise InputDataError(f"probability map {path} does not exist (predict with --save_probabilities)")
@@ -63,8 +66,9 @@ def read_foreground_probability(path: Path, shape: tuple[int, ...]) -> np.ndarra
                 raise InputDataError(f"probability map {path} has no {PROBABILITY_KEY!r} array "
                                      f"(keys: {', '.join(archive.files)})")
             probabilities = archive[PROBABILITY_KEY]
-    except (OSError, ValueError) as error:
-        raise InputDataError(f"probability map {path} could not be read ({error})") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as error:
+        raise InputDataError(f"probability map {path} could not be read ({type(error).__name__}: {error}); it is "
+                             "damaged or incomplete: predict the case again with --save_probabilities") from None
     if probabilities.ndim != 4 or probabilities.shape[1:] != shape:
         raise InputDataError(f"probability map {path} has shape {probabilities.shape}; expected (C, "
                              f"{', '.join(map(str, shape))}) in the reference's (z, y, x) array order")

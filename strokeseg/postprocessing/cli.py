@@ -16,6 +16,7 @@ from strokeseg.cli_options import (
     add_overwrite,
     add_predictions,
     add_references,
+    add_strict,
     add_subcommands,
     add_uncertainty_options,
     add_workers,
@@ -54,6 +55,7 @@ def _register_postprocess(subparsers: argparse._SubParsersAction) -> None:
     fit.add_argument("--hysteresis-low", type=float, nargs="+", default=list(POSTPROCESS_HYSTERESIS_LOW),
                      help="candidate growth thresholds (default: %(default)s)")
     add_overwrite(fit, "an existing parameters JSON")
+    add_strict(fit, "any case whose files cannot be used", "leave it out of the fit, listed in the JSON")
     fit.set_defaults(func=_cli_fit)
     apply = add_command(actions, "apply", "post-process a prediction folder with fitted parameters")
     add_predictions(apply, "nnUNetv2_predict output folder", required=True)
@@ -62,6 +64,8 @@ def _register_postprocess(subparsers: argparse._SubParsersAction) -> None:
     apply.add_argument("--brain-masks", type=Path, default=None,
                        help="brain masks CASE.nii.gz (needed when the parameters restrict to the brain)")
     add_overwrite(apply, "existing label maps in --out")
+    add_strict(apply, "any case whose files cannot be used (after writing the others)",
+               "skip it, listed in --out/postprocessing.json")
     apply.set_defaults(func=_cli_apply)
 
 
@@ -71,7 +75,7 @@ def _cli_fit(args: argparse.Namespace) -> int:
     result = fit_postprocessing(args.predictions, args.references, args.out, objective=args.objective,
                                 brain_masks_dir=args.brain_masks, overwrite=args.overwrite,
                                 connectivity=args.connectivity, hysteresis_high=args.hysteresis_high,
-                                hysteresis_low=args.hysteresis_low)
+                                hysteresis_low=args.hysteresis_low, strict=args.strict)
     params, validation = result["params"], result["validation"]
     hysteresis = ("off" if params["hysteresis_high"] is None
                   else f"seed p ≥ {params['hysteresis_high']}, grow to p ≥ {params['hysteresis_low']}")
@@ -81,16 +85,24 @@ def _cli_fit(args: argparse.Namespace) -> int:
     print(f"  restrict to brain: {'yes' if params['restrict_to_brain'] else 'no'}")
     for name, key in (("mean Dice", "mean_dice"), ("mean lesion F1", "mean_lesion_f1")):
         print(f"  {name}: {validation['before'][key]:.4f} -> {validation['after'][key]:.4f}")
+    for skipped in result["skipped_cases"]:
+        print(f"  left out {skipped['case_id']}: {skipped['note']}")
     print(f"wrote {args.out}")
     return 0
 
 
 def _cli_apply(args: argparse.Namespace) -> int:
+    from strokeseg.io import read_json
     from strokeseg.postprocessing import apply_postprocessing
+    from strokeseg.postprocessing.fitting import APPLIED_PARAMS_FILE
 
     written = apply_postprocessing(args.predictions, args.params, args.out, overwrite=args.overwrite,
-                                   brain_masks_dir=args.brain_masks)
-    print(f"post-processed {len(written)} case(s) into {args.out}")
+                                   brain_masks_dir=args.brain_masks, strict=args.strict)
+    skipped = read_json(args.out / APPLIED_PARAMS_FILE)["skipped_cases"]
+    for case in skipped:
+        print(f"  skipped {case['case_id']}: {case['note']}")
+    print(f"post-processed {len(written)} case(s) into {args.out}"
+          f"{f'; {len(skipped)} skipped (listed in {APPLIED_PARAMS_FILE})' if skipped else ''}")
     return 0
 
 
@@ -108,23 +120,30 @@ def _register_uncertainty(subparsers: argparse._SubParsersAction) -> None:
                         help="ensemble segmentation = mean probability ≥ this (default: %(default)s)")
     add_uncertainty_options(parser, old_spellings=True)
     add_overwrite(parser, "an existing uncertainty.csv and maps in --out")
+    add_strict(parser, "any case whose maps are missing or damaged (after writing the table)",
+               "report its status and the reason in uncertainty.csv")
     parser.set_defaults(func=_cli_uncertainty)
 
 
 def _cli_uncertainty(args: argparse.Namespace) -> int:
     from strokeseg.postprocessing import run_uncertainty
-    from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE
+    from strokeseg.postprocessing.uncertainty import STATUS_OK, UNCERTAINTY_FILE, flagged_count
 
     table = run_uncertainty(args.members, args.out, overwrite=args.overwrite, label_threshold=args.label_threshold,
                             divergence_threshold=args.uncertainty_threshold, prior=args.uncertainty_prior,
-                            review_cut=args.review_cut)
-    print(f"{len(table)} case(s), {int(table['flagged'].sum())} flagged for review "
+                            review_cut=args.review_cut, strict=args.strict)
+    problems = table[table["status"] != STATUS_OK]
+    table = table[table["status"] == STATUS_OK]
+    print(f"{len(table)} case(s), {flagged_count(table)} flagged for review "
           f"(uncertainty index > {args.review_cut}); most uncertain first:")
     for row in table.head(10).itertuples():
         index = "n/a (empty)" if math.isnan(row.uncertainty_index) else f"{row.uncertainty_index:.3f}"
         print(f"  {row.case_id:<24} {index:>12}  {row.predicted_volume_ml:8.2f} mL"
               f"{'  REVIEW' if row.flagged else ''}")
-    print(f"wrote {args.out / UNCERTAINTY_FILE}")
+    for row in problems.itertuples():
+        print(f"  {row.case_id:<24} NOT PROCESSED — {row.note}")
+    print(f"wrote {args.out / UNCERTAINTY_FILE}"
+          f"{f' ({len(problems)} case(s) not processed: status column)' if len(problems) else ''}")
     return 0
 
 
@@ -148,6 +167,8 @@ def _register_report(subparsers: argparse._SubParsersAction) -> None:
     add_connectivity(parser)
     add_workers(parser, deprecated=("--jobs",))
     add_overwrite(parser, "an existing report in --out")
+    add_strict(parser, "any case that cannot be reported (after writing the report)",
+               "report its status and the reason in report.csv")
     parser.set_defaults(func=_cli_report)
 
 
@@ -162,8 +183,14 @@ def _cli_report(args: argparse.Namespace) -> int:
         predictions_dir=args.predictions, images_dir=args.images, out_dir=args.out, references_dir=args.references,
         uncertainty_csv=args.uncertainty, case_ids=tuple(args.cases), location=not args.no_location, atlas=atlas,
         min_fraction=args.location_min_fraction, connectivity=args.connectivity, overwrite=args.overwrite,
-        jobs=args.workers))
+        jobs=args.workers, strict=args.strict))
     for row in report.itertuples():
-        print(f"{row.case_id}: {row.total_volume_ml:.2f} mL in {row.n_lesions} lesion(s), location {row.location}")
-    print(f"wrote {args.out} ({len(report)} case(s), {len(lesions)} lesion(s))")
+        if row.status == "ok":
+            print(f"{row.case_id}: {row.total_volume_ml:.2f} mL in {int(row.n_lesions)} lesion(s), "
+                  f"location {row.location}")
+        else:
+            print(f"{row.case_id}: NOT REPORTED ({row.status}) — {row.note}")
+    problems = int((report["status"] != "ok").sum())
+    print(f"wrote {args.out} ({len(report)} case(s), {len(lesions)} lesion(s)"
+          f"{f'; {problems} case(s) not reported, see the status column of report.csv' if problems else ''})")
     return 0

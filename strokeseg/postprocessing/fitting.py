@@ -34,17 +34,17 @@ from strokeseg.defaults import (
     POSTPROCESS_HYSTERESIS_HIGH,
     POSTPROCESS_HYSTERESIS_LOW,
 )
-from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
+from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError, StrokesegError
+from strokeseg.grids import on_reference_grid
 from strokeseg.io import (
     Geometry,
     array_to_image,
     image_files,
     read_array,
-    require_same_grid,
     write_image_atomic,
     write_json_atomic,
 )
-from strokeseg.labels import read_lesion_mask
+from strokeseg.labels import read_lesion_mask, read_lesion_mask_on_grid
 from strokeseg.nnunet.predictions import prediction_files
 from strokeseg.nnunet.probabilities import probability_file, read_foreground_probability
 from strokeseg.postprocessing.components import PostprocessingParams, postprocess_mask
@@ -133,10 +133,23 @@ def _load(case: PredictionCase) -> _LoadedCase:
                                                                                       prediction.shape)
     brain = None
     if case.brain_mask is not None:
-        require_same_grid(case.prediction, case.brain_mask, GRID_TOLERANCE_MM)
-        brain_map, _ = read_array(case.brain_mask, f"brain mask of case {case.case_id}")
+        what = f"brain mask of case {case.case_id}"
+        brain_map, brain_geometry = read_array(case.brain_mask, what)
+        brain_map, _ = on_reference_grid(brain_map, brain_geometry, geometry, f"{what} {case.brain_mask}",
+                                         f"prediction {case.prediction}", GRID_TOLERANCE_MM)
         brain = brain_map != 0
     return _LoadedCase(label_map, prediction, geometry, probability, brain)
+
+
+def _skipped(case_id: str, error: StrokesegError, skipped: list[dict[str, str]]) -> None:
+    """Record a case left out because of ``error`` (its files are missing, damaged or off-grid)."""
+    logger.warning("case %s left out: %s", case_id, error)
+    skipped.append({"case_id": case_id, "note": str(error)})
+
+
+def _refuse_skipped(skipped: Sequence[dict[str, str]], what: str) -> None:
+    lines = "\n".join(f"  {row['case_id']}: {row['note']}" for row in skipped)
+    raise InputDataError(f"--strict: {len(skipped)} case(s) could not be {what}:\n{lines}")
 
 
 def candidate_options(hysteresis: bool, brain_masks: bool, *, connectivity: int = LESION_CONNECTIVITY,
@@ -155,8 +168,12 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
                        brain_masks_dir: Path | None = None, overwrite: bool = False,
                        connectivity: int = LESION_CONNECTIVITY,
                        hysteresis_high: Sequence[float] = POSTPROCESS_HYSTERESIS_HIGH,
-                       hysteresis_low: Sequence[float] = POSTPROCESS_HYSTERESIS_LOW) -> dict[str, Any]:
+                       hysteresis_low: Sequence[float] = POSTPROCESS_HYSTERESIS_LOW,
+                       strict: bool = False) -> dict[str, Any]:
     """Choose post-processing parameters on validation predictions; write and return the parameters JSON.
+
+    A case whose files cannot be used (damaged, off the prediction's grid, not a label map) is left out of the
+    fit and listed under ``skipped_cases`` with the reason; missing files are refused before any work.
 
     Args:
         predictions_dir: ``nnUNetv2_predict`` output of the validation cases (``.npz`` enable hysteresis), or
@@ -168,9 +185,11 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
         overwrite: replace an existing ``out_json``.
         connectivity: component connectivity (6, 18, 26).
         hysteresis_high, hysteresis_low: candidate hysteresis thresholds.
+        strict: a left-out case is an error (nothing is written).
 
     Returns:
-        The JSON content: ``params``, ``objective``, ``validation`` (``before``/``after`` scores), inputs.
+        The JSON content: ``params``, ``objective``, ``validation`` (``before``/``after`` scores, ``n_cases``
+        used), ``skipped_cases``, inputs.
     """
     try:
         check_objective(objective)
@@ -191,26 +210,34 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
     except ValueError as error:
         raise ConfigurationError(f"post-processing search: {error}") from None
     tables: list[list[CaseComponents]] = [[] for _ in options]
+    skipped: list[dict[str, str]] = []
     for case in tqdm(cases, desc="fitting post-processing", unit="case", disable=len(cases) < 2, leave=False):
-        loaded = _load(case)
-        require_same_grid(references[case.case_id], case.prediction, GRID_TOLERANCE_MM)
-        _, reference, _ = read_lesion_mask(references[case.case_id], f"reference of case {case.case_id}")
+        try:
+            loaded = _load(case)
+            reference = read_lesion_mask_on_grid(references[case.case_id], f"reference of case {case.case_id}",
+                                                 loaded.geometry)
+        except StrokesegError as error:
+            _skipped(case.case_id, error, skipped)
+            continue
         for option, table in zip(options, tables, strict=True):
             mask = postprocess_mask(loaded.prediction, option, loaded.voxel_ml, probability=loaded.probability,
                                     brain_mask=loaded.brain_mask)
             table.append(case_components(mask, reference, loaded.voxel_ml, connectivity))
+    if skipped and (strict or not tables[0]):
+        _refuse_skipped(skipped, "used for fitting")
     sweeps = [sweep_min_volume(table, objective) for table in tables]
     best = max(range(len(options)), key=lambda i: (round(sweeps[i].score, 12), -i))
     chosen = PostprocessingParams(**{**options[best].as_dict(), "min_volume_ml": sweeps[best].min_volume_ml})
     before = validation_scores(tables[0])
     after = validation_scores(tables[best], chosen.min_volume_ml)
-    logger.info("post-processing fitted on %d case(s): mean %s %.4f -> %.4f (%s)", len(cases), objective,
+    logger.info("post-processing fitted on %d case(s): mean %s %.4f -> %.4f (%s)", len(tables[0]), objective,
                 before.objective(objective), after.objective(objective), chosen)
     result = {
         "format": PARAMS_FORMAT,
         "params": chosen.as_dict(),
         "objective": objective,
-        "validation": {"n_cases": len(cases), "before": _scores(before), "after": _scores(after)},
+        "validation": {"n_cases": len(tables[0]), "before": _scores(before), "after": _scores(after)},
+        "skipped_cases": skipped,
         "search": {"hysteresis_searched": hysteresis, "brain_mask_searched": brain_masks_dir is not None,
                    "options": len(options), "best_score_per_option": _option_scores(options, sweeps)},
         "inputs": {"predictions": str(predictions_dir), "references": str(references_dir),
@@ -253,11 +280,12 @@ def read_params(params_json: Path) -> PostprocessingParams:
 
 
 def apply_postprocessing(predictions_dir: Path, params_json: Path, out_dir: Path, *, overwrite: bool = False,
-                         brain_masks_dir: Path | None = None) -> list[Path]:
+                         brain_masks_dir: Path | None = None, strict: bool = False) -> list[Path]:
     """Post-process every label map of a prediction folder with fitted parameters.
 
     Writes ``out_dir/CASE.nii.gz`` (same grid and pixel type as the input; lesion labels are kept, voxels
-    added by hysteresis get label 1) and a copy of the parameters as ``out_dir/postprocessing.json``.
+    added by hysteresis get label 1) and a copy of the parameters as ``out_dir/postprocessing.json``, with
+    ``skipped_cases``: the cases whose files could not be used, and why (the others are written).
 
     Args:
         predictions_dir: ``nnUNetv2_predict`` output (``.npz`` needed when the parameters use hysteresis).
@@ -265,6 +293,7 @@ def apply_postprocessing(predictions_dir: Path, params_json: Path, out_dir: Path
         out_dir: output folder (must differ from ``predictions_dir``).
         overwrite: replace existing outputs.
         brain_masks_dir: brain masks, needed when the parameters restrict to the brain.
+        strict: raise InputDataError (after writing the others) when a case was skipped.
 
     Returns:
         The written label maps, in case order.
@@ -283,11 +312,20 @@ def apply_postprocessing(predictions_dir: Path, params_json: Path, out_dir: Path
         raise OutputExistsError(f"{out_dir} already holds {len(existing)} of the outputs (e.g. {existing[0]}); "
                                 "pass --overwrite to replace them")
     written = []
+    skipped: list[dict[str, str]] = []
     for case, target in tqdm(list(zip(cases, targets, strict=True)), desc="post-processing", unit="case",
                              disable=len(cases) < 2, leave=False):
-        written.append(_apply_one(case, params, target))
-    write_json_atomic(out_dir / APPLIED_PARAMS_FILE, json.loads(params_json.read_text(encoding="utf-8")))
+        try:
+            written.append(_apply_one(case, params, target))
+        except OutputExistsError:
+            raise
+        except StrokesegError as error:
+            _skipped(case.case_id, error, skipped)
+    applied = json.loads(params_json.read_text(encoding="utf-8"))
+    write_json_atomic(out_dir / APPLIED_PARAMS_FILE, {**applied, "skipped_cases": skipped})
     logger.info("post-processed %d case(s) into %s", len(written), out_dir)
+    if strict and skipped:
+        _refuse_skipped(skipped, "post-processed (the others are written)")
     return written
 
 

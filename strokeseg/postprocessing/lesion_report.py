@@ -36,13 +36,13 @@ import pandas as pd
 import SimpleITK as sitk
 from scipy import ndimage
 
-from strokeseg.defaults import GRID_TOLERANCE_MM, LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
-from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
+from strokeseg.defaults import LESION_CONNECTIVITY, LOCATION_MIN_FRACTION
+from strokeseg.errors import ConfigurationError, GeometryError, InputDataError, OutputExistsError, StrokesegError
 from strokeseg.evaluation import evaluate_pair
-from strokeseg.io import Geometry, atomic_path, image_files, read_image, require_same_grid, write_json_atomic
-from strokeseg.labels import read_lesion_mask
+from strokeseg.io import Geometry, atomic_path, image_files, read_image, write_json_atomic
+from strokeseg.labels import read_lesion_mask_on_grid
 from strokeseg.lesions import label_lesions
-from strokeseg.location.lookup import LocationAtlas, load_location_atlas, locate_case
+from strokeseg.location.lookup import LOCATION_UNKNOWN, LocationAtlas, load_location_atlas, locate_case
 from strokeseg.nnunet.raw import case_image
 from strokeseg.parallel import run_parallel
 from strokeseg.postprocessing.qc_figure import write_qc_png
@@ -59,9 +59,15 @@ PARTIAL_FOLDER = ".partial"
 #: Location value when the atlas lookup was not requested.
 LOCATION_NOT_COMPUTED = "not computed"
 
-CASE_REPORT_COLUMNS: tuple[str, ...] = ("case_id", "total_volume_ml", "n_lesions", "largest_lesion_ml", "location",
-                                        "registration_qc", "registration_ok", "uncertainty_index", "flagged",
-                                        "qc_png", "prediction_file", "image_file")
+#: ``status`` of a reported case; any other value names the problem that kept a case out (``note`` says more).
+STATUS_OK = "ok"
+STATUS_UNREADABLE = "unreadable"
+STATUS_GRID_MISMATCH = "grid_mismatch"
+STATUS_MISSING_FILE = "missing_file"
+
+CASE_REPORT_COLUMNS: tuple[str, ...] = ("case_id", "status", "note", "total_volume_ml", "n_lesions",
+                                        "largest_lesion_ml", "location", "registration_qc", "registration_ok",
+                                        "uncertainty_index", "flagged", "qc_png", "prediction_file", "image_file")
 #: Extra case columns when references are given.
 REFERENCE_COLUMNS: tuple[str, ...] = ("reference_volume_ml", "n_reference_lesions", "dice", "lesion_f1",
                                       "lesion_tp", "lesion_fp", "lesion_fn")
@@ -137,6 +143,7 @@ class ReportRequest:
         connectivity: lesion connectivity.
         overwrite: replace an existing report.
         jobs: worker processes (cases in parallel; the registration dominates the time).
+        strict: raise InputDataError after writing the report when any case could not be reported.
     """
 
     predictions_dir: Path
@@ -151,10 +158,20 @@ class ReportRequest:
     connectivity: int = LESION_CONNECTIVITY
     overwrite: bool = False
     jobs: int = 1
+    strict: bool = False
 
 
 def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Write the report folder (module docstring); returns (report.csv table, lesions.csv table)."""
+    """Write the report folder (module docstring); returns (report.csv table, lesions.csv table).
+
+    A case whose files are missing, damaged, off the image grid or not label maps is reported with that
+    ``status`` and a ``note`` naming the file; the other cases are reported as usual.
+
+    Raises:
+        OutputExistsError: a report exists and ``overwrite`` is false (checked before any work).
+        InputDataError: a requested case has no prediction; under ``strict``, any case problem (after the
+            report is written).
+    """
     out = request.out_dir
     if request.jobs < 1:
         raise ConfigurationError(f"-j/--workers must be at least 1, got {request.jobs}")
@@ -169,7 +186,8 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
                              f"{', '.join(unknown)}")
     if not case_ids:
         raise InputDataError(f"predictions folder {request.predictions_dir} holds no label maps (CASE.nii.gz)")
-    references = image_files(request.references_dir, "references") if request.references_dir is not None else None
+    references_dir = request.references_dir
+    references = image_files(references_dir, "references") if references_dir is not None else None
     uncertainty_csv = request.uncertainty_csv
     if uncertainty_csv is None and (request.predictions_dir / UNCERTAINTY_FILE).is_file():
         uncertainty_csv = request.predictions_dir / UNCERTAINTY_FILE  # the folder is a strokeseg uncertainty output
@@ -181,10 +199,9 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     tasks = []
     for case_id in case_ids:
         reference_file = None
-        if references is not None:
-            if case_id not in references:
-                raise InputDataError(f"references folder {request.references_dir} has no mask for case {case_id}")
-            reference_file = references[case_id]
+        if references_dir is not None and references is not None:
+            # a missing reference is that case's problem (reported as missing_file), not the run's
+            reference_file = references.get(case_id, references_dir / f"{case_id}.nii.gz")
         known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
         tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
     finished = {} if (out / REPORT_FILE).exists() else _finished_cases(request, tasks)
@@ -204,6 +221,13 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
     _write_csv(report, out / REPORT_FILE)
     shutil.rmtree(out / PARTIAL_FOLDER, ignore_errors=True)
     logger.info("reported %d case(s), %d lesion(s) into %s", len(report), len(lesion_table), out)
+    problems = report[report["status"] != STATUS_OK]
+    for problem in problems.itertuples():
+        logger.warning("case %s not reported (%s): %s", problem.case_id, problem.status, problem.note)
+    if request.strict and len(problems):
+        lines = "\n".join(f"  {row.case_id}: {row.status} — {row.note}" for row in problems.itertuples())
+        raise InputDataError(f"--strict: {len(problems)} case(s) could not be reported (the others are in "
+                             f"{out / REPORT_FILE}):\n{lines}")
     return report, lesion_table
 
 
@@ -225,7 +249,8 @@ class _CaseTask:
     def key(self, request: ReportRequest) -> str:
         """Identity of the inputs and settings of this case's record."""
         files = [self.prediction_file, self.reference_file, case_image(request.images_dir, self.case_id)]
-        stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None else "" for path in files]
+        stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None and path.exists() else ""
+                  for path in files]
         return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity])
 
 
@@ -249,21 +274,45 @@ def _finished_cases(request: ReportRequest, tasks: Sequence[_CaseTask]) -> dict[
     return finished
 
 
+class MissingFileError(InputDataError):
+    """A file the report needs for a case does not exist."""
+
+
 def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
-    """One case: {"case": its report.csv row, "lesions": its lesions.csv rows} (runs in worker processes)."""
+    """One case: {"case": its report.csv row, "lesions": its lesions.csv rows} (runs in worker processes).
+
+    A problem of the case's files becomes its row's ``status`` and ``note`` (no lesions, no record kept, so a
+    rerun tries the case again).
+    """
+    try:
+        return _report_readable_case(request, atlas, task)
+    except StrokesegError as error:
+        if isinstance(error, GeometryError):
+            status = STATUS_GRID_MISMATCH
+        elif isinstance(error, MissingFileError):
+            status = STATUS_MISSING_FILE
+        else:
+            status = STATUS_UNREADABLE
+        return {"case": {"case_id": task.case_id, "status": status, "note": str(error),
+                         "prediction_file": str(task.prediction_file), **task.uncertainty}, "lesions": []}
+
+
+def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, task: _CaseTask) -> dict[str, Any]:
     case_id, prediction_file, reference_file = task.case_id, task.prediction_file, task.reference_file
     image_file = case_image(request.images_dir, case_id)
     if image_file is None:
-        raise InputDataError(f"images folder {request.images_dir} has no image of case {case_id} "
-                             f"({case_id}_0000.nii.gz or {case_id}.nii.gz)")
+        raise MissingFileError(f"images folder {request.images_dir} has no image of case {case_id} "
+                               f"({case_id}_0000.nii.gz or {case_id}.nii.gz)")
+    if reference_file is not None and not reference_file.is_file():
+        raise MissingFileError(f"references folder {request.references_dir} has no mask for case {case_id}")
     image = read_image(image_file, f"image of case {case_id}")
-    require_same_grid(image_file, prediction_file, GRID_TOLERANCE_MM)
-    _, prediction, geometry = read_lesion_mask(prediction_file, f"prediction of case {case_id}")
+    geometry = Geometry.of(image)
+    prediction = read_lesion_mask_on_grid(prediction_file, f"prediction of case {case_id}", geometry)
     reference = None
     if reference_file is not None:
-        require_same_grid(image_file, reference_file, GRID_TOLERANCE_MM)
-        _, reference, _ = read_lesion_mask(reference_file, f"reference of case {case_id}")
-    row: dict[str, Any] = {"case_id": case_id, "location": LOCATION_NOT_COMPUTED, "registration_qc": math.nan,
+        reference = read_lesion_mask_on_grid(reference_file, f"reference of case {case_id}", geometry)
+    row: dict[str, Any] = {"case_id": case_id, "status": STATUS_OK, "note": "", "location": LOCATION_NOT_COMPUTED,
+                           "registration_qc": math.nan,
                            "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
                            "prediction_file": str(prediction_file), "image_file": str(image_file),
                            **task.uncertainty}
@@ -271,12 +320,17 @@ def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _Cas
     if request.location:
         mask_image = sitk.GetImageFromArray(prediction.astype(np.uint8))
         mask_image.CopyInformation(image)
-        located = locate_case(image, mask_image, min_fraction=request.min_fraction, atlas=atlas,
-                              connectivity=request.connectivity)
-        # both sides list components by decreasing volume; equal-volume lesions may swap their classes
-        locations = [lesion.label for lesion in located.lesions]
-        row.update(location=located.label, registration_qc=located.registration_qc,
-                   registration_ok=located.registration_ok)
+        try:
+            located = locate_case(image, mask_image, min_fraction=request.min_fraction, atlas=atlas,
+                                  connectivity=request.connectivity)
+        except StrokesegError as error:  # the volumes are still right; the location is not known
+            logger.warning("case %s: location unknown (%s)", case_id, error)
+            row.update(location=LOCATION_UNKNOWN, registration_ok=False, note=f"atlas location failed: {error}")
+        else:
+            # both sides list components by decreasing volume; equal-volume lesions may swap their classes
+            locations = [lesion.label for lesion in located.lesions]
+            row.update(location=located.label, registration_qc=located.registration_qc,
+                       registration_ok=located.registration_ok)
     lesions = lesion_records(prediction, geometry, reference=reference, locations=locations,
                              connectivity=request.connectivity)
     row.update(total_volume_ml=float(np.count_nonzero(prediction)) * voxel_volume_ml(geometry.spacing),

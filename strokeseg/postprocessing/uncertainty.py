@@ -32,27 +32,38 @@ from strokeseg.defaults import (
     UNCERTAINTY_PRIOR,
     UNCERTAINTY_REVIEW_CUT,
 )
-from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
+from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError, StrokesegError
 from strokeseg.evaluation import ensemble_mean_probability, uncertainty_index
 from strokeseg.io import Geometry, array_to_image, atomic_path, image_files, read_header_geometry, write_image_atomic
-from strokeseg.nnunet.probabilities import PROBABILITY_SUFFIX, probability_files, read_foreground_probability
+from strokeseg.nnunet.probabilities import (
+    PROBABILITY_SUFFIX,
+    probability_file,
+    probability_files,
+    read_foreground_probability,
+)
 from strokeseg.volumes import voxel_volume_ml
 
 logger = logging.getLogger(__name__)
 
 UNCERTAINTY_FILE = "uncertainty.csv"
+#: ``status`` of a processed case; a case whose files are missing or damaged gets ``unreadable`` and a ``note``.
+STATUS_OK = "ok"
+STATUS_UNREADABLE = "unreadable"
 MEAN_PROBABILITY_FOLDER = "mean_probability"
 #: Columns of ``uncertainty.csv``.
-UNCERTAINTY_COLUMNS: tuple[str, ...] = ("case_id", "uncertainty_index", "flagged", "predicted_volume_ml",
-                                        "predicted_voxels", "uncertain_voxels", "n_members", "segmentation_file",
-                                        "mean_probability_file")
+UNCERTAINTY_COLUMNS: tuple[str, ...] = ("case_id", "status", "note", "uncertainty_index", "flagged",
+                                        "predicted_volume_ml", "predicted_voxels", "uncertain_voxels", "n_members",
+                                        "segmentation_file", "mean_probability_file")
 
 
 def member_cases(member_dirs: Sequence[Path]) -> dict[str, list[Path]]:
-    """case_id -> the case's ``.npz`` in every member folder (cases must be present in all members).
+    """case_id -> the case's ``.npz`` path in every member folder, for every case of any member.
+
+    A case that some member lacks keeps the path that member should have (missing, reported for that case).
 
     Raises:
-        InputDataError: a folder is missing, holds no ``.npz``, or lacks cases other members have.
+        ConfigurationError: no member folder, or one given twice.
+        InputDataError: a folder is missing or holds no ``.npz``.
     """
     if not member_dirs:
         raise ConfigurationError("the ensemble needs at least one member folder (--members DIR ...)")
@@ -68,12 +79,7 @@ def member_cases(member_dirs: Sequence[Path]) -> dict[str, list[Path]]:
                                  "nnUNetv2_predict --save_probabilities")
         per_member.append(files)
     all_cases = set().union(*per_member)
-    for folder, files in zip(member_dirs, per_member, strict=True):
-        missing = sorted(all_cases - set(files))
-        if missing:
-            raise InputDataError(f"member folder {folder} lacks the probability maps of {len(missing)} case(s) the "
-                                 f"other members have, e.g. {', '.join(missing[:5])}")
-    return {case: [files[case] for files in per_member] for case in sorted(all_cases)}
+    return {case: [probability_file(folder, case) for folder in member_dirs] for case in sorted(all_cases)}
 
 
 def case_uncertainty(members: Sequence[np.ndarray], voxel_ml: float, *,
@@ -108,7 +114,7 @@ def run_uncertainty(member_dirs: Sequence[Path], out_dir: Path, *, overwrite: bo
                     label_threshold: float = ENSEMBLE_LABEL_THRESHOLD,
                     divergence_threshold: float = UNCERTAINTY_DIVERGENCE_THRESHOLD,
                     prior: float = UNCERTAINTY_PRIOR,
-                    review_cut: float = UNCERTAINTY_REVIEW_CUT) -> pd.DataFrame:
+                    review_cut: float = UNCERTAINTY_REVIEW_CUT, strict: bool = False) -> pd.DataFrame:
     """Uncertainty index, mean probability map and ensemble segmentation of every case (module docstring).
 
     Args:
@@ -116,6 +122,10 @@ def run_uncertainty(member_dirs: Sequence[Path], out_dir: Path, *, overwrite: bo
         out_dir: output folder.
         overwrite: replace an existing ``uncertainty.csv`` and maps.
         label_threshold, divergence_threshold, prior, review_cut: see :func:`case_uncertainty`.
+        strict: raise InputDataError (after writing the table) when any case could not be processed.
+
+    A case whose probability maps or label map are missing or damaged gets status ``unreadable`` and a note
+    naming the file; the other cases are processed.
 
     Returns:
         The ``uncertainty.csv`` table, most uncertain case first (empty segmentations, index NaN, last).
@@ -130,28 +140,59 @@ def run_uncertainty(member_dirs: Sequence[Path], out_dir: Path, *, overwrite: bo
     if len(member_dirs) < 2:
         logger.warning("one member only: the index then measures that model's own confidence, not an ensemble's")
     label_maps = image_files(member_dirs[0], "member predictions")
+    settings = {"label_threshold": label_threshold, "divergence_threshold": divergence_threshold, "prior": prior,
+                "review_cut": review_cut}
     rows = []
     for case_id, files in tqdm(cases.items(), desc="ensemble uncertainty", unit="case", disable=len(cases) < 2,
                                leave=False):
-        if case_id not in label_maps:
-            raise InputDataError(f"member folder {member_dirs[0]} has {case_id}{PROBABILITY_SUFFIX} but no label map "
-                                 f"{case_id}.nii.gz, whose grid the outputs need")
-        geometry = read_header_geometry(label_maps[case_id])
-        shape = tuple(reversed(geometry.size))
-        members = [read_foreground_probability(path, shape) for path in files]
-        mean, segmentation, record = case_uncertainty(
-            members, voxel_volume_ml(geometry.spacing), label_threshold=label_threshold,
-            divergence_threshold=divergence_threshold, prior=prior, review_cut=review_cut)
-        rows.append({"case_id": case_id, **record, **_write_maps(out_dir, case_id, mean, segmentation, geometry,
-                                                                 overwrite)})
+        try:
+            rows.append(_case_row(case_id, files, label_maps.get(case_id), member_dirs[0], out_dir, overwrite,
+                                  settings))
+        except OutputExistsError:
+            raise
+        except StrokesegError as error:
+            rows.append({"case_id": case_id, "status": STATUS_UNREADABLE, "note": str(error),
+                         "n_members": len(files)})
+            logger.warning("case %s skipped: %s", case_id, error)
     table = pd.DataFrame(rows, columns=list(UNCERTAINTY_COLUMNS))
     table = table.sort_values("uncertainty_index", ascending=False, na_position="last", kind="stable")
     table = table.reset_index(drop=True)
     with atomic_path(table_file, overwrite) as temporary:
         table.to_csv(temporary, index=False)
-    logger.info("%d case(s), %d flagged for review (index > %g); wrote %s", len(table), int(table["flagged"].sum()),
-                review_cut, table_file)
+    logger.info("%d case(s), %d flagged for review (index > %g); wrote %s", len(table),
+                flagged_count(table), review_cut, table_file)
+    problems = table[table["status"] != STATUS_OK]
+    if strict and len(problems):
+        lines = "\n".join(f"  {row.case_id}: {row.note}" for row in problems.itertuples())
+        raise InputDataError(f"--strict: {len(problems)} case(s) could not be processed (the others are in "
+                             f"{table_file}):\n{lines}")
     return table
+
+
+def flagged_count(table: pd.DataFrame) -> int:
+    """Cases of an uncertainty table flagged for review (problem rows have no flag)."""
+    return int(table["flagged"].eq(True).sum())
+
+
+def _case_row(case_id: str, files: Sequence[Path], label_map: Path | None, first_member: Path, out_dir: Path,
+              overwrite: bool, settings: dict[str, float]) -> dict[str, Any]:
+    """The uncertainty.csv row of one case, after writing its maps.
+
+    Raises:
+        InputDataError: a probability map or the label map (whose grid the outputs take) is missing or bad.
+    """
+    if label_map is None:
+        raise InputDataError(f"member folder {first_member} has {case_id}{PROBABILITY_SUFFIX} but no label map "
+                             f"{case_id}.nii.gz, whose grid the outputs need")
+    geometry = read_header_geometry(label_map)
+    shape = tuple(reversed(geometry.size))
+    members = [read_foreground_probability(path, shape) for path in files]
+    mean, segmentation, record = case_uncertainty(members, voxel_volume_ml(geometry.spacing),
+                                                  label_threshold=settings["label_threshold"],
+                                                  divergence_threshold=settings["divergence_threshold"],
+                                                  prior=settings["prior"], review_cut=settings["review_cut"])
+    return {"case_id": case_id, "status": STATUS_OK, "note": "", **record,
+            **_write_maps(out_dir, case_id, mean, segmentation, geometry, overwrite)}
 
 
 def _write_maps(out_dir: Path, case_id: str, mean: np.ndarray, segmentation: np.ndarray, geometry: Geometry,

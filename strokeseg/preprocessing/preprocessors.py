@@ -22,6 +22,7 @@ from nnunetv2.preprocessing.preprocessors.default_preprocessor import DefaultPre
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager, PlansManager
 
 from strokeseg.errors import InputDataError, StrokesegError
+from strokeseg.image_integrity import check_image_complete
 from strokeseg.io import IMAGE_SUFFIXES, count_nonfinite_voxels, strip_image_suffix
 from strokeseg.nnunet.zoom_configurations import KEY_CENTRE_CROP_MM
 from strokeseg.preprocessing.centre_crop import zero_outside_centre_box
@@ -45,8 +46,13 @@ def case_label(image_files: Sequence[str]) -> str:
     return f"case {case_id} ({first})"
 
 
-def refuse_nonfinite_files(image_files: Sequence[str]) -> None:
-    """Raise InputDataError for a file with NaN/inf voxels (SimpleITK, nnU-Net's reader, would read them as 0)."""
+def refuse_damaged_files(image_files: Sequence[str], seg_file: str | None = None) -> None:
+    """Raise InputDataError for a cut-off or damaged NIfTI file, or an image with NaN/inf voxels.
+
+    nnU-Net's reader (SimpleITK) would read the missing voxels of a truncated file, and NaN/inf, as 0.
+    """
+    if seg_file is not None and seg_file.lower().endswith((".nii", ".nii.gz")):
+        check_image_complete(Path(seg_file), "label map")
     for path in image_files:
         if not path.lower().endswith((".nii", ".nii.gz")):
             continue  # other formats are checked on the array nnU-Net reads
@@ -87,7 +93,7 @@ class StrokesegPreprocessor(DefaultPreprocessor):
         token = _CURRENT_CASE.set(label)
         try:
             try:
-                refuse_nonfinite_files(image_files)
+                refuse_damaged_files(image_files, seg_file)
             except StrokesegError as error:
                 raise type(error)(f"{label}: {error}") from error
             return super().run_case(image_files, seg_file, plans_manager, configuration_manager, dataset_json)

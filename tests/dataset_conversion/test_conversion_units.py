@@ -10,7 +10,6 @@ import SimpleITK as sitk
 
 from strokeseg.cases import safe_case_id
 from strokeseg.dataset_conversion.bids import nominal_field_strength, parse_bids_name, sidecar_metadata
-from strokeseg.dataset_conversion.case_conversion import on_reference_grid, same_voxel_centres
 from strokeseg.dataset_conversion.diffusion import combine_volumes, compute_adc, read_bval, select_b_volumes
 from strokeseg.dataset_conversion.sources import normalise_split
 from strokeseg.dataset_conversion.validation import (
@@ -19,8 +18,7 @@ from strokeseg.dataset_conversion.validation import (
     normalise_mask,
     union_of_masks,
 )
-from strokeseg.errors import ConfigurationError, GeometryError, InputDataError
-from strokeseg.io import Geometry
+from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.location.registration import register_and_resample
 
 SAMPLE = Path(__file__).parents[1] / "data" / "isles22_sample" / "rawdata" / "sub-strokecase0009" / "ses-0001"
@@ -46,6 +44,12 @@ def test_two_lesion_values_are_not_binary() -> None:
 def test_probabilities_are_rejected() -> None:
     with pytest.raises(InputDataError, match="non-integer values"):
         normalise_mask(np.array([0.0, 0.5, 1.0]).reshape(1, 1, 3), {0, 1}, binary=True)
+
+
+@pytest.mark.parametrize("binary", [True, False])
+def test_negative_values_are_rejected_not_taken_as_lesion_or_background(binary: bool) -> None:
+    with pytest.raises(InputDataError, match=r"holds negative values \(\{-1\}\)"):
+        normalise_mask(np.array([0, -1, -1], dtype=np.int16).reshape(1, 1, 3), {0, 1}, binary=binary)
 
 
 def test_multi_label_mask_keeps_allowed_values_and_rejects_others() -> None:
@@ -145,29 +149,6 @@ def test_split_aliases_and_safe_ids() -> None:
     with pytest.raises(ConfigurationError, match="row 3: split 'validation'"):
         normalise_split("validation", "row 3")
     assert safe_case_id(" Seoul/case 01 ") == "Seoul_case_01"
-
-
-# ------------------------------------------------------------------------------------------- grids
-def _geometry(direction: tuple[float, ...], origin: tuple[float, float, float]) -> Geometry:
-    return Geometry((4, 3, 2), (1.0, 2.0, 3.0), origin, direction)
-
-
-def test_flipped_grid_with_same_voxel_centres_is_reoriented_exactly() -> None:
-    reference = _geometry((1, 0, 0, 0, 1, 0, 0, 0, 1), (0.0, 0.0, 0.0))
-    flipped = _geometry((1, 0, 0, 0, -1, 0, 0, 0, 1), (0.0, 4.0, 0.0))  # y runs the other way
-    assert same_voxel_centres(flipped, reference)
-    array = np.arange(24, dtype=np.uint8).reshape(2, 3, 4)   # (z, y, x) on the flipped grid
-    moved, reoriented = on_reference_grid(array, flipped, reference, "mask", "DWI")
-    assert reoriented
-    assert np.array_equal(moved, array[:, ::-1, :])
-
-
-def test_shifted_grid_is_a_geometry_error() -> None:
-    reference = _geometry((1, 0, 0, 0, 1, 0, 0, 0, 1), (0.0, 0.0, 0.0))
-    shifted = _geometry((1, 0, 0, 0, 1, 0, 0, 0, 1), (0.5, 0.0, 0.0))
-    assert not same_voxel_centres(shifted, reference)
-    with pytest.raises(GeometryError, match="mask is not on the grid of the DWI: origin"):
-        on_reference_grid(np.zeros((2, 3, 4)), shifted, reference, "mask", "DWI")
 
 
 def _half_resolution_dwi() -> sitk.Image:

@@ -305,6 +305,12 @@ def test_models_table_gives_a_learning_curve(phantom: dict[str, Path]) -> None:
 ])
 def test_bad_inputs_get_clear_errors(phantom: dict[str, Path], capsys: pytest.CaptureFixture[str],
                                      monkeypatch: pytest.MonkeyPatch, arguments: list[str], message: str) -> None:
+    """Every argument error is found before any case is evaluated (minutes on a real test set)."""
+
+    def no_work_yet(*arguments: object, **keywords: object) -> None:
+        raise AssertionError("cases were evaluated before the arguments were checked")
+
+    monkeypatch.setattr("strokeseg.evaluation.evaluate.run_parallel", no_work_yet)
     monkeypatch.delenv("nnUNet_raw", raising=False)
     filled = [a.format(**{k: str(v) for k, v in phantom.items()}) for a in arguments]
     assert evaluate(*filled, "--out", phantom["out"], *FAST) == 2

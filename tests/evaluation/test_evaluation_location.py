@@ -6,12 +6,14 @@ atlas lookup (``strokeseg.location.lookup.locate_case``).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import SimpleITK as sitk
+from bad_inputs import truncate
 
 from strokeseg.cli import main
 from strokeseg.location.cache import (
@@ -75,3 +77,24 @@ def test_atlas_locations_end_to_end(tmp_path: Path) -> None:
     assert main([*arguments, "--overwrite"]) == 0
     assert cache.stat().st_mtime_ns == written  # the second run used the cache
     assert (tmp_path / "out" / "by_location.csv").is_file()
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["problems"] == []
+
+
+def test_a_case_the_atlas_cannot_locate_is_a_summary_problem(tmp_path: Path) -> None:
+    """Its stratum is 'unknown' and summary.json names it and the file; --strict makes it fatal."""
+    images, ref, pred = tmp_path / "images", tmp_path / "ref", tmp_path / "pred"
+    lesion = np.zeros((8, 10, 12), dtype=np.uint8)
+    lesion[3:5, 4:6, 4:7] = 1
+    for folder, array in ((images, lesion.astype(np.float32) * 100), (ref, lesion), (pred, lesion)):
+        folder.mkdir()
+        name = "case_0_0000.nii.gz" if folder == images else "case_0.nii.gz"
+        sitk.WriteImage(sitk.GetImageFromArray(array), str(folder / name))
+    truncate(images / "case_0_0000.nii.gz", keep=0.5)
+    arguments = ["evaluate", "-pred", str(pred), "-ref", str(ref), "--out", str(tmp_path / "out"), "--device", "cpu",
+                 "--location", "atlas", "--images", str(images), "--no-plots", "--bootstrap-resamples", "50"]
+    assert main(arguments) == 0
+    problems = json.loads((tmp_path / "out" / "summary.json").read_text())["problems"]
+    assert [(p["case_id"], p["status"]) for p in problems] == [("case_0", "location_failed")]
+    assert "case_0_0000.nii.gz is incomplete" in problems[0]["note"]
+    assert pd.read_csv(tmp_path / "out" / "per_case.csv")["location"].tolist() == [UNKNOWN]
+    assert main([*arguments, "--overwrite", "--strict"]) == 2

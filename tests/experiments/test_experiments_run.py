@@ -5,7 +5,6 @@ domain-adaptation grid through submitit's local executor."""
 from __future__ import annotations
 
 import json
-import time
 from pathlib import Path
 
 import pandas as pd
@@ -74,10 +73,8 @@ def test_learning_curve_runs_end_to_end_and_a_rerun_skips_everything(nnunet_path
     capsys.readouterr()
     marker = results / "summary.md"
     before = marker.stat().st_mtime_ns
-    started = time.perf_counter()
     assert main(["experiment", "run", str(config_file)]) == 0
     assert "started 0" in capsys.readouterr().out
-    assert time.perf_counter() - started < 30
     assert marker.stat().st_mtime_ns == before
     assert main(["experiment", "status", str(config_file)]) == 0
     assert "done: 8" in capsys.readouterr().out

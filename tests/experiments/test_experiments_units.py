@@ -295,13 +295,14 @@ def test_adaptation_table_pairs_cases() -> None:
 def test_vendor_table_uses_medians_and_the_right_tests() -> None:
     source = per_case([("A", f"s{i}", v) for i, v in enumerate([0.8, 0.9, 0.7])])
     target = per_case([("A", f"t{i}", v) for i, v in enumerate([0.2, 0.3, 0.1])]
-                      + [("A_to_B", f"t{i}", v) for i, v in enumerate([0.6, 0.7, 0.5])])
+                      + [("A_to_B", f"t{i}", v) for i, v in enumerate([0.6, 0.75, 0.45])])
     table = tables.vendor_table({"A": source, "B": target},
                                 [{"source": "A", "target": "B", "model": "A", "finetuned": "A_to_B"}])
     row = table[table["metric"] == "dice"].iloc[0]
     assert (row["internal_median"], row["external_median"], row["finetuned_median"]) == pytest.approx((0.8, 0.2, 0.6))
     assert row["internal_vs_external_mwu_p"] == pytest.approx(0.1)  # exact two-sided U test, 3 vs 3, separated
-    assert np.isnan(row["external_vs_finetuned_wilcoxon_p"]) or row["external_vs_finetuned_wilcoxon_p"] > 0
+    # exact signed-rank test: 3 distinct positive paired differences, two-sided p = 2 / 2**3
+    assert row["external_vs_finetuned_wilcoxon_p"] == pytest.approx(0.25)
 
 
 def test_zoom_table_has_micro_dice_and_cis() -> None:

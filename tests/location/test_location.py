@@ -120,3 +120,6 @@ def test_location_cli_prints_class_volumes_and_qc(tmp_path: Path, cache_dir: Pat
     assert data["label"] == "multiple" and data["registration_ok"] is True
     assert main(["location", str(ISLES_DWI), str(ISLES_MASK), "--cache-dir", str(cache_dir), "--json",
                  str(report)]) == 2  # refuses to overwrite the report
+    capsys.readouterr()
+    assert main(["location", str(tmp_path / "no_image.nii.gz"), str(ISLES_MASK), "--json", str(report)]) == 2
+    assert "already exists" in capsys.readouterr().err  # found before the image is even looked at

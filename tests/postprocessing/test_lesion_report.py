@@ -11,7 +11,7 @@ import pytest
 from cohort_fixtures import write_nifti
 
 from strokeseg.cli import main
-from strokeseg.errors import GeometryError, OutputExistsError
+from strokeseg.errors import InputDataError, OutputExistsError
 from strokeseg.io import Geometry
 from strokeseg.postprocessing import ReportRequest, lesion_report, run_report
 from strokeseg.postprocessing.lesion_report import LOCATION_NOT_COMPUTED, lesion_records
@@ -91,11 +91,29 @@ def test_report_numbers_match_the_masks_and_pngs_open(tmp_path: Path) -> None:
         run_report(ReportRequest(predictions, images, out, location=False))
 
 
-def test_report_rejects_masks_off_the_image_grid(tmp_path: Path) -> None:
+def test_report_rejects_masks_off_the_image_grid_and_reports_the_other_cases(tmp_path: Path) -> None:
     predictions, images, _ = _write_case_folders(tmp_path)
     write_nifti(predictions / "case_a.nii.gz", np.zeros(SHAPE, dtype=np.uint8), SPACING, (0.0, 0.0, 0.0))
-    with pytest.raises(GeometryError, match="case_a"):
-        run_report(ReportRequest(predictions, images, tmp_path / "r", location=False))
+    report, _ = run_report(ReportRequest(predictions, images, tmp_path / "r", location=False))
+    rows = report.set_index("case_id")
+    assert rows.loc["case_a", "status"] == "grid_mismatch" and "case_a" in rows.loc["case_a", "note"]
+    assert "origin" in rows.loc["case_a", "note"] and np.isnan(rows.loc["case_a", "total_volume_ml"])
+    assert rows.loc["case_b", "status"] == "ok" and rows.loc["case_b", "total_volume_ml"] == 0
+    assert not (tmp_path / "r" / ".partial").exists()
+    with pytest.raises(InputDataError, match="case_a: grid_mismatch"):
+        run_report(ReportRequest(predictions, images, tmp_path / "s", location=False, strict=True))
+    assert pd.read_csv(tmp_path / "s" / "report.csv")["status"].tolist() == ["grid_mismatch", "ok"]
+
+
+def test_a_missing_reference_or_image_is_that_case_s_problem(tmp_path: Path) -> None:
+    predictions, images, references = _write_case_folders(tmp_path)
+    (references / "case_b.nii.gz").unlink()
+    (images / "case_a_0000.nii.gz").unlink()
+    report, _ = run_report(ReportRequest(predictions, images, tmp_path / "r", references_dir=references,
+                                         location=False))
+    rows = report.set_index("case_id")
+    assert rows.loc["case_a", "status"] == "missing_file" and "no image of case case_a" in rows.loc["case_a", "note"]
+    assert rows.loc["case_b", "status"] == "missing_file" and "no mask for case case_b" in rows.loc["case_b", "note"]
 
 
 def test_report_cli_single_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

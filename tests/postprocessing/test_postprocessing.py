@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from bad_inputs import truncate
 from cohort_fixtures import write_nifti
 
 from strokeseg.cli import main
@@ -168,6 +169,26 @@ def test_fit_then_apply_changes_the_scores_as_reported(tmp_path: Path) -> None:
         fit_postprocessing(predictions, references, params_file)
     with pytest.raises(ConfigurationError, match="predictions folder"):
         apply_postprocessing(predictions, params_file, predictions, overwrite=True)
+
+
+def test_a_damaged_case_is_left_out_of_fit_and_apply_and_named(tmp_path: Path) -> None:
+    predictions, references = _write_validation_set(tmp_path, n_cases=4, probabilities=False)
+    truncate(references / "case_002.nii.gz", keep=0.5)
+    result = fit_postprocessing(predictions, references, tmp_path / "p.json")
+    assert result["validation"]["n_cases"] == 3
+    assert [row["case_id"] for row in result["skipped_cases"]] == ["case_002"]
+    assert "case_002.nii.gz is incomplete" in result["skipped_cases"][0]["note"]
+    with pytest.raises(InputDataError, match="case_002"):
+        fit_postprocessing(predictions, references, tmp_path / "q.json", strict=True)
+    assert not (tmp_path / "q.json").exists()
+    truncate(predictions / "case_001.nii.gz", keep=0.5)
+    written = apply_postprocessing(predictions, tmp_path / "p.json", tmp_path / "post")
+    assert [path.name for path in written] == ["case_000.nii.gz", "case_002.nii.gz", "case_003.nii.gz"]
+    applied = json.loads((tmp_path / "post" / "postprocessing.json").read_text())
+    assert [row["case_id"] for row in applied["skipped_cases"]] == ["case_001"]
+    with pytest.raises(InputDataError, match="case_001"):
+        apply_postprocessing(predictions, tmp_path / "p.json", tmp_path / "post2", strict=True)
+    assert (tmp_path / "post2" / "case_003.nii.gz").is_file()  # the others are written first
 
 
 def test_fit_without_probabilities_fits_the_volume_only_and_checks_inputs(tmp_path: Path) -> None:

@@ -89,7 +89,11 @@ def test_run_uncertainty_ranks_the_disagreeing_case_first_and_writes_maps(tmp_pa
         run_uncertainty(members, out)
     (members[1] / "clean_b.npz").unlink()
     with pytest.raises(InputDataError, match="clean_b"):
-        run_uncertainty(members, out, overwrite=True)
+        run_uncertainty(members, out, overwrite=True, strict=True)
+    table = run_uncertainty(members, out, overwrite=True).set_index("case_id")
+    assert table.loc["clean_b", "status"] == "unreadable"
+    assert "clean_b.npz does not exist" in table.loc["clean_b", "note"]
+    assert table.loc["corrupted", "uncertainty_index"] == 1.0 and table.loc["clean_a", "status"] == "ok"
 
 
 def test_uncertainty_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

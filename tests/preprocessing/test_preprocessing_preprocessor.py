@@ -83,6 +83,16 @@ def test_nan_in_a_nifti_file_is_an_error_naming_case_and_file(case, tmp_path: Pa
         StrokesegPreprocessor(verbose=False).run_case(images, None, *unit_plans(None), DATASET_JSON)
 
 
+@pytest.mark.parametrize("damaged", [0, 2])  # the DWI, or the label map (nnU-Net would read the cut as zeros)
+def test_a_cut_off_file_is_an_error_naming_case_and_file(case, damaged: int) -> None:
+    images, label = case
+    files = [*images, label]
+    data = Path(files[damaged]).read_bytes()
+    Path(files[damaged]).write_bytes(data[: len(data) // 2])
+    with pytest.raises(InputDataError, match=rf"case ph_001 .*{Path(files[damaged]).name} is incomplete"):
+        StrokesegPreprocessor(verbose=False).run_case(images, label, *unit_plans(None), DATASET_JSON)
+
+
 def test_all_zero_image_is_an_error_naming_the_case(case) -> None:
     images, _ = case
     write(np.zeros(SHAPE, dtype=np.float32), Path(images[1]))
