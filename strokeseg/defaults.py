@@ -274,6 +274,10 @@ REGISTRATION_QC_MIN_DICE: Final[float] = 0.80
 #: Registrations tried per case until one passes the QC (strokeseg's choice; retries cost time only for the
 #: rare case whose first optimisation ends in a wrong local optimum).
 REGISTRATION_ATTEMPTS: Final[int] = 2
+#: Threads of every SimpleITK registration: fixed (not the machine's cores) because Mattes MI sums per-thread
+#: partial results, so the thread count changes the last bits of the transform; one thread makes results
+#: bit-identical on every machine (see docs/location.md for the speed cost).
+REGISTRATION_THREADS: Final[int] = 1
 
 # --------------------------------------------------------------------------------------------------
 # Phantom cohorts (strokeseg synth; documented choices, docs/synthetic.md)

@@ -63,7 +63,9 @@ from strokeseg.evaluation.worker import (
 )
 from strokeseg.io import atomic_path, write_json_atomic
 from strokeseg.location.cache import (
+    LocationAtlasId,
     LocationTask,
+    current_atlas,
     locate,
     location_labels,
     pending_tasks,
@@ -164,14 +166,14 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
     if request.strict and failed:
         raise InputDataError(_problem_message(failed, "evaluation"))
     per_case = _per_case_table(rows + problem_rows)
-    locations = _locations(request, per_case)
+    locations, location_atlas = _locations(request, per_case)
     strata_table, stratifications = assign_strata(
         _evaluated_case_ids(per_case, request.reference), _reference_volumes(per_case, request.reference),
         request.cases, request.by, locations, request.strata, case_locations=request.location in ("auto", "cases"))
     per_case = per_case.merge(strata_table, on="case_id", how="left")
     per_case = per_case[_column_order(per_case, stratifications)]
     files = _write_report(request, per_case, stratifications)
-    summary = _summary(request, per_case, stratifications, files, time.perf_counter() - started)
+    summary = _summary(request, per_case, stratifications, files, time.perf_counter() - started, location_atlas)
     files.append(write_json_atomic(request.out / SUMMARY_FILE, summary))
     _remove_stale(previous_files, files)
     return EvaluationResult(per_case, summary, tuple(files))
@@ -273,8 +275,10 @@ def _reference_volumes(per_case: pd.DataFrame, reference: ReferenceSet) -> list[
             for case in _evaluated_case_ids(per_case, reference)]
 
 
-def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, str] | None:
-    """Atlas locations when the atlas is the location source, else None (cases.csv or no location strata)."""
+def _locations(request: EvaluationRequest,
+               per_case: pd.DataFrame) -> tuple[dict[str, str] | None, LocationAtlasId | None]:
+    """(atlas locations, the atlas's name and version) when the atlas is the location source, else (None, None)
+    (cases.csv or no location strata)."""
     has_cases_location = request.cases is not None and "location" in request.cases.columns and bool(
         request.cases["location"].notna().any())
     if request.location == "cases" and not has_cases_location:
@@ -283,11 +287,12 @@ def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, 
     if request.location != "atlas":
         if request.location == "auto" and not has_cases_location:
             logger.info("no location strata: cases.csv has no location column (use --location atlas for the atlas)")
-        return None
+        return None, None
     require_location_atlas()
     images = request.images_folder or request.reference.images_folder
     if images is None:
         raise ConfigurationError("--location atlas needs the case images for registration: pass --images DIR")
+    atlas = current_atlas()
     case_ids = _evaluated_case_ids(per_case, request.reference)
     volumes = dict(zip(case_ids, _reference_volumes(per_case, request.reference), strict=True))
     empty = {case for case, volume in volumes.items() if volume == 0}
@@ -299,7 +304,7 @@ def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, 
         if image is None:
             logger.warning("case %s: no image in %s for the atlas registration; location 'unknown'", case, images)
             continue
-        tasks.append(LocationTask(case, image, request.reference.files[case], request.location_min_fraction))
+        tasks.append(LocationTask(case, image, request.reference.files[case], request.location_min_fraction, atlas))
     cache_path = request.location_cache or request.out / LOCATION_CACHE_FILE
     cache = read_location_cache(cache_path)
     todo = pending_tasks(tasks, cache)
@@ -308,7 +313,7 @@ def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, 
         cache[row["case_id"]] = row
     if todo:
         write_location_cache(cache_path, cache)
-    return location_labels(case_ids, cache, empty)
+    return location_labels(case_ids, cache, empty), atlas
 
 
 def _column_order(per_case: pd.DataFrame, stratifications: Sequence[Stratification]) -> list[str]:
@@ -364,7 +369,7 @@ def _learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple
 
 
 def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications: Sequence[Stratification],
-             files: Sequence[Path], seconds: float) -> dict[str, Any]:
+             files: Sequence[Path], seconds: float, location_atlas: LocationAtlasId | None = None) -> dict[str, Any]:
     overall = stratum_summary(per_case, OVERALL, request.bootstrap)
     agreement = volume_agreement_table(per_case, [], request.loa_z)
     models = {}
@@ -400,6 +405,8 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
         "settings": {**_clean(asdict(request.settings)), **_clean(asdict(request.strata)),
                      "bootstrap": asdict(request.bootstrap), "bland_altman_z": request.loa_z,
                      "location": request.location, "location_min_fraction": request.location_min_fraction,
+                     "location_atlas": None if location_atlas is None else location_atlas.name,
+                     "location_atlas_version": None if location_atlas is None else location_atlas.version,
                      "jobs": request.jobs, "strict": request.strict},
         "reference": {"folder": str(request.reference.folder), "cases": len(request.reference.files),
                       "dataset": str(request.reference.dataset_folder or ""),

@@ -4,7 +4,8 @@ Report folder:
 
 * ``report.csv`` — one row per case (:data:`CASE_REPORT_COLUMNS`, plus reference metrics when references
   are given): total lesion volume (mL), number of lesions, largest lesion, case location class, registration
-  QC, uncertainty index and review flag (from ``strokeseg uncertainty``), the QC figure;
+  QC, the location atlas's name and version, uncertainty index and review flag (from ``strokeseg uncertainty``),
+  the QC figure;
 * ``lesions.csv`` — one row per lesion (connected component, largest first; :data:`LESION_COLUMNS`): volume
   (mL), location class (the rule of docs/location.md applied to that lesion), centre in scanner coordinates
   (mm, LPS), and with references whether it overlaps a reference lesion;
@@ -60,7 +61,8 @@ PARTIAL_FOLDER = ".partial"
 LOCATION_NOT_COMPUTED = "not computed"
 
 CASE_REPORT_COLUMNS: tuple[str, ...] = ("case_id", "total_volume_ml", "n_lesions", "largest_lesion_ml", "location",
-                                        "registration_qc", "registration_ok", "uncertainty_index", "flagged",
+                                        "registration_qc", "registration_ok", "location_atlas",
+                                        "location_atlas_version", "uncertainty_index", "flagged",
                                         "qc_png", "prediction_file", "image_file")
 #: Extra case columns when references are given.
 REFERENCE_COLUMNS: tuple[str, ...] = ("reference_volume_ml", "n_reference_lesions", "dice", "lesion_f1",
@@ -186,7 +188,8 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
                 raise InputDataError(f"references folder {request.references_dir} has no mask for case {case_id}")
             reference_file = references[case_id]
         known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
-        tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
+        tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known,
+                               f"{atlas.source} {atlas.version}" if atlas is not None else ""))
     finished = {} if (out / REPORT_FILE).exists() else _finished_cases(request, tasks)
     if finished:
         logger.info("resuming: %d of %d case(s) were reported by an interrupted run", len(finished), len(tasks))
@@ -221,12 +224,14 @@ class _CaseTask:
     prediction_file: Path
     reference_file: Path | None
     uncertainty: dict[str, Any]
+    atlas: str
 
     def key(self, request: ReportRequest) -> str:
-        """Identity of the inputs and settings of this case's record."""
+        """Identity of the inputs and settings of this case's record (the location atlas included)."""
         files = [self.prediction_file, self.reference_file, case_image(request.images_dir, self.case_id)]
         stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None else "" for path in files]
-        return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity])
+        return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity,
+                           self.atlas])
 
 
 def _record_file(request: ReportRequest, case_id: str) -> Path:
@@ -264,7 +269,8 @@ def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _Cas
         require_same_grid(image_file, reference_file, GRID_TOLERANCE_MM)
         _, reference, _ = read_lesion_mask(reference_file, f"reference of case {case_id}")
     row: dict[str, Any] = {"case_id": case_id, "location": LOCATION_NOT_COMPUTED, "registration_qc": math.nan,
-                           "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
+                           "registration_ok": None, "location_atlas": "", "location_atlas_version": "",
+                           "uncertainty_index": math.nan, "flagged": None,
                            "prediction_file": str(prediction_file), "image_file": str(image_file),
                            **task.uncertainty}
     locations = None
@@ -276,7 +282,8 @@ def _report_case(request: ReportRequest, atlas: LocationAtlas | None, task: _Cas
         # both sides list components by decreasing volume; equal-volume lesions may swap their classes
         locations = [lesion.label for lesion in located.lesions]
         row.update(location=located.label, registration_qc=located.registration_qc,
-                   registration_ok=located.registration_ok)
+                   registration_ok=located.registration_ok, location_atlas=located.atlas,
+                   location_atlas_version=located.atlas_version)
     lesions = lesion_records(prediction, geometry, reference=reference, locations=locations,
                              connectivity=request.connectivity)
     row.update(total_volume_ml=float(np.count_nonzero(prediction)) * voxel_volume_ml(geometry.spacing),
