@@ -38,6 +38,7 @@ from strokeseg.dataset_conversion.bids import (
     sidecar_path,
 )
 from strokeseg.dataset_conversion.dicom import DICOM_CHANNELS, resolve_dicom_case
+from strokeseg.dataset_conversion.diffusion import read_bval
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     CaseSource,
@@ -175,13 +176,21 @@ def _case(row: dict[str, str], base: Path, channels: tuple[str, ...], target_b: 
 
 
 def _with_sidecar(case_id: str, metadata: dict[str, Any], dwi: Path) -> dict[str, Any]:
-    """``metadata`` (the manifest's) completed from the DWI's JSON sidecar, as the DICOM path does.
+    """``metadata`` (the manifest's) completed from the DWI's JSON sidecar, as the DICOM path does; without a
+    ``DiffusionBValue`` in the sidecar, the b-value comes from a ``.bval`` beside the DWI that holds one b.
 
     Raises:
-        InputDataError: the sidecar exists but is not a JSON object.
+        InputDataError: the sidecar exists but is not a JSON object; the ``.bval`` holds something else than
+            numbers.
     """
     sidecar = sidecar_path(dwi)
-    merged = merge_with_sidecar(metadata, sidecar_metadata(read_sidecar(sidecar)))
+    values = sidecar_metadata(read_sidecar(sidecar))
+    bval = sidecar.with_suffix(".bval")
+    if "b_value" not in values and bval.is_file():
+        b_values = set(read_bval(bval))
+        if len(b_values) == 1:  # a 3-D trace image: its one b (several b-values say nothing about this image)
+            values["b_value"] = b_values.pop()
+    merged = merge_with_sidecar(metadata, values)
     report_conflicts(case_id, f"sidecar {sidecar}", merged.conflicts)
     return {**merged.values, CONFLICTS_COLUMN: "; ".join(merged.conflicts)} if merged.conflicts else merged.values
 

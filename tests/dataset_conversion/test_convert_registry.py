@@ -203,6 +203,7 @@ def test_nifti_rows_read_the_bids_sidecars_beside_them(tmp_path: Path, caplog: p
     # H03-0002: the sidecar agrees with the manifest (3 and 3.0 T are one value): no conflict
     (images / "H03-0002_dwi.json").write_text(json.dumps({"Manufacturer": "GE MEDICAL SYSTEMS",
                                                           "MagneticFieldStrength": 3}))
+    (images / "H03-0002_dwi.bval").write_text("1000\n")  # BIDS keeps b-values in .bval: one b, the image's
     # H01-0003: a sidecar that is no JSON object: that case is skipped with the reason
     (images / "H01-0003_dwi.json").write_text("[1, 2]")
     manifest = cohort.root / "manifest.csv"
@@ -225,6 +226,7 @@ def test_nifti_rows_read_the_bids_sidecars_beside_them(tmp_path: Path, caplog: p
     assert conflicting["scanner_model"] == "Signa"  # a gap the sidecar fills
     assert conflicting["metadata_conflicts"] == "vendor: manifest Philips, sidecar GE; " \
                                                 "field_strength_t: manifest 3.0, sidecar 1.5"
-    assert pd.isna(cases.loc["H03-0002"]["metadata_conflicts"])
+    assert pd.isna(cases.loc["H03-0002"]["metadata_conflicts"]) and cases.loc["H03-0002"]["b_value"] == 1000.0
+    assert pd.isna(conflicting["b_value"])  # neither sidecar nor .bval: no b-value is guessed
     warnings = [record.getMessage() for record in caplog.records if "disagree" in record.getMessage()]
     assert len(warnings) == 1 and "H02-0001" in warnings[0] and "H02-0001_dwi.json" in warnings[0]
