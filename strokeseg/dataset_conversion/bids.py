@@ -9,14 +9,17 @@ Files are found by these entities, never by fixed paths, because releases differ
 from __future__ import annotations
 
 import json
+import logging
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from strokeseg.cases import canonical_vendor
 from strokeseg.errors import InputDataError
+
+logger = logging.getLogger(__name__)
 
 NIFTI_EXTENSIONS: tuple[str, ...] = (".nii.gz", ".nii")
 #: Nominal clinical/research field strengths (T); reported values within 5 % snap to these (Siemens 3 T
@@ -71,6 +74,13 @@ def find_bids_images(root: Path) -> list[BidsFile]:
     return found
 
 
+def sidecar_path(image: Path) -> Path:
+    """The JSON sidecar beside an image file, BIDS-named or not: ``x.nii.gz`` / ``x.nii`` -> ``x.json``."""
+    name = image.name
+    extension = next((ext for ext in NIFTI_EXTENSIONS if name.lower().endswith(ext)), image.suffix)
+    return image.with_name(name[: len(name) - len(extension)] + ".json")
+
+
 def read_sidecar(path: Path) -> dict[str, Any]:
     """The JSON sidecar at ``path``; ``{}`` when there is none.
 
@@ -114,6 +124,57 @@ def sidecar_metadata(sidecar: Mapping[str, Any]) -> dict[str, Any]:
         if text is not None:
             values[column] = text.strip()
     return values
+
+
+#: Column of cases.csv that lists the values a manifest and a sidecar disagree on (the manifest's were kept).
+CONFLICTS_COLUMN = "metadata_conflicts"
+
+
+@dataclass(frozen=True)
+class MergedMetadata:
+    """Manifest values merged with a sidecar's (see :func:`merge_with_sidecar`).
+
+    Attributes:
+        values: the merged cases.csv values.
+        conflicts: ``"column: manifest X, sidecar Y"`` for every column on which the two disagree.
+    """
+
+    values: dict[str, Any]
+    conflicts: tuple[str, ...]
+
+
+def merge_with_sidecar(given: Mapping[str, Any], sidecar: Mapping[str, Any]) -> MergedMetadata:
+    """Sidecar values (from :func:`sidecar_metadata`) fill the gaps of ``given`` (a manifest's values); where both
+    have a value, the manifest's is kept and a disagreement is listed as a conflict (numbers are compared as
+    numbers, texts without regard to case or surrounding spaces). Empty manifest values (None, NaN, "") are gaps.
+    """
+    values = dict(given)
+    conflicts = []
+    for key, value in sidecar.items():
+        if _is_empty(given.get(key)):
+            values[key] = value
+        elif not _same_value(given[key], value):
+            conflicts.append(f"{key}: manifest {given[key]}, sidecar {value}")
+    return MergedMetadata(values, tuple(conflicts))
+
+
+def report_conflicts(case_id: str, sidecar: str, conflicts: Sequence[str]) -> None:
+    """Log one warning for a case whose manifest and sidecar disagree (the values are also in cases.csv)."""
+    if conflicts:
+        logger.warning("case %s: the manifest and the %s disagree (%s); kept the manifest's value(s), listed in "
+                       "cases.csv column %s", case_id, sidecar, "; ".join(conflicts), CONFLICTS_COLUMN)
+
+
+def _is_empty(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or \
+        (isinstance(value, str) and not value.strip())
+
+
+def _same_value(first: Any, second: Any) -> bool:
+    first_number, second_number = _number(first), _number(second)
+    if first_number is not None and second_number is not None:
+        return math.isclose(first_number, second_number, rel_tol=1e-6, abs_tol=1e-9)
+    return str(first).strip().lower() == str(second).strip().lower()
 
 
 def nominal_field_strength(tesla: float) -> float:

@@ -25,7 +25,13 @@ from typing import Any
 
 import numpy as np
 
-from strokeseg.dataset_conversion.bids import read_sidecar, sidecar_metadata
+from strokeseg.dataset_conversion.bids import (
+    CONFLICTS_COLUMN,
+    merge_with_sidecar,
+    read_sidecar,
+    report_conflicts,
+    sidecar_metadata,
+)
 from strokeseg.dataset_conversion.case_conversion import spatial_geometry
 from strokeseg.dataset_conversion.diffusion import combine_volumes, compute_adc, read_bval, select_b_volumes
 from strokeseg.dataset_conversion.sources import CaseSource, ChannelSource
@@ -147,15 +153,12 @@ def resolve_dicom_case(case: CaseSource, scratch: Path, dicom_dir: Path, channel
                                      "grids, so no ADC map can be computed; add the scanner's ADC series")
             written[CHANNEL_ADC] = _write(compute_adc(b0, dwi, dwi_b), grid, scratch / "ADC.nii.gz")
             extra["adc_source"] = "computed"
-    sidecar = sidecar_metadata(dwi_series[0].sidecar)
-    sidecar["b_value"] = round(dwi_b, 3)
-    given = {key: value for key, value in case.metadata.items() if not _is_empty(value)}
-    for key, value in sidecar.items():
-        if key in given and key != "b_value" and str(given[key]) != str(value):
-            logger.warning("%s: manifest says %s=%s, the DICOM sidecar says %s; keeping the manifest value",
-                           case.case_id, key, given[key], value)
-    metadata = {**case.metadata, **sidecar, **{k: v for k, v in given.items() if k != "b_value"}, **extra,
-                **{key: f"{dicom_dir}:{value}" for key, value in sources.items()}}
+    given = {key: value for key, value in case.metadata.items() if key != "b_value"}  # the selected b is the truth
+    merged = merge_with_sidecar(given, {**sidecar_metadata(dwi_series[0].sidecar), "b_value": round(dwi_b, 3)})
+    report_conflicts(case.case_id, "DICOM sidecar", merged.conflicts)
+    metadata = {**merged.values, **extra, **{key: f"{dicom_dir}:{value}" for key, value in sources.items()}}
+    if merged.conflicts:
+        metadata[CONFLICTS_COLUMN] = "; ".join(merged.conflicts)
     channel_sources = tuple(ChannelSource(name, written[name]) for name in channels)
     return CaseSource(case.case_id, case.split, channel_sources, case.masks, metadata, None, case.inputs)
 
@@ -188,6 +191,3 @@ def _select(diffusion: list[SeriesFile], target_b: float,
 def _write(array: np.ndarray, grid: Geometry, path: Path) -> Path:
     return write_image_atomic(array_to_image(array.astype(np.float32), grid), path)
 
-
-def _is_empty(value: Any) -> bool:
-    return value is None or (isinstance(value, float) and np.isnan(value)) or (isinstance(value, str) and not value)

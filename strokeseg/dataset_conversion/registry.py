@@ -8,6 +8,10 @@ the CSV (absolute paths are taken as they are)::
 
 A row gives its images either as NIfTI files (``dwi`` and optionally ``adc``, ``b0``, ``flair``) or as a
 folder of DICOM series (``dicom``), converted with dcm2niix (:mod:`strokeseg.dataset_conversion.dicom`).
+Either way the acquisition is read from the DWI's BIDS sidecar (the JSON file beside a NIfTI ``dwi``, the
+DWI series' sidecar dcm2niix writes): vendor, field strength, scanner model, b-value, slice thickness,
+institution (:func:`~strokeseg.dataset_conversion.bids.sidecar_metadata`). Manifest values override the
+sidecar's; disagreements are logged and listed in cases.csv (``metadata_conflicts``).
 Channels: ``DWI`` (``_0000``), then ``ADC``, ``b0``, ``FLAIR`` in this order, each when its column is
 present (a DICOM row provides DWI, ADC and b0); ``channels=`` overrides. ``FLAIR`` is registered and
 resampled to the DWI grid when it lies on another grid. ``split`` is ``train`` (default) or ``test``;
@@ -24,8 +28,17 @@ from typing import Any
 import pandas as pd
 
 from strokeseg.cases import canonical_vendor, safe_case_id
-from strokeseg.dataset_conversion.bids import nominal_field_strength
+from strokeseg.dataset_conversion.bids import (
+    CONFLICTS_COLUMN,
+    merge_with_sidecar,
+    nominal_field_strength,
+    read_sidecar,
+    report_conflicts,
+    sidecar_metadata,
+    sidecar_path,
+)
 from strokeseg.dataset_conversion.dicom import DICOM_CHANNELS, resolve_dicom_case
+from strokeseg.dataset_conversion.diffusion import read_bval
 from strokeseg.dataset_conversion.sources import (
     SPLIT_TEST,
     CaseSource,
@@ -159,7 +172,27 @@ def _case(row: dict[str, str], base: Path, channels: tuple[str, ...], target_b: 
         raise InputDataError(f"{where}: {'; '.join(problems)} (missing modality or file)")
     channel_sources = tuple(ChannelSource(name, path, register=name == CHANNEL_FLAIR)
                             for name, (_, path) in zip(channels, sources, strict=True) if path is not None)
-    return CaseSource(case_id, split, channel_sources, masks, metadata)
+    return CaseSource(case_id, split, channel_sources, masks, _with_sidecar(case_id, metadata, channel_sources[0].path))
+
+
+def _with_sidecar(case_id: str, metadata: dict[str, Any], dwi: Path) -> dict[str, Any]:
+    """``metadata`` (the manifest's) completed from the DWI's JSON sidecar, as the DICOM path does; without a
+    ``DiffusionBValue`` in the sidecar, the b-value comes from a ``.bval`` beside the DWI that holds one b.
+
+    Raises:
+        InputDataError: the sidecar exists but is not a JSON object; the ``.bval`` holds something else than
+            numbers.
+    """
+    sidecar = sidecar_path(dwi)
+    values = sidecar_metadata(read_sidecar(sidecar))
+    bval = sidecar.with_suffix(".bval")
+    if "b_value" not in values and bval.is_file():
+        b_values = set(read_bval(bval))
+        if len(b_values) == 1:  # a 3-D trace image: its one b (several b-values say nothing about this image)
+            values["b_value"] = b_values.pop()
+    merged = merge_with_sidecar(metadata, values)
+    report_conflicts(case_id, f"sidecar {sidecar}", merged.conflicts)
+    return {**merged.values, CONFLICTS_COLUMN: "; ".join(merged.conflicts)} if merged.conflicts else merged.values
 
 
 def _metadata(row: dict[str, str], where: str) -> dict[str, Any]:

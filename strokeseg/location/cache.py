@@ -4,7 +4,9 @@ The atlas lookup itself (registration to MNI, class volumes, QC) lives in ``stro
 (``locate_case``); it is imported only when atlas locations are requested. Registration takes seconds per
 case, and many models are evaluated on one test set, so results are kept in a CSV cache
 (``locations.csv`` in the report folder unless ``--location-cache`` names another file) keyed by the
-case, the size and modification time of its image and reference files, and the minimum class fraction.
+case, the size and modification time of its image and reference files, the minimum class fraction and the
+atlas (name and version), so that a row located with another atlas is never reused. Every row records the
+atlas it was located with (``atlas``, ``atlas_version``).
 """
 
 from __future__ import annotations
@@ -20,26 +22,39 @@ import pandas as pd
 
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import atomic_path
+from strokeseg.location.choices import DEFAULT_ATLAS_SOURCE
 from strokeseg.volumes import NO_LESION, UNKNOWN
 
 logger = logging.getLogger(__name__)
 
 LOCATION_CACHE_COLUMNS: tuple[str, ...] = ("case_id", "location", "registration_ok", "class_volumes_ml", "note",
-                                           "image_file", "reference_file", "key")
+                                           "atlas", "atlas_version", "image_file", "reference_file", "key")
+
+_ATLAS_COLUMNS = ("atlas", "atlas_version")
+
+
+@dataclass(frozen=True)
+class LocationAtlasId:
+    """Name and version of a location atlas (``LocationAtlas.source``, ``LocationAtlas.version``)."""
+
+    name: str
+    version: str
 
 
 @dataclass(frozen=True)
 class LocationTask:
-    """One case to locate: its image (for registration) and reference lesion mask."""
+    """One case to locate: its image (for registration), reference lesion mask and the atlas to use."""
 
     case_id: str
     image: Path
     reference: Path
     min_fraction: float
+    atlas: LocationAtlasId
 
     def key(self) -> str:
-        """Cache key: file identities (size, mtime) and the minimum class fraction."""
-        return f"{_stamp(self.image)}|{_stamp(self.reference)}|{self.min_fraction:g}"
+        """Cache key: file identities (size, mtime), the minimum class fraction, the atlas name and version."""
+        return (f"{_stamp(self.image)}|{_stamp(self.reference)}|{self.min_fraction:g}|{self.atlas.name}|"
+                f"{self.atlas.version}")
 
 
 def _stamp(path: Path) -> str:
@@ -56,14 +71,32 @@ def require_location_atlas() -> None:
                                  f"({error}); use --location cases or --location none") from None
 
 
-def locate(task: LocationTask) -> dict[str, Any]:
-    """Locate one case with the atlas; a cache row. Cases whose files cannot be used get "unknown"."""
+def current_atlas(source: str = DEFAULT_ATLAS_SOURCE, cache_dir: Path | None = None) -> LocationAtlasId:
+    """The name and version of ``source``'s atlas in the cache (built first when missing)."""
+    from strokeseg.location.atlas import atlas_identity
+
+    return LocationAtlasId(*atlas_identity(cache_dir, source))
+
+
+def locate(task: LocationTask, cache_dir: Path | None = None) -> dict[str, Any]:
+    """Locate one case with the task's atlas (from ``cache_dir``); a cache row. Cases whose files cannot be used
+    get "unknown" and the reason in ``note``.
+
+    Raises:
+        ConfigurationError: the atlas in the cache is not the task's (another version was installed meanwhile).
+    """
+    from strokeseg.location.atlas import load_location_atlas
     from strokeseg.location.lookup import locate_case
 
+    atlas = load_location_atlas(cache_dir, task.atlas.name)
+    if atlas.version != task.atlas.version:
+        raise ConfigurationError(f"the {atlas.source} location atlas changed from {task.atlas.version!r} to "
+                                 f"{atlas.version!r} during the run; run again")
     row = {"case_id": task.case_id, "image_file": str(task.image), "reference_file": str(task.reference),
-           "key": task.key(), "note": "", "class_volumes_ml": "{}"}
+           "key": task.key(), "note": "", "class_volumes_ml": "{}", "atlas": atlas.source,
+           "atlas_version": atlas.version}
     try:
-        result = locate_case(task.image, task.reference, min_fraction=task.min_fraction)
+        result = locate_case(task.image, task.reference, min_fraction=task.min_fraction, atlas=atlas)
     except InputDataError as error:
         return {**row, "location": UNKNOWN, "registration_ok": False, "note": str(error)}
     volumes = {str(name): float(value) for name, value in dict(result.class_volumes_ml).items()}
@@ -77,6 +110,9 @@ def read_location_cache(path: Path) -> dict[str, dict[str, Any]]:
     if not path.is_file():
         return {}
     table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    for column in _ATLAS_COLUMNS:  # caches written before the atlas was recorded: their keys are stale anyway
+        if column not in table.columns:
+            table[column] = ""
     missing = [c for c in LOCATION_CACHE_COLUMNS if c not in table.columns]
     if missing:
         raise InputDataError(f"location cache {path} lacks column(s) {', '.join(missing)}; delete it to rebuild")

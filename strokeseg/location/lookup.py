@@ -6,7 +6,8 @@ fall on a brain class after registration (voxels mapped into the ventricles or o
 out); a lesion none of whose classes reaches ``min_fraction`` is spread over five or more classes and is
 "multiple" as well. A registration that fails the quality check gives "unknown", never a guess; a lesion
 that maps entirely outside the brain classes is "unknown" too; an empty mask gives "no lesion" (the
-stratum evaluation uses for an empty reference).
+stratum evaluation uses for an empty reference). The mask must be binary: 0 and one positive value; NaN or
+infinite values, negative values or several lesion values are an ``InputDataError`` (nothing is guessed).
 
 Pure computation (``location_from_counts``, ``classify_fractions``) is separate from the image work
 (``locate_case``) so that the rule is testable on numbers.
@@ -24,7 +25,7 @@ from scipy import ndimage
 
 from strokeseg.defaults import LESION_CONNECTIVITY, LOCATION_MIN_FRACTION, REGISTRATION_QC_MIN_DICE
 from strokeseg.errors import GeometryError, InputDataError
-from strokeseg.io import Geometry, PathLike, read_image
+from strokeseg.io import Geometry, PathLike, count_nonfinite_voxels, read_image
 from strokeseg.location.atlas import LOCATION_CLASSES, LocationAtlas, load_location_atlas
 from strokeseg.location.registration import AffineRegistration, RegistrationSettings, register_affine
 
@@ -74,6 +75,8 @@ class CaseLocation:
         lesions: per-lesion locations, largest first.
         registration_qc: the registration quality value (head-mask Dice with the template, 0..1).
         registration_ok: whether it passed the threshold.
+        atlas: name of the location atlas used (``LocationAtlas.source``).
+        atlas_version: its version (``LocationAtlas.version``: packages, recipe, class-map hash).
     """
 
     label: str
@@ -81,6 +84,8 @@ class CaseLocation:
     lesions: tuple[LesionLocation, ...]
     registration_qc: float
     registration_ok: bool
+    atlas: str
+    atlas_version: str
 
 
 def classify_fractions(fractions: Mapping[str, float], min_fraction: float = LOCATION_MIN_FRACTION) -> str:
@@ -167,7 +172,7 @@ def locate_case(image: PathLike | sitk.Image, lesion_mask: PathLike | sitk.Image
         connectivity: lesion connectivity (6, 18, 26).
 
     Raises:
-        InputDataError: a file is missing or unreadable.
+        InputDataError: a file is missing or unreadable; the mask is not binary (``binary_lesion``).
         GeometryError: the mask is not on the image's grid.
     """
     case_image = image if isinstance(image, sitk.Image) else read_image(image, "case image")
@@ -178,17 +183,40 @@ def locate_case(image: PathLike | sitk.Image, lesion_mask: PathLike | sitk.Image
                             f"{_describe(image)}: {'; '.join(problems)}")
     if case_image.GetNumberOfComponentsPerPixel() != 1 or case_image.GetDimension() != 3:
         raise InputDataError(f"case image {_describe(image)} must be a single-channel 3D image")
-    lesion = sitk.GetArrayFromImage(mask_image) > 0
+    mask_values = sitk.GetArrayFromImage(mask_image)
+    if not isinstance(lesion_mask, sitk.Image) and count_nonfinite_voxels(lesion_mask, mask_values):
+        # SimpleITK reads NaN and inf in NIfTI files as 0: count them in the file as stored
+        raise InputDataError(f"lesion mask {lesion_mask} holds NaN or infinite values; expected a binary mask "
+                             "(0 = background)")
+    lesion = binary_lesion(mask_values, f"lesion mask {_describe(lesion_mask)}")
     voxel_ml = float(np.prod(case_image.GetSpacing())) / 1000.0
     atlas = atlas if atlas is not None else load_location_atlas(cache_dir)
     registration = register_affine(case_image, atlas.template, atlas.brain_mask, settings, qc_threshold)
     if not registration.ok:
         label = LOCATION_NO_LESION if not lesion.any() else LOCATION_UNKNOWN
         return CaseLocation(label, dict.fromkeys(LOCATION_CLASSES, float("nan")),
-                            _unknown_lesions(lesion, voxel_ml, connectivity), registration.qc_dice, False)
+                            _unknown_lesions(lesion, voxel_ml, connectivity), registration.qc_dice, False,
+                            atlas.source, atlas.version)
     codes = class_map_on_case_grid(atlas, registration, case_image)
     label, volumes, lesions = locate_lesions(lesion, codes, voxel_ml, min_fraction, connectivity)
-    return CaseLocation(label, volumes, lesions, registration.qc_dice, True)
+    return CaseLocation(label, volumes, lesions, registration.qc_dice, True, atlas.source, atlas.version)
+
+
+def binary_lesion(values: np.ndarray, what: str) -> np.ndarray:
+    """The boolean lesion of a binary mask array: 0 is background and one positive value (1, 255, ...) lesion.
+
+    Raises:
+        InputDataError: ``values`` holds NaN or infinite values, negative values or more than one non-zero value
+            (a probability map or a multi-label map is not a lesion mask); ``what`` names the mask.
+    """
+    if np.issubdtype(values.dtype, np.floating) and not np.isfinite(values).all():
+        raise InputDataError(f"{what} holds NaN or infinite values; expected a binary mask (0 = background)")
+    lesion_values = np.unique(values[values != 0])
+    if lesion_values.size and (lesion_values.size > 1 or lesion_values[0] < 0):
+        shown = ", ".join(f"{value:g}" for value in lesion_values[:5].tolist())
+        raise InputDataError(f"{what} is not a binary mask: its non-zero values are {shown}"
+                             f"{', ...' if lesion_values.size > 5 else ''}; expected 0 and one positive value")
+    return values != 0
 
 
 def _unknown_lesions(lesion: np.ndarray, voxel_ml: float, connectivity: int) -> tuple[LesionLocation, ...]:

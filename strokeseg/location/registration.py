@@ -1,8 +1,11 @@
 """All SimpleITK registration of strokeseg: one channel onto another of the same session, and a case onto MNI.
 
-Both use Mattes mutual information (the contrasts differ), random metric sampling with a seed (reproducible
-results), a multi-resolution regular-step gradient descent with physical-shift scales, and linear
-interpolation; ``_mattes_mi_method`` sets that up once.
+Both use Mattes mutual information (the contrasts differ), random metric sampling with a fixed nonzero seed
+(SimpleITK reads seed 0 as "seed from the clock"), a multi-resolution regular-step gradient descent with
+physical-shift scales, and linear interpolation; ``_mattes_mi_method`` sets that up once. The optimisation
+runs on a fixed number of threads (``REGISTRATION_THREADS``, default 1; ``_fixed_threads``): with several
+threads the Mattes-MI sums change in their last bits from run to run and with the machine's core count.
+Same inputs and settings therefore give bit-identical transforms, QC values and locations.
 
 Intra-session (``register_and_resample``; the converters, e.g. ISLES'22 FLAIR -> DWI): both series come from
 one session, so scanner coordinates are the starting point (identity transform); a rigid (default) or affine
@@ -24,10 +27,11 @@ input) gives a low Dice; below ``REGISTRATION_QC_MIN_DICE`` the registration is 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -42,6 +46,7 @@ from strokeseg.defaults import (
     REGISTRATION_QC_MIN_DICE,
     REGISTRATION_SAMPLING_FRACTION,
     REGISTRATION_SHRINK_FACTORS,
+    REGISTRATION_THREADS,
 )
 from strokeseg.errors import InputDataError
 from strokeseg.location.choices import RegistrationMethod
@@ -55,20 +60,25 @@ logger = logging.getLogger(__name__)
 # ----------------------------------------------------------------------------------------------------------
 def _mattes_mi_method(*, histogram_bins: int, sampling_fraction: float, seed: int, iterations: int,
                       shrink_factors: Sequence[int], smoothing_sigmas: Sequence[float], sigmas_in_mm: bool,
-                      relaxation_factor: float = 0.5) -> sitk.ImageRegistrationMethod:
+                      relaxation_factor: float = 0.5,
+                      threads: int = REGISTRATION_THREADS) -> sitk.ImageRegistrationMethod:
     """A multi-resolution Mattes-MI registration method (random sampling, regular-step gradient descent).
 
     Args:
         histogram_bins: Mattes mutual-information bins.
         sampling_fraction: fraction of the fixed image's voxels sampled at every iteration.
-        seed: seed of the random metric sampling.
+        seed: seed of the random metric sampling; must not be 0 (SimpleITK would seed from the clock).
         iterations: at most this many gradient-descent iterations at every level.
         shrink_factors: per resolution level, how much the fixed image is shrunk (coarsest first).
         smoothing_sigmas: per level, Gaussian smoothing sigma (mm when ``sigmas_in_mm``, else voxels).
         sigmas_in_mm: whether ``smoothing_sigmas`` are physical (mm) or voxel units.
         relaxation_factor: step-length reduction of the optimiser after a direction change.
+        threads: threads of the registration (a fixed number, for bit-identical results on every machine).
     """
+    if seed == 0:
+        raise ValueError("seed 0 makes SimpleITK sample from the clock; use a nonzero seed")
     method = sitk.ImageRegistrationMethod()
+    method.SetNumberOfThreads(threads)
     method.SetMetricAsMattesMutualInformation(numberOfHistogramBins=histogram_bins)
     method.SetMetricSamplingStrategy(method.RANDOM)
     method.SetMetricSamplingPercentage(sampling_fraction, seed)
@@ -84,6 +94,22 @@ def _mattes_mi_method(*, histogram_bins: int, sampling_fraction: float, seed: in
     else:
         method.SmoothingSigmasAreSpecifiedInPhysicalUnitsOff()
     return method
+
+
+@contextlib.contextmanager
+def _fixed_threads(threads: int) -> Iterator[None]:
+    """Run the block with ITK's default thread count set to ``threads``, then restore it.
+
+    The metric of a SimpleITK registration takes its threads from ITK's process-wide default, not from the
+    method's ``SetNumberOfThreads``, so the default is what makes registrations reproducible. The setting is
+    process-wide: strokeseg runs registrations in worker processes, never in concurrent threads.
+    """
+    previous = sitk.ProcessObject.GetGlobalDefaultNumberOfThreads()
+    sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(threads)
+    try:
+        yield
+    finally:
+        sitk.ProcessObject.SetGlobalDefaultNumberOfThreads(previous)
 
 
 def resample_to_spacing(image: sitk.Image, spacing_mm: Sequence[float] | float,
@@ -201,7 +227,8 @@ def _register_session(moving: sitk.Image, fixed: sitk.Image, method: str, seed: 
                                      shrink_factors=[factor for factor, _ in levels],
                                      smoothing_sigmas=[sigma for _, sigma in levels], sigmas_in_mm=True)
     registration.SetInitialTransform(initial, inPlace=False)
-    result = registration.Execute(fixed, moving)
+    with _fixed_threads(REGISTRATION_THREADS):
+        result = registration.Execute(fixed, moving)
     logger.debug("%s registration: metric %.4f after %d iterations (%s)", method, registration.GetMetricValue(),
                  registration.GetOptimizerIteration(), registration.GetOptimizerStopConditionDescription())
     return result
@@ -241,7 +268,9 @@ class RegistrationSettings:
         iterations: at most this many gradient-descent iterations at every level.
         histogram_bins: Mattes mutual-information bins.
         sampling_fraction: fraction of the template's brain voxels sampled at every iteration.
-        seed: seed of the random metric sampling, so that results are reproducible.
+        seed: seed of the random metric sampling (nonzero: SimpleITK seeds 0 from the clock), so that results
+            are reproducible.
+        threads: threads of the registration, fixed so that results are bit-identical on every machine.
         moving_min_spacing_mm: case images with finer voxels are smoothed and resampled to this spacing first
             (registration accuracy is limited by the template's spacing anyway; this keeps 0.45 mm FLAIR fast).
         attempts: optimisations tried until one passes the QC (the first from the mask centres, the others
@@ -252,13 +281,17 @@ class RegistrationSettings:
     iterations: int = REGISTRATION_ITERATIONS
     histogram_bins: int = REGISTRATION_HISTOGRAM_BINS
     sampling_fraction: float = REGISTRATION_SAMPLING_FRACTION
-    seed: int = 0
+    seed: int = DEFAULT_SEED
     moving_min_spacing_mm: float = 1.5
     attempts: int = REGISTRATION_ATTEMPTS
+    threads: int = REGISTRATION_THREADS
 
     def __post_init__(self) -> None:
         if not self.shrink_factors or self.iterations < 1 or self.attempts < 1:
             raise ValueError("registration needs at least one resolution level and one iteration")
+        if self.seed <= 0 or self.threads < 1:
+            raise ValueError(f"registration needs a positive seed (0 seeds from the clock) and at least one thread, "
+                             f"got seed {self.seed}, threads {self.threads}")
 
 
 #: A quicker setting for tests and large cohorts: two levels, fewer iterations.
@@ -377,11 +410,12 @@ def _optimise(template: sitk.Image, moving: sitk.Image, template_mask: sitk.Imag
     method = _mattes_mi_method(histogram_bins=settings.histogram_bins, sampling_fraction=settings.sampling_fraction,
                                seed=seed, iterations=settings.iterations, shrink_factors=settings.shrink_factors,
                                smoothing_sigmas=[max(f / 2.0, 0.0) if f > 1 else 0.0 for f in settings.shrink_factors],
-                               sigmas_in_mm=False, relaxation_factor=0.6)
+                               sigmas_in_mm=False, relaxation_factor=0.6, threads=settings.threads)
     method.SetMetricFixedMask(sitk.BinaryDilate(template_mask, (2, 2, 2)))
     method.SetInitialTransform(transform, inPlace=True)
     try:
-        method.Execute(template, moving)
+        with _fixed_threads(settings.threads):
+            method.Execute(template, moving)
     except RuntimeError as error:
         logger.warning("registration failed inside SimpleITK: %s", str(error).strip().splitlines()[-1])
         return transform, float("nan"), float("nan")

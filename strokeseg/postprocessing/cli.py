@@ -22,7 +22,7 @@ from strokeseg.cli_options import (
     add_workers,
 )
 from strokeseg.defaults import ENSEMBLE_LABEL_THRESHOLD, POSTPROCESS_HYSTERESIS_HIGH, POSTPROCESS_HYSTERESIS_LOW
-from strokeseg.location.choices import ATLAS_SOURCES
+from strokeseg.location.choices import ATLAS_SOURCES, DEFAULT_ATLAS_SOURCE
 from strokeseg.postprocessing.choices import OBJECTIVES
 
 
@@ -163,7 +163,7 @@ def _register_report(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-location", action="store_true",
                         help="skip the atlas registration (location 'not computed')")
     add_location_min_fraction(parser, deprecated=("--min-fraction",))
-    add_atlas_options(parser, ATLAS_SOURCES)
+    add_atlas_options(parser, ATLAS_SOURCES, DEFAULT_ATLAS_SOURCE)
     add_connectivity(parser)
     add_workers(parser, deprecated=("--jobs",))
     add_overwrite(parser, "an existing report in --out")

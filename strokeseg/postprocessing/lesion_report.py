@@ -4,7 +4,8 @@ Report folder:
 
 * ``report.csv`` — one row per case (:data:`CASE_REPORT_COLUMNS`, plus reference metrics when references
   are given): total lesion volume (mL), number of lesions, largest lesion, case location class, registration
-  QC, uncertainty index and review flag (from ``strokeseg uncertainty``), the QC figure;
+  QC, the location atlas's name and version, uncertainty index and review flag (from ``strokeseg uncertainty``),
+  the QC figure;
 * ``lesions.csv`` — one row per lesion (connected component, largest first; :data:`LESION_COLUMNS`): volume
   (mL), location class (the rule of docs/location.md applied to that lesion), centre in scanner coordinates
   (mm, LPS), and with references whether it overlaps a reference lesion;
@@ -67,7 +68,8 @@ STATUS_MISSING_FILE = "missing_file"
 
 CASE_REPORT_COLUMNS: tuple[str, ...] = ("case_id", "status", "note", "total_volume_ml", "n_lesions",
                                         "largest_lesion_ml", "location", "registration_qc", "registration_ok",
-                                        "uncertainty_index", "flagged", "qc_png", "prediction_file", "image_file")
+                                        "location_atlas", "location_atlas_version", "uncertainty_index", "flagged",
+                                        "qc_png", "prediction_file", "image_file")
 #: Extra case columns when references are given.
 REFERENCE_COLUMNS: tuple[str, ...] = ("reference_volume_ml", "n_reference_lesions", "dice", "lesion_f1",
                                       "lesion_tp", "lesion_fp", "lesion_fn")
@@ -203,7 +205,8 @@ def run_report(request: ReportRequest) -> tuple[pd.DataFrame, pd.DataFrame]:
             # a missing reference is that case's problem (reported as missing_file), not the run's
             reference_file = references.get(case_id, references_dir / f"{case_id}.nii.gz")
         known = _uncertainty_of(uncertainty, case_id, uncertainty_csv) if uncertainty is not None else {}
-        tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known))
+        tasks.append(_CaseTask(case_id, predictions[case_id], reference_file, known,
+                               f"{atlas.source} {atlas.version}" if atlas is not None else ""))
     finished = {} if (out / REPORT_FILE).exists() else _finished_cases(request, tasks)
     if finished:
         logger.info("resuming: %d of %d case(s) were reported by an interrupted run", len(finished), len(tasks))
@@ -245,13 +248,15 @@ class _CaseTask:
     prediction_file: Path
     reference_file: Path | None
     uncertainty: dict[str, Any]
+    atlas: str
 
     def key(self, request: ReportRequest) -> str:
-        """Identity of the inputs and settings of this case's record."""
+        """Identity of the inputs and settings of this case's record (the location atlas included)."""
         files = [self.prediction_file, self.reference_file, case_image(request.images_dir, self.case_id)]
         stamps = [f"{path.stat().st_size}:{path.stat().st_mtime_ns}" if path is not None and path.exists() else ""
                   for path in files]
-        return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity])
+        return json.dumps([stamps, self.uncertainty, request.location, request.min_fraction, request.connectivity,
+                           self.atlas])
 
 
 def _record_file(request: ReportRequest, case_id: str) -> Path:
@@ -312,8 +317,8 @@ def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, t
     if reference_file is not None:
         reference = read_lesion_mask_on_grid(reference_file, f"reference of case {case_id}", geometry)
     row: dict[str, Any] = {"case_id": case_id, "status": STATUS_OK, "note": "", "location": LOCATION_NOT_COMPUTED,
-                           "registration_qc": math.nan,
-                           "registration_ok": None, "uncertainty_index": math.nan, "flagged": None,
+                           "registration_qc": math.nan, "registration_ok": None, "location_atlas": "",
+                           "location_atlas_version": "", "uncertainty_index": math.nan, "flagged": None,
                            "prediction_file": str(prediction_file), "image_file": str(image_file),
                            **task.uncertainty}
     locations = None
@@ -330,7 +335,8 @@ def _report_readable_case(request: ReportRequest, atlas: LocationAtlas | None, t
             # both sides list components by decreasing volume; equal-volume lesions may swap their classes
             locations = [lesion.label for lesion in located.lesions]
             row.update(location=located.label, registration_qc=located.registration_qc,
-                       registration_ok=located.registration_ok)
+                       registration_ok=located.registration_ok, location_atlas=located.atlas,
+                       location_atlas_version=located.atlas_version)
     lesions = lesion_records(prediction, geometry, reference=reference, locations=locations,
                              connectivity=request.connectivity)
     row.update(total_volume_ml=float(np.count_nonzero(prediction)) * voxel_volume_ml(geometry.spacing),

@@ -22,6 +22,7 @@ from strokeseg.location.atlas import (
     load_tissue_maps,
     nilearn_template_path,
 )
+from strokeseg.location.choices import DEFAULT_ATLAS_SOURCE
 
 #: Channels of the template vector image, in order.
 TEMPLATE_CHANNELS: tuple[str, ...] = ("gm", "wm", "csf", "t1", "scalp", "susceptibility")
@@ -47,7 +48,8 @@ class PhantomTemplate:
 
 
 @functools.lru_cache(maxsize=2)
-def load_phantom_template(cache_dir: Path | None = None, atlas_source: str = "auto") -> PhantomTemplate:
+def load_phantom_template(cache_dir: Path | None = None,
+                          atlas_source: str = DEFAULT_ATLAS_SOURCE) -> PhantomTemplate:
     """Build the template maps (a few seconds; cached per process)."""
     atlas = load_location_atlas(cache_dir, atlas_source)
     grid, t1, gm, wm = load_tissue_maps()

@@ -9,7 +9,13 @@ import pytest
 import SimpleITK as sitk
 
 from strokeseg.cases import safe_case_id
-from strokeseg.dataset_conversion.bids import nominal_field_strength, parse_bids_name, sidecar_metadata
+from strokeseg.dataset_conversion.bids import (
+    merge_with_sidecar,
+    nominal_field_strength,
+    parse_bids_name,
+    sidecar_metadata,
+    sidecar_path,
+)
 from strokeseg.dataset_conversion.diffusion import combine_volumes, compute_adc, read_bval, select_b_volumes
 from strokeseg.dataset_conversion.sources import normalise_split
 from strokeseg.dataset_conversion.validation import (
@@ -190,3 +196,17 @@ def test_resume_fingerprint_of_a_prepare_step_has_no_memory_address() -> None:
     assert described == ("strokeseg.dataset_conversion.dicom.resolve_dicom_case(; channels=('DWI',), "
                          "dicom_dir=/x)")
     assert "0x" not in described
+
+
+def test_sidecar_path_and_merge_with_sidecar() -> None:
+    assert sidecar_path(Path("/d/case_dwi.nii.gz")) == Path("/d/case_dwi.json")
+    assert sidecar_path(Path("/d/Case.DWI.NII")) == Path("/d/Case.DWI.json")
+    given = {"vendor": "Siemens", "field_strength_t": 3.0, "b_value": "1000", "scanner_model": "", "site": "h1",
+             "slice_thickness_mm": float("nan")}
+    sidecar = {"vendor": "siemens ", "field_strength_t": 1.5, "b_value": 1000.0, "scanner_model": "Skyra",
+               "slice_thickness_mm": 5.0}
+    merged = merge_with_sidecar(given, sidecar)
+    assert merged.values == {"vendor": "Siemens", "field_strength_t": 3.0, "b_value": "1000", "scanner_model": "Skyra",
+                             "site": "h1", "slice_thickness_mm": 5.0}
+    assert merged.conflicts == ("field_strength_t: manifest 3.0, sidecar 1.5",)
+    assert merge_with_sidecar(given, {}).values == given and merge_with_sidecar(given, {}).conflicts == ()

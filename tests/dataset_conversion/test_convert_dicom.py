@@ -107,3 +107,16 @@ def test_dicom_folder_without_diffusion_series_is_skipped(tmp_path: Path) -> Non
     assert "no diffusion series with b-values" in report
     assert "dcm2niix found no image series" in report
     assert "reasons per case" in str(error.value)
+
+
+def test_manifest_values_override_the_dicom_sidecar_and_conflicts_are_listed(tmp_path: Path) -> None:
+    s0, lesion = _anatomy()
+    case_dir = tmp_path / "src" / "dicom" / "case04"
+    write_dicom_series(case_dir / "dwi", [_attenuated(s0, lesion, 0), _attenuated(s0, lesion, 1000)], [0, 1000],
+                       "Siemens", 1.5, series_number=5, description="ep2d_diff_b0_1000")
+    sitk.WriteImage(dicom_grid_mask(lesion), str(tmp_path / "src" / "case04_mask.nii.gz"))
+    _manifest(tmp_path / "src", ["case04,dicom/case04,case04_mask.nii.gz,hospitalA,GE,1.5,2.5"])
+    result = convert("registry", tmp_path / "src", tmp_path / "raw", 64, "Dicom")
+    row = read_cases(result.dataset_dir / "cases.csv").set_index("case_id").loc["case04"]
+    assert (row["vendor"], row["field_strength_t"]) == ("GE", 1.5)  # the manifest's vendor, the agreeing field
+    assert row["metadata_conflicts"] == "vendor: manifest GE, sidecar Siemens"

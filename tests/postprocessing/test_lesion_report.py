@@ -77,6 +77,7 @@ def test_report_numbers_match_the_masks_and_pngs_open(tmp_path: Path) -> None:
     assert (case_a["lesion_tp"], case_a["lesion_fp"], case_a["lesion_fn"]) == (2, 1, 1)
     assert case_a["dice"] == pytest.approx(2 * (48 + 1) / (204 + 106))
     assert case_a["uncertainty_index"] == 0.4 and case_a["flagged"]
+    assert case_a["location_atlas"] == "" and case_a["location_atlas_version"] == ""  # no atlas was used
     case_b = report.set_index("case_id").loc["case_b"]
     assert case_b["n_lesions"] == 0 and case_b["total_volume_ml"] == 0 and case_b["dice"] == 1.0
     assert list(lesions["case_id"]) == ["case_a"] * 3

