@@ -21,7 +21,7 @@ from strokeseg.volumes import UNKNOWN
 
 #: Columns of ``cohort.csv``: one row per variable and level (``level`` empty for a continuous variable).
 COHORT_COLUMNS_PREFIX: tuple[str, ...] = ("variable", "level", "kind")
-COHORT_TEST_COLUMNS: tuple[str, ...] = ("test", "statistic", "p_value")
+COHORT_TEST_COLUMNS: tuple[str, ...] = ("comparison", "statistic", "p_value")
 #: cases.csv columns never described: identifiers and file paths.
 NOT_DESCRIBED: frozenset[str] = frozenset({"case_id", "split"})
 #: Columns with more distinct text values than this are identifiers, not categories (left out).
@@ -31,8 +31,14 @@ TOTAL = "total"
 
 def cohort_columns(sets: Sequence[str]) -> list[str]:
     """Column order of the table for the given set names: variable, level, kind, one column per set,
-    ``total``, then test, statistic, p_value."""
-    return [*COHORT_COLUMNS_PREFIX, *sets, TOTAL, *COHORT_TEST_COLUMNS]
+    ``total``, then comparison (the test), statistic, p_value. A set named like a fixed column gets the
+    prefix ``set `` (``set total``)."""
+    return [*COHORT_COLUMNS_PREFIX, *map(set_column, sets), TOTAL, *COHORT_TEST_COLUMNS]
+
+
+def set_column(name: str) -> str:
+    """The column of a set: its name, or ``set <name>`` when the name is a fixed column."""
+    return f"set {name}" if name in {*COHORT_COLUMNS_PREFIX, TOTAL, *COHORT_TEST_COLUMNS} else name
 
 
 def describable_columns(cases: pd.DataFrame, group_column: str) -> list[str]:
@@ -56,9 +62,9 @@ def cohort_table(cases: pd.DataFrame, group_column: str, columns: Sequence[str] 
     """Table 1 of ``cases`` grouped by ``group_column`` (schema :func:`cohort_columns`).
 
     Continuous variable (numeric column): one row, ``kind`` ``mean ± SD`` or ``median (IQR)``; each cell is the
-    summary of that set (IQR written Q1–Q3); test ``anova`` or ``kruskal`` over the sets with values.
+    summary of that set (IQR written Q1–Q3); comparison ``anova`` or ``kruskal`` over the sets with values.
     Categorical variable: one row per category, cells ``count (percent %)`` of the set's cases with a value
-    (missing values are left out of the percentages and counted in the row ``unknown``); test ``chi_square``
+    (missing values are left out of the percentages and counted in the row ``unknown``); ``chi_square``
     over the known categories. Rows with a missing group are left out.
 
     Raises:
@@ -92,8 +98,9 @@ def _continuous_row(table: pd.DataFrame, column: str, group_column: str, sets: S
     result = omnibus_test({name: array for name, array in values.items() if np.isfinite(array).any()},
                           "anova" if normal else "kruskal")
     row: dict[str, object] = {"variable": column, "level": "", "kind": "mean ± SD" if normal else "median (IQR)"}
-    row |= {name: _continuous_cell(array, normal, digits) for name, array in {**values, TOTAL: everything}.items()}
-    return row | {"test": result.test, "statistic": result.statistic,
+    row |= {set_column(name): _continuous_cell(array, normal, digits) for name, array in values.items()}
+    row[TOTAL] = _continuous_cell(everything, normal, digits)
+    return row | {"comparison": result.test, "statistic": result.statistic,
                   "p_value": result.p_value}
 
 
@@ -119,10 +126,10 @@ def _categorical_rows(table: pd.DataFrame, column: str, group_column: str,
     for level in [*levels, *([UNKNOWN] if counts.loc[UNKNOWN].sum() else [])]:
         row: dict[str, object] = {"variable": column, "level": level, "kind": "n (%)"}
         for name in sets:
-            row[name] = _count_cell(int(counts.at[level, name]), int(known[name].sum()), level)
+            row[set_column(name)] = _count_cell(int(counts.at[level, name]), int(known[name].sum()), level)
         row[TOTAL] = _count_cell(int(counts.loc[level].sum()), int(known.to_numpy().sum()), level)
         first = level == levels[0] if levels else False
-        rows.append(row | {"test": "chi_square" if first else "", "statistic": test.statistic if first else math.nan,
+        rows.append(row | {"comparison": "chi_square" if first else "", "statistic": test.statistic if first else math.nan,
                            "p_value": test.p_value if first else math.nan})
     return rows
 

@@ -165,3 +165,54 @@ def test_bca_interval_matches_scipy_and_differs_from_percentile_on_skewed_data()
     assert bca.mean == percentile.mean
     with pytest.raises(ValueError, match="percentile"):
         describe(values, method="student")
+
+
+def test_cohort_table_of_mussels_and_a_categorical_column() -> None:
+    """Table 1: a continuous column across sets gets the test the sets' normality allows (the mussel data are
+    not all normal, so Kruskal–Wallis and medians); a categorical column counts (%) and Pearson's χ²."""
+    import pandas as pd
+
+    from strokeseg.evaluation.cohort import cohort_columns, cohort_table
+
+    sets = [name for name, values in MUSSELS.items() for _ in values]
+    ratio = [value for values in MUSSELS.values() for value in values]
+    sex = (["F"] * 5 + ["M"] * 5 + ["F"] * 2 + ["M"] * 6 + ["F"] * 7 + ["F"] * 8 + ["M"] * 6)
+    cases = pd.DataFrame({"case_id": [f"c{i}" for i in range(len(sets))], "location": sets, "ratio": ratio,
+                          "sex": sex, "path": [f"/data/c{i}.nii.gz" for i in range(len(sets))]})
+    table = cohort_table(cases, "location", digits=4)
+    assert list(table.columns) == cohort_columns(list(MUSSELS))
+    assert list(table["variable"]) == ["ratio", "sex", "sex"]  # the path column is not described
+    ratio_row = table.iloc[0]
+    assert ratio_row["kind"] == "median (IQR)" and ratio_row["comparison"] == "kruskal"
+    assert ratio_row["p_value"] == pytest.approx(stats.kruskal(*MUSSELS.values()).pvalue)
+    assert ratio_row["Newport"].startswith("0.0737 (")  # (0.0725 + 0.0749) / 2, then Q1–Q3
+    female = table[(table["variable"] == "sex") & (table["level"] == "F")].iloc[0]
+    assert female["Tillamook"] == "5 (50.0 %)" and female["total"] == "22 (56.4 %)"
+    counts = [[5, 2, 7, 8, 0], [5, 6, 0, 0, 6]]
+    assert female["p_value"] == pytest.approx(stats.chi2_contingency(counts, correction=False).pvalue)
+    normal = cohort_table(pd.DataFrame({"case_id": [f"x{i}" for i in range(60)],
+                                        "set": ["train"] * 30 + ["test"] * 30,
+                                        "age": np.random.default_rng(5).normal(65, 10, 60)}), "set")
+    assert normal.iloc[0]["kind"] == "mean ± SD" and normal.iloc[0]["comparison"] == "anova"
+    assert list(normal.columns[3:6]) == ["train", "test", "total"]
+    assert cohort_columns(["total", "x"])[3:6] == ["set total", "x", "total"]
+
+
+def test_derived_strata_quartiles_tertiles_uncertainty_and_infarct_volume() -> None:
+    from strokeseg.evaluation.derived_strata import derived_strata
+
+    cases = [f"c{i}" for i in range(9)]
+    voxels = [0, 10, 20, 30, 40, 50, 60, 70, 80]
+    table, strata = derived_strata(cases, voxels, uncertainty=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, math.nan],
+                                   wmh_volume_ml=list(range(9)), infarct_volume_ml=[0, 1, 2, 20, *[math.nan] * 5])
+    names = [s.name for s in strata]
+    assert names == ["lesion_size_quartile", "wmh_tertile", "infarct_volume_stratum", "uncertainty_stratum",
+                     "uncertainty_review"]
+    # quartiles of the 8 cases with a lesion (10..80): two cases each, the empty reference apart
+    assert list(table["lesion_size_quartile"]) == ["no lesion", "Q1", "Q1", "Q2", "Q2", "Q3", "Q3", "Q4", "Q4"]
+    assert list(table["wmh_tertile"]) == ["Q1"] * 3 + ["Q2"] * 3 + ["Q3"] * 3
+    assert list(table["infarct_volume_stratum"][:4]) == ["no lesion", "small", "medium", "large"]
+    assert list(table["uncertainty_stratum"]) == ["low"] * 3 + ["medium"] * 2 + ["high"] * 3 + ["unknown"]
+    assert list(table["uncertainty_review"][2:5]) == ["≤0.35", ">0.35", ">0.35"]
+    only_size, strata = derived_strata(cases[:2], [5, 7])
+    assert [s.name for s in strata] == ["lesion_size_quartile"]
