@@ -24,10 +24,20 @@ import numpy as np
 import pandas as pd
 
 from strokeseg.defaults import LEARNING_CURVE_PLATEAU_DSC, NORMALITY_ALPHA, UNCERTAINTY_REVIEW_CUT
+from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT
 from strokeseg.evaluation.group_tests import omnibus_test, post_hoc_pairs
-from strokeseg.evaluation.multiple_testing import DEFAULT_P_ADJUSTMENT, adjust_p_values
+from strokeseg.evaluation.multiple_testing import adjust_p_values
 from strokeseg.evaluation.regression import certainty_curve, linear_regression, log10_regression, plateau_size
-from strokeseg.evaluation.report import TEST_METRICS, evaluated, metrics_present, models_of
+from strokeseg.evaluation.report import (
+    COMPARISON_COLUMNS,
+    OVERALL,
+    TEST_METRICS,
+    evaluated,
+    metrics_present,
+    models_of,
+    stratum_groups,
+)
+from strokeseg.evaluation.statistics import mann_whitney
 from strokeseg.evaluation.strata import Stratification
 from strokeseg.volumes import UNKNOWN
 
@@ -46,6 +56,8 @@ LEARNING_FIT_COLUMNS: tuple[str, ...] = (
     "scale", "n_models", "n", "slope", "slope_se", "intercept", "r2", "p_value", "plateau_training_cases",
     "plateau_tolerance", *ADJUSTMENT_COLUMNS,
 )
+#: Columns of ``comparison.csv``: the tests and their families with adjusted p-values.
+COMPARISON_REPORT_COLUMNS: tuple[str, ...] = (*COMPARISON_COLUMNS, *ADJUSTMENT_COLUMNS)
 #: Metrics compared across more than two groups.
 GROUP_TEST_METRICS: tuple[str, ...] = TEST_METRICS
 MODELS = "model"
@@ -71,7 +83,36 @@ def adjust_families(table: pd.DataFrame, family_columns: Sequence[str], method: 
 def adjust_comparisons(comparisons: pd.DataFrame, method: str = DEFAULT_P_ADJUSTMENT) -> pd.DataFrame:
     """``comparison.csv`` with families and adjusted p: one family per test, stratification and metric (all
     model pairs and strata pairs of that test there)."""
-    return adjust_families(comparisons, ("test", "stratification", "metric"), method)
+    return adjust_families(comparisons, ("test", "stratification", "metric"), method)[
+        list(COMPARISON_REPORT_COLUMNS)]
+
+
+def reader_comparisons(per_case: pd.DataFrame, readers: Sequence[str],
+                       stratifications: Sequence[Stratification]) -> pd.DataFrame:
+    """Every model against every second reader (Alis et al.): Mann–Whitney U (two-sided) of the per-case values,
+    within all cases and within every stratum (schema ``COMPARISON_COLUMNS``, test ``reader_mann_whitney_u``,
+    ``model_a`` = the model, ``model_b`` = the reader, ``mean_diff`` = reader − model)."""
+    ok = evaluated(per_case)
+    metrics = metrics_present(ok, TEST_METRICS)
+    rows = []
+    for model in (m for m in models_of(per_case) if m not in readers):
+        for reader in readers:
+            for stratification in (OVERALL, *stratifications):
+                for level, a in stratum_groups(ok[ok["model"] == model], stratification):
+                    b = ok[ok["model"] == reader]
+                    b = b if stratification.name == OVERALL.name else b[b[stratification.name] == level]
+                    if level == UNKNOWN or not (len(a) and len(b)):
+                        continue
+                    for metric in metrics:
+                        result = mann_whitney(a[metric].to_numpy(dtype=float), b[metric].to_numpy(dtype=float))
+                        rows.append({"test": "reader_mann_whitney_u", "stratification": stratification.name,
+                                     "metric": metric, "model_a": model, "model_b": reader, "stratum_a": level,
+                                     "stratum_b": level, "n_a": result.n_a, "n_b": result.n_b,
+                                     "mean_a": result.mean_a, "mean_b": result.mean_b, "median_a": result.median_a,
+                                     "median_b": result.median_b, "mean_diff": result.mean_b - result.mean_a,
+                                     "median_diff": result.median_b - result.median_a,
+                                     "statistic": result.u_statistic, "p_value": result.p_value})
+    return pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS))
 
 
 def group_tests(per_case: pd.DataFrame, stratifications: Sequence[Stratification], test: str = "auto",
@@ -85,6 +126,7 @@ def group_tests(per_case: pd.DataFrame, stratifications: Sequence[Stratification
     ok = evaluated(per_case)
     metrics = metrics_present(ok, GROUP_TEST_METRICS)
     models = models_of(per_case)
+    rows: list[dict[str, object]] = []
     cases: list[tuple[str, str, str, dict[str, np.ndarray]]] = []
     for model in models:
         mine = ok[ok["model"] == model]
@@ -99,18 +141,18 @@ def group_tests(per_case: pd.DataFrame, stratifications: Sequence[Stratification
     if len(models) >= 3:
         cases += [(MODELS, "", metric, {model: ok.loc[ok["model"] == model, metric].to_numpy(dtype=float)
                                         for model in models}) for metric in metrics]
-    for stratification, model, metric, groups in cases:
+    for name, model, metric, groups in cases:
         result = omnibus_test(groups, test, alpha)
-        rows.append({"test": result.test, "stratification": stratification, "metric": metric, "model": model,
+        rows.append({"test": result.test, "stratification": name, "metric": metric, "model": model,
                      "group_a": "", "group_b": "", "n_groups": sum(size > 0 for size in result.sizes),
                      "n_a": math.nan, "n_b": math.nan, "statistic": result.statistic, "p_value": result.p_value,
                      "family": f"omnibus/{metric}", "p_adjustment": adjustment, "p_adjusted": math.nan})
         for pair in post_hoc_pairs(groups, result.test, adjustment):
-            rows.append({"test": pair.test, "stratification": stratification, "metric": metric, "model": model,
+            rows.append({"test": pair.test, "stratification": name, "metric": metric, "model": model,
                          "group_a": pair.group_a, "group_b": pair.group_b, "n_groups": 2,
                          "n_a": int(np.isfinite(groups[pair.group_a]).sum()),
                          "n_b": int(np.isfinite(groups[pair.group_b]).sum()), "statistic": pair.statistic,
-                         "p_value": pair.p_value, "family": f"{stratification}/{metric}/{model}",
+                         "p_value": pair.p_value, "family": f"{name}/{metric}/{model}",
                          "p_adjustment": adjustment, "p_adjusted": pair.p_adjusted})
     table = pd.DataFrame(rows, columns=list(GROUP_TEST_COLUMNS))
     omnibus = table["group_a"] == ""

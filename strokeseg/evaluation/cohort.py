@@ -129,7 +129,8 @@ def _categorical_rows(table: pd.DataFrame, column: str, group_column: str,
             row[set_column(name)] = _count_cell(int(counts.at[level, name]), int(known[name].sum()), level)
         row[TOTAL] = _count_cell(int(counts.loc[level].sum()), int(known.to_numpy().sum()), level)
         first = level == levels[0] if levels else False
-        rows.append(row | {"comparison": "chi_square" if first else "", "statistic": test.statistic if first else math.nan,
+        rows.append(row | {"comparison": "chi_square" if first else "",
+                           "statistic": test.statistic if first else math.nan,
                            "p_value": test.p_value if first else math.nan})
     return rows
 

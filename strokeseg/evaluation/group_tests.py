@@ -18,12 +18,10 @@ import numpy as np
 from scipy import stats
 
 from strokeseg.defaults import NORMALITY_ALPHA
-from strokeseg.evaluation.multiple_testing import DEFAULT_P_ADJUSTMENT, adjust_p_values
+from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT, GROUP_TESTS
+from strokeseg.evaluation.multiple_testing import adjust_p_values
 from strokeseg.evaluation.statistics import ArrayLike, finite_values, quiet_test
 
-#: Omnibus tests of several groups: parametric (ANOVA, post hoc Student t) and rank-based (Kruskal–Wallis,
-#: post hoc Mann–Whitney U); ``auto`` takes ANOVA when every group passes Shapiro–Wilk.
-GROUP_TESTS: tuple[str, ...] = ("auto", "anova", "kruskal")
 #: Shapiro–Wilk needs at least this many values (scipy's limit).
 SHAPIRO_MIN_N = 3
 
@@ -103,7 +101,8 @@ def omnibus_test(groups: Mapping[str, ArrayLike], test: str = "auto",
     return OmnibusResult(chosen, statistic, p_value, tuple(array.size for array in arrays))
 
 
-def post_hoc_pairs(groups: Mapping[str, ArrayLike], test: str, adjustment: str = DEFAULT_P_ADJUSTMENT) -> list[PostHocPair]:
+def post_hoc_pairs(groups: Mapping[str, ArrayLike], test: str,
+                   adjustment: str = DEFAULT_P_ADJUSTMENT) -> list[PostHocPair]:
     """Every pair of groups: Student t (after ANOVA) or Mann–Whitney U (after Kruskal–Wallis), two-sided,
     p adjusted over all pairs (``adjustment``: see :mod:`strokeseg.evaluation.multiple_testing`)."""
     pairs = []

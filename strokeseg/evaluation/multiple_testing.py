@@ -10,11 +10,11 @@ from collections.abc import Sequence
 
 import numpy as np
 
-#: Adjustment name (CLI and report) -> statsmodels ``multipletests`` method.
-P_ADJUSTMENTS: dict[str, str | None] = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "none": None}
-#: The default adjustment: Holm's step-down procedure (controls the family-wise error rate like Bonferroni,
-#: and rejects at least as often).
-DEFAULT_P_ADJUSTMENT = "holm"
+from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT, P_ADJUSTMENTS
+
+#: Adjustment name (CLI and report, :data:`~strokeseg.evaluation.choices.P_ADJUSTMENTS`) -> statsmodels'
+#: ``multipletests`` method.
+STATSMODELS_METHODS: dict[str, str | None] = {"holm": "holm", "bonferroni": "bonferroni", "bh": "fdr_bh", "none": None}
 
 
 def check_adjustment(method: str) -> str:
@@ -30,7 +30,7 @@ def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = DEFAUL
     Bonferroni: min(1, m·p). Holm: step-down, p₍ᵢ₎ · (m − i + 1) made monotone. BH (Benjamini–Hochberg):
     step-up, p₍ᵢ₎ · m / i made monotone, controls the false discovery rate. m counts the finite p-values.
     """
-    statsmodels_method = P_ADJUSTMENTS[check_adjustment(method)]
+    statsmodels_method = STATSMODELS_METHODS[check_adjustment(method)]
     values = np.asarray(p_values, dtype=np.float64).ravel()
     adjusted = values.copy()
     finite = ~np.isnan(values)

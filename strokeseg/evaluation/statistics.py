@@ -17,11 +17,10 @@ import numpy as np
 from scipy import stats
 
 from strokeseg.defaults import BLAND_ALTMAN_Z, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE_LEVEL
+from strokeseg.evaluation.choices import BOOTSTRAP_METHODS
 
 ArrayLike = Sequence[float] | np.ndarray
 
-#: Bootstrap intervals of a mean: the percentile interval, or the bias-corrected and accelerated (BCa) one.
-BOOTSTRAP_METHODS: tuple[str, ...] = ("percentile", "bca")
 #: Resampled index rows drawn at once by the bootstrap (bounds memory for large case sets).
 _BOOTSTRAP_BLOCK_ENTRIES = 1 << 22
 

@@ -82,7 +82,7 @@ def learning_curve_tables(per_case: pd.DataFrame, training_cases: Mapping[str, i
                 for model, size in training_cases.items():
                     summary = describe(group.loc[group["model"] == model, metric].to_numpy(dtype=float),
                                        resamples=bootstrap.resamples, seed=bootstrap.seed,
-                                       confidence=bootstrap.confidence)
+                                       confidence=bootstrap.confidence, method=bootstrap.method)
                     rows.append({"stratification": stratification, "stratum": level, "metric": metric, "model": model,
                                  "training_cases": size, "n": summary.n, "mean": summary.mean, "sd": summary.sd,
                                  "ci_low": summary.ci_low, "ci_high": summary.ci_high})
@@ -153,7 +153,7 @@ def zoom_table(per_case: pd.DataFrame, models: Sequence[str], metrics: Sequence[
                      "mean": micro_dice(tp, fp, fn) if len(mine) else math.nan, "ci_low": low, "ci_high": high})
         for metric in metrics:
             summary = describe(mine[metric].to_numpy(dtype=float), resamples=bootstrap.resamples,
-                               seed=bootstrap.seed, confidence=bootstrap.confidence)
+                               seed=bootstrap.seed, confidence=bootstrap.confidence, method=bootstrap.method)
             rows.append({"model": model, "metric": metric, "n": summary.n, "mean": summary.mean,
                          "ci_low": summary.ci_low, "ci_high": summary.ci_high})
     return pd.DataFrame(rows, columns=list(ZOOM_COLUMNS))
@@ -168,7 +168,7 @@ def ensemble_table(per_case: pd.DataFrame, ensemble: str, members: Sequence[str]
     for model in (ensemble, *members):
         mine = ok[ok["model"] == model]
         summary = describe(mine["dice"].to_numpy(dtype=float), resamples=bootstrap.resamples, seed=bootstrap.seed,
-                           confidence=bootstrap.confidence)
+                           confidence=bootstrap.confidence, method=bootstrap.method)
         comparison = paired_comparison(*_paired(per_case, ensemble, per_case, model, "dice")) \
             if model != ensemble else None
         rows.append({"model": model, "n": summary.n, "dice_mean": summary.mean, "dice_sd": summary.sd,

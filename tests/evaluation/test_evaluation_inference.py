@@ -214,5 +214,5 @@ def test_derived_strata_quartiles_tertiles_uncertainty_and_infarct_volume() -> N
     assert list(table["infarct_volume_stratum"][:4]) == ["no lesion", "small", "medium", "large"]
     assert list(table["uncertainty_stratum"]) == ["low"] * 3 + ["medium"] * 2 + ["high"] * 3 + ["unknown"]
     assert list(table["uncertainty_review"][2:5]) == ["≤0.35", ">0.35", ">0.35"]
-    only_size, strata = derived_strata(cases[:2], [5, 7])
-    assert [s.name for s in strata] == ["lesion_size_quartile"]
+    two, strata = derived_strata(cases[:2], [5, 7])
+    assert [s.name for s in strata] == ["lesion_size_quartile"] and list(two["lesion_size_quartile"]) == ["Q1", "Q4"]
