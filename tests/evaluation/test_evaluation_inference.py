@@ -63,6 +63,9 @@ def test_benjamini_hochberg_1995_example() -> None:
 
 
 def test_adjustment_keeps_nan_and_order_and_none_is_raw() -> None:
+    # unsorted input: Holm 0.01·3, max(0.03, 0.02·2), max(0.04, 0.03·1), returned in the input's order
+    assert adjust_p_values([0.03, 0.01, 0.02], "holm") == pytest.approx([0.04, 0.03, 0.04])
+    assert adjust_p_values([0.03, 0.01, 0.02], "bh") == pytest.approx([0.03, 0.03, 0.03])
     p = [0.04, math.nan, 0.01]
     adjusted = adjust_p_values(p, "bonferroni")  # m = 2 finite p-values
     assert adjusted[0] == pytest.approx(0.08) and math.isnan(adjusted[1]) and adjusted[2] == pytest.approx(0.02)
