@@ -60,7 +60,7 @@ LEARNING_FIT_COLUMNS: tuple[str, ...] = (
 COMPARISON_REPORT_COLUMNS: tuple[str, ...] = (*COMPARISON_COLUMNS, *ADJUSTMENT_COLUMNS)
 #: Metrics compared across more than two groups.
 GROUP_TEST_METRICS: tuple[str, ...] = TEST_METRICS
-MODELS = "model"
+MODELS = "models"
 
 
 def adjust_families(table: pd.DataFrame, family_columns: Sequence[str], method: str = DEFAULT_P_ADJUSTMENT,
