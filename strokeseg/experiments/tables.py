@@ -64,8 +64,8 @@ ENSEMBLE_COLUMNS = ("model", "n", "dice_mean", "dice_sd", "dice_ci_low", "dice_c
 
 def adjust_p_columns(table: pd.DataFrame, p_columns: Sequence[str], family_columns: Sequence[str],
                      method: str = DEFAULT_P_ADJUSTMENT) -> pd.DataFrame:
-    """``table`` with ``family`` (the values of ``family_columns`` joined by ``/``, plus the p column's name),
-    ``p_adjustment`` and ``<p column>_adjusted``: each p column is adjusted within each family."""
+    """``table`` with ``family`` (the values of ``family_columns`` joined by ``/``), ``p_adjustment`` and
+    ``<p column>_adjusted``: each p column is adjusted within each family (NaN p-values stay NaN)."""
     result = table.copy()
     result["family"] = result[list(family_columns)].astype(str).agg("/".join, axis=1) if len(result) else ""
     result["p_adjustment"] = method
