@@ -95,10 +95,13 @@ def _learning_curve(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], lis
                                    fits[fits["stratification"] == stratification], out / name))
     overall = points[points["stratification"] == ALL].pivot_table(index=["model", "training_cases"], columns="metric",
                                                                   values="mean", sort=False).reset_index()
-    overall_fit = fits[fits["stratification"] == ALL][["metric", "n_models", "slope", "intercept", "r2"]]
+    overall_fit = fits[fits["stratification"] == ALL][["metric", "n_models", "slope", "intercept", "r2", "p_value",
+                                                        "p_value_adjusted", "linear_slope", "linear_p_value",
+                                                        "plateau_training_cases"]]
     text = ["Mean metric per training-set size (all test cases; 95 % bootstrap CIs in learning_curve.csv):", "",
-            markdown_table(overall), "", "Fit of the mean on ln(training cases) (Noh Fig. 2):", "",
-            markdown_table(overall_fit)]
+            markdown_table(overall), "", "Fit of the mean on ln(training cases) (Noh Fig. 2), the slope's p-value "
+            "(adjusted over the strata of a metric), the fit on training cases (linear_*) and the plateau (the "
+            "smallest size within 0.01 of the best mean):", "", markdown_table(overall_fit)]
     return files, text
 
 
