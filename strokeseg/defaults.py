@@ -252,6 +252,8 @@ LEARNING_CURVE_PLATEAU_DSC: Final[float] = 0.01
 #: Kim et al.'s human-human DSC of WMH masks, the paper's inter-rater reference (``--inter-rater-dice`` draws a
 #: given value as a reference line in the Dice plots; an evaluated second reader's mean DSC is drawn always).
 KIM_INTER_RATER_DICE: Final[float] = 0.744
+#: WMH subregions (Kim et al.): periventricular = within this distance (mm) of the ventricles, deep = the rest.
+PERIVENTRICULAR_DISTANCE_MM: Final[float] = 10.0
 #: Cumulative certainty curve: mean DSC of the most certain x % of cases, x in these steps (%).
 CERTAINTY_CURVE_PERCENT_STEP: Final[int] = 10
 

@@ -9,6 +9,8 @@ Table schemas (column order is part of the contract and pinned by tests; docs/ev
   against log10 reference volume (Tomita et al.), and DSC against the uncertainty index (Kim et al.).
 * ``certainty_curve.csv`` — :data:`CERTAINTY_COLUMNS`: per model with an uncertainty index, Kim et al.'s
   cumulative mean DSC of the most certain x % of cases.
+* ``subregions.csv`` / ``by_subregion.csv`` — with ventricle masks: per case and summarised, Dice and volumes of
+  periventricular and deep WMH (:mod:`strokeseg.evaluation.subregions`, :data:`SUBREGION_SUMMARY_COLUMNS`).
 * ``learning_curve_fit.csv`` — :data:`LEARNING_FIT_COLUMNS`: per-case DSC against training-set size, linear
   and on ln(size), with the plateau size.
 
@@ -32,13 +34,15 @@ from strokeseg.evaluation.report import (
     COMPARISON_COLUMNS,
     OVERALL,
     TEST_METRICS,
+    BootstrapSettings,
     evaluated,
     metrics_present,
     models_of,
     stratum_groups,
 )
-from strokeseg.evaluation.statistics import mann_whitney
+from strokeseg.evaluation.statistics import Summary, describe, mann_whitney
 from strokeseg.evaluation.strata import Stratification
+from strokeseg.evaluation.subregions import SUBREGIONS
 from strokeseg.volumes import UNKNOWN
 
 #: Columns added to every table of tests: the family a p-value is adjusted in, the method, the adjusted p.
@@ -58,6 +62,7 @@ LEARNING_FIT_COLUMNS: tuple[str, ...] = (
 )
 #: Columns of ``comparison.csv``: the tests and their families with adjusted p-values.
 COMPARISON_REPORT_COLUMNS: tuple[str, ...] = (*COMPARISON_COLUMNS, *ADJUSTMENT_COLUMNS)
+SUBREGION_SUMMARY_COLUMNS: tuple[str, ...] = ("model", "subregion", "metric", *Summary.__dataclass_fields__)
 #: Metrics compared across more than two groups.
 GROUP_TEST_METRICS: tuple[str, ...] = TEST_METRICS
 MODELS = "models"
@@ -85,6 +90,21 @@ def adjust_comparisons(comparisons: pd.DataFrame, method: str = DEFAULT_P_ADJUST
     model pairs and strata pairs of that test there)."""
     return adjust_families(comparisons, ("test", "stratification", "metric"), method)[
         list(COMPARISON_REPORT_COLUMNS)]
+
+
+def subregion_summary(subregions: pd.DataFrame, bootstrap: BootstrapSettings = BootstrapSettings()) -> pd.DataFrame:
+    """Per model, WMH subregion and metric (dice, vol_ref_ml, vol_pred_ml) over the cases with status ``ok``: the
+    ``by_<stratification>.csv`` statistics (schema :data:`SUBREGION_SUMMARY_COLUMNS`)."""
+    ok = subregions[subregions["status"] == "ok"]
+    rows = []
+    for model in dict.fromkeys(ok["model"]):
+        mine = ok[ok["model"] == model]
+        for region in SUBREGIONS:
+            for metric in ("dice", "vol_ref_ml", "vol_pred_ml"):
+                summary = describe(mine[f"{metric}_{region}"].to_numpy(dtype=float), resamples=bootstrap.resamples,
+                                   seed=bootstrap.seed, confidence=bootstrap.confidence, method=bootstrap.method)
+                rows.append({"model": model, "subregion": region, "metric": metric, **summary.as_row()})
+    return pd.DataFrame(rows, columns=list(SUBREGION_SUMMARY_COLUMNS))
 
 
 def reader_comparisons(per_case: pd.DataFrame, readers: Sequence[str],

@@ -103,6 +103,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inputs.add_argument("--infarct-labels", type=Path, metavar="DIR",
                         help="infarct label maps of the cases (a second label source): infarct-volume strata of a "
                              "WMH model (default: cases.csv's infarct_volume_ml column, when present)")
+    inputs.add_argument("--ventricle-masks", type=Path, metavar="DIR",
+                        help="ventricle masks of the cases on the reference grids: Dice and volumes of "
+                             "periventricular and deep WMH (subregions.csv, by_subregion.csv)")
+    inputs.add_argument("--periventricular-distance", type=float, default=defaults.PERIVENTRICULAR_DISTANCE_MM,
+                        metavar="MM", help="periventricular region: within this distance of the ventricles "
+                                           "(default: %(default)s mm)")
     inputs.add_argument("--ignore-label", type=int, default=None,
                         help="reference label excluded from scoring in both masks (default: dataset.json's "
                              "'ignore' label when --references is a dataset)")
@@ -266,7 +272,8 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
                              overwrite=args.overwrite, plots=not args.no_plots, baseline=args.baseline,
                              loa_z=args.loa_sd, readers=tuple(name for name, _ in map(parse_model_option, args.reader)),
                              p_adjustment=args.p_adjust, group_test=args.group_test, cohort_by=args.cohort_by,
-                             infarct_labels=args.infarct_labels, inter_rater_dice=args.inter_rater_dice)
+                             infarct_labels=args.infarct_labels, inter_rater_dice=args.inter_rater_dice,
+                             ventricle_masks=args.ventricle_masks, periventricular_mm=args.periventricular_distance)
 
 
 def _reference_spec(args: argparse.Namespace) -> str:

@@ -13,6 +13,7 @@ Report folder (``--out``):
 * ``regressions.csv`` — DSC against log10 lesion voxel count and volume, and against the uncertainty index;
 * ``certainty_curve.csv`` — with an uncertainty index: mean DSC of the most certain x % of cases;
 * ``cohort.csv`` — the cohort characteristics table of cases.csv across the sets of ``cohort_by``;
+* ``subregions.csv``, ``by_subregion.csv`` — with ventricle masks: periventricular and deep WMH Dice and volumes;
 * ``summary.json`` — settings, inputs, counts, problems, overall statistics, the list of files; written
   last, so its presence marks a complete report;
 * PNG plots (``bland_altman.png``, ``volume_scatter.png``, ``dice_by_<stratification>.png``,
@@ -40,7 +41,7 @@ from typing import Any
 import pandas as pd
 
 from strokeseg import __version__
-from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION
+from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION, PERIVENTRICULAR_DISTANCE_MM
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation import plots
 from strokeseg.evaluation.analyses import (
@@ -50,6 +51,7 @@ from strokeseg.evaluation.analyses import (
     learning_curve_fits,
     reader_comparisons,
     regressions,
+    subregion_summary,
 )
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
 from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT, GROUP_TESTS, LOCATION_SOURCES, P_ADJUSTMENTS
@@ -68,6 +70,7 @@ from strokeseg.evaluation.report import (
     volume_agreement_table,
 )
 from strokeseg.evaluation.strata import StrataSettings, Stratification, assign_strata
+from strokeseg.evaluation.subregions import SUBREGION_COLUMNS, SubregionTask, subregion_row
 from strokeseg.evaluation.worker import (
     PROBABILITY_COLUMNS,
     STATUS_EXTRA_PREDICTION,
@@ -79,7 +82,7 @@ from strokeseg.evaluation.worker import (
     empty_row,
     evaluate_case_files,
 )
-from strokeseg.io import atomic_path, write_json_atomic
+from strokeseg.io import atomic_path, image_files, write_json_atomic
 from strokeseg.location.cache import (
     LocationTask,
     locate,
@@ -104,6 +107,8 @@ GROUP_TESTS_FILE = "group_tests.csv"
 REGRESSIONS_FILE = "regressions.csv"
 CERTAINTY_CURVE_FILE = "certainty_curve.csv"
 COHORT_FILE = "cohort.csv"
+SUBREGIONS_FILE = "subregions.csv"
+SUBREGION_SUMMARY_FILE = "by_subregion.csv"
 #: cases.csv column whose values are the sets of the cohort table when ``cohort_by`` is not given.
 DEFAULT_COHORT_COLUMN = "split"
 SUMMARY_FILE = "summary.json"
@@ -144,6 +149,8 @@ class EvaluationRequest:
         infarct_labels: folder of infarct label maps, for infarct-volume strata of a WMH model (cases.csv's
             ``infarct_volume_ml`` column is used when this is None).
         inter_rater_dice: inter-rater DSC drawn as a reference line in the Dice plots, or None.
+        ventricle_masks: folder of ventricle masks on the reference grids: periventricular / deep WMH subregions.
+        periventricular_mm: the periventricular region's distance from the ventricles (mm).
     """
 
     reference: ReferenceSet
@@ -170,6 +177,8 @@ class EvaluationRequest:
     cohort_by: str | None = None
     infarct_labels: Path | None = None
     inter_rater_dice: float | None = None
+    ventricle_masks: Path | None = None
+    periventricular_mm: float = PERIVENTRICULAR_DISTANCE_MM
 
 
 @dataclass(frozen=True)
@@ -389,6 +398,23 @@ def _derived_strata(request: EvaluationRequest, per_case: pd.DataFrame,
                           request.settings.uncertainty_review_cut)
 
 
+def _subregions(request: EvaluationRequest, per_case: pd.DataFrame) -> pd.DataFrame:
+    """Periventricular / deep WMH Dice and volumes of every evaluated prediction whose case has a ventricle mask."""
+    assert request.ventricle_masks is not None  # only called with ventricle masks
+    ventricles = image_files(request.ventricle_masks, "ventricle mask")
+    ok = per_case[per_case["status"] == STATUS_OK]
+    tasks = [SubregionTask(row["model"], row["case_id"], Path(row["reference_file"]), Path(row["prediction_file"]),
+                           ventricles[row["case_id"]], request.periventricular_mm, request.settings.labels,
+                           request.settings.ignore_label)
+             for row in ok.to_dict("records") if row["case_id"] in ventricles]
+    missing = sorted(set(ok["case_id"]) - set(ventricles))
+    if missing:
+        logger.warning("%d evaluated case(s) have no ventricle mask in %s (no subregions): %s", len(missing),
+                       request.ventricle_masks, ", ".join(missing[:10]))
+    rows = run_parallel(subregion_row, tasks, request.jobs, "cpu", "subregions")
+    return pd.DataFrame(rows, columns=list(SUBREGION_COLUMNS))
+
+
 def _cohort_column(request: EvaluationRequest) -> str | None:
     """The cases.csv column of the cohort table's sets, or None when there is no table to write."""
     if request.cohort_by == "none" or request.cases is None:
@@ -448,6 +474,10 @@ def _write_report(request: EvaluationRequest, per_case: pd.DataFrame,
     curves = certainty_curves(per_case, request.settings.uncertainty_review_cut)
     if not curves.empty:
         files.append(_write_csv(curves, out / CERTAINTY_CURVE_FILE))
+    if request.ventricle_masks is not None:
+        subregions = _subregions(request, per_case)
+        files.append(_write_csv(subregions, out / SUBREGIONS_FILE))
+        files.append(_write_csv(subregion_summary(subregions, request.bootstrap), out / SUBREGION_SUMMARY_FILE))
     cohort_column = _cohort_column(request)
     if cohort_column is not None and request.cases is not None:
         files.append(_write_csv(cohort_table(request.cases, cohort_column), out / COHORT_FILE))
@@ -523,7 +553,9 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
                      "jobs": request.jobs, "strict": request.strict, "p_adjustment": request.p_adjustment,
                      "group_test": request.group_test, "cohort_by": _cohort_column(request),
                      "infarct_labels": str(request.infarct_labels or ""), "readers": list(request.readers),
-                     "inter_rater_dice": request.inter_rater_dice},
+                     "inter_rater_dice": request.inter_rater_dice,
+                     "ventricle_masks": str(request.ventricle_masks or ""),
+                     "periventricular_mm": request.periventricular_mm},
         "reference": {"folder": str(request.reference.folder), "cases": len(request.reference.files),
                       "dataset": str(request.reference.dataset_folder or ""),
                       "ignore_label": request.reference.ignore_label},

@@ -123,10 +123,14 @@ def test_reader_majority_vote_reference_and_infarct_labels(phantom: dict[str, Pa
         infarct = np.zeros(SHAPE, dtype=bool)
         infarct[2:4, 5:5 + 2 * case, 5:15] = True  # 2·2·case·10 voxels of 3.0·1.1·0.9 mm³
         write_mask(infarct, root / "infarct" / f"case_{case}.nii.gz")
+        ventricles = np.zeros(SHAPE, dtype=bool)
+        ventricles[:, 18:22, 16:20] = True  # a column in the middle of the grid
+        write_mask(ventricles, root / "ventricles" / f"case_{case}.nii.gz")
     out = phantom["out"]
     assert evaluate("--reference-readings", *readings, "--model", f"model={phantom['pred']}", "--reader",
                     f"reader2={phantom['other']}", "--infarct-labels", root / "infarct", "--out", out,
-                    "--inter-rater-dice", "0.744", "--device", "cpu", "--bootstrap-resamples", "100") == 0
+                    "--inter-rater-dice", "0.744", "--ventricle-masks", root / "ventricles",
+                    "--periventricular-distance", "5", "--device", "cpu", "--bootstrap-resamples", "100") == 0
     consensus = sitk.GetArrayFromImage(sitk.ReadImage(str(out / "reference_consensus" / "case_3.nii.gz")))
     votes = sum(sitk.GetArrayFromImage(sitk.ReadImage(str(r / "case_3.nii.gz"))).astype(int) for r in readings)
     assert np.array_equal(consensus > 0, votes >= 2)  # 2 of 3 by default
@@ -140,8 +144,16 @@ def test_reader_majority_vote_reference_and_infarct_labels(phantom: dict[str, Pa
     volumes = per_case.drop_duplicates("case_id").set_index("case_id")["infarct_volume_stratum"]
     # 40·case voxels · 2.97 µL: case 1 = 0.12 mL (small), case 5 = 0.59 mL, none above 1.7 mL; case 0 empty
     assert volumes["case_0"] == "no lesion" and volumes["case_1"] == "small"
+    subregions = _read(out / "subregions.csv").merge(per_case[["model", "case_id", "vol_ref_ml", "vol_pred_ml"]],
+                                                       on=["model", "case_id"])
+    assert len(subregions) == 16 and set(subregions["status"]) == {"ok"}
+    assert (subregions["vol_ref_ml_periventricular"] + subregions["vol_ref_ml_deep"]).to_numpy() == pytest.approx(
+        subregions["vol_ref_ml"].to_numpy(), abs=1e-4)  # the two regions split each mask
+    by_subregion = _read(out / "by_subregion.csv")
+    assert set(by_subregion["subregion"]) == {"periventricular", "deep"} and set(by_subregion["model"]) == {
+        "model", "reader2"}
     summary = json.loads((out / "summary.json").read_text())
-    assert summary["settings"]["readers"] == ["reader2"]
+    assert summary["settings"]["readers"] == ["reader2"] and summary["settings"]["periventricular_mm"] == 5
     for png in ("dice_by_volume_stratum.png", "dice_by_infarct_volume_stratum.png", "dice_vs_lesion_size.png"):
         assert (out / png).read_bytes()[:4] == b"\x89PNG", png
     assert evaluate("--reference-readings", readings[0], "--model", f"m={phantom['pred']}", "--out",

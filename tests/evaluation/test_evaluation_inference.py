@@ -219,3 +219,34 @@ def test_derived_strata_quartiles_tertiles_uncertainty_and_infarct_volume() -> N
     assert list(table["uncertainty_review"][2:5]) == ["≤0.35", ">0.35", ">0.35"]
     two, strata = derived_strata(cases[:2], [5, 7])
     assert [s.name for s in strata] == ["lesion_size_quartile"] and list(two["lesion_size_quartile"]) == ["Q1", "Q4"]
+
+
+def test_location_atlas_covers_kims_infarct_location_classes() -> None:
+    """Kim et al. list cortex, corona radiata, basal ganglia/internal capsule, thalamus, midbrain, pons, medulla
+    and cerebellum: each is a class of the location atlas and a level of the location strata, in that order."""
+    from strokeseg.evaluation.strata import LOCATION_LEVELS
+    from strokeseg.location.atlas import LOCATION_CLASSES
+
+    kim = ("cortex", "corona radiata", "basal ganglia & internal capsule", "thalamus", "midbrain", "pons", "medulla",
+           "cerebellum")
+    assert kim == LOCATION_CLASSES and LOCATION_LEVELS[:8] == kim
+
+
+def test_periventricular_region_and_subregion_metrics_by_hand() -> None:
+    """A ventricle slab at x = 0 on a 2 mm grid: voxels up to 10 mm away (x ≤ 5) are periventricular."""
+    from strokeseg.evaluation.subregions import periventricular_region, subregion_metrics
+
+    ventricles = np.zeros((1, 1, 12), dtype=bool)
+    ventricles[..., 0] = True
+    region = periventricular_region(ventricles, (2.0, 2.0, 2.0), 10.0)
+    assert region[0, 0].tolist() == [True] * 6 + [False] * 6
+    reference = np.zeros_like(ventricles)
+    prediction = np.zeros_like(ventricles)
+    reference[..., [2, 3, 8, 9]] = True
+    prediction[..., [3, 8, 10]] = True
+    values = subregion_metrics(reference, prediction, ventricles, (2.0, 2.0, 2.0), 10.0)
+    assert values["dice_periventricular"] == pytest.approx(2 * 1 / (2 * 1 + 0 + 1))
+    assert values["dice_deep"] == pytest.approx(2 * 1 / (2 * 1 + 1 + 1))
+    assert values["vol_ref_ml_periventricular"] == pytest.approx(2 * 0.008)  # 2 voxels of 8 mm³
+    assert values["vol_pred_ml_deep"] == pytest.approx(2 * 0.008)
+    assert not periventricular_region(np.zeros((2, 2, 2), dtype=bool), (1.0, 1.0, 1.0)).any()
