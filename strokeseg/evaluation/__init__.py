@@ -26,7 +26,13 @@ from strokeseg.lazy_exports import lazy_exports
 
 if TYPE_CHECKING:
     from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, CaseMetrics, evaluate_pair
-    from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT, LOCATION_SOURCES, P_ADJUSTMENTS
+    from strokeseg.evaluation.choices import (
+        BOOTSTRAP_METHODS,
+        DEFAULT_P_ADJUSTMENT,
+        GROUP_TESTS,
+        LOCATION_SOURCES,
+        P_ADJUSTMENTS,
+    )
     from strokeseg.evaluation.cohort import cohort_table
     from strokeseg.evaluation.evaluate import EvaluationRequest, EvaluationResult, run_evaluation
     from strokeseg.evaluation.group_tests import omnibus_test, post_hoc_pairs, shapiro_wilk, summary_text
@@ -67,7 +73,8 @@ __getattr__, __dir__ = lazy_exports(__name__, {
     **dict.fromkeys(("ALL", "BootstrapSettings", "evaluated"), "strokeseg.evaluation.report"),
     **dict.fromkeys(("concordance_correlation", "describe", "learning_curve_fit", "mann_whitney",
                      "micro_dice_interval", "paired_comparison"), "strokeseg.evaluation.statistics"),
-    **dict.fromkeys(("DEFAULT_P_ADJUSTMENT", "LOCATION_SOURCES", "P_ADJUSTMENTS"), "strokeseg.evaluation.choices"),
+    **dict.fromkeys(("BOOTSTRAP_METHODS", "DEFAULT_P_ADJUSTMENT", "GROUP_TESTS", "LOCATION_SOURCES", "P_ADJUSTMENTS"),
+                    "strokeseg.evaluation.choices"),
     "cohort_table": "strokeseg.evaluation.cohort",
     **dict.fromkeys(("omnibus_test", "post_hoc_pairs", "shapiro_wilk", "summary_text"),
                     "strokeseg.evaluation.group_tests"),
@@ -80,7 +87,9 @@ __getattr__, __dir__ = lazy_exports(__name__, {
 
 __all__ = [
     "ALL",
+    "BOOTSTRAP_METHODS",
     "DEFAULT_P_ADJUSTMENT",
+    "GROUP_TESTS",
     "LOCATION_SOURCES",
     "METRIC_COLUMNS",
     "P_ADJUSTMENTS",

@@ -4,6 +4,7 @@ adjusted p-values of every table of tests, the uncertainty–DSC correlation of 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -69,3 +70,17 @@ def test_ensemble_table_correlates_uncertainty_with_dice() -> None:
     assert result.loc["ensemble", "share_at_or_below_review_cut"] == pytest.approx(3 / 5)
     assert math.isnan(result.loc["ensemble", "wilcoxon_p_vs_ensemble_adjusted"])
     assert result.loc["member", "family"] == "members vs ensemble"
+
+
+def test_config_takes_the_evaluation_statistics(tmp_path: Path) -> None:
+    from strokeseg.errors import ConfigurationError
+    from strokeseg.experiments.config import load_config
+    from tests.experiments.test_experiments_units import write_config
+
+    base = {"kind": "learning-curve", "dataset": 1, "trainer": "T"}
+    config = load_config(write_config(tmp_path, {**base, "evaluation": {
+        "p_adjust": "bh", "bootstrap_method": "bca", "group_test": "kruskal", "cohort_by": "cohort"}}))
+    assert (config.evaluation.p_adjust, config.evaluation.bootstrap_method, config.evaluation.group_test,
+            config.evaluation.cohort_by) == ("bh", "bca", "kruskal", "cohort")
+    with pytest.raises(ConfigurationError, match="p_adjust: 'sidak' is not one of holm"):
+        load_config(write_config(tmp_path, {**base, "evaluation": {"p_adjust": "sidak"}}))
