@@ -110,6 +110,11 @@ def test_cohort_table_learning_curve_fit_and_three_models(phantom: dict[str, Pat
     assert evaluate("--models", table, "-ref", phantom["ref"], "--cases", phantom["cases"], "--out", out,
                     "--overwrite", "--cohort-by", "none", *FAST) == 0
     assert not (out / "cohort.csv").exists()  # the earlier report's table is removed
+    assert evaluate("--models", table, "-ref", phantom["ref"], "--cases", phantom["cases"], "--out",
+                    phantom["root"] / "bad", "--cohort-by", "hospital", *FAST) == 2  # no such cases.csv column
+    assert evaluate("--models", table, "-ref", phantom["ref"], "--out", phantom["root"] / "bad", "--votes", "2",
+                    *FAST) == 2  # --votes without readings
+    assert not (phantom["root"] / "bad").exists()
 
 
 def test_reader_majority_vote_reference_and_infarct_labels(phantom: dict[str, Path]) -> None:
