@@ -262,6 +262,22 @@ LESION_CONNECTIVITY: Final[int] = 26
 BLAND_ALTMAN_Z: Final[float] = 1.96
 #: WMH-volume strata: quantile groups of the evaluated cases' WMH volume (10 = deciles, docs/evaluation.md).
 WMH_QUANTILE_GROUPS: Final[int] = 10
+#: WMH-volume tertiles of the evaluated set (Kim et al.'s low / medium / high WMH burden).
+WMH_TERTILE_GROUPS: Final[int] = 3
+#: Lesion-size quartiles of the test set by reference voxel count (Tomita et al.'s Table 4).
+LESION_SIZE_QUANTILE_GROUPS: Final[int] = 4
+#: Shapiro–Wilk: a sample counts as normal when p ≥ this; normal samples are summarised as mean ± SD, the
+#: others as median (IQR), and ``auto`` group tests take ANOVA only when every group is normal (Alis et al.).
+NORMALITY_ALPHA: Final[float] = 0.05
+#: Learning-curve plateau: the smallest training-set size whose mean DSC is within this of the best mean DSC.
+LEARNING_CURVE_PLATEAU_DSC: Final[float] = 0.01
+#: Kim et al.'s human-human DSC of WMH masks, the paper's inter-rater reference (``--inter-rater-dice`` draws a
+#: given value as a reference line in the Dice plots; an evaluated second reader's mean DSC is drawn always).
+KIM_INTER_RATER_DICE: Final[float] = 0.744
+#: WMH subregions (Kim et al.): periventricular = within this distance (mm) of the ventricles, deep = the rest.
+PERIVENTRICULAR_DISTANCE_MM: Final[float] = 10.0
+#: Cumulative certainty curve: mean DSC of the most certain x % of cases, x in these steps (%).
+CERTAINTY_CURVE_PERCENT_STEP: Final[int] = 10
 
 # --------------------------------------------------------------------------------------------------
 # Reproducibility

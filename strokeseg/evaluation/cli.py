@@ -28,7 +28,13 @@ from strokeseg.cli_options import (
     add_workers,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
-from strokeseg.evaluation.choices import LOCATION_SOURCES
+from strokeseg.evaluation.choices import (
+    BOOTSTRAP_METHODS,
+    DEFAULT_P_ADJUSTMENT,
+    GROUP_TESTS,
+    LOCATION_SOURCES,
+    P_ADJUSTMENTS,
+)
 
 if TYPE_CHECKING:  # the heavy modules (scipy.stats, matplotlib) load only when the command runs
     from strokeseg.evaluation.evaluate import EvaluationRequest, EvaluationResult
@@ -36,6 +42,8 @@ if TYPE_CHECKING:  # the heavy modules (scipy.stats, matplotlib) load only when 
 
 logger = logging.getLogger(__name__)
 
+#: Subfolder of the report that holds the majority-vote reference of ``--reference-readings``.
+CONSENSUS_FOLDER = "reference_consensus"
 #: Columns of a ``--models`` table (``name`` and ``pred`` required; paths relative to the table).
 MODEL_TABLE_COLUMNS: tuple[str, ...] = ("name", "pred", "training_cases", "probabilities")
 
@@ -62,7 +70,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          DESCRIPTION)
     inputs = parser.add_argument_group("inputs")
     add_references(inputs, "reference labels: a folder, an nnU-Net raw dataset folder, or a dataset ID/name in "
-                           "$nnUNet_raw", deprecated=("--ref",), type=str, required=True)
+                           "$nnUNet_raw (required unless --reference-readings is given)", deprecated=("--ref",),
+                   type=str)
+    inputs.add_argument("--reference-readings", type=Path, nargs="+", default=[], metavar="DIR",
+                        help="repeated readings of the reference (two or more folders): the reference is their "
+                             "majority vote, written to <out>/reference_consensus/")
+    inputs.add_argument("--votes", type=int, metavar="K",
+                        help="votes of --reference-readings a voxel needs to be lesion (default: a strict "
+                             "majority, 2 of 3)")
     add_option(inputs, "--references-split", deprecated=("--ref-split",), choices=("auto", "Tr", "Ts"),
                default="auto", help="labels folder of a dataset: Ts, Tr, or auto (Tr for cross-validation predictions "
                                     "of a trained model, else Ts when it exists) (default: %(default)s)")
@@ -72,6 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="second predictions folder, compared case by case with --predictions")
     inputs.add_argument("--model", action="append", default=[], metavar="NAME=DIR",
                         help="a named model (repeatable); the first is the baseline of the comparisons")
+    inputs.add_argument("--reader", action="append", default=[], metavar="NAME=DIR",
+                        help="a second reader's masks (repeatable): evaluated like a model, compared with every "
+                             "model (Mann–Whitney U) and drawn as a reference line in the Dice plots")
     inputs.add_argument("--models", type=Path, metavar="TABLE",
                         help="CSV with columns name,pred[,training_cases][,probabilities] (paths relative to the "
                              "table; probabilities: ';'-separated folders); training_cases gives the learning curve")
@@ -83,6 +101,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inputs.add_argument("--cases", type=Path, help="cases.csv (default: the reference dataset's cases.csv)")
     inputs.add_argument("--labels", type=int, nargs="+", default=None,
                         help="label values that count as lesion (default: every value > 0 but the ignore label)")
+    inputs.add_argument("--infarct-labels", type=Path, metavar="DIR",
+                        help="infarct label maps of the cases (a second label source): infarct-volume strata of a "
+                             "WMH model (default: cases.csv's infarct_volume_ml column, when present)")
+    inputs.add_argument("--ventricle-masks", type=Path, metavar="DIR",
+                        help="ventricle masks of the cases on the reference grids: Dice and volumes of "
+                             "periventricular and deep WMH (subregions.csv, by_subregion.csv)")
+    inputs.add_argument("--periventricular-distance", type=float, default=defaults.PERIVENTRICULAR_DISTANCE_MM,
+                        metavar="MM", help="periventricular region: within this distance of the ventricles "
+                                           "(default: %(default)s mm)")
     inputs.add_argument("--ignore-label", type=int, default=None,
                         help="reference label excluded from scoring in both masks (default: dataset.json's "
                              "'ignore' label when --references is a dataset)")
@@ -136,6 +163,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="confidence level of the CIs (default: %(default)s)")
     strata.add_argument("--loa-sd", type=float, default=defaults.BLAND_ALTMAN_Z,
                         help="Bland–Altman limits of agreement: bias ± this many SDs (default: %(default)s)")
+    strata.add_argument("--bootstrap-method", choices=BOOTSTRAP_METHODS, default="percentile",
+                        help="bootstrap interval of the means: percentile or bca (bias-corrected and accelerated) "
+                             "(default: %(default)s)")
+    strata.add_argument("--p-adjust", choices=P_ADJUSTMENTS, default=DEFAULT_P_ADJUSTMENT,
+                        help="multiple-comparison correction of every table of tests (bh: Benjamini–Hochberg); "
+                             "raw p-values are kept beside the adjusted ones (default: %(default)s)")
+    strata.add_argument("--group-test", choices=GROUP_TESTS, default="auto",
+                        help="test of three or more strata or models: anova, kruskal, or auto (ANOVA when "
+                             "Shapiro–Wilk keeps normality in every group) (default: %(default)s)")
+    strata.add_argument("--cohort-by", metavar="COLUMN",
+                        help="cases.csv column whose values are the sets of the cohort table cohort.csv (default: "
+                             "split, when cases.csv has it; none: no table)")
+    strata.add_argument("--inter-rater-dice", type=float, metavar="DSC",
+                        help=f"inter-rater DSC drawn as a reference line in the Dice plots (Kim et al.: "
+                             f"{defaults.KIM_INTER_RATER_DICE})")
     parser.set_defaults(func=_cli_evaluate)
 
 
@@ -182,6 +224,7 @@ def _prediction_sets(args: argparse.Namespace) -> list[PredictionSet]:
         raise ConfigurationError("--probabilities belongs to --predictions; name probability folders of other models "
                                  "in a --models table")
     specs += [(name, folder, None, ()) for name, folder in map(parse_model_option, args.model)]
+    specs += [(name, folder, None, ()) for name, folder in map(parse_model_option, args.reader)]
     if args.models is not None:
         specs += read_model_table(args.models)
     if args.compare is not None:
@@ -208,7 +251,7 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
     split = args.references_split
     if split == "auto" and any(is_trained_model_folder(model.source) for model in models):
         split = "Tr"  # cross-validation predictions of a trained model are scored against labelsTr
-    reference = resolve_reference(args.references, split)
+    reference = resolve_reference(_reference_spec(args), split)
     cases_file = args.cases or reference.cases_csv
     cases = read_cases(cases_file) if cases_file is not None else None
     ignore_label = args.ignore_label if args.ignore_label is not None else reference.ignore_label
@@ -221,13 +264,32 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
                             volume_large_above_ml=args.volume_large_above, onset_early_below_h=args.onset_early_below,
                             onset_late_above_h=args.onset_late_above, wmh_groups=args.wmh_groups)
     bootstrap = BootstrapSettings(resamples=args.bootstrap_resamples, seed=args.bootstrap_seed,
-                                  confidence=args.confidence)
+                                  confidence=args.confidence, method=args.bootstrap_method)
     return EvaluationRequest(reference=reference, models=tuple(models), out=args.out, cases=cases, settings=settings,
                              strata=strata, bootstrap=bootstrap, by=tuple(args.by), location=args.location,
                              images_folder=args.images, location_min_fraction=args.location_min_fraction,
                              location_cache=args.location_cache, jobs=args.workers, strict=args.strict,
                              overwrite=args.overwrite, plots=not args.no_plots, baseline=args.baseline,
-                             loa_z=args.loa_sd)
+                             loa_z=args.loa_sd, readers=tuple(name for name, _ in map(parse_model_option, args.reader)),
+                             p_adjustment=args.p_adjust, group_test=args.group_test, cohort_by=args.cohort_by,
+                             infarct_labels=args.infarct_labels, inter_rater_dice=args.inter_rater_dice,
+                             ventricle_masks=args.ventricle_masks, periventricular_mm=args.periventricular_distance)
+
+
+def _reference_spec(args: argparse.Namespace) -> str:
+    """``--references``, or the consensus folder of ``--reference-readings`` (written first)."""
+    if args.reference_readings:
+        if args.references is not None:
+            raise ConfigurationError("give either -ref/--references or --reference-readings, not both")
+        from strokeseg.evaluation.label_sources import default_votes, write_consensus
+
+        votes = args.votes if args.votes is not None else default_votes(len(args.reference_readings))
+        return str(write_consensus(args.reference_readings, votes, args.out / CONSENSUS_FOLDER))
+    if args.votes is not None:
+        raise ConfigurationError("--votes belongs to --reference-readings")
+    if args.references is None:
+        raise ConfigurationError("no reference labels: give -ref/--references or --reference-readings")
+    return str(args.references)
 
 
 def _cli_evaluate(args: argparse.Namespace) -> int:

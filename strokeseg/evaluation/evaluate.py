@@ -7,11 +7,19 @@ Report folder (``--out``):
 * ``by_<stratification>.csv`` — statistics per stratum (one file per stratification);
 * ``comparison.csv`` — paired tests between models and Mann–Whitney U tests between strata;
 * ``volume_agreement.csv`` — Pearson, OLS, Bland–Altman and Lin's CCC of the volumes;
-* ``learning_curve.csv`` — when two or more models have a training-set size;
+* ``learning_curve.csv`` — when two or more models have a training-set size, with ``learning_curve_fit.csv``
+  (DSC against size and ln(size), slope p-value, R², plateau);
+* ``group_tests.csv`` — ANOVA / Kruskal–Wallis over three or more strata or models, with post-hoc pairs;
+* ``regressions.csv`` — DSC against log10 lesion voxel count and volume, and against the uncertainty index;
+* ``certainty_curve.csv`` — with an uncertainty index: mean DSC of the most certain x % of cases;
+* ``cohort.csv`` — the cohort characteristics table of cases.csv across the sets of ``cohort_by``;
+* ``subregions.csv``, ``by_subregion.csv`` — with ventricle masks: periventricular and deep WMH Dice and volumes;
 * ``summary.json`` — settings, inputs, counts, problems, overall statistics, the list of files; written
   last, so its presence marks a complete report;
 * PNG plots (``bland_altman.png``, ``volume_scatter.png``, ``dice_by_<stratification>.png``,
-  ``learning_curve.png``).
+  ``learning_curve.png``, ``dice_vs_lesion_size.png``, ``uncertainty_vs_dice.png``, ``certainty_curve.png``).
+
+Tables of tests name the family of every p-value and hold the adjusted p beside the raw one.
 
 Every file is written atomically; an existing report is only replaced with ``overwrite``.
 """
@@ -33,12 +41,24 @@ from typing import Any
 import pandas as pd
 
 from strokeseg import __version__
-from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION
+from strokeseg.defaults import BLAND_ALTMAN_Z, LOCATION_MIN_FRACTION, PERIVENTRICULAR_DISTANCE_MM
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError
 from strokeseg.evaluation import plots
+from strokeseg.evaluation.analyses import (
+    adjust_comparisons,
+    certainty_curves,
+    group_tests,
+    learning_curve_fits,
+    reader_comparisons,
+    regressions,
+    subregion_summary,
+)
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS
-from strokeseg.evaluation.choices import LOCATION_SOURCES
+from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT, GROUP_TESTS, LOCATION_SOURCES, P_ADJUSTMENTS
+from strokeseg.evaluation.cohort import cohort_table
+from strokeseg.evaluation.derived_strata import derived_strata, values_by_case
 from strokeseg.evaluation.inputs import PredictionSet, ReferenceSet
+from strokeseg.evaluation.label_sources import label_volumes_ml
 from strokeseg.evaluation.report import (
     ALL,
     OVERALL,
@@ -50,6 +70,7 @@ from strokeseg.evaluation.report import (
     volume_agreement_table,
 )
 from strokeseg.evaluation.strata import StrataSettings, Stratification, assign_strata
+from strokeseg.evaluation.subregions import SUBREGION_COLUMNS, SubregionTask, subregion_row
 from strokeseg.evaluation.worker import (
     PROBABILITY_COLUMNS,
     STATUS_EXTRA_PREDICTION,
@@ -61,7 +82,7 @@ from strokeseg.evaluation.worker import (
     empty_row,
     evaluate_case_files,
 )
-from strokeseg.io import atomic_path, write_json_atomic
+from strokeseg.io import atomic_path, image_files, write_json_atomic
 from strokeseg.location.cache import (
     LocationAtlasId,
     LocationTask,
@@ -84,6 +105,15 @@ PER_CASE_FILE = "per_case.csv"
 COMPARISON_FILE = "comparison.csv"
 VOLUME_AGREEMENT_FILE = "volume_agreement.csv"
 LEARNING_CURVE_FILE = "learning_curve.csv"
+LEARNING_CURVE_FIT_FILE = "learning_curve_fit.csv"
+GROUP_TESTS_FILE = "group_tests.csv"
+REGRESSIONS_FILE = "regressions.csv"
+CERTAINTY_CURVE_FILE = "certainty_curve.csv"
+COHORT_FILE = "cohort.csv"
+SUBREGIONS_FILE = "subregions.csv"
+SUBREGION_SUMMARY_FILE = "by_subregion.csv"
+#: cases.csv column whose values are the sets of the cohort table when ``cohort_by`` is not given.
+DEFAULT_COHORT_COLUMN = "split"
 SUMMARY_FILE = "summary.json"
 LOCATION_CACHE_FILE = "locations.csv"
 #: ``status`` of a summary problem: the atlas could not locate a case (its location stratum is "unknown").
@@ -118,6 +148,16 @@ class EvaluationRequest:
         plots: write the PNG figures.
         baseline: model the others are compared with.
         loa_z: Bland–Altman limits in SDs.
+        readers: names of the models that are second readers (compared with every other model, Mann–Whitney U).
+        p_adjustment: multiple-comparison correction of every table of tests (holm, bonferroni, bh, none).
+        group_test: omnibus test of three or more groups: auto (ANOVA when every group is normal), anova, kruskal.
+        cohort_by: cases.csv column whose values are the sets of the cohort table (default: ``split`` when
+            cases.csv has one); ``none`` writes no cohort table.
+        infarct_labels: folder of infarct label maps, for infarct-volume strata of a WMH model (cases.csv's
+            ``infarct_volume_ml`` column is used when this is None).
+        inter_rater_dice: inter-rater DSC drawn as a reference line in the Dice plots, or None.
+        ventricle_masks: folder of ventricle masks on the reference grids: periventricular / deep WMH subregions.
+        periventricular_mm: the periventricular region's distance from the ventricles (mm).
     """
 
     reference: ReferenceSet
@@ -138,6 +178,14 @@ class EvaluationRequest:
     plots: bool = True
     baseline: str | None = None
     loa_z: float = BLAND_ALTMAN_Z
+    readers: tuple[str, ...] = ()
+    p_adjustment: str = DEFAULT_P_ADJUSTMENT
+    group_test: str = "auto"
+    cohort_by: str | None = None
+    infarct_labels: Path | None = None
+    inter_rater_dice: float | None = None
+    ventricle_masks: Path | None = None
+    periventricular_mm: float = PERIVENTRICULAR_DISTANCE_MM
 
 
 @dataclass(frozen=True)
@@ -177,6 +225,9 @@ def run_evaluation(request: EvaluationRequest) -> EvaluationResult:
     strata_table, stratifications = assign_strata(
         _evaluated_case_ids(per_case, request.reference), _reference_volumes(per_case, request.reference),
         request.cases, request.by, locations, request.strata, case_locations=request.location in ("auto", "cases"))
+    derived_table, derived = _derived_strata(request, per_case, strata_table["case_id"].tolist())
+    strata_table = strata_table.merge(derived_table, on="case_id", how="left")
+    stratifications = [*stratifications, *derived]
     per_case = per_case.merge(strata_table, on="case_id", how="left")
     per_case = per_case[_column_order(per_case, stratifications)]
     files = _write_report(request, per_case, stratifications)
@@ -201,6 +252,17 @@ def _check_request(request: EvaluationRequest) -> None:
         raise ConfigurationError(f"--location must be one of {', '.join(LOCATION_SOURCES)}")
     if request.jobs < 1:
         raise ConfigurationError(f"-j/--workers must be at least 1, got {request.jobs}")
+    unknown_readers = sorted(set(request.readers) - set(names))
+    if unknown_readers:
+        raise ConfigurationError(f"reader(s) {', '.join(unknown_readers)} are not among the evaluated models")
+    if request.p_adjustment not in P_ADJUSTMENTS:
+        raise ConfigurationError(f"--p-adjust must be one of {', '.join(P_ADJUSTMENTS)}")
+    if request.group_test not in GROUP_TESTS:
+        raise ConfigurationError(f"--group-test must be one of {', '.join(GROUP_TESTS)}")
+    if request.cohort_by not in (None, "none") and (request.cases is None
+                                                     or request.cohort_by not in request.cases.columns):
+        raise ConfigurationError(f"--cohort-by {request.cohort_by}: no such column in cases.csv"
+                                 + ("" if request.cases is not None else " (no cases.csv was given)"))
     columns = set() if request.cases is None else set(request.cases.columns)
     for column in request.by:
         if column not in columns:
@@ -354,6 +416,68 @@ def _location_problem(case_id: str, note: str, location: str = UNKNOWN) -> dict[
             "note": f"atlas location {location!r}: {note}"}
 
 
+def _derived_strata(request: EvaluationRequest, per_case: pd.DataFrame,
+                    case_ids: list[str]) -> tuple[pd.DataFrame, list[Stratification]]:
+    """Strata derived from the evaluated set: size quartiles, WMH tertiles, infarct volume, uncertainty."""
+    ok = per_case[per_case["status"] == STATUS_OK]
+    first = ok.drop_duplicates("case_id").set_index("case_id")
+    voxels = values_by_case(case_ids, (first["tp"] + first["fn"]).to_dict())
+    baseline = request.baseline or request.models[0].name
+    uncertainty = None
+    if "uncertainty_index" in ok.columns:
+        mine = ok[ok["model"] == baseline].set_index("case_id")["uncertainty_index"]
+        uncertainty = values_by_case(case_ids, mine.dropna().astype(float).to_dict())
+    cases = request.cases.set_index(request.cases["case_id"].astype(str)) if request.cases is not None else None
+    wmh = None
+    if cases is not None and "wmh_volume_ml" in cases.columns:
+        wmh = values_by_case(case_ids, cases["wmh_volume_ml"].dropna().astype(float).to_dict())
+    infarct = None
+    if request.infarct_labels is not None:
+        infarct = values_by_case(case_ids, label_volumes_ml(request.infarct_labels, case_ids))
+    elif cases is not None and "infarct_volume_ml" in cases.columns:
+        infarct = values_by_case(case_ids, pd.to_numeric(cases["infarct_volume_ml"], errors="coerce").dropna()
+                                 .to_dict())
+    return derived_strata(case_ids, voxels, uncertainty, wmh, infarct, request.strata,
+                          request.settings.uncertainty_review_cut)
+
+
+def _subregions(request: EvaluationRequest, per_case: pd.DataFrame) -> pd.DataFrame:
+    """Periventricular / deep WMH Dice and volumes of every evaluated prediction whose case has a ventricle mask."""
+    assert request.ventricle_masks is not None  # only called with ventricle masks
+    ventricles = image_files(request.ventricle_masks, "ventricle mask")
+    ok = per_case[per_case["status"] == STATUS_OK]
+    tasks = [SubregionTask(row["model"], row["case_id"], Path(row["reference_file"]), Path(row["prediction_file"]),
+                           ventricles[row["case_id"]], request.periventricular_mm, request.settings.labels,
+                           request.settings.ignore_label)
+             for row in ok.to_dict("records") if row["case_id"] in ventricles]
+    missing = sorted(set(ok["case_id"]) - set(ventricles))
+    if missing:
+        logger.warning("%d evaluated case(s) have no ventricle mask in %s (no subregions): %s", len(missing),
+                       request.ventricle_masks, ", ".join(missing[:10]))
+    rows = run_parallel(subregion_row, tasks, request.jobs, "cpu", "subregions")
+    return pd.DataFrame(rows, columns=list(SUBREGION_COLUMNS))
+
+
+def _cohort_column(request: EvaluationRequest) -> str | None:
+    """The cases.csv column of the cohort table's sets, or None when there is no table to write."""
+    if request.cohort_by == "none" or request.cases is None:
+        return None
+    column = request.cohort_by or DEFAULT_COHORT_COLUMN
+    if column not in request.cases.columns or request.cases[column].dropna().nunique() < 2:
+        return None
+    return column
+
+
+def _reference_lines(request: EvaluationRequest, per_case: pd.DataFrame) -> dict[str, float]:
+    """Label -> DSC of the reference lines of the Dice plots: each reader's mean DSC and the given inter-rater DSC."""
+    ok = per_case[per_case["status"] == STATUS_OK]
+    lines = {f"{reader} (reader) mean DSC": float(ok.loc[ok["model"] == reader, "dice"].mean())
+             for reader in request.readers}
+    if request.inter_rater_dice is not None:
+        lines["inter-rater DSC"] = request.inter_rater_dice
+    return {label: value for label, value in lines.items() if not math.isnan(value)}
+
+
 def _column_order(per_case: pd.DataFrame, stratifications: Sequence[Stratification]) -> list[str]:
     probability = [c for c in PROBABILITY_COLUMNS if c in per_case.columns]
     strata = [s.name for s in stratifications]
@@ -380,20 +504,46 @@ def _write_report(request: EvaluationRequest, per_case: pd.DataFrame,
     for stratification in stratifications:
         files.append(_write_csv(stratum_summary(per_case, stratification, request.bootstrap),
                                 out / stratum_file_name(stratification)))
-    comparisons = pd.concat([model_comparisons(per_case, stratifications, request.baseline),
-                             stratum_comparisons(per_case, stratifications)], ignore_index=True)
+    tests = [model_comparisons(per_case, stratifications, request.baseline),
+             stratum_comparisons(per_case, stratifications)]
+    if request.readers:
+        tests.append(reader_comparisons(per_case, request.readers, stratifications))
+    comparisons = adjust_comparisons(pd.concat(tests, ignore_index=True), request.p_adjustment)
     files.append(_write_csv(comparisons, out / COMPARISON_FILE))
+    files.append(_write_csv(group_tests(per_case, stratifications, request.group_test, request.p_adjustment),
+                            out / GROUP_TESTS_FILE))
+    regression_table = regressions(per_case, request.p_adjustment)
+    files.append(_write_csv(regression_table, out / REGRESSIONS_FILE))
+    curves = certainty_curves(per_case, request.settings.uncertainty_review_cut)
+    if not curves.empty:
+        files.append(_write_csv(curves, out / CERTAINTY_CURVE_FILE))
+    if request.ventricle_masks is not None:
+        subregions = _subregions(request, per_case)
+        files.append(_write_csv(subregions, out / SUBREGIONS_FILE))
+        files.append(_write_csv(subregion_summary(subregions, request.bootstrap), out / SUBREGION_SUMMARY_FILE))
+    cohort_column = _cohort_column(request)
+    if cohort_column is not None and request.cases is not None:
+        files.append(_write_csv(cohort_table(request.cases, cohort_column), out / COHORT_FILE))
     files.append(_write_csv(volume_agreement_table(per_case, stratifications, request.loa_z),
                             out / VOLUME_AGREEMENT_FILE))
     curve = _learning_curve(request, per_case)
     if curve is not None:
         files.append(_write_csv(curve[0], out / LEARNING_CURVE_FILE))
+        sizes = {m.name: m.training_cases for m in request.models if m.training_cases is not None}
+        files.append(_write_csv(learning_curve_fits(per_case, sizes, request.p_adjustment),
+                                out / LEARNING_CURVE_FIT_FILE))
     if request.plots:
+        lines = _reference_lines(request, per_case)
+        files.append(plots.dice_vs_lesion_size_plot(per_case, regression_table, out / "dice_vs_lesion_size.png"))
+        if not curves.empty:
+            files.append(plots.uncertainty_vs_dice_plot(per_case, regression_table, out / "uncertainty_vs_dice.png"))
+            files.append(plots.certainty_curve_plot(curves, out / "certainty_curve.png"))
         files.append(plots.bland_altman_plot(per_case, out / "bland_altman.png", request.loa_z))
         files.append(plots.volume_scatter_plot(per_case, out / "volume_scatter.png"))
         for stratification in stratifications:
             name = stratum_file_name(stratification).removeprefix("by_").removesuffix(".csv")
-            files.append(plots.metric_by_stratum_plot(per_case, stratification, out / f"dice_by_{name}.png"))
+            files.append(plots.metric_by_stratum_plot(per_case, stratification, out / f"dice_by_{name}.png",
+                                                      reference_lines=lines))
         if curve is not None:
             files.append(plots.learning_curve_plot(curve[0], curve[1], out / "learning_curve.png"))
     return files
@@ -446,7 +596,12 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
                      "location": request.location, "location_min_fraction": request.location_min_fraction,
                      "location_atlas": None if location_atlas is None else location_atlas.name,
                      "location_atlas_version": None if location_atlas is None else location_atlas.version,
-                     "jobs": request.jobs, "strict": request.strict},
+                     "jobs": request.jobs, "strict": request.strict, "p_adjustment": request.p_adjustment,
+                     "group_test": request.group_test, "cohort_by": _cohort_column(request),
+                     "infarct_labels": str(request.infarct_labels or ""), "readers": list(request.readers),
+                     "inter_rater_dice": request.inter_rater_dice,
+                     "ventricle_masks": str(request.ventricle_masks or ""),
+                     "periventricular_mm": request.periventricular_mm},
         "reference": {"folder": str(request.reference.folder), "cases": len(request.reference.files),
                       "dataset": str(request.reference.dataset_folder or ""),
                       "ignore_label": request.reference.ignore_label},

@@ -6,7 +6,7 @@ One panel per model where a figure shows models separately. Only cases with stat
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import matplotlib
@@ -93,8 +93,9 @@ def volume_scatter_plot(per_case: pd.DataFrame, path: Path) -> Path:
 
 
 def metric_by_stratum_plot(per_case: pd.DataFrame, stratification: Stratification, path: Path,
-                           metric: str = "dice") -> Path:
-    """Box plots of ``metric`` per stratum, the models side by side within each stratum."""
+                           metric: str = "dice", reference_lines: Mapping[str, float] | None = None) -> Path:
+    """Box plots of ``metric`` per stratum, the models side by side within each stratum; ``reference_lines``
+    (label -> value) are drawn as horizontal dashed lines (a second reader's mean DSC, the inter-rater DSC)."""
     ok = evaluated(per_case)
     models = models_of(per_case)
     levels = list(stratification.levels)
@@ -117,11 +118,73 @@ def metric_by_stratum_plot(per_case: pd.DataFrame, stratification: Stratificatio
               for level in levels]
     axis.set_xticks(np.arange(len(levels)))
     axis.set_xticklabels([f"{level}\n(n={count})" for level, count in zip(levels, counts, strict=True)], fontsize=8)
+    for index, (label, value) in enumerate((reference_lines or {}).items()):
+        axis.axhline(value, color=f"C{len(models) + index}", linestyle="--", linewidth=1,
+                     label=f"{label} {value:.3f}")
     axis.set_xlabel(stratification.name)
     axis.set_ylabel(metric)
     axis.set_title(f"{metric} by {stratification.name}")
-    if len(models) > 1:
+    if len(models) > 1 or reference_lines:
         axis.legend(fontsize=8)
+    return _save(figure, path)
+
+
+def _fit_label(fit: pd.Series | None) -> str:
+    if fit is None or math.isnan(float(fit["slope"])):
+        return "fit undefined"
+    return f"slope {float(fit['slope']):.3f}, R² = {float(fit['r2']):.2f}, p = {float(fit['p_value']):.3g}"
+
+
+def _regression_row(regressions: pd.DataFrame, model: str, analysis: str) -> pd.Series | None:
+    found = regressions[(regressions["model"] == model) & (regressions["analysis"] == analysis)]
+    return None if found.empty else found.iloc[0]
+
+
+def _scatter_with_fit(per_case: pd.DataFrame, regressions: pd.DataFrame, path: Path, analysis: str,
+                      x_of: Callable[[pd.DataFrame], np.ndarray], x_label: str, transform_x: bool) -> Path:
+    """Per-case DSC against x, one panel per model, with the least-squares line of ``regressions``."""
+    ok = evaluated(per_case)
+    models = models_of(per_case)
+    figure, axes = _panels(len(models))
+    for axis, model in zip(axes, models, strict=True):
+        mine = ok[ok["model"] == model]
+        x, dice = x_of(mine), mine["dice"].to_numpy(float)
+        keep = np.isfinite(x) & np.isfinite(dice) & ((x > 0) if transform_x else True)
+        axis.scatter(x[keep], dice[keep], s=12, alpha=0.7)
+        fit = _regression_row(regressions, model, analysis)
+        if fit is not None and not math.isnan(float(fit["slope"])) and keep.any():
+            grid = np.linspace(x[keep].min(), x[keep].max(), 50)
+            line_x = np.log10(grid) if transform_x else grid
+            axis.plot(grid, float(fit["intercept"]) + float(fit["slope"]) * line_x, color="black")
+        if transform_x:
+            axis.set_xscale("log")
+        axis.set_xlabel(x_label)
+        axis.set_ylabel("DSC")
+        axis.set_title(f"{model} (n={int(keep.sum())})\n{_fit_label(fit)}", fontsize=9)
+    return _save(figure, path)
+
+
+def dice_vs_lesion_size_plot(per_case: pd.DataFrame, regressions: pd.DataFrame, path: Path) -> Path:
+    """DSC against reference lesion voxel count (log axis) with the fit on log10 voxels (Tomita et al.)."""
+    return _scatter_with_fit(per_case, regressions, path, "dice_vs_log10_lesion_voxels",
+                             lambda rows: (rows["tp"] + rows["fn"]).to_numpy(float), "reference lesion voxels", True)
+
+
+def uncertainty_vs_dice_plot(per_case: pd.DataFrame, regressions: pd.DataFrame, path: Path) -> Path:
+    """DSC against the uncertainty index with its least-squares line and Pearson's r (Kim et al.)."""
+    return _scatter_with_fit(per_case, regressions, path, "dice_vs_uncertainty_index",
+                             lambda rows: rows["uncertainty_index"].to_numpy(float), "uncertainty index", False)
+
+
+def certainty_curve_plot(curves: pd.DataFrame, path: Path) -> Path:
+    """Mean DSC of the most certain x % of cases against x, one line per model (Kim et al.)."""
+    figure, axis = plt.subplots(figsize=(5.5, 4.2))
+    for model, curve in curves.groupby("model", sort=False):
+        axis.plot(curve["percent"].to_numpy(float), curve["mean_dice"].to_numpy(float), marker="o", label=str(model))
+    axis.set_xlabel("most certain cases (%)")
+    axis.set_ylabel("mean DSC")
+    axis.set_title("Mean DSC of the most certain cases")
+    axis.legend(fontsize=8)
     return _save(figure, path)
 
 

@@ -3,7 +3,8 @@
 Table schemas (column order is part of the contract and pinned by tests):
 
 * ``by_<stratification>.csv`` — :data:`STRATUM_COLUMNS`: one row per model, stratum and metric with
-  n, n_nan, mean, sd, se, median, q1, q3, ci_low, ci_high. The metric ``micro_dice`` (dataset-level Dice
+  n, n_nan, mean, sd, se, median, q1, q3, ci_low, ci_high, the Shapiro–Wilk p and ``display``: mean ± SD
+  when Shapiro–Wilk keeps normality, else median (Q1–Q3). The metric ``micro_dice`` (dataset-level Dice
   of the stratum's cases) has its value in ``mean``, its bootstrap interval in ``ci_low``/``ci_high`` and
   no spread columns.
 * ``comparison.csv`` — :data:`COMPARISON_COLUMNS`: every hypothesis test. ``paired_t`` and ``wilcoxon``
@@ -27,6 +28,7 @@ from dataclasses import asdict, dataclass
 import pandas as pd
 
 from strokeseg.defaults import BLAND_ALTMAN_Z, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE_LEVEL
+from strokeseg.evaluation.group_tests import shapiro_wilk, summary_text
 from strokeseg.evaluation.overlap import micro_dice
 from strokeseg.evaluation.statistics import (
     Summary,
@@ -58,7 +60,8 @@ TEST_METRICS: tuple[str, ...] = (
 )
 MICRO_DICE = "micro_dice"
 
-STRATUM_COLUMNS: tuple[str, ...] = ("model", "stratum", "metric", *Summary.__dataclass_fields__)
+STRATUM_COLUMNS: tuple[str, ...] = ("model", "stratum", "metric", *Summary.__dataclass_fields__, "shapiro_p",
+                                     "display")
 COMPARISON_COLUMNS: tuple[str, ...] = (
     "test", "stratification", "metric", "model_a", "model_b", "stratum_a", "stratum_b", "n_a", "n_b",
     "mean_a", "mean_b", "median_a", "median_b", "mean_diff", "median_diff", "statistic", "p_value",
@@ -72,11 +75,12 @@ LEARNING_CURVE_COLUMNS: tuple[str, ...] = ("model", "training_cases", "n", "mean
 
 @dataclass(frozen=True)
 class BootstrapSettings:
-    """Bootstrap of the confidence intervals (percentile method)."""
+    """Bootstrap of the confidence intervals of the means: ``method`` ``percentile`` (default) or ``bca``."""
 
     resamples: int = BOOTSTRAP_RESAMPLES
     seed: int = BOOTSTRAP_SEED
     confidence: float = CONFIDENCE_LEVEL
+    method: str = "percentile"
 
 
 def evaluated(per_case: pd.DataFrame) -> pd.DataFrame:
@@ -94,7 +98,8 @@ def models_of(per_case: pd.DataFrame) -> list[str]:
     return list(dict.fromkeys(per_case["model"]))
 
 
-def _groups(table: pd.DataFrame, stratification: Stratification) -> list[tuple[str, pd.DataFrame]]:
+def stratum_groups(table: pd.DataFrame, stratification: Stratification) -> list[tuple[str, pd.DataFrame]]:
+    """(stratum, rows) of every level of ``stratification`` (the whole table for :data:`OVERALL`)."""
     if stratification.name == ALL:
         return [(ALL, table)]
     return [(level, table[table[stratification.name] == level]) for level in stratification.levels]
@@ -107,24 +112,27 @@ def stratum_summary(per_case: pd.DataFrame, stratification: Stratification,
     metrics = metrics_present(ok, SUMMARY_METRICS)
     rows = []
     for model in models_of(per_case):
-        for level, group in _groups(ok[ok["model"] == model], stratification):
+        for level, group in stratum_groups(ok[ok["model"] == model], stratification):
             for metric in metrics:
-                summary = describe(group[metric].to_numpy(dtype=float), resamples=bootstrap.resamples,
-                                   seed=bootstrap.seed, confidence=bootstrap.confidence)
-                rows.append({"model": model, "stratum": level, "metric": metric, **summary.as_row()})
+                values = group[metric].to_numpy(dtype=float)
+                summary = describe(values, resamples=bootstrap.resamples, seed=bootstrap.seed,
+                                   confidence=bootstrap.confidence, method=bootstrap.method)
+                rows.append({"model": model, "stratum": level, "metric": metric, **summary.as_row(),
+                             "shapiro_p": shapiro_wilk(values).p_value, "display": summary_text(values)})
             rows.append({"model": model, "stratum": level, "metric": MICRO_DICE,
                          **_micro_dice_summary(group, bootstrap)})
     return pd.DataFrame(rows, columns=list(STRATUM_COLUMNS))
 
 
-def _micro_dice_summary(group: pd.DataFrame, bootstrap: BootstrapSettings) -> dict[str, float | int]:
+def _micro_dice_summary(group: pd.DataFrame, bootstrap: BootstrapSettings) -> dict[str, float | int | str]:
     tp, fp, fn = (group[c].to_numpy(dtype=float) for c in ("tp", "fp", "fn"))
     n = len(group)
     value = micro_dice(tp, fp, fn) if n else math.nan
     low, high = micro_dice_interval(tp, fp, fn, resamples=bootstrap.resamples, seed=bootstrap.seed,
                                     confidence=bootstrap.confidence)
     return {"n": n, "n_nan": 0, "mean": value, "sd": math.nan, "se": math.nan, "median": math.nan,
-            "q1": math.nan, "q3": math.nan, "ci_low": low, "ci_high": high}
+            "q1": math.nan, "q3": math.nan, "ci_low": low, "ci_high": high, "shapiro_p": math.nan,
+            "display": "–" if math.isnan(value) else f"{value:.3f}"}
 
 
 def model_comparisons(per_case: pd.DataFrame, stratifications: Sequence[Stratification],
@@ -141,7 +149,7 @@ def model_comparisons(per_case: pd.DataFrame, stratifications: Sequence[Stratifi
         shared = a_all.index.intersection(b_all.index)
         a_all, b_all = a_all.loc[shared], b_all.loc[shared]
         for stratification in (OVERALL, *stratifications):
-            for level, a in _groups(a_all, stratification):
+            for level, a in stratum_groups(a_all, stratification):
                 b = b_all.loc[a.index]
                 for metric in metrics:
                     result = paired_comparison(a[metric].to_numpy(dtype=float), b[metric].to_numpy(dtype=float))
@@ -168,7 +176,7 @@ def stratum_comparisons(per_case: pd.DataFrame, stratifications: Sequence[Strati
     for model in models_of(per_case):
         mine = ok[ok["model"] == model]
         for stratification in stratifications:
-            groups = {level: group for level, group in _groups(mine, stratification)
+            groups = {level: group for level, group in stratum_groups(mine, stratification)
                       if level != UNKNOWN and len(group)}
             for level_a, level_b in itertools.combinations(groups, 2):
                 for metric in metrics:
@@ -192,7 +200,7 @@ def volume_agreement_table(per_case: pd.DataFrame, stratifications: Sequence[Str
     for model in models_of(per_case):
         mine = ok[ok["model"] == model]
         for stratification in (OVERALL, *stratifications):
-            for level, group in _groups(mine, stratification):
+            for level, group in stratum_groups(mine, stratification):
                 agreement = volume_agreement(group["vol_pred_ml"].to_numpy(dtype=float),
                                              group["vol_ref_ml"].to_numpy(dtype=float), loa_z)
                 rows.append({"model": model, "stratification": stratification.name, "stratum": level,
@@ -211,7 +219,8 @@ def learning_curve(per_case: pd.DataFrame, training_cases: dict[str, int],
     rows = []
     for model, size in training_cases.items():
         summary = describe(ok.loc[ok["model"] == model, "dice"].to_numpy(dtype=float),
-                           resamples=bootstrap.resamples, seed=bootstrap.seed, confidence=bootstrap.confidence)
+                           resamples=bootstrap.resamples, seed=bootstrap.seed, confidence=bootstrap.confidence,
+                           method=bootstrap.method)
         rows.append({"model": model, "training_cases": size, "n": summary.n, "mean_dice": summary.mean,
                      "ci_low": summary.ci_low, "ci_high": summary.ci_high})
     table = pd.DataFrame(rows, columns=list(LEARNING_CURVE_COLUMNS)).sort_values("training_cases", kind="stable")

@@ -17,6 +17,7 @@ import numpy as np
 from scipy import stats
 
 from strokeseg.defaults import BLAND_ALTMAN_Z, BOOTSTRAP_RESAMPLES, BOOTSTRAP_SEED, CONFIDENCE_LEVEL
+from strokeseg.evaluation.choices import BOOTSTRAP_METHODS
 
 ArrayLike = Sequence[float] | np.ndarray
 
@@ -86,17 +87,42 @@ def bootstrap_interval(n: int, estimator: Callable[[np.ndarray], np.ndarray], *,
     return float(low), float(high)
 
 
+def bca_interval(values: np.ndarray, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                 confidence: float = CONFIDENCE_LEVEL) -> tuple[float, float]:
+    """Bias-corrected and accelerated (BCa, Efron 1987) bootstrap interval of the mean (scipy's ``bootstrap``).
+
+    Falls back to the percentile interval where BCa is undefined (fewer than 2 values, constant values: the
+    jackknife acceleration divides by zero).
+    """
+    if values.size < 2 or np.ptp(values) == 0:
+        return bootstrap_interval(values.size, lambda rows: values[rows].mean(axis=1), resamples=resamples,
+                                  seed=seed, confidence=confidence)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # scipy warns on degenerate resample distributions
+        result = stats.bootstrap((values,), np.mean, n_resamples=resamples, confidence_level=confidence,
+                                 method="BCa", rng=np.random.default_rng(seed))
+    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+
+
 def describe(values: ArrayLike, *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
-             confidence: float = CONFIDENCE_LEVEL) -> Summary:
-    """n, n_nan, mean, SD, SE, median, Q1, Q3 and the bootstrap CI of the mean (NaN values left out)."""
+             confidence: float = CONFIDENCE_LEVEL, method: str = "percentile") -> Summary:
+    """n, n_nan, mean, SD, SE, median, Q1, Q3 and the bootstrap CI of the mean (NaN values left out).
+
+    ``method``: ``percentile`` (default) or ``bca`` (see :data:`BOOTSTRAP_METHODS`).
+    """
+    if method not in BOOTSTRAP_METHODS:
+        raise ValueError(f"unknown bootstrap method {method!r}; choose one of {', '.join(BOOTSTRAP_METHODS)}")
     finite, n_nan = finite_values(values)
     n = finite.size
     if n == 0:
         return Summary(0, n_nan, *(math.nan,) * 8)
     sd = float(np.std(finite, ddof=1)) if n > 1 else math.nan
     q1, median, q3 = (float(v) for v in np.percentile(finite, [25.0, 50.0, 75.0]))
-    ci_low, ci_high = bootstrap_interval(n, lambda rows: finite[rows].mean(axis=1), resamples=resamples,
-                                         seed=seed, confidence=confidence)
+    if method == "bca":
+        ci_low, ci_high = bca_interval(finite, resamples=resamples, seed=seed, confidence=confidence)
+    else:
+        ci_low, ci_high = bootstrap_interval(n, lambda rows: finite[rows].mean(axis=1), resamples=resamples,
+                                             seed=seed, confidence=confidence)
     return Summary(n=n, n_nan=n_nan, mean=float(finite.mean()), sd=sd, se=sd / math.sqrt(n), median=median,
                    q1=q1, q3=q3, ci_low=ci_low, ci_high=ci_high)
 
@@ -148,9 +174,9 @@ def paired_comparison(a: ArrayLike, b: ArrayLike) -> PairedComparison:
     difference = second - first
     t_statistic = t_pvalue = w_statistic = w_pvalue = math.nan
     if n >= 2 and np.ptp(difference) > 0:
-        t_statistic, t_pvalue = _quiet_test(lambda: stats.ttest_rel(second, first))
+        t_statistic, t_pvalue = quiet_test(lambda: stats.ttest_rel(second, first))
     if np.any(difference != 0):
-        w_statistic, w_pvalue = _quiet_test(lambda: stats.wilcoxon(second, first, alternative="two-sided",
+        w_statistic, w_pvalue = quiet_test(lambda: stats.wilcoxon(second, first, alternative="two-sided",
                                                                    method=_wilcoxon_method(difference)))
     return PairedComparison(n=n, mean_a=float(first.mean()), mean_b=float(second.mean()),
                             mean_diff=float(difference.mean()), median_diff=float(np.median(difference)),
@@ -178,7 +204,7 @@ def mann_whitney(a: ArrayLike, b: ArrayLike) -> GroupComparison:
     second, _ = finite_values(b)
     u_statistic = p_value = math.nan
     if first.size and second.size:
-        u_statistic, p_value = _quiet_test(lambda: stats.mannwhitneyu(first, second, alternative="two-sided"))
+        u_statistic, p_value = quiet_test(lambda: stats.mannwhitneyu(first, second, alternative="two-sided"))
     return GroupComparison(n_a=first.size, n_b=second.size, mean_a=_mean(first), mean_b=_mean(second),
                            median_a=_median(first), median_b=_median(second), u_statistic=u_statistic,
                            p_value=p_value)
@@ -196,7 +222,7 @@ class LinearFit:
 
 def ordinary_least_squares(x: ArrayLike, y: ArrayLike) -> LinearFit:
     """OLS of y on x (pairs with a NaN left out); fewer than two distinct x -> NaN coefficients."""
-    xs, ys = _paired_finite(x, y)
+    xs, ys = paired_finite(x, y)
     if xs.size < 2 or np.ptp(xs) == 0:
         return LinearFit(xs.size, math.nan, math.nan, math.nan)
     slope, intercept = np.polyfit(xs, ys, 1)
@@ -230,7 +256,7 @@ class VolumeAgreement:
 
 def concordance_correlation(x: ArrayLike, y: ArrayLike) -> float:
     """Lin's CCC = 2·s_xy / (s_x² + s_y² + (x̄ − ȳ)²) with 1/n moments (NaN pairs left out)."""
-    xs, ys = _paired_finite(x, y)
+    xs, ys = paired_finite(x, y)
     if xs.size == 0:
         return math.nan
     covariance = float(np.mean((xs - xs.mean()) * (ys - ys.mean())))
@@ -245,7 +271,7 @@ def volume_agreement(predicted_ml: ArrayLike, reference_ml: ArrayLike,
     Bland–Altman: bias = mean(pred − ref), limits = bias ± ``loa_z`` · SD (sample SD, ddof = 1).
     Cb = CCC / r. Undefined quantities (fewer than 2 or 3 cases, constant volumes) are NaN.
     """
-    predicted, reference = _paired_finite(predicted_ml, reference_ml)
+    predicted, reference = paired_finite(predicted_ml, reference_ml)
     n = predicted.size
     r = p = math.nan
     if n >= 2 and np.ptp(predicted) > 0 and np.ptp(reference) > 0:
@@ -282,7 +308,7 @@ def _wilcoxon_method(difference: np.ndarray) -> str:
     return "exact" if difference.size <= 50 and nonzero.size == difference.size and untied else "asymptotic"
 
 
-def _paired_finite(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def paired_finite(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if xs.shape != ys.shape:
         raise ValueError(f"paired values must have one length, got {xs.shape} and {ys.shape}")
@@ -290,7 +316,7 @@ def _paired_finite(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     return xs[keep], ys[keep]
 
 
-def _quiet_test(test: Callable[[], object]) -> tuple[float, float]:
+def quiet_test(test: Callable[[], object]) -> tuple[float, float]:
     """(statistic, p-value) of a scipy test, NaN when scipy finds it undefined."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)

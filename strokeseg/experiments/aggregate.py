@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from strokeseg.errors import InputDataError
-from strokeseg.evaluation import ALL, BootstrapSettings, evaluated
+from strokeseg.evaluation import ALL, DEFAULT_P_ADJUSTMENT, BootstrapSettings, evaluated
 from strokeseg.experiments import tables
 from strokeseg.io import atomic_path
 
@@ -48,6 +48,11 @@ def read_report(folder: Path) -> tuple[pd.DataFrame, dict[str, Any]]:
 def _bootstrap(summary: Mapping[str, Any]) -> BootstrapSettings:
     settings = summary.get("settings", {}).get("bootstrap", {})
     return BootstrapSettings(**settings) if settings else BootstrapSettings()
+
+
+def _adjustment(summary: Mapping[str, Any]) -> str:
+    """The evaluation report's multiple-comparison correction (the experiment tables use the same)."""
+    return str(summary.get("settings", {}).get("p_adjustment", DEFAULT_P_ADJUSTMENT))
 
 
 def _write_csv(table: pd.DataFrame, path: Path) -> Path:
@@ -87,7 +92,8 @@ def _learning_curve(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], lis
     per_case, summary = read_report(Path(spec["evaluation"]))
     sizes = dict(zip(spec["models"], spec["training_cases"], strict=True))
     strata = _stratifications(summary)
-    points, fits = tables.learning_curve_tables(per_case, sizes, strata, bootstrap=_bootstrap(summary))
+    points, fits = tables.learning_curve_tables(per_case, sizes, strata, bootstrap=_bootstrap(summary),
+                                                adjustment=_adjustment(summary))
     files = [_write_csv(points, out / "learning_curve.csv"), _write_csv(fits, out / "learning_curve_fit.csv")]
     for stratification in (ALL, *strata):
         name = "learning_curve.png" if stratification == ALL else f"learning_curve_{stratification}.png"
@@ -95,10 +101,13 @@ def _learning_curve(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], lis
                                    fits[fits["stratification"] == stratification], out / name))
     overall = points[points["stratification"] == ALL].pivot_table(index=["model", "training_cases"], columns="metric",
                                                                   values="mean", sort=False).reset_index()
-    overall_fit = fits[fits["stratification"] == ALL][["metric", "n_models", "slope", "intercept", "r2"]]
+    overall_fit = fits[fits["stratification"] == ALL][["metric", "n_models", "slope", "intercept", "r2", "p_value",
+                                                        "p_value_adjusted", "linear_slope", "linear_p_value",
+                                                        "plateau_training_cases"]]
     text = ["Mean metric per training-set size (all test cases; 95 % bootstrap CIs in learning_curve.csv):", "",
-            markdown_table(overall), "", "Fit of the mean on ln(training cases) (Noh Fig. 2):", "",
-            markdown_table(overall_fit)]
+            markdown_table(overall), "", "Fit of the mean on ln(training cases) (Noh Fig. 2), the slope's p-value "
+            "(adjusted over the strata of a metric), the fit on training cases (linear_*) and the plateau (the "
+            "smallest size within 0.01 of the best mean):", "", markdown_table(overall_fit)]
     return files, text
 
 
@@ -126,8 +135,9 @@ def _curve_figure(points: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path:
 
 
 def _domain_adaptation(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], list[str]]:
-    reports = {name: read_report(Path(folder))[0] for name, folder in spec["evaluations"].items()}
-    grid = tables.adaptation_table(reports, spec["grid"])
+    read = {name: read_report(Path(folder)) for name, folder in spec["evaluations"].items()}
+    reports = {name: per_case for name, (per_case, _) in read.items()}
+    grid = tables.adaptation_table(reports, spec["grid"], adjustment=_adjustment(next(iter(read.values()))[1]))
     files = [_write_csv(grid, out / "adaptation_grid.csv")]
     dice = grid[grid["metric"] == "dice"]
     figure, axes = plt.subplots(1, len(reports), figsize=(_PANEL_INCHES * 1.3 * len(reports), _PANEL_INCHES),
@@ -155,8 +165,9 @@ def _domain_adaptation(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], 
 
 
 def _vendor_transfer(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], list[str]]:
-    reports = {group: read_report(Path(folder))[0] for group, folder in spec["evaluations"].items()}
-    table = tables.vendor_table(reports, spec["directions"])
+    read = {group: read_report(Path(folder)) for group, folder in spec["evaluations"].items()}
+    reports = {group: per_case for group, (per_case, _) in read.items()}
+    table = tables.vendor_table(reports, spec["directions"], adjustment=_adjustment(next(iter(read.values()))[1]))
     files = [_write_csv(table, out / "vendor_transfer.csv")]
     directions = spec["directions"]
     figure, axes = plt.subplots(1, len(directions), figsize=(_PANEL_INCHES * len(directions), _PANEL_INCHES),
@@ -202,7 +213,8 @@ def _with_interval(mean: float, low: float, high: float) -> str:
 
 def _ensemble(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], list[str]]:
     per_case, summary = read_report(Path(spec["evaluation"]))
-    table = tables.ensemble_table(per_case, spec["ensemble"], spec["members"], bootstrap=_bootstrap(summary))
+    table = tables.ensemble_table(per_case, spec["ensemble"], spec["members"], bootstrap=_bootstrap(summary),
+                                  adjustment=_adjustment(summary))
     files = [_write_csv(table, out / "ensemble.csv")]
     ok = evaluated(per_case)
     models = [spec["ensemble"], *spec["members"]]

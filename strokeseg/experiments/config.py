@@ -28,7 +28,7 @@ from strokeseg.defaults import (
 )
 from strokeseg.device import DEVICES, visible_gpus
 from strokeseg.errors import ConfigurationError
-from strokeseg.evaluation import LOCATION_SOURCES
+from strokeseg.evaluation import BOOTSTRAP_METHODS, DEFAULT_P_ADJUSTMENT, GROUP_TESTS, LOCATION_SOURCES, P_ADJUSTMENTS
 from strokeseg.nnunet.folders import NnunetPaths, optional_environment_folder
 from strokeseg.nnunet.plans import STOCK_PLANS, spaced_plans_name, target_spacing_arguments
 
@@ -69,6 +69,10 @@ class EvaluationSettings:
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES
     jobs: int | None = 1
     plots: bool = True
+    bootstrap_method: str = "percentile"
+    p_adjust: str = DEFAULT_P_ADJUSTMENT
+    group_test: str = "auto"
+    cohort_by: str | None = None
 
 
 @dataclass(frozen=True)
@@ -282,8 +286,16 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
     evaluation_settings = EvaluationSettings(
         by=evaluation.list_of("by", str, ()), location=evaluation.get("location", str, "auto"),
         bootstrap_resamples=evaluation.get("bootstrap_resamples", int, BOOTSTRAP_RESAMPLES),
-        jobs=evaluation_jobs, plots=evaluation.get("plots", bool, True))
+        jobs=evaluation_jobs, plots=evaluation.get("plots", bool, True),
+        bootstrap_method=evaluation.get("bootstrap_method", str, "percentile"),
+        p_adjust=evaluation.get("p_adjust", str, DEFAULT_P_ADJUSTMENT),
+        group_test=evaluation.get("group_test", str, "auto"), cohort_by=evaluation.get("cohort_by", str, None))
     evaluation.check_unknown()
+    for setting, chosen, choices in (("bootstrap_method", evaluation_settings.bootstrap_method, BOOTSTRAP_METHODS),
+                                     ("p_adjust", evaluation_settings.p_adjust, P_ADJUSTMENTS),
+                                     ("group_test", evaluation_settings.group_test, GROUP_TESTS)):
+        if chosen not in choices:
+            raise evaluation.fail(setting, f"{chosen!r} is not one of {', '.join(choices)}")
     if evaluation_settings.location not in LOCATION_SOURCES:
         raise evaluation.fail("location",
                               f"{evaluation_settings.location!r} is not one of {', '.join(LOCATION_SOURCES)}")

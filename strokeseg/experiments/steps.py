@@ -413,9 +413,11 @@ class EvaluateStep:
             reference=reference, models=models, out=self.output,
             cases=read_cases(reference.cases_csv) if reference.cases_csv is not None else None,
             settings=CaseSettings(device=context.device()),
-            bootstrap=BootstrapSettings(resamples=self.settings.bootstrap_resamples), by=self.settings.by,
+            bootstrap=BootstrapSettings(resamples=self.settings.bootstrap_resamples,
+                                        method=self.settings.bootstrap_method), by=self.settings.by,
             location=self.settings.location, jobs=self.settings.jobs or context.nnunet.processes,
-            plots=self.settings.plots,
+            plots=self.settings.plots, p_adjustment=self.settings.p_adjust, group_test=self.settings.group_test,
+            cohort_by=self.settings.cohort_by,
             overwrite=True)  # the folder belongs to this job; a rerun means the earlier attempt did not finish
         run_evaluation(request)
 

@@ -12,6 +12,7 @@ import pytest
 import SimpleITK as sitk
 
 from strokeseg.cli import main
+from strokeseg.evaluation.analyses import COMPARISON_REPORT_COLUMNS
 from strokeseg.evaluation.case_metrics import METRIC_COLUMNS, evaluate_pair
 from strokeseg.evaluation.report import AGREEMENT_COLUMNS, COMPARISON_COLUMNS, LEARNING_CURVE_COLUMNS, STRATUM_COLUMNS
 from strokeseg.synthetic.lesion_pairs import lesion_pair
@@ -91,7 +92,8 @@ def test_report_files_schemas_and_values(phantom: dict[str, Path], capsys: pytes
     assert dice_ge["mean"] == pytest.approx(per_case.loc[per_case["vendor"] == "GE", "dice"].mean())
     assert "micro_dice" in set(by_vendor["metric"])
     comparison = pd.read_csv(out / "comparison.csv")
-    assert list(comparison.columns) == list(COMPARISON_COLUMNS)
+    assert list(comparison.columns) == list(COMPARISON_REPORT_COLUMNS)
+    assert list(COMPARISON_REPORT_COLUMNS[:len(COMPARISON_COLUMNS)]) == list(COMPARISON_COLUMNS)
     assert set(comparison["test"]) == {"mann_whitney_u"}  # one model: strata comparisons only
     agreement = pd.read_csv(out / "volume_agreement.csv")
     assert list(agreement.columns) == list(AGREEMENT_COLUMNS)

@@ -265,7 +265,7 @@ def test_smoke_demo_summary_shows_real_numbers(smoke_demo: tuple[Path, str]) -> 
     text = (out / "SUMMARY.md").read_text()
     for heading in ("## Headline", "## Post-processing", "### Infarct volume (mL)", "### Onset-to-imaging time",
                     "### Location", "### Vendor", "## Volume agreement", "## Domain adaptation", "## Figures",
-                    "## Stage timings"):
+                    "## Stage timings", "## Cohort characteristics", "## DSC against lesion size"):
         assert heading in text, heading
     headline = text.split("## Headline", 1)[1].split("## Post-processing", 1)[0]
     dice = float(headline.split("**", 2)[1])

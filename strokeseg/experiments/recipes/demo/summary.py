@@ -212,6 +212,37 @@ def _paired_lines(out: Path, before: str, after: str) -> list[str]:
     return lines
 
 
+def cohort_section(out: Path) -> list[str]:
+    """The cohort characteristics table (Table 1) of each test set's report (cohort.csv), when written."""
+    lines = []
+    for test_set, table in _report_tables(out, "cohort.csv"):
+        shown = table.astype(object).where(table.notna(), "").assign(
+            p_value=["" if pd.isna(value) else _p(value) for value in table["p_value"]])
+        lines += [f"### {test_set}", "", markdown_table(shown), ""]
+    if not lines:
+        return ["(no cohort table: the reports' cases.csv has no split column with two or more sets)", ""]
+    return ["Per cases.csv column and set: mean ± SD where Shapiro–Wilk keeps normality in every set, else median "
+            "(Q1–Q3), or counts (%); ANOVA / Kruskal–Wallis and Pearson's χ² across the sets "
+            "(evaluation/*/cohort.csv).", "", *lines]
+
+
+def regression_section(out: Path) -> list[str]:
+    """DSC against log10 lesion size (Tomita et al.) per test set, and the learning-curve slope test when a
+    report has one (Noh et al.)."""
+    rows = []
+    for test_set, table in _report_tables(out, "regressions.csv"):
+        for _, row in table[table["model"].isin([SOURCE, FINETUNED])].iterrows():
+            rows.append({"test set": test_set, "model": row["model"], "analysis": row["analysis"], "n": int(row["n"]),
+                         "slope": row["slope"], "R²": row["r2"], "p": _p(row["p_value"]),
+                         "p (adjusted)": _p(row["p_adjusted"])})
+    lines = [markdown_table(pd.DataFrame(rows)), ""] if rows else ["(no regressions table)", ""]
+    for test_set, fits in _report_tables(out, "learning_curve_fit.csv"):
+        lines += [f"Learning curve ({test_set}): per-case DSC on training cases and on ln(training cases):", "",
+                  markdown_table(fits[["scale", "n_models", "n", "slope", "r2", "p_value",
+                                       "plateau_training_cases"]]), ""]
+    return lines
+
+
 def _timings(out: Path, jobs: tuple[tuple[str, str], ...]) -> tuple[list[str], float]:
     """The timing table of the finished ``jobs`` ((id, title), in order) and their total seconds."""
     rows, total = [], 0.0
@@ -275,6 +306,11 @@ def summary_sections(study: DemoStudy, device: str, jobs: tuple[tuple[str, str],
         ["## Post-processing", "", *_postprocessing_section(out)],
         strata,
         ["## Volume agreement (predicted vs reference infarct volume)", "", *_volume_section(out)],
+        ["## Cohort characteristics (Table 1)", "", *cohort_section(out)],
+        ["## DSC against lesion size (Tomita et al.) and the learning curve (Noh et al.)", "",
+         "Least squares of per-case DSC on log10 of the reference lesion voxel count or volume (cases with a "
+         "lesion); p-values adjusted per analysis across models (Holm); evaluation/*/regressions.csv.", "",
+         *regression_section(out)],
         adaptation,
         ["## Figures", "", *_figures(out), ""],
         ["## Stage timings", "", *timings,
