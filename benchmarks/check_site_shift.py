@@ -8,7 +8,7 @@ measures, per site (median over its cases):
                 tissue = the brain 2-4 voxels around the lesion in-plane;
     cnr_norm    the same on the normalised DWI (what the network sees);
     ratio_norm  mean lesion / mean tissue on the normalised DWI;
-    radc        median ADC of the lesion / median ADC of that tissue (prepared ADC);
+    radc        median ADC of the lesion / median ADC of that tissue (stored ADC inside the brain mask);
     brain_adc   median ADC of the brain outside the lesion (10^-6 mm²/s).
 
 Run: ``.venv/bin/python benchmarks/check_site_shift.py COHORT WORK [--cases-per-site 20]``.
@@ -53,7 +53,7 @@ def measure(cohort: Path, row: pd.Series, folder: Path) -> dict[str, float]:
     brain = read_array(folder / "brain_mask.nii.gz")[0] > 0
     raw = read_array(cohort / row.dwi)[0].astype(np.float64)
     normalized = read_array(folder / "normalized_0000.nii.gz")[0].astype(np.float64)
-    adc = read_array(folder / "prepared_0001.nii.gz")[0].astype(np.float64)
+    adc = read_array(cohort / row.adc)[0].astype(np.float64)  # preprocessing only masks the ADC
     tissue = _shell(lesion, brain)
     tissue_adc = tissue & (adc > 300) & (adc < 1300)
     lesion = lesion & brain
@@ -70,11 +70,12 @@ def main() -> None:
     parser.add_argument("--cases-per-site", type=int, default=20)
     args = parser.parse_args()
     manifest = pd.read_csv(args.cohort / "manifest.csv", dtype=str, keep_default_na=False)
-    rows = []
-    for _, group in manifest.groupby("site"):
-        for _, row in group.head(args.cases_per_site).iterrows():
-            folder = _preprocess(args.cohort, row, args.work)
-            rows.append({"site": row.site, "vendor": row.vendor, **measure(args.cohort, row, folder)})
+    rows: list[dict[str, object]] = []
+    chosen = manifest.groupby("site", sort=False).head(args.cases_per_site)  # manifest order: sites interleaved
+    for _, row in chosen.iterrows():
+        folder = _preprocess(args.cohort, row, args.work)
+        rows.append({"site": row.site, "vendor": row.vendor, **measure(args.cohort, row, folder)})
+        print(row.case_id, rows[-1], flush=True)
     table = pd.DataFrame(rows)
     summary = table.groupby(["site", "vendor"]).median().round(3)
     summary.insert(0, "n", table.groupby(["site", "vendor"]).size())
