@@ -244,6 +244,13 @@ ENSEMBLE_LABEL_THRESHOLD: Final[float] = 0.5
 #: low ≤ high); only used when the predictions come with nnU-Net's ``--save_probabilities`` maps.
 POSTPROCESS_HYSTERESIS_HIGH: Final[tuple[float, ...]] = (0.5, 0.6, 0.7, 0.8, 0.9)
 POSTPROCESS_HYSTERESIS_LOW: Final[tuple[float, ...]] = (0.1, 0.2, 0.3, 0.4, 0.5)
+#: The small-lesion guard: ``fit`` never picks a minimum component volume above this quantile of the volumes of
+#: the reference lesions it is fitted on (the training labels), so it cannot erase the small lesions the data hold.
+POSTPROCESS_SMALL_LESION_QUANTILE: Final[float] = 0.05
+#: ``postprocess apply`` refuses parameters fitted on fewer validation cases than this (unless forced): with
+#: fewer, neither the bootstrap interval nor the small-lesion quantile means much (nnU-Net fits on all
+#: cross-validation predictions).
+POSTPROCESS_MIN_FIT_CASES: Final[int] = 20
 
 # --------------------------------------------------------------------------------------------------
 # Evaluation (docs/evaluation.md, Definitions)

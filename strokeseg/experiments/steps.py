@@ -452,16 +452,21 @@ class FitPostprocessingStep:
 
 @dataclass(frozen=True)
 class ApplyPostprocessingStep:
-    """``strokeseg postprocess apply`` of fitted parameters to prediction folders: (predictions, output) pairs."""
+    """``strokeseg postprocess apply`` of fitted parameters to prediction folders: (predictions, output) pairs.
+
+    ``allow_small_fit``: apply parameters fitted on fewer validation cases than ``apply`` accepts by default.
+    """
 
     parameters: Path
     folders: tuple[tuple[Path, Path], ...]
+    allow_small_fit: bool = False
 
     def run(self, context: RunContext) -> None:
         from strokeseg.postprocessing import apply_postprocessing
 
         for predictions, output in self.folders:
-            apply_postprocessing(predictions, self.parameters, output, overwrite=True)
+            apply_postprocessing(predictions, self.parameters, output, overwrite=True,
+                                 allow_small_fit=self.allow_small_fit)
 
     def outputs(self, context: RunContext) -> tuple[Path, ...]:
         return tuple(output / "postprocessing.json" for _, output in self.folders)

@@ -1,7 +1,8 @@
 """Post-processing of predictions: connected components, brain-mask restriction, ensemble uncertainty, reports.
 
 * ``fit_postprocessing`` / ``apply_postprocessing`` (``strokeseg postprocess fit|apply``): minimum component
-  volume, probability hysteresis and brain-mask restriction chosen on validation predictions;
+  volume, probability hysteresis and brain-mask restriction chosen on cross-validation predictions, the identity
+  unless the gain is robust (small-lesion guard, no lost lesion, bootstrap interval above zero);
 * ``run_uncertainty`` (``strokeseg uncertainty``): Kim et al.'s ensemble uncertainty index per case;
 * ``run_report`` (``strokeseg report``): per-case lesion volumes, counts, locations and QC figures.
 

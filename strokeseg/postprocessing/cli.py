@@ -21,7 +21,12 @@ from strokeseg.cli_options import (
     add_uncertainty_options,
     add_workers,
 )
-from strokeseg.defaults import ENSEMBLE_LABEL_THRESHOLD, POSTPROCESS_HYSTERESIS_HIGH, POSTPROCESS_HYSTERESIS_LOW
+from strokeseg.defaults import (
+    ENSEMBLE_LABEL_THRESHOLD,
+    POSTPROCESS_HYSTERESIS_HIGH,
+    POSTPROCESS_HYSTERESIS_LOW,
+    POSTPROCESS_MIN_FIT_CASES,
+)
 from strokeseg.location.choices import ATLAS_SOURCES, DEFAULT_ATLAS_SOURCE
 from strokeseg.postprocessing.choices import OBJECTIVES
 
@@ -37,8 +42,8 @@ def _register_postprocess(subparsers: argparse._SubParsersAction) -> None:
     parser = add_command(
         subparsers, "postprocess", "connected-component post-processing fitted on validation predictions",
         "Remove small predicted components, optionally grow lesions by probability hysteresis and restrict them to "
-        "the brain. 'fit' chooses the parameters on validation predictions (never 'keep the largest component': "
-        "stroke is often multifocal); 'apply' uses them.")
+        "the brain. 'fit' chooses the parameters on cross-validation predictions and keeps the identity unless the "
+        "gain is robust (never 'keep the largest component': stroke is often multifocal); 'apply' uses them.")
     actions = add_subcommands(parser, "action", "ACTION")
     fit = add_command(actions, "fit", "choose the parameters on validation predictions with references")
     add_predictions(fit, "nnUNetv2_predict output (CASE.nii.gz; CASE.npz from --save_probabilities enables "
@@ -63,6 +68,8 @@ def _register_postprocess(subparsers: argparse._SubParsersAction) -> None:
     add_out(apply, "folder for the post-processed label maps")
     apply.add_argument("--brain-masks", type=Path, default=None,
                        help="brain masks CASE.nii.gz (needed when the parameters restrict to the brain)")
+    apply.add_argument("--allow-small-fit", action="store_true",
+                       help=f"apply parameters fitted on fewer than {POSTPROCESS_MIN_FIT_CASES} validation cases")
     add_overwrite(apply, "existing label maps in --out")
     add_strict(apply, "any case whose files cannot be used (after writing the others)",
                "skip it, listed in --out/postprocessing.json")
@@ -80,9 +87,13 @@ def _cli_fit(args: argparse.Namespace) -> int:
     hysteresis = ("off" if params["hysteresis_high"] is None
                   else f"seed p ≥ {params['hysteresis_high']}, grow to p ≥ {params['hysteresis_low']}")
     print(f"fitted on {validation['n_cases']} case(s), objective {result['objective']}:")
+    print(f"  decision: {result['decision']['reason']}")
     print(f"  minimum component volume: {params['min_volume_ml']:.4g} mL")
     print(f"  hysteresis: {hysteresis}")
     print(f"  restrict to brain: {'yes' if params['restrict_to_brain'] else 'no'}")
+    guard = result["evidence"]["small_lesion_guard"]
+    print(f"  small-lesion guard: minimum volume ≤ {guard['max_min_volume_ml']:.4g} mL "
+          f"({guard['quantile']:.0%} quantile of {guard['reference_lesions']} reference lesion volumes)")
     for name, key in (("mean Dice", "mean_dice"), ("mean lesion F1", "mean_lesion_f1")):
         print(f"  {name}: {validation['before'][key]:.4f} -> {validation['after'][key]:.4f}")
     for skipped in result["skipped_cases"]:
@@ -97,7 +108,8 @@ def _cli_apply(args: argparse.Namespace) -> int:
     from strokeseg.postprocessing.fitting import APPLIED_PARAMS_FILE
 
     written = apply_postprocessing(args.predictions, args.params, args.out, overwrite=args.overwrite,
-                                   brain_masks_dir=args.brain_masks, strict=args.strict)
+                                   brain_masks_dir=args.brain_masks, strict=args.strict,
+                                   allow_small_fit=args.allow_small_fit)
     skipped = read_json(args.out / APPLIED_PARAMS_FILE)["skipped_cases"]
     for case in skipped:
         print(f"  skipped {case['case_id']}: {case['note']}")

@@ -9,9 +9,12 @@ A prediction folder is what ``nnUNetv2_predict`` writes: ``CASE.nii.gz`` label m
 * brain-mask restriction on or off — searched only when brain masks are given,
 * the minimum component volume (exact sweep over all thresholds, :mod:`strokeseg.postprocessing.selection`),
 
-and keeps the one with the best mean Dice or mean lesion F1; ties go to the least post-processing, so the
-result is the identity unless it improves the validation score. The parameters JSON records the validation
-scores before and after.
+and keeps the one with the best mean Dice or mean lesion F1 among those that remove no component as large as
+the small reference lesions and lose no reference lesion; ties go to the least post-processing. That candidate
+is adopted only when its gain is robust (:mod:`strokeseg.postprocessing.decision`); otherwise the result is the
+identity. The parameters JSON records the decision, its evidence, the validation scores before and after, and
+the data the fit was made on. ``apply`` refuses a fit made on fewer than ``POSTPROCESS_MIN_FIT_CASES`` cases
+unless forced.
 """
 
 from __future__ import annotations
@@ -33,6 +36,8 @@ from strokeseg.defaults import (
     LESION_CONNECTIVITY,
     POSTPROCESS_HYSTERESIS_HIGH,
     POSTPROCESS_HYSTERESIS_LOW,
+    POSTPROCESS_MIN_FIT_CASES,
+    POSTPROCESS_SMALL_LESION_QUANTILE,
 )
 from strokeseg.errors import ConfigurationError, InputDataError, OutputExistsError, StrokesegError
 from strokeseg.grids import on_reference_grid
@@ -45,14 +50,16 @@ from strokeseg.io import (
     write_json_atomic,
 )
 from strokeseg.labels import read_lesion_mask, read_lesion_mask_on_grid
-from strokeseg.nnunet.predictions import prediction_files
+from strokeseg.nnunet.predictions import is_trained_model_folder, prediction_files, validation_folds
 from strokeseg.nnunet.probabilities import probability_file, read_foreground_probability
 from strokeseg.postprocessing.components import PostprocessingParams, postprocess_mask
+from strokeseg.postprocessing.decision import decision_reason, gain_evidence, small_lesion_guard
 from strokeseg.postprocessing.selection import (
     CaseComponents,
     SweepResult,
     ValidationScores,
     case_components,
+    case_scores,
     check_objective,
     sweep_min_volume,
     validation_scores,
@@ -62,7 +69,9 @@ from strokeseg.volumes import voxel_volume_ml
 logger = logging.getLogger(__name__)
 
 #: ``format`` value of the parameters JSON.
-PARAMS_FORMAT = "strokeseg-postprocessing/1"
+PARAMS_FORMAT = "strokeseg-postprocessing/2"
+#: Earlier ``format`` values ``apply`` still reads (no decision recorded).
+OLD_PARAMS_FORMATS: tuple[str, ...] = ("strokeseg-postprocessing/1",)
 #: Copy of the parameters that ``apply`` writes into its output folder.
 APPLIED_PARAMS_FILE = "postprocessing.json"
 
@@ -188,8 +197,9 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
         strict: a left-out case is an error (nothing is written).
 
     Returns:
-        The JSON content: ``params``, ``objective``, ``validation`` (``before``/``after`` scores, ``n_cases``
-        used), ``skipped_cases``, inputs.
+        The JSON content: ``params`` (the identity unless adopted), ``objective``, ``decision``, ``evidence``,
+        ``validation`` (``before``/``after`` scores, ``n_cases`` used), ``skipped_cases``, ``search``, ``data``
+        (docs/postprocessing.md).
     """
     try:
         check_objective(objective)
@@ -225,23 +235,35 @@ def fit_postprocessing(predictions_dir: Path, references_dir: Path, out_json: Pa
             table.append(case_components(mask, reference, loaded.voxel_ml, connectivity))
     if skipped and (strict or not tables[0]):
         _refuse_skipped(skipped, "used for fitting")
-    sweeps = [sweep_min_volume(table, objective) for table in tables]
-    best = max(range(len(options)), key=lambda i: (round(sweeps[i].score, 12), -i))
-    chosen = PostprocessingParams(**{**options[best].as_dict(), "min_volume_ml": sweeps[best].min_volume_ml})
-    before = validation_scores(tables[0])
-    after = validation_scores(tables[best], chosen.min_volume_ml)
-    logger.info("post-processing fitted on %d case(s): mean %s %.4f -> %.4f (%s)", len(tables[0]), objective,
-                before.objective(objective), after.objective(objective), chosen)
+    n_used = len(tables[0])
+    guard = small_lesion_guard(tables[0], POSTPROCESS_SMALL_LESION_QUANTILE)
+    before = case_scores(tables[0])
+    sweeps = [sweep_min_volume(table, objective, max_volume_ml=guard.max_min_volume_ml,
+                               min_detected_lesions=before.detected_lesions) for table in tables]
+    best = max((i for i, sweep in enumerate(sweeps) if sweep.feasible),
+               key=lambda i: (round(sweeps[i].score, 12), -i))  # the identity (option 0) is always feasible
+    candidate = PostprocessingParams(**{**options[best].as_dict(), "min_volume_ml": sweeps[best].min_volume_ml})
+    identity = PostprocessingParams(connectivity=connectivity)
+    evidence = gain_evidence(before, case_scores(tables[best], candidate.min_volume_ml), objective)
+    adopt, reason = decision_reason(evidence, candidate != identity)
+    chosen, chosen_table = (candidate, tables[best]) if adopt else (identity, tables[0])
+    before_means = validation_scores(tables[0])
+    after_means = validation_scores(chosen_table, chosen.min_volume_ml)
+    logger.info("post-processing fitted on %d case(s): %s", n_used, reason)
+    if n_used < POSTPROCESS_MIN_FIT_CASES:
+        logger.warning("post-processing fitted on only %d case(s); 'apply' refuses it unless forced (fit on all "
+                       "cross-validation predictions, at least %d cases)", n_used, POSTPROCESS_MIN_FIT_CASES)
     result = {
         "format": PARAMS_FORMAT,
         "params": chosen.as_dict(),
         "objective": objective,
-        "validation": {"n_cases": len(tables[0]), "before": _scores(before), "after": _scores(after)},
+        "decision": {"postprocess": adopt, "reason": reason, "candidate": candidate.as_dict()},
+        "evidence": {"gain": evidence.as_dict(), "small_lesion_guard": guard.as_dict()},
+        "validation": {"n_cases": n_used, "before": _scores(before_means), "after": _scores(after_means)},
         "skipped_cases": skipped,
         "search": {"hysteresis_searched": hysteresis, "brain_mask_searched": brain_masks_dir is not None,
                    "options": len(options), "best_score_per_option": _option_scores(options, sweeps)},
-        "inputs": {"predictions": str(predictions_dir), "references": str(references_dir),
-                   "brain_masks": None if brain_masks_dir is None else str(brain_masks_dir)},
+        "data": _fit_data(predictions_dir, references_dir, brain_masks_dir, cases),
         "strokeseg_version": __version__,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
     }
@@ -255,12 +277,38 @@ def _scores(scores: ValidationScores) -> dict[str, float]:
 
 def _option_scores(options: Sequence[PostprocessingParams], sweeps: Sequence[SweepResult]) -> list[dict[str, Any]]:
     return [{"hysteresis_high": o.hysteresis_high, "hysteresis_low": o.hysteresis_low,
-             "restrict_to_brain": o.restrict_to_brain, "min_volume_ml": s.min_volume_ml, "score": s.score}
+             "restrict_to_brain": o.restrict_to_brain, "min_volume_ml": s.min_volume_ml, "score": s.score,
+             "loses_lesions_unfiltered": not s.feasible}
             for o, s in zip(options, sweeps, strict=True)]
 
 
-def read_params(params_json: Path) -> PostprocessingParams:
-    """The parameters of a JSON written by :func:`fit_postprocessing` (or by hand, same layout).
+def _fit_data(predictions_dir: Path, references_dir: Path, brain_masks_dir: Path | None,
+              cases: Sequence[PredictionCase]) -> dict[str, Any]:
+    """What the fit was made on: folders, the cross-validation folds gathered, the cases."""
+    folds = validation_folds(predictions_dir) if is_trained_model_folder(predictions_dir) else None
+    if folds is None:
+        logger.info("fitting on the prediction folder %s; nnU-Net fits on the validation predictions of all "
+                    "cross-validation folds (pass the trained-model folder to gather them)", predictions_dir)
+    return {"predictions": str(predictions_dir), "cross_validation_folds": folds, "references": str(references_dir),
+            "brain_masks": None if brain_masks_dir is None else str(brain_masks_dir), "n_cases": len(cases),
+            "case_ids": [case.case_id for case in cases]}
+
+
+@dataclass(frozen=True)
+class FittedPostprocessing:
+    """A parameters JSON as ``apply`` reads it.
+
+    Attributes:
+        params: the parameters to apply.
+        n_cases: validation cases of the fit (None for a file written by hand without ``validation``).
+    """
+
+    params: PostprocessingParams
+    n_cases: int | None
+
+
+def read_fit(params_json: Path) -> FittedPostprocessing:
+    """The parameters of a JSON written by :func:`fit_postprocessing` (or by hand, same layout) and its case count.
 
     Raises:
         InputDataError: the file is missing, not JSON, or not a strokeseg post-processing file.
@@ -271,16 +319,27 @@ def read_params(params_json: Path) -> PostprocessingParams:
         content = json.loads(params_json.read_text(encoding="utf-8"))
     except json.JSONDecodeError as error:
         raise InputDataError(f"{params_json} is not valid JSON ({error})") from None
-    if not isinstance(content, dict) or content.get("format") != PARAMS_FORMAT or "params" not in content:
+    if (not isinstance(content, dict) or content.get("format") not in (PARAMS_FORMAT, *OLD_PARAMS_FORMATS)
+            or "params" not in content):
         raise InputDataError(f"{params_json} is not a strokeseg post-processing file (format {PARAMS_FORMAT!r})")
     try:
-        return PostprocessingParams.from_dict(content["params"])
+        params = PostprocessingParams.from_dict(content["params"])
     except (TypeError, ValueError) as error:
         raise InputDataError(f"{params_json}: invalid parameters ({error})") from None
+    n_cases = content.get("validation", {}).get("n_cases")
+    if n_cases is not None and not isinstance(n_cases, int):
+        raise InputDataError(f"{params_json}: validation.n_cases must be an integer, got {n_cases!r}")
+    return FittedPostprocessing(params, n_cases)
+
+
+def read_params(params_json: Path) -> PostprocessingParams:
+    """The parameters of a JSON written by :func:`fit_postprocessing` (see :func:`read_fit`)."""
+    return read_fit(params_json).params
 
 
 def apply_postprocessing(predictions_dir: Path, params_json: Path, out_dir: Path, *, overwrite: bool = False,
-                         brain_masks_dir: Path | None = None, strict: bool = False) -> list[Path]:
+                         brain_masks_dir: Path | None = None, strict: bool = False,
+                         allow_small_fit: bool = False) -> list[Path]:
     """Post-process every label map of a prediction folder with fitted parameters.
 
     Writes ``out_dir/CASE.nii.gz`` (same grid and pixel type as the input; lesion labels are kept, voxels
@@ -294,11 +353,22 @@ def apply_postprocessing(predictions_dir: Path, params_json: Path, out_dir: Path
         overwrite: replace existing outputs.
         brain_masks_dir: brain masks, needed when the parameters restrict to the brain.
         strict: raise InputDataError (after writing the others) when a case was skipped.
+        allow_small_fit: apply parameters fitted on fewer than ``POSTPROCESS_MIN_FIT_CASES`` cases.
 
     Returns:
         The written label maps, in case order.
+
+    Raises:
+        ConfigurationError: a fit on too few cases (without ``allow_small_fit``), a missing brain-mask folder,
+            or ``out_dir`` equal to ``predictions_dir``.
     """
-    params = read_params(params_json)
+    fit = read_fit(params_json)
+    params = fit.params
+    if fit.n_cases is not None and fit.n_cases < POSTPROCESS_MIN_FIT_CASES and not allow_small_fit:
+        raise ConfigurationError(f"{params_json} was fitted on {fit.n_cases} validation case(s), fewer than "
+                                 f"{POSTPROCESS_MIN_FIT_CASES}: too few to trust; fit on all cross-validation "
+                                 "predictions (the trained-model folder), or pass --allow-small-fit to apply it "
+                                 "anyway")
     if out_dir.resolve() == predictions_dir.resolve():
         raise ConfigurationError(f"the output folder {out_dir} is the predictions folder; choose another --out")
     if params.restrict_to_brain and brain_masks_dir is None:

@@ -10,8 +10,9 @@ convention 1.0).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -32,6 +33,7 @@ class CaseComponents:
         touched: for each component, the reference lesion labels (1..n) it overlaps.
         reference_voxels: |R|.
         reference_lesions: number of reference lesions (components).
+        reference_volumes_ml: volume of each reference lesion (mL).
     """
 
     volumes_ml: np.ndarray
@@ -40,6 +42,7 @@ class CaseComponents:
     touched: tuple[np.ndarray, ...]
     reference_voxels: int
     reference_lesions: int
+    reference_volumes_ml: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def case_components(prediction: np.ndarray, reference: np.ndarray, voxel_ml: float,
@@ -58,7 +61,9 @@ def case_components(prediction: np.ndarray, reference: np.ndarray, voxel_ml: flo
     touched = tuple(pairs[1, pairs[0] == label] for label in range(1, n_predicted + 1))
     return CaseComponents(volumes_ml=voxels.astype(np.float64) * voxel_ml, voxels=voxels, overlap_voxels=overlap,
                           touched=touched, reference_voxels=int(np.count_nonzero(reference)),
-                          reference_lesions=n_reference)
+                          reference_lesions=n_reference,
+                          reference_volumes_ml=np.bincount(reference_labels.ravel(), minlength=n_reference + 1)[1:]
+                          * voxel_ml)
 
 
 @dataclass(frozen=True)
@@ -102,10 +107,14 @@ class _CaseState:
             self.false_lesions -= 1
         self.hits[self.case.touched[index]] -= 1
 
+    @property
+    def detected_lesions(self) -> int:
+        return int(np.count_nonzero(self.hits[1:]))
+
     def score(self, objective: str) -> float:
         if objective == "dice":
             return dice(ConfusionCounts(self.tp, self.predicted - self.tp, self.case.reference_voxels - self.tp))
-        detected = int(np.count_nonzero(self.hits[1:]))
+        detected = self.detected_lesions
         return lesion_f1(LesionCounts(tp=detected, fp=self.false_lesions, fn=self.case.reference_lesions - detected,
                                       n_reference=self.case.reference_lesions, n_prediction=self.predicted_lesions))
 
@@ -116,21 +125,33 @@ class SweepResult:
 
     Attributes:
         min_volume_ml: the chosen threshold (0: remove nothing); midway between the largest removed and the
-            smallest kept component volume of the validation cases.
+            smallest kept component volume of the validation cases, and never above the sweep's cap.
         score: mean objective at that threshold.
         unprocessed_score: mean objective without removal.
+        feasible: False when the tables detect fewer reference lesions than required before anything is
+            removed (then ``min_volume_ml`` is 0 and ``score`` the unprocessed score).
     """
 
     min_volume_ml: float
     score: float
     unprocessed_score: float
+    feasible: bool = True
 
 
-def sweep_min_volume(cases: Sequence[CaseComponents], objective: str = "dice") -> SweepResult:
+def sweep_min_volume(cases: Sequence[CaseComponents], objective: str = "dice", *,
+                     max_volume_ml: float = math.inf, min_detected_lesions: int = 0) -> SweepResult:
     """The minimum component volume that maximises the mean objective over ``cases`` (exact over all thresholds).
 
     Ties go to the smaller threshold (the least removal), so a threshold is chosen only when it improves
     the validation score.
+
+    Args:
+        cases: component tables of the validation cases.
+        objective: ``dice`` or ``lesion_f1``.
+        max_volume_ml: the threshold never exceeds this (mL), so no component of this volume or larger is
+            ever removed (the small-lesion guard).
+        min_detected_lesions: thresholds after which fewer reference lesions (all cases together) are
+            detected are not considered (lesion-wise sensitivity must not drop below this count).
     """
     check_objective(objective)
     if not cases:
@@ -139,18 +160,26 @@ def sweep_min_volume(cases: Sequence[CaseComponents], objective: str = "dice") -
     scores = np.array([state.score(objective) for state in states])
     total = float(scores.sum())
     unprocessed = best = total
+    n = len(cases)
+    detected = sum(state.detected_lesions for state in states)
+    if detected < min_detected_lesions:
+        return SweepResult(0.0, unprocessed / n, unprocessed / n, feasible=False)
     best_threshold = 0.0
     order = sorted((float(volume), case_index, component)
                    for case_index, case in enumerate(cases) for component, volume in enumerate(case.volumes_ml))
     position = 0
-    while position < len(order):
+    while position < len(order) and order[position][0] < max_volume_ml:
         volume = order[position][0]
         touched_cases = set()
         while position < len(order) and order[position][0] == volume:  # remove every component of this volume
             _, case_index, component = order[position]
+            detected -= states[case_index].detected_lesions
             states[case_index].remove(component)
+            detected += states[case_index].detected_lesions
             touched_cases.add(case_index)
             position += 1
+        if detected < min_detected_lesions:  # removal only ever loses lesions: larger thresholds are worse
+            break
         for case_index in touched_cases:
             new = states[case_index].score(objective)
             total += new - scores[case_index]
@@ -158,19 +187,57 @@ def sweep_min_volume(cases: Sequence[CaseComponents], objective: str = "dice") -
         if total > best + 1e-12:
             best = total
             following = order[position][0] if position < len(order) else 2.0 * volume
-            best_threshold = (volume + following) / 2.0
-    n = len(cases)
+            best_threshold = min((volume + following) / 2.0, max_volume_ml)
     return SweepResult(min_volume_ml=best_threshold, score=best / n, unprocessed_score=unprocessed / n)
 
 
-def validation_scores(cases: Sequence[CaseComponents], min_volume_ml: float = 0.0) -> ValidationScores:
-    """Mean Dice and mean lesion F1 of ``cases`` after removing components below ``min_volume_ml``."""
-    dices, f1s = [], []
+@dataclass(frozen=True)
+class CaseScores:
+    """Per-case scores of a set of validation cases after removing components below one threshold.
+
+    Attributes:
+        dice: Dice of each case.
+        lesion_f1: lesion F1 of each case.
+        detected_lesions: reference lesions touched by a kept component, all cases together.
+        reference_lesions: reference lesions, all cases together.
+    """
+
+    dice: np.ndarray
+    lesion_f1: np.ndarray
+    detected_lesions: int
+    reference_lesions: int
+
+    def of(self, objective: str) -> np.ndarray:
+        """The per-case values of ``objective``."""
+        return {"dice": self.dice, "lesion_f1": self.lesion_f1}[check_objective(objective)]
+
+    @property
+    def lesion_sensitivity(self) -> float:
+        """Detected / reference lesions of all cases together (NaN without reference lesions)."""
+        return self.detected_lesions / self.reference_lesions if self.reference_lesions else math.nan
+
+
+def case_scores(cases: Sequence[CaseComponents], min_volume_ml: float = 0.0) -> CaseScores:
+    """Per-case Dice and lesion F1 of ``cases`` after removing components below ``min_volume_ml`` (mL)."""
+    dices, f1s, detected = [], [], 0
     for case in cases:
         state = _CaseState(case)
         for index in np.flatnonzero(case.volumes_ml < min_volume_ml):
             state.remove(int(index))
         dices.append(state.score("dice"))
         f1s.append(state.score("lesion_f1"))
-    return ValidationScores(float(np.mean(dices)) if dices else float("nan"),
-                            float(np.mean(f1s)) if f1s else float("nan"), len(cases))
+        detected += state.detected_lesions
+    return CaseScores(np.asarray(dices, dtype=np.float64), np.asarray(f1s, dtype=np.float64), detected,
+                      sum(case.reference_lesions for case in cases))
+
+
+def validation_scores(cases: Sequence[CaseComponents], min_volume_ml: float = 0.0) -> ValidationScores:
+    """Mean Dice and mean lesion F1 of ``cases`` after removing components below ``min_volume_ml``."""
+    scores = case_scores(cases, min_volume_ml)
+    return ValidationScores(float(np.mean(scores.dice)) if len(cases) else float("nan"),
+                            float(np.mean(scores.lesion_f1)) if len(cases) else float("nan"), len(cases))
+
+
+def reference_lesion_volumes(cases: Sequence[CaseComponents]) -> np.ndarray:
+    """Volumes (mL) of every reference lesion of ``cases``, in case order."""
+    return np.concatenate([case.reference_volumes_ml for case in cases]) if cases else np.zeros(0)

@@ -15,13 +15,23 @@ from strokeseg.lazy_exports import lazy_exports
 if TYPE_CHECKING:
     from strokeseg.synthetic.choices import LAYOUTS
     from strokeseg.synthetic.cohort import generate_cohort
-    from strokeseg.synthetic.sites import ATLAS_SITES, DWI_SITES, WMH_SITES, SiteProfile, default_sites
+    from strokeseg.synthetic.sites import (
+        ATLAS_SITES,
+        DWI_SITES,
+        SHIFTED_DWI_SITES,
+        WMH_SITES,
+        SiteProfile,
+        default_sites,
+        site_set,
+    )
 
 __getattr__, __dir__ = lazy_exports(__name__, {
     "generate_cohort": "strokeseg.synthetic.cohort",
     "LAYOUTS": "strokeseg.synthetic.choices",
-    **dict.fromkeys(("ATLAS_SITES", "DWI_SITES", "WMH_SITES", "SiteProfile", "default_sites"),
+    **dict.fromkeys(("ATLAS_SITES", "DWI_SITES", "SHIFTED_DWI_SITES", "WMH_SITES", "SiteProfile", "default_sites",
+                     "site_set"),
                     "strokeseg.synthetic.sites"),
 })
 
-__all__ = ["ATLAS_SITES", "DWI_SITES", "LAYOUTS", "WMH_SITES", "SiteProfile", "default_sites", "generate_cohort"]
+__all__ = ["ATLAS_SITES", "DWI_SITES", "LAYOUTS", "SHIFTED_DWI_SITES", "WMH_SITES", "SiteProfile", "default_sites",
+           "generate_cohort", "site_set"]

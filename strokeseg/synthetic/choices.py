@@ -4,3 +4,5 @@ from __future__ import annotations
 
 #: On-disk layouts a phantom cohort can be written in.
 LAYOUTS: tuple[str, ...] = ("registry", "isles22", "atlas2", "wmh")
+#: Named site sets (``--site-set``); ``shifted`` (registry, isles22) has a documented built-in domain shift.
+SITE_SETS: tuple[str, ...] = ("default", "shifted")

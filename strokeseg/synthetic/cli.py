@@ -15,7 +15,7 @@ from strokeseg.cli_options import (
     positive_int,
 )
 from strokeseg.errors import ConfigurationError
-from strokeseg.synthetic.choices import LAYOUTS
+from strokeseg.synthetic.choices import LAYOUTS, SITE_SETS
 
 DESCRIPTION = """\
 Generate a multi-site phantom cohort from the packaged MNI152 template: DWI/ADC/b0 (+FLAIR) with acute infarcts
@@ -37,8 +37,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                help="number of cases")
     add_seed(parser, "the cohort")
     add_workers(parser)
+    parser.add_argument("--site-set", choices=SITE_SETS, default="default",
+                        help="the layout's site set; 'shifted' (registry, isles22) has a documented domain shift "
+                             "(default: %(default)s)")
     parser.add_argument("--sites", default=None,
-                        help="comma-separated subset of the layout's default sites (e.g. HospitalA,HospitalC)")
+                        help="comma-separated subset of the site set (e.g. HospitalA,HospitalC)")
     flair = parser.add_mutually_exclusive_group()
     flair.add_argument("--flair", dest="flair", action="store_true", default=None, help="also write FLAIR")
     flair.add_argument("--no-flair", dest="flair", action="store_false", help="do not write FLAIR")
@@ -51,18 +54,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cli_synth(args: argparse.Namespace) -> int:
-    from strokeseg.synthetic import default_sites, generate_cohort
+    from strokeseg.synthetic import generate_cohort, site_set
     from strokeseg.synthetic.cohort import MONTAGE_FILE
 
-    sites = None
+    sites = site_set(args.layout, args.site_set)
     if args.sites:
-        available = {site.name: site for site in default_sites(args.layout)}
+        available = {site.name: site for site in sites}
         names = [name.strip() for name in args.sites.split(",") if name.strip()]
         unknown = [name for name in names if name not in available]
         if unknown:
-            raise ConfigurationError(f"unknown site(s) {', '.join(unknown)} for layout {args.layout}; available: "
-                                     f"{', '.join(available)}")
-        sites = [available[name] for name in names]
+            raise ConfigurationError(f"unknown site(s) {', '.join(unknown)} in the {args.site_set} sites of layout "
+                                     f"{args.layout}; available: {', '.join(available)}")
+        sites = tuple(available[name] for name in names)
     out = generate_cohort(args.out, args.layout, args.n_cases, args.seed, sites, args.workers, args.overwrite,
                           flair=args.flair, empty_fraction=args.empty_fraction, cache_dir=args.cache_dir,
                           montage_cases=args.montage_cases)

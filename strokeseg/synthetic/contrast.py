@@ -76,10 +76,11 @@ def diffusion_signals(gm: np.ndarray, wm: np.ndarray, csf: np.ndarray, scalp: np
     """Noise-free b0 and DWI (relative units) of every voxel."""
     contrast = site.gm_wm_contrast
     s0_gm = 1.0 + 0.22 * contrast
-    tissue_s0_factor = ((1.0 + pathology.acute * (pathology.acute_t2_factor - 1.0))
+    acute = pathology.acute * site.lesion_conspicuity
+    tissue_s0_factor = ((1.0 + acute * (pathology.acute_t2_factor - 1.0))
                         * (1.0 + 1.3 * pathology.shine_through) * (1.0 + 0.35 * pathology.wmh)
                         * (1.0 + 0.5 * pathology.chronic_rim))
-    tissue_adc_factor = ((1.0 - pathology.acute * (1.0 - pathology.acute_adc_factor))
+    tissue_adc_factor = ((1.0 - acute * (1.0 - pathology.acute_adc_factor))
                          * (1.0 + 0.35 * pathology.shine_through) * (1.0 + 0.2 * pathology.wmh)
                          * (1.0 + 0.3 * pathology.chronic_rim))
     core = pathology.chronic_core
@@ -93,6 +94,18 @@ def diffusion_signals(gm: np.ndarray, wm: np.ndarray, csf: np.ndarray, scalp: np
            + core * (gm + wm) * site.csf_b0_level * np.exp(-b * ADC_CHRONIC) + 0.02 * scalp)
     artefact = 1.0 + 1.6 * pathology.susceptibility
     return (b0 * artefact).astype(np.float32), (dwi * artefact).astype(np.float32)
+
+
+def fat_ghost(scalp: np.ndarray, site: SiteProfile, spacing_zyx: tuple[float, float, float]) -> np.ndarray:
+    """The scalp fat's chemical-shift ghost (relative units, added to b0 and DWI alike; fat barely diffuses).
+
+    EPI displaces incompletely suppressed fat along the phase-encoding direction (here the grid's second axis)
+    by several millimetres, so the ghost overlays the brain's edge. Zeros when the site's ``fat_ghost`` is 0.
+    """
+    if site.fat_ghost <= 0:
+        return np.zeros(scalp.shape, np.float32)
+    shift = site.fat_ghost_shift_mm / spacing_zyx[1]
+    return (site.fat_ghost * ndimage.shift(scalp.astype(np.float32), (0.0, shift, 0.0), order=1)).astype(np.float32)
 
 
 def flair_signal(gm: np.ndarray, wm: np.ndarray, csf: np.ndarray, scalp: np.ndarray, pathology: Pathology,

@@ -37,10 +37,12 @@ from strokeseg.synthetic.anatomy import (
     subject_transform,
 )
 from strokeseg.synthetic.contrast import (
+    ADC_MAX,
     Pathology,
     adc_map,
     bias_field,
     diffusion_signals,
+    fat_ghost,
     flair_signal,
     onset_adc_factor,
     onset_flair_factor,
@@ -348,10 +350,15 @@ def make_phantom(index: int, seed: int, site: SiteProfile, kind: str = "acute", 
     scale = site.intensity_scale
     if kind == "acute":
         b0, dwi = diffusion_signals(maps.gm, maps.wm, maps.csf, maps.scalp, pathology, site)
+        if site.fat_ghost > 0:
+            ghost = fat_ghost(maps.scalp, site, maps.spacing_zyx)
+            b0, dwi = b0 + ghost, dwi + ghost
         bias = bias_field(b0.shape, site.bias_field_strength, rng)
         b0_acquired = _acquire(b0, maps, plan, rng, bias=bias)
         dwi_acquired = _acquire(dwi, maps, plan, rng, noise_scale=1.0 / np.sqrt(3.0), bias=bias)
         adc = adc_map(b0_acquired, dwi_acquired, site.b_value, site.noise_level)
+        if site.adc_scale != 1.0:
+            adc = np.clip(adc * np.float32(site.adc_scale), 0.0, ADC_MAX).astype(np.float32)
         images["dwi"] = _image(_stored_int16(dwi_acquired, scale), grid, sitk.sitkInt16)
         images["adc"] = _image(_stored_int16(adc, 1e6), grid, sitk.sitkInt16)
         images["b0"] = _image(_stored_int16(b0_acquired, scale), grid, sitk.sitkInt16)

@@ -159,16 +159,16 @@ def test_fit_then_apply_changes_the_scores_as_reported(tmp_path: Path) -> None:
     validation = result["validation"]
     assert validation["before"]["mean_dice"] == pytest.approx(_mean_dice(predictions, references))
     assert validation["after"]["mean_dice"] > validation["before"]["mean_dice"]
-    written = apply_postprocessing(predictions, params_file, tmp_path / "post")
+    written = apply_postprocessing(predictions, params_file, tmp_path / "post", allow_small_fit=True)
     assert [path.name for path in written] == sorted(path.name for path in predictions.glob("*.nii.gz"))
     assert _mean_dice(tmp_path / "post", references) == pytest.approx(validation["after"]["mean_dice"])
     assert (tmp_path / "post" / "postprocessing.json").is_file()
     with pytest.raises(OutputExistsError):
-        apply_postprocessing(predictions, params_file, tmp_path / "post")
+        apply_postprocessing(predictions, params_file, tmp_path / "post", allow_small_fit=True)
     with pytest.raises(OutputExistsError):
         fit_postprocessing(predictions, references, params_file)
     with pytest.raises(ConfigurationError, match="predictions folder"):
-        apply_postprocessing(predictions, params_file, predictions, overwrite=True)
+        apply_postprocessing(predictions, params_file, predictions, overwrite=True, allow_small_fit=True)
 
 
 def test_a_damaged_case_is_left_out_of_fit_and_apply_and_named(tmp_path: Path) -> None:
@@ -219,9 +219,9 @@ def test_postprocess_cli_fit_and_apply_with_brain_masks(tmp_path: Path, capsys: 
     chosen = json.loads(params.read_text())["params"]
     assert chosen["restrict_to_brain"] and chosen["min_volume_ml"] == 0.0
     assert main(["postprocess", "apply", "--predictions", str(predictions), "--params", str(params),
-                 "--out", str(tmp_path / "post")]) == 2  # brain masks needed
+                 "--out", str(tmp_path / "post"), "--allow-small-fit"]) == 2  # brain masks needed
     assert main(["postprocess", "apply", "--predictions", str(predictions), "--params", str(params),
-                 "--out", str(tmp_path / "post"), "--brain-masks", str(brains)]) == 0
+                 "--out", str(tmp_path / "post"), "--brain-masks", str(brains), "--allow-small-fit"]) == 0
     assert _mean_dice(tmp_path / "post", references) == pytest.approx(
         json.loads(params.read_text())["validation"]["after"]["mean_dice"])
 
@@ -237,3 +237,4 @@ def test_fit_gathers_the_folds_of_a_trained_model_folder(tmp_path: Path) -> None
         (predictions / f"{case}.npz").rename(fold / f"{case}.npz")
     result = fit_postprocessing(model, references, tmp_path / "cv.json")
     assert result["validation"]["n_cases"] == 3 and result["search"]["hysteresis_searched"]
+    assert result["data"]["cross_validation_folds"] == ["0", "1"]

@@ -106,7 +106,7 @@ def test_fit_apply_uncertainty_and_report_on_phantoms(phantom_predictions: Path,
     assert after["mean_dice"] > before["mean_dice"] and after["mean_lesion_f1"] > before["mean_lesion_f1"]
     assert before["mean_dice"] == pytest.approx(_mean_dice(model, references))
     assert main(["postprocess", "apply", "--predictions", str(model), "--params", str(params),
-                 "--out", str(root / "post")]) == 0
+                 "--out", str(root / "post"), "--allow-small-fit"]) == 0
     assert _mean_dice(root / "post", references) == pytest.approx(after["mean_dice"])
 
     members = [str(root / f"member_{m}") for m in range(N_MEMBERS)]

@@ -132,11 +132,13 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
         "predict-finetuned", PredictStep(finetuned, (0,), test_sets, study.predictions(FINETUNED),
                                          save_probabilities=True),
         (finetune,), gpu=True, title="nnUNetv2_predict: fine-tuned model on both test sets")
-    # the fine-tuned model's own validation part (one or two cases) is too small to fit on: same parameters
+    # the fine-tuned model's own validation part (one or two cases) is too small to fit on: same parameters. The
+    # source's validation fold is small too (a handful of cases): the demo applies its fit anyway (the fit keeps
+    # the identity unless its gain is robust, and its JSON records the decision and the evidence)
     postprocess = graph.add(
         "postprocess-apply", ApplyPostprocessingStep(out / POSTPROCESSING_JSON, tuple(
             (study.predictions(model) / test_set, study.postprocessed(model) / test_set)
-            for model in (SOURCE, FINETUNED) for test_set in TEST_SETS)),
+            for model in (SOURCE, FINETUNED) for test_set in TEST_SETS), allow_small_fit=True),
         (fit, predict_source, predict_finetuned), title="strokeseg postprocess apply on every prediction folder")
     evaluation = EvaluationSettings(bootstrap_resamples=profile.bootstrap_resamples, jobs=None)  # jobs: -j
     evaluations = []

@@ -180,6 +180,7 @@ def _postprocessing_section(out: Path) -> list[str]:
             f"{fitted['objective']}): {params}. Validation mean DSC {validation['before']['mean_dice']:.3f} -> "
             f"{validation['after']['mean_dice']:.3f}, mean lesion F1 {validation['before']['mean_lesion_f1']:.3f} -> "
             f"{validation['after']['mean_lesion_f1']:.3f}. Parameters: [{POSTPROCESSING_JSON}]({POSTPROCESSING_JSON}).",
+            *([f"Decision: {fitted['decision']['reason']}."] if "decision" in fitted else []),
             "", "On the test sets (the same parameters for both models):", "",
             *[f"- {line}" for line in _paired_lines(out, SOURCE, SOURCE_PP)], "", *erased_by_postprocessing(out), ""]
 
