@@ -69,32 +69,14 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from strokeseg.experiments.config import load_config
     from strokeseg.experiments.recipes import build_graph
-    from strokeseg.experiments.slurm import unavailable_nodes
-    from strokeseg.experiments.state import BLOCKED, FAILED, failure_message, graph_states, read_record, slurm_states
+    from strokeseg.experiments.state import status_lines
     from strokeseg.experiments.steps import RunContext
 
     config = load_config(args.config)
     graph = build_graph(config)
-    states = graph_states(graph, RunContext(config.nnunet, graph.output / "experiment.log"))
-    slurm = slurm_states(graph, states)
     print(f"experiment {config.name} ({config.kind}) in {config.output}")
-    _print_counts(states)
-    for job in graph:
-        state = states[job.id]
-        if args.all or state != "done":
-            record = read_record(graph.job_folder(job.id))
-            answer = slurm.get(job.id)
-            where = f"  [Slurm {record.executor_id}" if record is not None and record.executor == "slurm" else ""
-            if where:
-                reason = f", {answer.reason}" if answer is not None and answer.reason not in ("", "None") else ""
-                where += f": {answer.state}{reason}]" if answer is not None else "]"
-            detail = f"  {failure_message(graph, job.id)}" if state == FAILED else \
-                "  (a job it needs failed)" if state == BLOCKED else ""
-            print(f"  {state:<11} {job.id}{where}{detail}")
-    if slurm:
-        for node in unavailable_nodes():
-            print(f"warning: Slurm node {node.node} is {node.state} ({node.reason or 'no reason given'}): jobs "
-                  "waiting for it do not start, and jobs that ran on it fail; see 'sinfo -R'")
+    for line in status_lines(graph, RunContext(config.nnunet, graph.output / "experiment.log"), args.all):
+        print(line)
     return 0
 
 

@@ -330,9 +330,9 @@ def _submit_to_slurm(graph: JobGraph, config: RunSettings, todo: list[str], dry_
         extra = dict(executor.parameters.get("additional_parameters") or {})
         executor.update_parameters(additional_parameters=extra | ({"kill_on_invalid_dep": "yes"} if after else {}))
         if dry_run is not None:
-            for index, job_id in enumerate(group):
-                slurm_ids[job_id] = f"<{number}>" + (f"_{index}" if len(group) > 1 else "")
-            dry_run.write(f"# sbatch script {number} of {len(groups)}: {', '.join(group)}"
+            for index, job_id in enumerate(group):  # stand-ins for the ids sbatch would answer
+                slurm_ids[job_id] = f"JOB{number}" + (f"_{index}" if len(group) > 1 else "")
+            dry_run.write(f"# sbatch script {number} of {len(groups)} (JOB{number}): {', '.join(group)}"
                           f"{' (a job array)' if len(group) > 1 else ''}\n")
             dry_run.write(sbatch_script(executor, len(group)) + "\n")
             executor.update_parameters(additional_parameters=extra)

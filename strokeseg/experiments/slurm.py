@@ -262,6 +262,12 @@ class NodeProblem:
     state: str
     reason: str
 
+    def describe(self) -> str:
+        """``down (reason)``; ``not responding`` for Slurm's ``*`` suffix (slurmd silent)."""
+        state = self.state.rstrip("*~#!%$@^-")
+        words = f"{state}, not responding" if self.state.endswith("*") else state
+        return f"{words} ({self.reason})" if self.reason and self.reason != "none" else words
+
 
 def unavailable_nodes() -> list[NodeProblem]:
     """Nodes that run no job now (``sinfo``); empty where there is no Slurm."""

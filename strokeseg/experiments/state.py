@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from strokeseg.experiments.graph import SUBMITIT_FOLDER, Job, JobGraph
-from strokeseg.experiments.slurm import SlurmJobState, query_jobs
+from strokeseg.experiments.slurm import SlurmJobState, query_jobs, unavailable_nodes
 from strokeseg.experiments.steps import RunContext
 from strokeseg.io import write_json_atomic
 
@@ -166,6 +166,31 @@ def failure_message(graph: JobGraph, job_id: str) -> str:
         return f"(no record; log: {graph.job_folder(job_id) / LOG_FILE})"
     first_line = record.error.strip().splitlines()[0] if record.error.strip() else "failed"
     return f"{first_line} (log: {record.log})"
+
+
+def status_lines(graph: JobGraph, context: RunContext, show_all: bool = False) -> list[str]:
+    """What ``experiment status`` prints: the counts, then one line per job that is not done (``show_all``:
+    every job) with its Slurm job id and Slurm's state and reason, and a warning per Slurm node that is down."""
+    states = graph_states(graph, context)
+    slurm = slurm_states(graph, states)
+    lines = ["  " + ", ".join(f"{state}: {count}" for state, count in count_states(states).items())]
+    for job in graph:
+        state = states[job.id]
+        if not show_all and state == DONE:
+            continue
+        record = read_record(graph.job_folder(job.id))
+        where = ""
+        if record is not None and record.executor == SLURM_EXECUTOR:
+            answer = slurm.get(job.id)
+            reason = f", {answer.reason}" if answer is not None and answer.reason not in ("", "None") else ""
+            where = f"  [Slurm {record.executor_id}" + (f": {answer.state}{reason}]" if answer else "]")
+        detail = f"  {failure_message(graph, job.id)}" if state == FAILED else \
+            "  (a job it needs failed)" if state == BLOCKED else ""
+        lines.append(f"  {state:<11} {job.id}{where}{detail}")
+    if slurm:
+        lines += [f"warning: Slurm node {node.node} is {node.describe()}: jobs waiting for it do not start, and "
+                  "jobs running on it fail (a rerun resubmits them); see 'sinfo -R'" for node in unavailable_nodes()]
+    return lines
 
 
 def count_states(states: Mapping[str, str]) -> dict[str, int]:
