@@ -1,0 +1,77 @@
+"""Slurm resources of an experiment file: validation before anything is submitted, per-step merging, and the
+submitit parameters they become (no cluster needed)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from slurm_cluster import start_cluster
+
+from strokeseg.errors import ConfigurationError
+from strokeseg.experiments.config import load_config
+from strokeseg.experiments.slurm import NodeProblem, job_resources, native_parameters, step_kind
+from strokeseg.nnunet.folders import NnunetPaths
+
+
+def load_with_slurm(tmp_path: Path, slurm: dict) -> dict:
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    path = tmp_path / "experiment.yaml"
+    path.write_text(yaml.safe_dump({
+        "kind": "learning-curve", "dataset": 1, "trainer": "T",
+        "nnunet": {"raw": str(paths.raw), "preprocessed": str(paths.preprocessed), "results": str(paths.results)},
+        "executor": {"kind": "slurm", "slurm": slurm}}))
+    return dict(load_config(path).executor.slurm)
+
+
+@pytest.mark.parametrize(("slurm", "message"), [
+    ({"cpus_per_task": "8"}, r"executor\.slurm\.cpus_per_task: expected an integer, got '8'"),
+    ({"mem_gb": -4}, r"executor\.slurm\.mem_gb: must be positive"),
+    ({"gpus": 1}, r"executor\.slurm\.gpus: unknown Slurm key \(known: .*partition"),
+    ({"dependency": "afterok:1"}, r"executor\.slurm\.dependency: strokeseg sets dependency itself"),
+    ({"extra_sbatch": ["exclusive"]}, r"extra_sbatch: 'exclusive' is not an sbatch option"),
+    ({"steps": {"training": {"partition": "gpu"}}}, r"executor\.slurm\.steps\.training: unknown step kind"),
+    ({"steps": {"train": {"qos": 3}}}, r"executor\.slurm\.steps\.train\.qos: expected a string"),
+    ({"steps": {"train": "gpu"}}, r"executor\.slurm\.steps\.train: expected a mapping"),
+])
+def test_wrong_resources_stop_the_run_naming_the_key(tmp_path: Path, slurm: dict, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        load_with_slurm(tmp_path, slurm)
+
+
+def test_resources_per_step_override_the_defaults(tmp_path: Path) -> None:
+    slurm = load_with_slurm(tmp_path, {
+        "partition": "cpu", "account": "lab", "qos": "normal", "mem_gb": 8, "gpus_per_node": 2, "exclude": "n1",
+        "steps": {"train": {"partition": "gpu", "mem_gb": 1.5, "extra_sbatch": ["--exclusive", "--reservation=r1"]},
+                  "evaluate": {"cpus_per_task": 4}}})
+    assert slurm["timeout_min"] > 0  # the default time limit is filled in
+    train = job_resources(slurm, "train/n12", gpu=True)
+    assert train["partition"] == "gpu" and train["account"] == "lab" and train["gpus_per_node"] == 2
+    evaluate = job_resources(slurm, "evaluate/test", gpu=False)
+    assert evaluate["partition"] == "cpu" and evaluate["cpus_per_task"] == 4 and "gpus_per_node" not in evaluate
+    parameters = native_parameters(train)
+    assert parameters["mem"] == "1536M" and parameters["qos"] == "normal" and parameters["exclude"] == "n1"
+    assert parameters["time"] == slurm["timeout_min"] and "timeout_min" not in parameters
+    assert parameters["additional_parameters"] == {"exclusive": True, "reservation": "r1"}
+    assert native_parameters(evaluate)["mem"] == "8G"
+    assert step_kind("aggregate") == "aggregate" and step_kind("move-plans/12") == "move-plans"
+
+
+def test_a_gpu_job_asks_for_one_gpu_unless_told_otherwise(tmp_path: Path) -> None:
+    slurm = load_with_slurm(tmp_path, {"steps": {"predict": {"gpus_per_node": 0}}})
+    assert job_resources(slurm, "train/a", gpu=True)["gpus_per_node"] == 1
+    assert job_resources(slurm, "predict/a", gpu=True)["gpus_per_node"] == 0
+    assert "gpus_per_node" not in job_resources(slurm, "plan/1", gpu=False)
+
+
+def test_node_problems_read_as_words() -> None:
+    assert NodeProblem("n1", "idle*", "none").describe() == "idle, not responding"
+    assert NodeProblem("n1", "down", "disk failure").describe() == "down (disk failure)"
+
+
+def test_the_test_cluster_says_why_it_cannot_start(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no Slurm, no MUNGE on this PATH
+    with pytest.raises(RuntimeError, match=r"Slurm/MUNGE not installed \(missing munged, slurmctld"):
+        start_cluster(tmp_path / "cluster")
