@@ -5,7 +5,9 @@
   pinned to one free GPU (``CUDA_VISIBLE_DEVICES``); jobs are submitted as soon as the jobs they need are done.
 * ``slurm`` with ``cluster: slurm``: every job is submitted at once with ``sbatch`` through submitit, with
   Slurm dependencies (``afterok`` on the jobs it needs, ``kill-on-invalid-dep``), so that the cluster schedules
-  the study and ``strokeseg experiment run`` returns; ``strokeseg experiment status`` follows it.
+  the study and ``strokeseg experiment run`` returns; jobs of one step kind that need the same jobs form one
+  job array, and each job gets its step kind's resources (:mod:`strokeseg.experiments.slurm`).
+  ``strokeseg experiment status`` follows it; a dry run prints the sbatch scripts instead.
 * ``slurm`` with ``cluster: local`` or ``debug``: submitit's local/debug executors with the same parameters
   (they know no dependencies, so jobs are submitted when the jobs they need are done), for tests and dry runs.
 
