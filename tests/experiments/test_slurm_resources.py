@@ -9,10 +9,12 @@ import pytest
 import yaml
 from slurm_cluster import start_cluster
 
+from strokeseg.cli import main
 from strokeseg.errors import ConfigurationError
 from strokeseg.experiments.config import load_config
 from strokeseg.experiments.slurm import NodeProblem, job_resources, native_parameters, step_kind
 from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.synthetic.toy import write_toy_dataset
 
 
 def load_with_slurm(tmp_path: Path, slurm: dict) -> dict:
@@ -75,3 +77,29 @@ def test_the_test_cluster_says_why_it_cannot_start(tmp_path: Path, monkeypatch: 
     monkeypatch.setenv("PATH", str(tmp_path))  # no Slurm, no MUNGE on this PATH
     with pytest.raises(RuntimeError, match=r"Slurm/MUNGE not installed \(missing munged, slurmctld"):
         start_cluster(tmp_path / "cluster")
+
+
+def test_dry_run_prints_sbatch_scripts_without_slurm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """``experiment run --dry-run`` on a machine without Slurm: the scripts, in dependency order, nothing written."""
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    write_toy_dataset(paths.raw, 831, "Dry", num_training=8, num_test=2, shape=(4, 8, 8))
+    config_file = tmp_path / "lc.yaml"
+    config_file.write_text(yaml.safe_dump({
+        "kind": "learning-curve", "dataset": 831, "trainer": "T", "output": "out", "split": {"fractions": [0.5, 1.0]},
+        "nnunet": {"raw": str(paths.raw), "preprocessed": str(paths.preprocessed), "results": str(paths.results)},
+        "executor": {"kind": "slurm", "slurm": {"partition": "cpu", "steps": {"train": {"partition": "gpu"}}}}}))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no sbatch, no srun
+    assert main(["experiment", "run", str(config_file), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    headers = [line for line in out.splitlines() if line.startswith("# sbatch script")]
+    assert [header.split(": ", 1)[1] for header in headers] == [
+        "split/831", "plan/831", "train/n4, train/n8 (a job array)", "predict/n4", "predict/n8", "evaluate/test",
+        "aggregate"]
+    scripts = out.split("# sbatch script")[1:]
+    assert "#SBATCH --partition=gpu" in scripts[2] and "#SBATCH --gpus-per-node=1" in scripts[2]
+    assert "#SBATCH --partition=cpu" in scripts[1] and "gpus-per-node" not in scripts[1]
+    assert "#SBATCH --dependency=afterok:JOB3_1" in scripts[4]
+    assert "#SBATCH --dependency=afterok:JOB4:JOB5" in scripts[5]
+    assert not (tmp_path / "out").exists()
