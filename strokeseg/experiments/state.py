@@ -2,11 +2,11 @@
 
 A job records ``submitted`` (queued on Slurm or a submitit executor), ``running`` (host, process id, start),
 ``done`` (the step's signature, finish time, seconds it ran) or ``failed`` (the error and the log path); jobs
-submitted with sbatch also carry their Slurm job id. A job
-counts as done only when its record says so, its signature matches the current configuration and its outputs
-exist, so deleting a model's checkpoint makes its job run again. Derived states: ``pending`` (never run, or its outputs
-are gone), ``stale`` (done with another configuration), ``interrupted`` (recorded as running on this host by a
-process that no longer exists), ``blocked`` (a job it needs failed).
+submitted with sbatch also carry their Slurm job id. A job counts as done only when its record says so, its
+signature matches the current configuration and its outputs exist, so deleting a model's checkpoint makes its
+job run again. Derived states: ``pending`` (never run, or its outputs are gone), ``stale`` (done with another
+configuration), ``interrupted`` (recorded as running on this host by a process that no longer exists),
+``blocked`` (a job it needs failed).
 """
 
 from __future__ import annotations
@@ -145,7 +145,7 @@ def _ended_without_result(graph: JobGraph, job: Job, answer: SlurmJobState, bloc
     """Record (and return) the state of a job that Slurm ended while its record says submitted or running."""
     folder = graph.job_folder(job.id)
     record = read_record(folder)
-    if record is None or record.state not in (*IN_FLIGHT, RUNNING):
+    if record is None or record.state not in IN_FLIGHT:  # it recorded a result meanwhile
         return record.state if record is not None and record.state in (DONE, FAILED) else PENDING
     if record.state == SUBMITTED and blocked:
         return BLOCKED

@@ -1,6 +1,7 @@
 """A learning curve end to end on the private Slurm cluster (tests/slurm_cluster.py) through the stock nnU-Net
 CLIs with a tiny CPU trainer (slow): ``experiment run`` submits plan -> train (one job array) -> predict ->
-evaluate -> aggregate with ``afterok`` dependencies and returns; ``experiment status`` shows the Slurm ids."""
+evaluate -> aggregate with ``afterok`` dependencies and returns; ``experiment status`` shows the Slurm ids; an
+interrupted training resumes from nnU-Net's latest checkpoint."""
 
 from __future__ import annotations
 
@@ -19,8 +20,8 @@ from strokeseg.experiments.state import DONE, IN_FLIGHT, graph_states, read_reco
 from strokeseg.experiments.steps import RunContext
 from strokeseg.nnunet.folders import NnunetPaths
 
-#: Longest the study may take on the test cluster (seconds).
-STUDY_TIMEOUT = 420
+#: Longest the study may take on the test cluster (seconds; a guard against hanging, generous for loaded machines).
+STUDY_TIMEOUT = 900
 
 
 @pytest.mark.slow
@@ -54,5 +55,20 @@ def test_learning_curve_runs_on_slurm(slurm: SlurmCluster, nnunet_paths: NnunetP
     overall = curve[(curve["stratification"] == "all") & (curve["metric"] == "dice")]
     assert sorted(overall["training_cases"]) == [3, 6]
     assert (graph.job_folder("train/n3") / "log.txt").read_text().count("nnUNetv2_train") >= 1
+    capsys.readouterr()
     assert main(["experiment", "run", str(config_file)]) == 0
     assert "started 0" in capsys.readouterr().out
+
+    # a training interrupted after a checkpoint (its latest checkpoint there, no final one): the rerun submits it
+    # alone and nnUNetv2_train --c continues from that checkpoint
+    train = graph.jobs["train/n3"].step
+    final = train.model.checkpoint(nnunet_paths.raw, train.fold)  # type: ignore[attr-defined]
+    final.rename(final.with_name("checkpoint_latest.pth"))
+    assert main(["experiment", "run", str(config_file)]) == 0
+    assert "started 1, skipped 7" in capsys.readouterr().out
+    while graph_states(graph, context)["train/n3"] in IN_FLIGHT:
+        assert time.monotonic() < deadline + 120, "the resumed training did not finish"
+        time.sleep(2)
+    assert graph_states(graph, context)["train/n3"] == DONE and final.is_file()
+    assert "resuming nnUNetTrainer_strokeseg_PreActResUNet_Tiny fold 0" in \
+        (graph.job_folder("train/n3") / "log.txt").read_text()
