@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.strokeseg-installed
 
-.PHONY: demo test lint install clean-venv mricron-data
+.PHONY: demo test lint install clean-venv mricron-data slurm-packages
 
 # torch==2.13.0 (CPU build on this machine) first, pinned torchvision beside it, so that nnunetv2 -> timm ->
 # torchvision never pulls a multi-GB CUDA build of torch; then the package itself in editable mode.
@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' torch==2.13.0 'torchvision==0.28.*'
 	touch $(STAMP)
 
-install: $(STAMP)
+install: $(STAMP) slurm-packages
 	$(BIN)/strokeseg nnunet install
 
 # Optional, never run by install: Debian's mricron-data (the JHU 189-label and AAL atlases) for
@@ -23,6 +23,22 @@ install: $(STAMP)
 mricron-data:
 	@test -f /usr/share/mricron/templates/jhu189.nii.gz || \
 		apt-get install -y mricron-data || (apt-get update && apt-get install -y mricron-data)
+
+# The Slurm tests start a private single-node cluster from Debian's slurm-wlm and munge (never their system
+# services). Installed with apt where it exists and we are root or have password-less sudo; otherwise those
+# tests skip and say why, so a failure here is not an error.
+SLURM_PACKAGES := slurm-wlm munge
+slurm-packages:
+	@if command -v slurmctld >/dev/null && command -v slurmd >/dev/null && command -v munged >/dev/null; then :; \
+	elif ! command -v apt-get >/dev/null; then echo "note: no apt-get; the Slurm tests skip (install $(SLURM_PACKAGES))"; \
+	else \
+		if [ "$$(id -u)" = 0 ]; then sudo=""; \
+		elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then sudo="sudo -n"; \
+		else echo "note: not root and no sudo; the Slurm tests skip (install $(SLURM_PACKAGES))"; exit 0; fi; \
+		apt="$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $(SLURM_PACKAGES)"; \
+		( $$apt || ($$sudo apt-get update -qq && $$apt) ) >/dev/null 2>&1 \
+			|| echo "note: $(SLURM_PACKAGES) not installed; the Slurm tests skip"; \
+	fi
 
 demo: install
 	$(BIN)/strokeseg demo --out demo_output

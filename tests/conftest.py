@@ -12,6 +12,9 @@ import pytest
 from strokeseg.nnunet.ext_trainer import EXT_TRAINER_VARIABLE, ext_trainer_folder, with_ext_trainer_folder
 from strokeseg.nnunet.folders import NnunetPaths
 
+#: The private Slurm cluster's fixtures (``slurm_cluster``, ``slurm``) for every test module.
+pytest_plugins = ("slurm_cluster",)
+
 #: Environment for the stock nnU-Net CLIs on a 2-core CI machine: one augmentation worker, no compile.
 CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "false"}
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 from strokeseg.cli_options import add_command, add_overwrite, add_subcommands
 
@@ -30,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run = add_command(actions, "run", "run (or continue) every job that is not done")
     run.add_argument("config", help="experiment file (YAML)")
     add_overwrite(run, "the outputs of jobs that finished with another configuration (they run again)")
+    run.add_argument("--dry-run", action="store_true",
+                     help="run and submit nothing: print the sbatch scripts a Slurm run would submit (a local run: "
+                          "the jobs it would run)")
     run.set_defaults(func=_run)
     status = add_command(actions, "status", "show which jobs are done, submitted, running, failed")
     status.add_argument("config", help="experiment file (YAML)")
@@ -46,6 +50,9 @@ def _run(args: argparse.Namespace) -> int:
 
     config = load_config(args.config)
     graph = build_graph(config)
+    if args.dry_run:
+        run_graph(graph, config, overwrite=args.overwrite, dry_run=sys.stdout)
+        return 0
     report = run_graph(graph, config, overwrite=args.overwrite)
     print(f"experiment {config.name}: {len(graph)} job(s); started {len(report.started)}, skipped "
           f"{len(report.skipped)} (done)")
@@ -62,20 +69,14 @@ def _run(args: argparse.Namespace) -> int:
 def _status(args: argparse.Namespace) -> int:
     from strokeseg.experiments.config import load_config
     from strokeseg.experiments.recipes import build_graph
-    from strokeseg.experiments.state import BLOCKED, FAILED, failure_message, graph_states
+    from strokeseg.experiments.state import status_lines
     from strokeseg.experiments.steps import RunContext
 
     config = load_config(args.config)
     graph = build_graph(config)
-    states = graph_states(graph, RunContext(config.nnunet, graph.output / "experiment.log"))
     print(f"experiment {config.name} ({config.kind}) in {config.output}")
-    _print_counts(states)
-    for job in graph:
-        state = states[job.id]
-        if args.all or state != "done":
-            detail = f"  {failure_message(graph, job.id)}" if state == FAILED else \
-                "  (a job it needs failed)" if state == BLOCKED else ""
-            print(f"  {state:<11} {job.id}{detail}")
+    for line in status_lines(graph, RunContext(config.nnunet, graph.output / "experiment.log"), args.all):
+        print(line)
     return 0
 
 

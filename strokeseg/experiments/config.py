@@ -29,6 +29,7 @@ from strokeseg.defaults import (
 from strokeseg.device import DEVICES, visible_gpus
 from strokeseg.errors import ConfigurationError
 from strokeseg.evaluation import BOOTSTRAP_METHODS, DEFAULT_P_ADJUSTMENT, GROUP_TESTS, LOCATION_SOURCES, P_ADJUSTMENTS
+from strokeseg.experiments.slurm import STEP_KINDS, STEPS_KEY, check_resources
 from strokeseg.nnunet.folders import NnunetPaths, optional_environment_folder
 from strokeseg.nnunet.plans import STOCK_PLANS, spaced_plans_name, target_spacing_arguments
 
@@ -83,8 +84,11 @@ class ExecutorSettings:
         kind: ``local`` (this machine) or ``slurm`` (through submitit).
         gpus: local only: run one job per GPU on this many visible GPUs at once (0: sequential, in this process).
         cluster: slurm only: submitit cluster, ``slurm`` (sbatch), or submitit's ``local``/``debug`` executors.
-        slurm: sbatch parameters: ``partition``, ``timeout_min``, ``gpus_per_node``, ``cpus_per_task``,
-            ``mem_gb``, ``account``, ``qos``, ``constraint``, ``setup`` (shell lines), ``additional_parameters``.
+        slurm: sbatch parameters of every job: ``partition``, ``timeout_min``, ``gpus_per_node`` (GPU jobs),
+            ``cpus_per_task``, ``mem_gb``, ``account``, ``qos``, ``constraint``, ``setup`` (shell lines),
+            ``extra_sbatch`` (``--option=value`` lines), ``additional_parameters``; ``steps`` maps a step kind
+            (``train``, ``predict``, ...) to the parameters that differ for its jobs
+            (see :mod:`strokeseg.experiments.slurm`).
         poll_seconds: how often a waiting executor checks its jobs.
     """
 
@@ -244,6 +248,25 @@ def _in_range(reader: _Reader, key: str, value: float, low: float, high: float, 
     return value
 
 
+def _slurm_section(executor: _Reader, source: Path) -> dict[str, Any]:
+    """``executor.slurm``: resources of every job, and per step kind under ``steps`` (checked, not submitted)."""
+    where = f"{source}: executor.slurm"
+    section = executor.get("slurm", dict, {})
+    steps = section.get(STEPS_KEY) or {}
+    if not isinstance(steps, dict):
+        raise ConfigurationError(f"{where}.{STEPS_KEY}: expected a mapping of step kind -> resources, got {steps!r}")
+    slurm = check_resources({key: value for key, value in section.items() if key != STEPS_KEY}, where)
+    slurm.setdefault("timeout_min", EXPERIMENT_SLURM_TIMEOUT_MIN)
+    checked_steps = {}
+    for kind, resources in steps.items():
+        if kind not in STEP_KINDS:
+            raise ConfigurationError(f"{where}.{STEPS_KEY}.{kind}: unknown step kind (known: {', '.join(STEP_KINDS)})")
+        if not isinstance(resources, dict):
+            raise ConfigurationError(f"{where}.{STEPS_KEY}.{kind}: expected a mapping of resources, got {resources!r}")
+        checked_steps[kind] = check_resources(resources, f"{where}.{STEPS_KEY}.{kind}")
+    return slurm | ({STEPS_KEY: checked_steps} if checked_steps else {})
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate an experiment file.
 
@@ -317,8 +340,7 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
         gpus = visible_gpus()
     if not isinstance(gpus, int) or gpus < 0:
         raise executor.fail("gpus", f"expected a number of GPUs (0 = sequential) or 'auto', got {gpus!r}")
-    slurm = dict(executor.get("slurm", dict, {}))
-    slurm.setdefault("timeout_min", EXPERIMENT_SLURM_TIMEOUT_MIN)
+    slurm = _slurm_section(executor, source)
     executor_settings = ExecutorSettings(executor_kind, gpus, cluster, slurm,
                                          executor.get("poll_seconds", float, 5.0))
     executor.check_unknown()

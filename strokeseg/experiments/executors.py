@@ -5,7 +5,9 @@
   pinned to one free GPU (``CUDA_VISIBLE_DEVICES``); jobs are submitted as soon as the jobs they need are done.
 * ``slurm`` with ``cluster: slurm``: every job is submitted at once with ``sbatch`` through submitit, with
   Slurm dependencies (``afterok`` on the jobs it needs, ``kill-on-invalid-dep``), so that the cluster schedules
-  the study and ``strokeseg experiment run`` returns; ``strokeseg experiment status`` follows it.
+  the study and ``strokeseg experiment run`` returns; jobs of one step kind that need the same jobs form one
+  job array, and each job gets its step kind's resources (:mod:`strokeseg.experiments.slurm`).
+  ``strokeseg experiment status`` follows it; a dry run prints the sbatch scripts instead.
 * ``slurm`` with ``cluster: local`` or ``debug``: submitit's local/debug executors with the same parameters
   (they know no dependencies, so jobs are submitted when the jobs they need are done), for tests and dry runs.
 
@@ -25,10 +27,11 @@ from typing import Any, Protocol, TextIO
 
 import submitit
 
-from strokeseg.errors import ConfigurationError, OutputExistsError, StrokesegError
+from strokeseg.errors import OutputExistsError, StrokesegError
 from strokeseg.experiments.config import ExecutorSettings, NnunetSettings
 from strokeseg.experiments.graph import SUBMITIT_FOLDER, Job, JobGraph
 from strokeseg.experiments.progress import ProgressLines
+from strokeseg.experiments.slurm import job_resources, running_slurm_job, sbatch_script, slurm_executor, step_kind
 from strokeseg.experiments.state import (
     BLOCKED,
     DONE,
@@ -36,6 +39,7 @@ from strokeseg.experiments.state import (
     IN_FLIGHT,
     LOG_FILE,
     RUNNING,
+    SLURM_EXECUTOR,
     STALE,
     SUBMITTED,
     graph_states,
@@ -72,7 +76,9 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
     """
     log = folder / LOG_FILE
     folder.mkdir(parents=True, exist_ok=True)
-    write_record(folder, job, RUNNING)
+    slurm_id = running_slurm_job()
+    executor = SLURM_EXECUTOR if slurm_id else ""
+    write_record(folder, job, RUNNING, executor_id=slurm_id, executor=executor)
     handler = logging.FileHandler(log, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     package_logger = logging.getLogger("strokeseg")
@@ -83,7 +89,7 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
     context = RunContext(nnunet, log)
     start = time.perf_counter()
     try:
-        logger.info("job %s started", job.id)
+        logger.info("job %s started%s", job.id, f" as Slurm job {slurm_id}" if slurm_id else "")
         job.step.run(context)
         missing = [str(path) for path in job.step.outputs(context) if not path.exists()]
         if missing:
@@ -92,7 +98,8 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
     except Exception as error:
         package_logger.error("job %s failed:\n%s", job.id, traceback.format_exc())
         write_record(folder, job, FAILED, error=f"{type(error).__name__}: {error}",
-                     seconds=time.perf_counter() - start)
+                     seconds=time.perf_counter() - start,
+                     executor_id=slurm_id, executor=executor)
         if raise_on_failure:
             raise JobFailedError(f"job {job.id} failed: {error} (log: {log})") from error
         return FAILED
@@ -100,7 +107,8 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
         package_logger.removeHandler(handler)
         package_logger.setLevel(previous_level)
         handler.close()
-    write_record(folder, job, DONE, seconds=time.perf_counter() - start)
+    write_record(folder, job, DONE, seconds=time.perf_counter() - start,
+                     executor_id=slurm_id, executor=executor)
     return DONE
 
 
@@ -122,10 +130,12 @@ class RunReport:
 
 
 def run_graph(graph: JobGraph, config: RunSettings, overwrite: bool = False,
-              progress: TextIO | None = None) -> RunReport:
+              progress: TextIO | None = None, dry_run: TextIO | None = None) -> RunReport:
     """Run every job of ``graph`` that is not done (see the module docstring).
 
     ``progress``: where runs in this process (not Slurm submissions) print a line per job (None: nowhere).
+    ``dry_run``: run nothing; print there the sbatch scripts a Slurm run would submit, or the jobs a local run
+    would run.
 
     Raises:
         OutputExistsError: jobs finished under another configuration (stale) and ``overwrite`` is off.
@@ -148,8 +158,11 @@ def run_graph(graph: JobGraph, config: RunSettings, overwrite: bool = False,
     logger.info("%d job(s): %d done, %d in flight, %d to run", len(graph), len(skipped), len(in_flight), len(todo))
     executor = config.executor
     lines = ProgressLines(graph, progress)
-    if executor.kind == "slurm" and executor.cluster == "slurm":
-        started = _submit_to_slurm(graph, config, todo)
+    if dry_run is not None and not (executor.kind == "slurm" and executor.cluster == "slurm"):
+        dry_run.writelines(f"would run {job_id}\n" for job_id in todo)
+        started = []
+    elif executor.kind == "slurm" and executor.cluster == "slurm":
+        started = _submit_to_slurm(graph, config, todo, dry_run)
     elif executor.kind == "slurm" or executor.gpus >= 2:
         started = _run_in_waves(graph, config, initial, lines)
     else:
@@ -198,33 +211,25 @@ def _log_outcome(graph: JobGraph, job_id: str, state: str) -> None:
 
 
 def make_submitit_executor(graph: JobGraph, settings: ExecutorSettings, cluster: str, gpu: bool = True) -> Any:
-    """A submitit executor for ``cluster`` (slurm, local, debug) with the experiment's Slurm parameters.
+    """A submitit executor for the test clusters ``local`` and ``debug`` with the experiment's Slurm time limit.
 
     ``gpu``: for jobs that use a GPU (training, prediction): ``gpus_per_node`` of the Slurm section, default 1;
     the others ask for none. ``local`` is submitit's ``LocalExecutor`` itself (its ``visible_gpus`` pins a job
-    to a GPU, which the ``AutoExecutor`` does not expose); it takes the Slurm section's time limit and ``setup``.
+    to a GPU, which the ``AutoExecutor`` does not expose); it also takes the Slurm section's ``setup``. Jobs for a
+    real cluster go through :func:`strokeseg.experiments.slurm.slurm_executor`.
     """
     if cluster == "local":
         local = submitit.LocalExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j")
         local.update_parameters(timeout_min=settings.slurm["timeout_min"],
                                 **({"setup": list(settings.slurm["setup"])} if settings.slurm.get("setup") else {}))
         return local
-    try:
-        executor = submitit.AutoExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j", cluster=cluster)
-    except RuntimeError as error:  # submitit's Slurm executor needs srun/sbatch on this machine
-        raise ConfigurationError(f"executor cluster {cluster!r}: {error}; submit from a Slurm login node, or try "
-                                 "the experiment with 'cluster: local' or 'cluster: debug'") from None
-    parameters = dict(settings.slurm)
-    gpus = parameters.pop("gpus_per_node", 1)
-    generic: dict[str, Any] = {key: parameters.pop(key) for key in ("timeout_min", "cpus_per_task", "mem_gb", "nodes",
-                                                       "tasks_per_node") if key in parameters}
+    executor = submitit.AutoExecutor(folder=graph.output / SUBMITIT_FOLDER / "%j", cluster=cluster)
+    generic: dict[str, Any] = {key: settings.slurm[key] for key in ("timeout_min", "cpus_per_task", "mem_gb", "nodes",
+                                                                   "tasks_per_node") if key in settings.slurm}
+    gpus = settings.slurm.get("gpus_per_node", 1)
     if gpu and gpus:
         generic["gpus_per_node"] = gpus
     executor.update_parameters(name="strokeseg", **generic)
-    if cluster == "slurm":
-        parameters = {key if key.startswith("slurm_") else f"slurm_{key}": value
-                      for key, value in parameters.items()}
-        executor.update_parameters(**parameters)
     return executor
 
 
@@ -300,25 +305,59 @@ def _outcome(handle: Any, graph: JobGraph, job_id: str) -> str:
     return str(result)
 
 
-def _submit_to_slurm(graph: JobGraph, config: RunSettings, todo: list[str]) -> list[str]:
-    """Submit every job at once with sbatch; dependencies become ``afterok`` on the Slurm ids of the jobs needed."""
-    executors = {gpu: make_submitit_executor(graph, config.executor, "slurm", gpu) for gpu in (True, False)}
-    extra: dict[str, Any] = dict(config.executor.slurm.get("additional_parameters", {}))
+def _submit_to_slurm(graph: JobGraph, config: RunSettings, todo: list[str], dry_run: TextIO | None = None
+                     ) -> list[str]:
+    """Submit every job at once with sbatch: jobs that need the same jobs and share a step kind form one job
+    array, and dependencies become ``afterok`` on the Slurm ids of the jobs needed.
+
+    ``dry_run``: print the sbatch scripts there instead of submitting (nothing is written).
+    """
+    settings = config.executor.slurm
+    groups = slurm_groups(graph, todo)
+    # every executor first: a resource submitit refuses stops the run before anything is submitted
+    executors = {key: slurm_executor(graph.output / SUBMITIT_FOLDER / "%j",
+                                     job_resources(settings, key[0], key[1]), dry_run is not None)
+                 for key in {(step_kind(group[0]), graph.jobs[group[0]].gpu) for group in groups}}
     slurm_ids: dict[str, str] = {}
     for job in graph:
         record = read_record(graph.job_folder(job.id))
         if job.id not in todo and record is not None and record.state in IN_FLIGHT and record.executor_id:
             slurm_ids[job.id] = record.executor_id
-    for job_id in todo:
-        job = graph.jobs[job_id]
-        after = [slurm_ids[need] for need in job.needs if need in slurm_ids]
-        parameters = dict(extra)
-        if after:
-            parameters |= {"dependency": "afterok:" + ":".join(after), "kill-on-invalid-dep": "yes"}
-        executors[job.gpu].update_parameters(slurm_additional_parameters=parameters)
-        handle = _submit(executors[job.gpu], graph, config, job_id, "slurm", None)
-        slurm_ids[job_id] = str(handle.job_id)
-        logger.info("submitted %s as Slurm job %s%s", job_id, handle.job_id,
-                    f" (after {', '.join(after)})" if after else "")
-    return list(todo)
+    for number, group in enumerate(groups, start=1):
+        first = graph.jobs[group[0]]
+        executor = executors[(step_kind(first.id), first.gpu)]
+        after = sorted({slurm_ids[need] for need in first.needs if need in slurm_ids})
+        name = f"strokeseg-{step_kind(first.id)}" if len(group) > 1 else f"strokeseg-{first.id}"
+        executor.update_parameters(job_name=name, dependency=f"afterok:{':'.join(after)}" if after else None)
+        extra = dict(executor.parameters.get("additional_parameters") or {})
+        executor.update_parameters(additional_parameters=extra | ({"kill_on_invalid_dep": "yes"} if after else {}))
+        if dry_run is not None:
+            for index, job_id in enumerate(group):  # stand-ins for the ids sbatch would answer
+                slurm_ids[job_id] = f"JOB{number}" + (f"_{index}" if len(group) > 1 else "")
+            dry_run.write(f"# sbatch script {number} of {len(groups)} (JOB{number}): {', '.join(group)}"
+                          f"{' (a job array)' if len(group) > 1 else ''}\n")
+            dry_run.write(sbatch_script(executor, len(group)) + "\n")
+            executor.update_parameters(additional_parameters=extra)
+            continue
+        jobs = [graph.jobs[job_id] for job_id in group]
+        with executor.batch():
+            handles = [executor.submit(execute_job, job, graph.job_folder(job.id), config.nnunet, True)
+                       for job in jobs]
+        executor.update_parameters(additional_parameters=extra)
+        for job, handle in zip(jobs, handles, strict=True):
+            slurm_id = str(handle.job_id)
+            write_record(graph.job_folder(job.id), job, SUBMITTED, executor_id=slurm_id, executor=SLURM_EXECUTOR)
+            slurm_ids[job.id] = slurm_id
+            logger.info("submitted %s as Slurm job %s%s", job.id, slurm_id,
+                        f" (after {', '.join(after)})" if after else "")
+    return [] if dry_run is not None else [job_id for group in groups for job_id in group]
 
+
+def slurm_groups(graph: JobGraph, todo: list[str]) -> list[list[str]]:
+    """``todo`` in submission order, as groups: one group = one sbatch call (a job array when it has several
+    jobs). Jobs of a group share their step kind, the jobs they need and whether they use a GPU."""
+    groups: dict[tuple[str, tuple[str, ...], bool], list[str]] = {}
+    for job in graph:
+        if job.id in todo:
+            groups.setdefault((step_kind(job.id), job.needs, job.gpu), []).append(job.id)
+    return list(groups.values())

@@ -1,11 +1,12 @@
 """Job state on disk (``jobs/<id>/state.json``) and the status of every job of a graph.
 
 A job records ``submitted`` (queued on Slurm or a submitit executor), ``running`` (host, process id, start),
-``done`` (the step's signature, finish time, seconds it ran) or ``failed`` (the error and the log path). A job
-counts as done only when its record says so, its signature matches the current configuration and its outputs
-exist, so deleting a model's checkpoint makes its job run again. Derived states: ``pending`` (never run, or its outputs
-are gone), ``stale`` (done with another configuration), ``interrupted`` (recorded as running on this host by a
-process that no longer exists), ``blocked`` (a job it needs failed).
+``done`` (the step's signature, finish time, seconds it ran) or ``failed`` (the error and the log path); jobs
+submitted with sbatch also carry their Slurm job id. A job counts as done only when its record says so, its
+signature matches the current configuration and its outputs exist, so deleting a model's checkpoint makes its
+job run again. Derived states: ``pending`` (never run, or its outputs are gone), ``stale`` (done with another
+configuration), ``interrupted`` (recorded as running on this host by a process that no longer exists),
+``blocked`` (a job it needs failed).
 """
 
 from __future__ import annotations
@@ -13,22 +14,21 @@ from __future__ import annotations
 import datetime
 import json
 import os
-import shutil
 import socket
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from strokeseg.experiments.graph import SUBMITIT_FOLDER, Job, JobGraph
+from strokeseg.experiments.slurm import SlurmJobState, query_jobs, unavailable_nodes
 from strokeseg.experiments.steps import RunContext
 from strokeseg.io import write_json_atomic
 
 STATE_FILE, LOG_FILE = "state.json", "log.txt"
 PENDING, SUBMITTED, RUNNING, DONE, FAILED = "pending", "submitted", "running", "done", "failed"
 STALE, INTERRUPTED, BLOCKED = "stale", "interrupted", "blocked"
-#: Slurm states of a job that ended without running to its end (``CANCELLED by ...`` included).
-SLURM_ENDED_STATES: tuple[str, ...] = ("FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "PREEMPTED",
-                                       "BOOT_FAIL", "DEADLINE")
+#: ``executor`` of a record submitted with sbatch; the Slurm state of a job Slurm no longer knows.
+SLURM_EXECUTOR, ENDED = "slurm", "ENDED"
 #: States in which a job is still expected to finish without strokeseg doing anything.
 IN_FLIGHT: frozenset[str] = frozenset({SUBMITTED, RUNNING})
 
@@ -46,6 +46,7 @@ class JobRecord:
     executor_id: str = ""
     error: str = ""
     seconds: float = 0.0
+    executor: str = ""
 
 
 def now() -> str:
@@ -62,12 +63,13 @@ def read_record(folder: Path) -> JobRecord | None:
 
 
 def write_record(folder: Path, job: Job, state: str, *, error: str = "", executor_id: str = "",
-                 seconds: float = 0.0) -> JobRecord:
+                 seconds: float = 0.0, executor: str = "") -> JobRecord:
     """Write the job's state (atomically); running records carry this host and process id, finished ones the
-    seconds the step ran."""
+    seconds the step ran. ``executor``: ``slurm`` for jobs submitted with sbatch (``executor_id``: the Slurm job
+    id, ``123`` or array task ``123_4``)."""
     folder.mkdir(parents=True, exist_ok=True)
     record = JobRecord(state, job.signature(), str(folder / LOG_FILE), now(), socket.gethostname(), os.getpid(),
-                       executor_id, error, round(seconds, 2))
+                       executor_id, error, round(seconds, 2), executor)
     write_json_atomic(folder / STATE_FILE, asdict(record))
     return record
 
@@ -100,41 +102,61 @@ def job_state(graph: JobGraph, job: Job, context: RunContext) -> str:
 def graph_states(graph: JobGraph, context: RunContext) -> dict[str, str]:
     """State of every job; jobs that cannot start because a job they need failed are ``blocked``.
 
-    Jobs recorded as submitted to Slurm or running there are checked with ``sacct`` (one call, through
-    submitit) where it exists: a job that Slurm ended without strokeseg recording a result (cancelled, timeout,
-    out of memory, node failure) is recorded as failed, naming its submitit log.
+    Jobs submitted to Slurm and not finished are checked with Slurm (:func:`slurm_states`): a job that Slurm
+    ended (cancelled, timeout, out of memory, node failure) without strokeseg recording a result is recorded as
+    failed, naming its Slurm log; one that Slurm ended before it started, because a job it needs failed,
+    is blocked.
     """
     states = {job.id: job_state(graph, job, context) for job in graph}
-    _check_slurm(graph, states)
-    for job in graph:
+    slurm = slurm_states(graph, states)
+    for job in graph:  # graph order: the jobs a job needs are settled before it
+        blocked = any(states[need] in (FAILED, BLOCKED) for need in job.needs)
+        answer = slurm.get(job.id)
+        if answer is not None and not answer.live and states[job.id] in (*IN_FLIGHT, INTERRUPTED):
+            states[job.id] = _ended_without_result(graph, job, answer, blocked)
+        elif answer is not None and answer.state == "RUNNING" and states[job.id] == SUBMITTED:
+            states[job.id] = RUNNING
         # a Slurm job waiting for a failed job never starts (kill-on-invalid-dep): blocked as well
-        if states[job.id] in (PENDING, INTERRUPTED, SUBMITTED) and any(states[n] in (FAILED, BLOCKED)
-                                                                       for n in job.needs):
+        if states[job.id] in (PENDING, INTERRUPTED, SUBMITTED) and blocked:
             states[job.id] = BLOCKED
     return states
 
 
-def _check_slurm(graph: JobGraph, states: dict[str, str]) -> None:
-    records = {job_id: read_record(graph.job_folder(job_id)) for job_id, state in states.items() if state in IN_FLIGHT}
-    slurm_ids = {job_id: r.executor_id for job_id, r in records.items() if r is not None and r.executor_id.isdigit()}
-    if not slurm_ids or shutil.which("sacct") is None:
-        return
-    import submitit
+def slurm_states(graph: JobGraph, states: Mapping[str, str]) -> dict[str, SlurmJobState]:
+    """What Slurm says about the graph's unfinished jobs that went through ``sbatch`` (job id -> answer).
 
-    folder = graph.output / SUBMITIT_FOLDER / "%j"
-    submitit.SlurmJob.watcher.clear()  # fresh states: the watcher would otherwise reuse answers for minutes
-    handles: dict[str, submitit.SlurmJob[object]] = {
-        job_id: submitit.SlurmJob(folder=folder, job_id=slurm_id) for job_id, slurm_id in slurm_ids.items()}
-    for index, (job_id, handle) in enumerate(handles.items()):  # one sacct call asks about every job at once
-        slurm_state = str(handle.get_info(mode="cache" if index else "force").get("State") or "UNKNOWN")
-        if slurm_state.startswith(SLURM_ENDED_STATES):
-            log = handle.paths.stderr
-            write_record(graph.job_folder(job_id), graph.jobs[job_id], FAILED,
-                         error=f"Slurm job {handle.job_id} ended as {slurm_state} before finishing; see {log}",
-                         executor_id=handle.job_id)
-            states[job_id] = FAILED
-        elif slurm_state == "RUNNING":
-            states[job_id] = RUNNING
+    A job Slurm no longer knows (it forgets ended jobs after ``MinJobAge`` where there is no accounting) is
+    answered as ``ENDED``; when no Slurm controller answers at all, such jobs are left out.
+    """
+    records = {job_id: read_record(graph.job_folder(job_id)) for job_id, state in states.items()
+               if state in (*IN_FLIGHT, INTERRUPTED)}
+    slurm_ids = {job_id: r.executor_id for job_id, r in records.items()
+                 if r is not None and r.executor == SLURM_EXECUTOR and r.executor_id}
+    if not slurm_ids:
+        return {}
+    answers, reachable = query_jobs(slurm_ids.values())
+    found = {job_id: answers[slurm_id] for job_id, slurm_id in slurm_ids.items() if slurm_id in answers}
+    if reachable:
+        found |= {job_id: SlurmJobState(ENDED) for job_id in slurm_ids if job_id not in found}
+    return found
+
+
+def _ended_without_result(graph: JobGraph, job: Job, answer: SlurmJobState, blocked: bool) -> str:
+    """Record (and return) the state of a job that Slurm ended while its record says submitted or running."""
+    folder = graph.job_folder(job.id)
+    record = read_record(folder)
+    if record is None or record.state not in IN_FLIGHT:  # it recorded a result meanwhile
+        return record.state if record is not None and record.state in (DONE, FAILED) else PENDING
+    if record.state == SUBMITTED and blocked:
+        return BLOCKED
+    how = "ended" if answer.state == ENDED else f"ended as {answer.state}"
+    if answer.reason and answer.reason != "None":
+        how += f" ({answer.reason})"
+    when = "before it started" if record.state == SUBMITTED else "while running (a rerun resumes it)"
+    log = f"{graph.output / SUBMITIT_FOLDER / record.executor_id}/{record.executor_id}_0_log.err"
+    write_record(folder, job, FAILED, error=f"Slurm job {record.executor_id} {how} {when}; see {log}",
+                 executor_id=record.executor_id, executor=SLURM_EXECUTOR)
+    return FAILED
 
 
 def failure_message(graph: JobGraph, job_id: str) -> str:
@@ -144,6 +166,31 @@ def failure_message(graph: JobGraph, job_id: str) -> str:
         return f"(no record; log: {graph.job_folder(job_id) / LOG_FILE})"
     first_line = record.error.strip().splitlines()[0] if record.error.strip() else "failed"
     return f"{first_line} (log: {record.log})"
+
+
+def status_lines(graph: JobGraph, context: RunContext, show_all: bool = False) -> list[str]:
+    """What ``experiment status`` prints: the counts, then one line per job that is not done (``show_all``:
+    every job) with its Slurm job id and Slurm's state and reason, and a warning per Slurm node that is down."""
+    states = graph_states(graph, context)
+    slurm = slurm_states(graph, states)
+    lines = ["  " + ", ".join(f"{state}: {count}" for state, count in count_states(states).items())]
+    for job in graph:
+        state = states[job.id]
+        if not show_all and state == DONE:
+            continue
+        record = read_record(graph.job_folder(job.id))
+        where = ""
+        if record is not None and record.executor == SLURM_EXECUTOR:
+            answer = slurm.get(job.id)
+            reason = f", {answer.reason}" if answer is not None and answer.reason not in ("", "None") else ""
+            where = f"  [Slurm {record.executor_id}" + (f": {answer.state}{reason}]" if answer else "]")
+        detail = f"  {failure_message(graph, job.id)}" if state == FAILED else \
+            "  (a job it needs failed)" if state == BLOCKED else ""
+        lines.append(f"  {state:<11} {job.id}{where}{detail}")
+    if slurm:
+        lines += [f"warning: Slurm node {node.node} is {node.describe()}: jobs waiting for it do not start, and "
+                  "jobs running on it fail (a rerun resubmits them); see 'sinfo -R'" for node in unavailable_nodes()]
+    return lines
 
 
 def count_states(states: Mapping[str, str]) -> dict[str, int]:

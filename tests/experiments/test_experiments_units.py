@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import stat
 from dataclasses import dataclass, replace
@@ -23,7 +24,7 @@ from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.experiments import tables
 from strokeseg.experiments.aggregate import aggregate
 from strokeseg.experiments.config import KINDS, EvaluationSettings, NnunetSettings, load_config
-from strokeseg.experiments.executors import run_graph
+from strokeseg.experiments.executors import run_graph, slurm_groups
 from strokeseg.experiments.graph import JobGraph
 from strokeseg.experiments.recipes import RECIPES, build_graph
 from strokeseg.experiments.state import (
@@ -251,17 +252,29 @@ def test_example_configs_build_valid_graphs_and_slurm_jobs(example: str, tmp_pat
     assert ids[-1] == "aggregate" and any(i.startswith("train/") for i in ids)
     for job in graph:
         assert all(ids.index(need) < ids.index(job.id) for need in job.needs)
-    # the same file with a Slurm section: every job becomes an sbatch script, dependencies as afterok
+    # the same file with a Slurm section: every job is submitted in an sbatch script (siblings as one job
+    # array), after the jobs it needs, dependencies as afterok
     content["executor"] = {"kind": "slurm", "slurm": {"partition": "gpu", "gpus_per_node": 1}}
     config_file.write_text(yaml.safe_dump(content))
     config = load_config(config_file)
-    assert run_graph(build_graph(config), config).started == ids
-    scripts = sorted(fake_slurm.iterdir())
-    assert len(scripts) == len(ids)
-    assert "--dependency=afterok:" in scripts[-1].read_text()  # aggregate waits for the evaluations
-    assert all("#SBATCH --partition=gpu" in script.read_text() for script in scripts)
+    started = run_graph(build_graph(config), config).started
+    assert sorted(started) == sorted(ids)
+    for job in graph:
+        assert all(started.index(need) < started.index(job.id) for need in job.needs)
+    scripts = [path.read_text() for path in sorted(fake_slurm.iterdir())]
+    assert len(scripts) == len(slurm_groups(graph, ids))
+    assert sum(array_size(script) for script in scripts) == len(ids)  # every job in exactly one script
+    assert "--dependency=afterok:" in scripts[-1]  # aggregate waits for the evaluations
+    assert all("#SBATCH --partition=gpu" in script for script in scripts)
     gpu_jobs = [job.id for job in build_graph(config) if job.gpu]
-    assert gpu_jobs and sum("#SBATCH --gpus-per-node=1" in script.read_text() for script in scripts) == len(gpu_jobs)
+    assert gpu_jobs and sum(array_size(script) for script in scripts
+                            if "#SBATCH --gpus-per-node=1" in script) == len(gpu_jobs)
+
+
+def array_size(script: str) -> int:
+    """How many jobs an sbatch script runs (``#SBATCH --array=0-N%M``: N + 1)."""
+    found = re.search(r"#SBATCH --array=0-(\d+)", script)
+    return int(found.group(1)) + 1 if found else 1
 
 
 def per_case(rows: list[tuple[str, str, float]]) -> pd.DataFrame:
