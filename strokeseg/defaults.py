@@ -157,6 +157,27 @@ DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.375
 CONVLSTM_HIDDEN_FRACTION: Final[float] = 0.25
 
 # --------------------------------------------------------------------------------------------------
+# Registry DWI augmentation (Noh; TorchIO transforms, strokeseg.trainers.augmentation)
+# --------------------------------------------------------------------------------------------------
+# The paper names the transforms (slice-wise affine, MRI bias field, axis flip, gamma/contrast change with
+# TorchIO) but not their magnitudes or probabilities: the values below are TorchIO's defaults.
+#: Slice-wise affine: in-plane rotation drawn from ±this many degrees about the slice axis (TorchIO
+#: RandomAffine's degrees=10)...
+NOH_AUGMENTATION_DEGREES: Final[float] = 10.0
+#: ...and in-plane scaling by a factor drawn from 1 ± this (TorchIO RandomAffine's scales=0.1).
+NOH_AUGMENTATION_SCALES: Final[float] = 0.1
+#: MRI bias-field artefact: polynomial coefficients drawn from ±this (TorchIO RandomBiasField's coefficients=0.5)...
+NOH_AUGMENTATION_BIAS_COEFFICIENTS: Final[float] = 0.5
+#: ...of a polynomial of this order (TorchIO RandomBiasField's order=3).
+NOH_AUGMENTATION_BIAS_ORDER: Final[int] = 3
+#: Axis flip (left-right, TorchIO RandomFlip's first axis of a RAS image) with this probability (TorchIO's 0.5).
+NOH_AUGMENTATION_FLIP_PROBABILITY: Final[float] = 0.5
+#: Gamma/contrast change: log(gamma) drawn from ±this (TorchIO RandomGamma's log_gamma=0.3, gamma 0.74-1.35).
+NOH_AUGMENTATION_LOG_GAMMA: Final[float] = 0.3
+#: Probability with which each of the four transforms is applied to a patch (TorchIO's p=1).
+NOH_AUGMENTATION_PROBABILITY: Final[float] = 1.0
+
+# --------------------------------------------------------------------------------------------------
 # Fine-tuning schedules (Noh domain adaptation; Alis vendor transfer)
 # --------------------------------------------------------------------------------------------------
 #: Domain adaptation: the source model is re-trained on 50-1000 target cases for this many epochs at this LR
