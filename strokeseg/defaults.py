@@ -199,6 +199,16 @@ LEARNING_CURVE_FRACTIONS: Final[tuple[float, ...]] = (0.025, 0.05, 0.10, 0.20, 0
 DOMAIN_ADAPTATION_SIZES: Final[tuple[int, ...]] = (50, 100, 200, 500, 1000)
 #: Train : validation ratio inside every subsample (8:2).
 TRAIN_FRACTION: Final[float] = 0.8
+#: Noh et al.'s cohorts: internal images (the learning curve's 100 %: 2.5 ... 50 % are 217, 433, 866, 1,732 and
+#: 4,330 with fraction x N rounded half to even), and the external cohort's adaptation pool and test set
+#: (1,000 + 1,777 = 2,777 images).
+NOH_INTERNAL_IMAGES: Final[int] = 8661
+NOH_ADAPTATION_POOL_SIZE: Final[int] = 1000
+NOH_ADAPTATION_TEST_SIZE: Final[int] = 1777
+#: Noh et al.'s second domain-adaptation grid: the models from these subsample sizes (images)...
+NOH_GRID_PRETRAINING_SIZES: Final[tuple[int, ...]] = (217, 433, 866)
+#: ...fine-tuned with these adaptation sizes (the full model is fine-tuned with every DOMAIN_ADAPTATION_SIZES).
+NOH_GRID_ADAPTATION_SIZES: Final[tuple[int, ...]] = (50, 100, 200)
 #: Vendor split into train / validation / test (80/10/10); the validation part of one vendor is the
 #: fine-tuning set of the other vendor's model.
 VENDOR_SPLIT_FRACTIONS: Final[tuple[float, float, float]] = (0.8, 0.1, 0.1)

@@ -20,7 +20,9 @@ if TYPE_CHECKING:
     from strokeseg.papers.preset import Preset
 
 #: Preset key -> module that defines ``PRESET`` (filled in as the paper presets land).
-PRESET_MODULES: dict[str, str] = {}
+PRESET_MODULES: dict[str, str] = {
+    "noh_registry_dwi": "strokeseg.papers.noh_registry_dwi",
+}
 
 
 def preset_keys() -> tuple[str, ...]:
