@@ -21,6 +21,7 @@ from strokeseg.dataset_conversion.isles22 import isles22_spec
 from strokeseg.experiments.config import parse_config
 from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.plans import spaced_plans_name, target_spacing_arguments
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.papers import get_preset
 from strokeseg.papers.fidelity import check_rows, read_fidelity_table
@@ -40,6 +41,9 @@ REPOSITORY = Path(__file__).parents[2]
 ISLES22_SAMPLE = REPOSITORY / "tests" / "data" / "isles22_sample"
 DATASET_ID, ISLES22_ID = 961, 962
 CPU = torch.device("cpu")
+#: A coarse grid (z, y, x mm) for the CPU run: the toy cases become 12 x 20 x 20 voxels, the ISLES'22 case 37 x 75 x 75.
+SPACING = (4.0, 3.0, 3.0)
+PLANS = spaced_plans_name(PRESET.plans, SPACING)
 #: Stock CLIs on 2 shared cores (as in tests/trainers/test_trainers_nnunet.py): no compile, one process per
 #: nnU-Net pool, one torch thread; planning needs one augmentation worker (its VRAM estimate sets the threads)...
 CLI_ENV = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
@@ -55,7 +59,7 @@ class Planned:
     log: Path
 
     def plans(self) -> dict:
-        return json.loads((self.preprocessed / f"{PRESET.plans}.json").read_text())
+        return json.loads((self.preprocessed / f"{PLANS}.json").read_text())
 
     def trainer(self, trainer_class: type) -> Any:
         dataset_json = json.loads((self.preprocessed / "dataset.json").read_text())
@@ -73,7 +77,8 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
     raw = write_toy_dataset(paths.raw, DATASET_ID, "NohToy", num_training=6, num_test=0)
     log = root / "nnunet.log"
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-pl", PRESET.planner, "-c",
-                                                PRESET.configuration, "-np", "1", "-npfp", "1"], paths, log, CLI_ENV)
+                                                PRESET.configuration, "-np", "1", "-npfp", "1",
+                                                *target_spacing_arguments(SPACING, PLANS)], paths, log, CLI_ENV)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     with pytest.MonkeyPatch.context() as env:
@@ -176,16 +181,16 @@ def test_cpu_trainer_trains_and_predicts_isles22_with_dwi_only(planned: Planned,
     trainer = nnUNetTrainer_strokeseg_Noh2023_Tiny.__name__
     assert trainer == PRESET.cpu_trainer
     log = tmp_path / "nnunet.log"
-    run_nnunet("nnUNetv2_train", [str(DATASET_ID), PRESET.configuration, "0", "-tr", trainer, "-p", PRESET.plans,
+    run_nnunet("nnUNetv2_train", [str(DATASET_ID), PRESET.configuration, "0", "-tr", trainer, "-p", PLANS,
                                   "-device", "cpu"], planned.paths, log, TRAIN_ENV)
-    model = planned.paths.results / planned.raw.name / f"{trainer}__{PRESET.plans}__{PRESET.configuration}"
+    model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{PRESET.configuration}"
     training_log = "\n".join(path.read_text() for path in (model / "fold_0").glob("training_log_*.txt"))
     assert "training augmentation: registry DWI augmentation" in training_log
     isles22 = convert("isles22", ISLES22_SAMPLE, planned.paths.raw, ISLES22_ID, "ISLES22DWI",
                       channels=list(PRESET.split_options["channels"])).dataset_dir
     predictions = tmp_path / "predictions"
     run_nnunet("nnUNetv2_predict", ["-i", str(isles22 / "imagesTr"), "-o", str(predictions), "-d", str(DATASET_ID),
-                                    "-c", PRESET.configuration, "-f", "0", "-tr", trainer, "-p", PRESET.plans,
+                                    "-c", PRESET.configuration, "-f", "0", "-tr", trainer, "-p", PLANS,
                                     "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta"],
                planned.paths, log, CLI_ENV)
     image = isles22 / "imagesTr" / "strokecase0009_0000.nii.gz"
