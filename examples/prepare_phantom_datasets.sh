@@ -4,6 +4,7 @@
 #   903 PhantomZoom      the internal cohort once more, for the zoom ablation (nnU-Net's own folds, no study split)
 #   902 PhantomExternal  DWI+ADC+b0, sites C (Philips) and D (Siemens): the external cohort of the adaptation
 #   904 PhantomWMH       FLAIR+T1w, three WMH sites, every 5th subject in imagesTs
+#   905, 906             the internal and external cohorts with DWI only (Noh et al.'s input; noh_registry_dwi.yaml)
 # Usage: export nnUNet_raw=... nnUNet_preprocessed=... nnUNet_results=...; examples/prepare_phantom_datasets.sh [WORK]
 set -euo pipefail
 : "${nnUNet_raw:?export nnUNet_raw, nnUNet_preprocessed and nnUNet_results first}"
@@ -38,3 +39,7 @@ for subject in "$work"/wmh/training/*/*; do  # every 5th subject goes to the tes
   fi
 done
 strokeseg convert wmh "$work/wmh" -d 904 --name PhantomWMH -j 2
+
+# Noh et al.'s input: the same cohorts with DWI only (written last: run_examples.sh checks for 906)
+strokeseg convert registry "$work/internal/manifest.csv" -d 905 --name PhantomInternalDWI --channels DWI -j 2
+strokeseg convert registry "$work/external/manifest.csv" -d 906 --name PhantomExternalDWI --channels DWI -j 2
