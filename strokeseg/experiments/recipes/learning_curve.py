@@ -33,10 +33,11 @@ def build(study: StudyBuilder) -> None:
         job, folders = study.predict(name, model, (fold_index,), {"test": c.dataset}, (trained,))
         predictions.append(job)
         models.append(EvaluatedModel(name, folders["test"], training_cases=size))
+    evaluated_models = list(models)
     site_arm = study.single_site_arm(c.dataset, {"test": c.dataset})
-    if site_arm is not None:
+    if site_arm is not None:  # evaluated beside the curve, not a point of it
         predictions.append(site_arm.job)
-        models.append(EvaluatedModel(site_arm.name, site_arm.folders["test"], training_cases=site_arm.cases))
-    evaluated, report = study.evaluate("test", c.dataset, models, tuple(predictions))
+        evaluated_models.append(EvaluatedModel(site_arm.name, site_arm.folders["test"], training_cases=site_arm.cases))
+    evaluated, report = study.evaluate("test", c.dataset, evaluated_models, tuple(predictions))
     study.aggregate({"evaluation": str(report), "models": [m.name for m in models],
                      "training_cases": [m.training_cases for m in models]}, (evaluated,))
