@@ -277,3 +277,14 @@ def test_cli_split(converted: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads((converted / SPLITS_FILE).read_text())) == 3
     assert main(["split", "site", "-d", "70", "--raw", raw, "--site", "nowhere", "--derived-id", "76"]) == 2
     assert "0 case(s) from site 'nowhere'" in capsys.readouterr().err
+
+
+def test_cli_split_takes_subsample_sizes_and_an_adaptation_pool_size(converted: Path) -> None:
+    raw = str(converted.parent)
+    assert main(["split", "learning-curve", "-d", "70", "--raw", raw, "--sizes", "4,15", "--overwrite"]) == 0
+    splits = json.loads((converted / SPLITS_FILE).read_text())
+    assert [len(f["train"]) + len(f["val"]) for f in splits] == [4, 15]
+    assert main(["split", "domain-adaptation", "-d", "70", "--raw", raw, "--derived-id", "77", "--sizes", "4,8",
+                 "--pool-size", "8", "--test-size", "5"]) == 0
+    info = json.loads((converted.parent / "Dataset077_Registry_DA" / SPLITS_INFO_FILE).read_text())
+    assert (info["parameters"]["n_adaptation_pool"], info["n_test"], info["parameters"]["n_unused"]) == (8, 5, 2)
