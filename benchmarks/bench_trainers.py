@@ -8,6 +8,8 @@
    256x256x30 DWI case at 0.94x0.94x5 mm, without mirroring and with each trainer's stored test-time mirroring
    (fast left-right TTA for strokeseg's DWI models), versus nnU-Net's default 3d_fullres network. Targets on
    2 CPU cores: <= 10 s per case without mirroring for our DWI models, fast TTA <= 3x that.
+3. Paper presets: the network of each preset's paper-exact trainer (``noh_registry_dwi``: ``Noh2023``) with its
+   parameter count beside the paper's, where the paper states one.
 
 The plans come from the stock ``nnUNetv2_plan_and_preprocess`` on three synthetic cases of that geometry (in a
 temporary folder unless ``--workdir`` is given). Wall-clock times depend on whatever else the machine runs, so
@@ -39,6 +41,7 @@ from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_BCEDice,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet,
     nnUNetTrainer_strokeseg_DiceOnly,
+    nnUNetTrainer_strokeseg_Noh2023,
     nnUNetTrainer_strokeseg_PreActResUNet,
     nnUNetTrainer_strokeseg_ResGNUNet,
     nnUNetTrainer_strokeseg_SEUNet,
@@ -53,6 +56,8 @@ DATASET_NAME = "Dataset950_BenchDWI"
 DWI_SHAPE_ZYX = (30, 256, 256)
 DWI_SPACING_ZYX = (5.0, 0.9375, 0.9375)
 CONFIGURATION = "3d_fullres"
+#: Parameter counts the papers state for their networks, by preset (None: the paper states none).
+PAPER_PARAMETERS: dict[str, int | None] = {"noh_registry_dwi": None}
 
 
 def _full_width(trainer_class: type) -> type:
@@ -73,6 +78,7 @@ def training_trainers() -> dict[str, type]:
         "ResGNUNet": nnUNetTrainer_strokeseg_ResGNUNet,
         "PreActResUNet": nnUNetTrainer_strokeseg_PreActResUNet,
         "PreActResUNet full width": _full_width(nnUNetTrainer_strokeseg_PreActResUNet),
+        "Noh2023 (preset noh_registry_dwi)": nnUNetTrainer_strokeseg_Noh2023,
         "BiConvLSTMUNet": nnUNetTrainer_strokeseg_BiConvLSTMUNet,
         "BiConvLSTMUNet full width": _full_width(nnUNetTrainer_strokeseg_BiConvLSTMUNet),
     }
@@ -83,6 +89,7 @@ def prediction_trainers() -> dict[str, type]:
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
     return {"nnU-Net 3d_fullres (stock)": nnUNetTrainer, "PreActResUNet (Noh)": nnUNetTrainer_strokeseg_PreActResUNet,
+            "Noh2023 (preset noh_registry_dwi)": nnUNetTrainer_strokeseg_Noh2023,
             "BiConvLSTMUNet (Alis)": nnUNetTrainer_strokeseg_BiConvLSTMUNet}
 
 
@@ -106,6 +113,21 @@ def tomita_preset_network(device: torch.device) -> dict[str, Any]:
             output = network(torch.zeros(1, 1, *TOMITA_ZOOM_OUT_PATCH, device=device))
         sizes.update(output_shape=list(output.shape[2:]), forward_s=watch.wall)
     return sizes
+def preset_parameter_rows(plans: dict, dataset_json: dict) -> list[dict[str, Any]]:
+    """Each preset's paper-exact network on the benchmark's plans: its parameters and the paper's count."""
+    import strokeseg.trainers as trainers
+    from strokeseg.papers import get_preset, preset_keys
+    from strokeseg.trainers import __all__ as exported
+
+    rows = []
+    for key in preset_keys():
+        preset = get_preset(key)
+        if preset.trainer not in exported:
+            continue
+        network = prediction_network(getattr(trainers, preset.trainer), plans, dataset_json, torch.device("cpu"))[0]
+        rows.append({"preset": key, "trainer": preset.trainer, "parameters": count_parameters(network),
+                     "paper": PAPER_PARAMETERS.get(key)})
+    return rows
 
 
 def prepare_plans(workdir: Path) -> NnunetPaths:
@@ -364,6 +386,12 @@ def main() -> None:
                         [*timing_columns("model", ("no TTA s", "no_tta_s", ".1f"), ("CPU s", "no_tta_cpu_s", ".1f")),
                          ("TTA axes", "tta_axes", lambda v: "-" if v is None else str(v)),
                          ("TTA s", "tta_s", optional(".1f")), ("TTA / no TTA", "tta_over_no_tta", optional(".2f"))])
+        rows = preset_parameter_rows(plans, dataset_json)
+        results["presets"] = rows
+        print_table("Paper presets: parameters of the paper-exact network on these plans", rows,
+                    [("preset", "preset", str), ("trainer", "trainer", str),
+                     ("parameters", "parameters", lambda v: f"{v:,}"),
+                     ("paper", "paper", lambda v: "not stated" if v is None else f"{v:,}")])
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
 

@@ -9,11 +9,11 @@ if [ -x "$here/../.venv/bin/strokeseg" ]; then export PATH="$here/../.venv/bin:$
 mkdir -p "$work/examples"
 export nnUNet_raw="$work/nnUNet_raw" nnUNet_preprocessed="$work/nnUNet_preprocessed" nnUNet_results="$work/nnUNet_results"
 mkdir -p "$nnUNet_raw" "$nnUNet_preprocessed" "$nnUNet_results"
-if [ ! -d "$nnUNet_raw/Dataset906_PhantomATLAS_TrainDevTest" ]; then
+if [ ! -d "$nnUNet_raw/Dataset908_PhantomExternalDWI" ]; then  # the last dataset the script writes
   (cd "$work" && bash "$here/prepare_phantom_datasets.sh" "$work/phantom_cohorts")
 fi
 # learning_curve first: domain_adaptation reuses its pre-trained models (same split, same results folder)
-for example in learning_curve domain_adaptation vendor_transfer zoom_ablation tomita_atlas_zoom ensemble; do
+for example in learning_curve domain_adaptation vendor_transfer zoom_ablation tomita_atlas_zoom ensemble noh_registry_dwi; do
   sed "s#^output: runs/#output: $work/runs/#" "$here/$example.yaml" > "$work/examples/$example.yaml"
   echo "=== $example"
   strokeseg experiment run "$work/examples/$example.yaml"

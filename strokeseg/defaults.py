@@ -179,6 +179,27 @@ DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.375
 CONVLSTM_HIDDEN_FRACTION: Final[float] = 0.25
 
 # --------------------------------------------------------------------------------------------------
+# Registry DWI augmentation (Noh; TorchIO transforms, strokeseg.trainers.augmentation)
+# --------------------------------------------------------------------------------------------------
+# The paper names the transforms (slice-wise affine, MRI bias field, axis flip, gamma/contrast change with
+# TorchIO) but not their magnitudes or probabilities: the values below are TorchIO's defaults.
+#: Slice-wise affine: in-plane rotation drawn from ±this many degrees about the slice axis (TorchIO
+#: RandomAffine's degrees=10)...
+NOH_AUGMENTATION_DEGREES: Final[float] = 10.0
+#: ...and in-plane scaling by a factor drawn from 1 ± this (TorchIO RandomAffine's scales=0.1).
+NOH_AUGMENTATION_SCALES: Final[float] = 0.1
+#: MRI bias-field artefact: polynomial coefficients drawn from ±this (TorchIO RandomBiasField's coefficients=0.5)...
+NOH_AUGMENTATION_BIAS_COEFFICIENTS: Final[float] = 0.5
+#: ...of a polynomial of this order (TorchIO RandomBiasField's order=3).
+NOH_AUGMENTATION_BIAS_ORDER: Final[int] = 3
+#: Axis flip (left-right, TorchIO RandomFlip's first axis of a RAS image) with this probability (TorchIO's 0.5).
+NOH_AUGMENTATION_FLIP_PROBABILITY: Final[float] = 0.5
+#: Gamma/contrast change: log(gamma) drawn from ±this (TorchIO RandomGamma's log_gamma=0.3, gamma 0.74-1.35).
+NOH_AUGMENTATION_LOG_GAMMA: Final[float] = 0.3
+#: Probability with which each of the four transforms is applied to a patch (TorchIO's p=1).
+NOH_AUGMENTATION_PROBABILITY: Final[float] = 1.0
+
+# --------------------------------------------------------------------------------------------------
 # Fine-tuning schedules (Noh domain adaptation; Alis vendor transfer)
 # --------------------------------------------------------------------------------------------------
 #: Domain adaptation: the source model is re-trained on 50-1000 target cases for this many epochs at this LR
@@ -200,6 +221,16 @@ LEARNING_CURVE_FRACTIONS: Final[tuple[float, ...]] = (0.025, 0.05, 0.10, 0.20, 0
 DOMAIN_ADAPTATION_SIZES: Final[tuple[int, ...]] = (50, 100, 200, 500, 1000)
 #: Train : validation ratio inside every subsample (8:2).
 TRAIN_FRACTION: Final[float] = 0.8
+#: Noh et al.'s cohorts: internal images (the learning curve's 100 %: 2.5 ... 50 % are 217, 433, 866, 1,732 and
+#: 4,330 with fraction x N rounded half to even), and the external cohort's adaptation pool and test set
+#: (1,000 + 1,777 = 2,777 images).
+NOH_INTERNAL_IMAGES: Final[int] = 8661
+NOH_ADAPTATION_POOL_SIZE: Final[int] = 1000
+NOH_ADAPTATION_TEST_SIZE: Final[int] = 1777
+#: Noh et al.'s second domain-adaptation grid: the models from these subsample sizes (images)...
+NOH_GRID_PRETRAINING_SIZES: Final[tuple[int, ...]] = (217, 433, 866)
+#: ...fine-tuned with these adaptation sizes (the full model is fine-tuned with every DOMAIN_ADAPTATION_SIZES).
+NOH_GRID_ADAPTATION_SIZES: Final[tuple[int, ...]] = (50, 100, 200)
 #: Vendor split into train / validation / test (80/10/10); the validation part of one vendor is the
 #: fine-tuning set of the other vendor's model.
 VENDOR_SPLIT_FRACTIONS: Final[tuple[float, float, float]] = (0.8, 0.1, 0.1)

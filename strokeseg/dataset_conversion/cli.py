@@ -42,8 +42,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                                 "nnU-Net raw dataset", DESCRIPTION)
     cohorts = add_subcommands(parser, "cohort", "COHORT")
     isles = _cohort_parser(cohorts, "isles22", "ISLES'22 BIDS tree (rawdata/, derivatives/)")
+    isles.add_argument("--channels", default=None,
+                       help=f"comma-separated channels, DWI first, among {CHANNEL_DWI},{CHANNEL_ADC},{CHANNEL_FLAIR} "
+                            f"(default: {CHANNEL_DWI},{CHANNEL_ADC}; {CHANNEL_DWI} alone for a DWI-only model; "
+                            f"{CHANNEL_FLAIR} is registered and resampled to the DWI grid)")
     isles.add_argument("--with-flair", action="store_true",
-                       help="add FLAIR as channel 2, registered and resampled to the DWI grid")
+                       help=f"add {CHANNEL_FLAIR} as the last channel (same as ending --channels with it)")
     _add_registration(isles)
     _add_target_b(isles)
     _add_allow_empty(isles)
@@ -103,15 +107,19 @@ def _cohort_options(args: argparse.Namespace) -> dict[str, Any]:
     if args.cohort in ("isles22", "atlas", "registry"):
         options["require_lesion"] = not args.allow_empty_masks
     if args.cohort == "isles22":
-        options.update(with_flair=args.with_flair, target_b=args.target_b)
+        options.update(channels=_channel_list(args.channels), with_flair=args.with_flair, target_b=args.target_b)
     elif args.cohort == "atlas":
         options.update(release=args.release, metadata_csv=args.metadata)
     elif args.cohort == "wmh":
         options.update(with_t1=args.with_t1)
     else:
-        channels = [item.strip() for item in args.channels.split(",") if item.strip()] if args.channels else None
-        options.update(channels=channels, target_b=args.target_b)
+        options.update(channels=_channel_list(args.channels), target_b=args.target_b)
     return options
+
+
+def _channel_list(text: str | None) -> list[str] | None:
+    """``--channels DWI,ADC`` as a list (None when not given)."""
+    return [item.strip() for item in text.split(",") if item.strip()] if text else None
 
 
 def _cli_convert(args: argparse.Namespace) -> int:

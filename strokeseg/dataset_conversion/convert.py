@@ -9,7 +9,7 @@ Example::
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +29,9 @@ from strokeseg.errors import ConfigurationError
 
 
 def _plan_isles22(source: Path, with_flair: bool = False, require_lesion: bool = True,
-                  **discover: Any) -> tuple[CohortSpec, Discovery]:
-    return isles22_spec(with_flair, require_lesion), discover_isles22(source, with_flair, **discover)
+                  channels: Sequence[str] | None = None, **discover: Any) -> tuple[CohortSpec, Discovery]:
+    return (isles22_spec(with_flair, require_lesion, channels),
+            discover_isles22(source, with_flair, channels=channels, **discover))
 
 
 def _plan_atlas(source: Path, require_lesion: bool = True, **discover: Any) -> tuple[CohortSpec, Discovery]:
@@ -43,7 +44,7 @@ def _plan_wmh(source: Path, with_t1: bool = False) -> tuple[CohortSpec, Discover
 
 #: Cohort name -> function(source, **cohort options) -> (spec, discovery).
 PLANNERS: dict[str, Callable[..., tuple[CohortSpec, Discovery]]] = {
-    "isles22": _plan_isles22,   # with_flair, require_lesion, target_b
+    "isles22": _plan_isles22,   # channels, with_flair, require_lesion, target_b
     "atlas": _plan_atlas,       # release, metadata_csv, require_lesion
     "wmh": _plan_wmh,           # with_t1
     "registry": plan_registry,  # channels, target_b, require_lesion

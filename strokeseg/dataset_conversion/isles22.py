@@ -1,4 +1,8 @@
-"""ISLES'22 (BIDS) -> nnU-Net: DWI (``_0000``) and ADC (``_0001``) on the DWI grid, optional FLAIR (``_0002``).
+"""ISLES'22 (BIDS) -> nnU-Net: DWI (``_0000``), then the chosen channels among ADC and FLAIR, on the DWI grid.
+
+The channel set is chosen per dataset (``channels``): DWI + ADC by default, DWI alone for a model trained on DWI
+only (Noh et al. test on ISLES'22 with DWI only), or DWI + ADC + FLAIR (``with_flair``). The channels are written
+in the order given, DWI first.
 
 Layout (files are found by BIDS entities, sub-folders and the case of ``FLAIR`` vary between releases)::
 
@@ -18,6 +22,7 @@ another grid: it is registered to the DWI and resampled onto the DWI grid (colum
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +40,7 @@ from strokeseg.dataset_conversion.sources import (
     SkippedCase,
 )
 from strokeseg.defaults import TARGET_B_VALUE
-from strokeseg.errors import InputDataError
+from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI, CHANNEL_FLAIR, LABEL_BACKGROUND
 
 COHORT = "isles22"
@@ -49,21 +54,51 @@ REFERENCE = ("Hernandez Petzsche MR, de la Rosa E, et al. ISLES 2022: A multi-ce
              "stroke lesion segmentation dataset. Scientific Data 2022;9:762.")
 
 
-def isles22_spec(with_flair: bool = False, require_lesion: bool = True) -> CohortSpec:
-    """Channels DWI, ADC (+ FLAIR); binary lesion label."""
-    channels = (CHANNEL_DWI, CHANNEL_ADC) + ((CHANNEL_FLAIR,) if with_flair else ())
-    return CohortSpec(COHORT, channels, {LABEL_BACKGROUND: 0, "lesion": 1}, require_lesion=require_lesion,
-                      description="ISLES'22 acute/subacute ischemic stroke lesions (DWI, ADC"
-                                  + (", FLAIR registered to DWI" if with_flair else "") + ")",
+#: The channels ISLES'22 provides, in their default order.
+ISLES22_CHANNELS: tuple[str, ...] = (CHANNEL_DWI, CHANNEL_ADC, CHANNEL_FLAIR)
+#: The channels written when none are chosen.
+DEFAULT_ISLES22_CHANNELS: tuple[str, ...] = (CHANNEL_DWI, CHANNEL_ADC)
+
+
+def isles22_channels(channels: Sequence[str] | None = None, with_flair: bool = False) -> tuple[str, ...]:
+    """The validated channel set: ``channels`` (names as in ``ISLES22_CHANNELS``, any letter case), else DWI + ADC,
+    with FLAIR appended when ``with_flair`` and not chosen already.
+
+    Raises:
+        ConfigurationError: an unknown or repeated channel, or DWI not first.
+    """
+    by_lower = {name.lower(): name for name in ISLES22_CHANNELS}
+    chosen = [by_lower.get(name.strip().lower(), name.strip()) for name in channels] if channels \
+        else list(DEFAULT_ISLES22_CHANNELS)
+    if with_flair and CHANNEL_FLAIR not in chosen:
+        chosen.append(CHANNEL_FLAIR)
+    unknown = [name for name in chosen if name not in ISLES22_CHANNELS]
+    if unknown or len(set(chosen)) != len(chosen) or not chosen or chosen[0] != CHANNEL_DWI:
+        raise ConfigurationError(f"ISLES'22 channels {', '.join(chosen) or 'none'}: choose each of "
+                                 f"{', '.join(ISLES22_CHANNELS)} at most once, DWI first (e.g. DWI or DWI,ADC)")
+    return tuple(chosen)
+
+
+def isles22_spec(with_flair: bool = False, require_lesion: bool = True,
+                 channels: Sequence[str] | None = None) -> CohortSpec:
+    """The chosen channels (``isles22_channels``; default DWI, ADC); binary lesion label."""
+    chosen = isles22_channels(channels, with_flair)
+    names = [f"{name} registered to DWI" if name == CHANNEL_FLAIR else name for name in chosen]
+    return CohortSpec(COHORT, chosen, {LABEL_BACKGROUND: 0, "lesion": 1}, require_lesion=require_lesion,
+                      description=f"ISLES'22 acute/subacute ischemic stroke lesions ({', '.join(names)})",
                       extra={"reference": REFERENCE, "licence": "CC BY-SA 4.0 (ISLES'22 data)"})
 
 
-def discover_isles22(source: Path, with_flair: bool = False, target_b: float = TARGET_B_VALUE) -> Discovery:
-    """Find the ISLES'22 cases under ``source`` (the folder holding ``rawdata/`` and ``derivatives/``).
+def discover_isles22(source: Path, with_flair: bool = False, target_b: float = TARGET_B_VALUE,
+                     channels: Sequence[str] | None = None) -> Discovery:
+    """Find the ISLES'22 cases under ``source`` (the folder holding ``rawdata/`` and ``derivatives/``); a case
+    needs a DWI, a lesion mask and every chosen channel (``isles22_channels(channels, with_flair)``).
 
     Raises:
         InputDataError: ``source`` is not a folder or holds no BIDS DWI/ADC images.
+        ConfigurationError: an invalid channel set.
     """
+    channels = isles22_channels(channels, with_flair)
     if not source.is_dir():
         raise InputDataError(f"ISLES'22 source {source} is not a folder")
     rawdata = source / "rawdata" if (source / "rawdata").is_dir() else source
@@ -83,7 +118,6 @@ def discover_isles22(source: Path, with_flair: bool = False, target_b: float = T
     for subject, _ in by_session:
         sessions_per_subject[subject] += 1
     participants = _read_participants(source, rawdata)
-    channels = (CHANNEL_DWI, CHANNEL_ADC) + ((CHANNEL_FLAIR,) if with_flair else ())
     discovery = Discovery([], [])
     for (subject, session), files in sorted(by_session.items()):
         case_id = safe_case_id(subject if sessions_per_subject[subject] == 1 else f"{subject}_ses-{session}")

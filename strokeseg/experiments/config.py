@@ -117,6 +117,26 @@ class VendorGroup:
 
 
 @dataclass(frozen=True)
+class GridBlock:
+    """Part of a domain-adaptation grid: every pre-training size fine-tuned with every adaptation size (counts)."""
+
+    pretraining: tuple[int, ...]
+    adaptation: tuple[int, ...]
+
+    def covers(self, pretraining_cases: int, adaptation_cases: int) -> bool:
+        """Whether this block holds the pair."""
+        return pretraining_cases in self.pretraining and adaptation_cases in self.adaptation
+
+
+@dataclass(frozen=True)
+class SingleSiteArm:
+    """A model trained on one site's cases only (a derived dataset), evaluated on the same test set(s)."""
+
+    site: str
+    derived_id: int
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A validated experiment file. Kind-specific fields are unused by other kinds."""
 
@@ -137,12 +157,18 @@ class ExperimentConfig:
     stratify_by: tuple[str, ...] | None = None
     train_fraction: float = TRAIN_FRACTION
     fractions: tuple[float, ...] = LEARNING_CURVE_FRACTIONS
+    #: absolute subsample sizes instead of ``fractions`` (None: fractions)
+    subsample_sizes: tuple[int, ...] | None = None
+    single_site: SingleSiteArm | None = None
     # domain adaptation
     target_dataset: str = ""
     target_derived_id: int = 0
     sizes: tuple[int, ...] = DOMAIN_ADAPTATION_SIZES
     test_fraction: float = DOMAIN_ADAPTATION_TEST_FRACTION
     test_size: int | None = None
+    pool_size: int | None = None
+    #: pre-training x adaptation pairs to fine-tune (empty: every pair)
+    grid: tuple[GridBlock, ...] = ()
     finetune_trainer: str = ""
     # vendor transfer
     vendors: tuple[VendorGroup, ...] = ()
@@ -158,6 +184,16 @@ class ExperimentConfig:
     def plan_arguments(self) -> tuple[str, ...]:
         """Extra ``nnUNetv2_plan_and_preprocess`` arguments: the spacing override and the plans name it needs."""
         return target_spacing_arguments(self.target_spacing, self.plans)
+
+    def learning_curve_options(self) -> dict[str, Any]:
+        """Options of the learning-curve design (fractions, or absolute sizes when given)."""
+        subsamples: dict[str, Any] = {"fractions": self.fractions} if self.subsample_sizes is None \
+            else {"sizes": self.subsample_sizes}
+        return {**subsamples, "train_fraction": self.train_fraction}
+
+    def fine_tunes(self, pretraining_cases: int, adaptation_cases: int) -> bool:
+        """Whether the domain-adaptation grid fine-tunes this pair (every pair without a ``grid``)."""
+        return not self.grid or any(block.covers(pretraining_cases, adaptation_cases) for block in self.grid)
 
     def split_options(self) -> dict[str, Any]:
         """Options every split design takes (seed, strata)."""
@@ -369,6 +405,19 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
         for fraction in fractions:
             _in_range(split, "fractions", fraction, 0, 1, include_high=True)
         values["fractions"] = fractions
+        sizes = split.get("sizes", list, None)
+        if sizes is not None:
+            if "fractions" in split.mapping:
+                raise split.fail("sizes", "give either fractions or sizes, not both")
+            values["subsample_sizes"] = split.list_of("sizes", int, ())
+            if not values["subsample_sizes"] or min(values["subsample_sizes"]) < 2:
+                raise split.fail("sizes", f"expected subsample sizes of at least 2 cases, got {sizes}")
+        arm = top.get("single_site", dict, None)
+        if arm is not None:
+            arm_reader = _Reader(source, arm, "single_site.")
+            values["single_site"] = SingleSiteArm(str(arm_reader.get("site", (str, int), required=True)),
+                                                  arm_reader.get("derived_id", int, required=True))
+            arm_reader.check_unknown()
     if kind == "domain-adaptation":
         target = top.section("target")
         values["target_dataset"] = target.dataset("dataset")
@@ -376,6 +425,16 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
         values["sizes"] = target.list_of("sizes", int, DOMAIN_ADAPTATION_SIZES)
         values["test_fraction"] = target.get("test_fraction", float, DOMAIN_ADAPTATION_TEST_FRACTION)
         values["test_size"] = target.get("test_size", int, None)
+        values["pool_size"] = target.get("pool_size", int, None)
+        blocks = []
+        for index, entry in enumerate(target.get("grid", list, [])):
+            block_reader = _Reader(source, entry if isinstance(entry, dict) else {}, f"target.grid[{index}].")
+            blocks.append(GridBlock(block_reader.list_of("pretraining", int, ()),
+                                    block_reader.list_of("adaptation", int, ())))
+            if not blocks[-1].pretraining or not blocks[-1].adaptation:
+                raise block_reader.fail("pretraining", "a grid block needs pretraining and adaptation sizes")
+            block_reader.check_unknown()
+        values["grid"] = tuple(blocks)
         target.check_unknown()
     if kind in ("domain-adaptation", "vendor-transfer"):
         values["finetune_trainer"] = top.get("finetune_trainer", str, required=True)

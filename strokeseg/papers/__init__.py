@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 #: Preset key -> module that defines ``PRESET`` (filled in as the paper presets land).
 PRESET_MODULES: dict[str, str] = {
     "tomita_atlas_zoom": "strokeseg.papers.tomita_atlas_zoom",
+    "noh_registry_dwi": "strokeseg.papers.noh_registry_dwi",
 }
 
 

@@ -39,8 +39,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                               "derived datasets", DESCRIPTION)
     designs = add_subcommands(parser, "design", "DESIGN")
     curve = _design_parser(designs, "learning-curve", "nested subsamples, each 8:2 train/val; fold k = fraction k")
-    curve.add_argument("--fractions", default=_listing(LEARNING_CURVE_FRACTIONS),
-                       help="comma-separated fractions of the training cases (default: %(default)s)")
+    subsamples = curve.add_mutually_exclusive_group()
+    subsamples.add_argument("--fractions", default=_listing(LEARNING_CURVE_FRACTIONS),
+                            help="comma-separated fractions of the training cases, sizes rounded half to even "
+                                 "(default: %(default)s)")
+    subsamples.add_argument("--sizes", default=None,
+                            help="comma-separated subsample sizes (numbers of cases) instead of fractions")
     _add_train_fraction(curve)
     adaptation = _design_parser(designs, "domain-adaptation",
                                 "test pool + nested adaptation subsamples of an external cohort (derived dataset)",
@@ -51,6 +55,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pool.add_argument("--test-fraction", type=float, default=DOMAIN_ADAPTATION_TEST_FRACTION,
                       help="fraction held out as the test pool (default: %(default)s)")
     pool.add_argument("--test-size", type=int, default=None, help="number of cases held out as the test pool")
+    adaptation.add_argument("--pool-size", type=int, default=None,
+                            help="number of cases in the adaptation pool (default: every case not in the test pool)")
     _add_train_fraction(adaptation)
     vendor = _design_parser(designs, "vendor", "one derived dataset per vendor, each 80/10/10 train/val/test",
                             derived=False)
@@ -140,10 +146,11 @@ def _cli_split(args: argparse.Namespace) -> int:
     else:
         options: dict[str, Any] = {"derived_id": args.derived_id, "derived_name": args.derived_name}
         if args.design == "learning-curve":
-            options.update(fractions=_numbers(args.fractions), train_fraction=args.train_fraction)
+            options.update(fractions=_numbers(args.fractions), train_fraction=args.train_fraction,
+                           sizes=_numbers(args.sizes, int) if args.sizes else None)
         elif args.design == "domain-adaptation":
             options.update(sizes=_numbers(args.sizes, int), test_fraction=args.test_fraction, test_size=args.test_size,
-                           train_fraction=args.train_fraction)
+                           pool_size=args.pool_size, train_fraction=args.train_fraction)
         elif args.design == "site":
             options.update(site=args.site, train_fraction=args.train_fraction)
         elif args.design == "train-dev-test":

@@ -214,8 +214,8 @@ class WrittenSplits:
 
 #: Design name (as on the command line) -> function(cases table, **options) -> SplitPlan.
 DESIGNS: dict[str, Callable[..., SplitPlan]] = {
-    "learning-curve": learning_curve_split,          # fractions, train_fraction
-    "domain-adaptation": domain_adaptation_split,    # sizes, test_fraction, test_size, train_fraction
+    "learning-curve": learning_curve_split,          # fractions or sizes, train_fraction
+    "domain-adaptation": domain_adaptation_split,    # sizes, test_fraction, test_size, pool_size, train_fraction
     "vendor": vendor_split,                          # group, column, fractions
     "site": single_site_split,                       # site, train_fraction
     "ensemble": ensemble_split,                      # members, subset_fraction

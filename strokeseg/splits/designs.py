@@ -9,10 +9,13 @@ subsamples get at least one validation case.
 
 Designs (the result is a :class:`SplitPlan`; its folds become nnU-Net's ``splits_final.json``):
 
-* :func:`learning_curve_split` (Noh): nested subsamples of 2.5 … 100 % of the training cases, each 8:2
-  train/val; fold k = subsample k, so ``nnUNetv2_train ID CONF k`` trains on fraction k.
+* :func:`learning_curve_split` (Noh): nested subsamples of 2.5 … 100 % of the training cases (or of absolute
+  sizes), each 8:2 train/val; fold k = subsample k, so ``nnUNetv2_train ID CONF k`` trains on subsample k.
+  A fraction's size is rounded half to even (:func:`subsample_size`), the rule that gives the paper's
+  217, 433, 866, 1,732, 4,330 and 8,661 of 8,661 images.
 * :func:`domain_adaptation_split` (Noh): a fixed test pool and a disjoint adaptation pool of an external
-  cohort; nested subsamples of 50 … 1000 adaptation cases, each 8:2; fold k = subsample k.
+  cohort (fractions or absolute counts: the paper's 1,777 test and 1,000 adaptation images); nested
+  subsamples of 50 … 1000 adaptation cases, each 8:2; fold k = subsample k.
 * :func:`vendor_split` (Alis): the cases of one vendor split 80/10/10 into train/val/test (one fold plus a
   held-out test part).
 * :func:`single_site_split`: one site's cases, 8:2 (one fold).
@@ -29,6 +32,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -200,43 +204,73 @@ def _case_ids(cases: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 # Designs
 # --------------------------------------------------------------------------------------------------
+def subsample_size(fraction: float, n: int) -> int:
+    """Cases in a ``fraction`` subsample of ``n`` cases: ``fraction · n`` rounded half to even.
+
+    The fraction is taken as written in decimal (0.025 is exactly 1/40), so that exact halves stay halves:
+    50 % of 8,661 is 4,330 and 2.5 % is 217, Noh et al.'s counts (rounding half up would give 4,331,
+    truncation 216).
+    """
+    return round(Fraction(repr(float(fraction))) * n)
+
+
 def learning_curve_split(cases: pd.DataFrame, fractions: Sequence[float] = LEARNING_CURVE_FRACTIONS,
                          train_fraction: float = TRAIN_FRACTION, seed: int = DEFAULT_SEED,
-                         stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
-    """Nested subsamples of ``cases`` at ``fractions`` (sizes rounded half up, at least 2), each split
-    ``train_fraction`` : rest into train/val; fold k = fraction k (ascending)."""
+                         stratify_by: Sequence[str] = STRATIFY_BY, sizes: Sequence[int] | None = None) -> SplitPlan:
+    """Nested subsamples of ``cases``, each split ``train_fraction`` : rest into train/val; fold k = subsample k
+    (ascending size).
+
+    Args:
+        fractions: subsample fractions of the cases (sizes by :func:`subsample_size`, at least 2).
+        sizes: absolute subsample sizes instead of ``fractions`` (each between 2 and the number of cases).
+    """
     _case_ids(cases)
-    _require(len(cases) >= 2, f"a learning curve needs at least 2 cases, got {len(cases)}")
-    _require(all(0 < f <= 1 for f in fractions) and len(fractions) > 0,
-             f"learning-curve fractions must lie in (0, 1], got {list(fractions)}")
+    n = len(cases)
+    _require(n >= 2, f"a learning curve needs at least 2 cases, got {n}")
+    if sizes is not None:
+        _require(len(sizes) > 0 and all(2 <= size <= n for size in sizes),
+                 f"learning-curve sizes must lie between 2 and {n} (the number of cases), got {list(sizes)}")
+        subsamples = [(int(size), f"n={size}") for size in sorted(sizes)]
+    else:
+        _require(all(0 < f <= 1 for f in fractions) and len(fractions) > 0,
+                 f"learning-curve fractions must lie in (0, 1], got {list(fractions)}")
+        subsamples = [(max(2, min(n, subsample_size(fraction, n))), f"{100 * fraction:g}%")
+                      for fraction in sorted(fractions)]
     strata = case_strata(cases, stratify_by)
     order = stratified_order(strata, seed)
     flags = assign_parts(len(order), (train_fraction, 1 - train_fraction))
     folds: list[Fold] = []
-    for fraction in sorted(fractions):
-        size = max(2, min(len(order), math.floor(fraction * len(order) + 0.5)))
+    for size, name in subsamples:
         if folds and size == len(folds[-1].train) + len(folds[-1].val):
-            logger.warning("learning curve: %g %% of %d cases gives the same %d cases as the previous fraction",
-                           100 * fraction, len(order), size)
+            logger.warning("learning curve: subsample %s of %d cases gives the same %d cases as the previous one",
+                           name, n, size)
         prefix = list(zip(order[:size], flags[:size], strict=True))
-        folds.append(Fold(f"{100 * fraction:g}%", tuple(c for c, p in prefix if p == 0),
-                          tuple(c for c, p in prefix if p == 1)))
-    return SplitPlan("learning_curve", seed, {"fractions": sorted(fractions), "train_fraction": train_fraction,
-                                              "n_cases": len(order), "stratified_by": list(stratify_by)},
-                     tuple(folds), (), strata)
+        folds.append(Fold(name, tuple(c for c, p in prefix if p == 0), tuple(c for c, p in prefix if p == 1)))
+    subsample = {"sizes": sorted(int(size) for size in sizes)} if sizes is not None \
+        else {"fractions": sorted(fractions)}
+    return SplitPlan("learning_curve", seed, {**subsample, "train_fraction": train_fraction, "n_cases": n,
+                                              "stratified_by": list(stratify_by)}, tuple(folds), (), strata)
 
 
 def domain_adaptation_split(cases: pd.DataFrame, sizes: Sequence[int] = DOMAIN_ADAPTATION_SIZES,
                             test_fraction: float = DOMAIN_ADAPTATION_TEST_FRACTION, test_size: int | None = None,
                             train_fraction: float = TRAIN_FRACTION, seed: int = DEFAULT_SEED,
-                            stratify_by: Sequence[str] = STRATIFY_BY) -> SplitPlan:
+                            stratify_by: Sequence[str] = STRATIFY_BY, pool_size: int | None = None) -> SplitPlan:
     """A fixed test pool (``test_size`` cases, else ``test_fraction``) and nested adaptation subsamples of
     ``sizes`` drawn from the disjoint rest, each split ``train_fraction`` : rest; fold k = size k (ascending).
 
-    Sizes larger than the adaptation pool are dropped with a warning.
+    ``pool_size`` caps the adaptation pool at that many cases (Noh et al.: 1,000 of 2,777 external images, the
+    other 1,777 the test set); without ``test_size`` the test pool is then every other case. Cases in neither
+    pool are unused (logged). Sizes larger than the adaptation pool are dropped with a warning.
     """
     _case_ids(cases)
     n = len(cases)
+    if pool_size is not None:
+        _require(2 <= pool_size < n, f"adaptation pool size {pool_size} must lie between 2 and {n - 1} "
+                                     f"(the cohort has {n} cases)")
+        test_size = n - pool_size if test_size is None else test_size
+        _require(pool_size + test_size <= n, f"adaptation pool ({pool_size}) and test pool ({test_size}) exceed the "
+                                             f"cohort's {n} cases")
     if test_size is not None:
         _require(0 < test_size < n, f"test size {test_size} must lie between 1 and {n - 1} (the cohort has {n} cases)")
         test_fraction = test_size / n
@@ -247,6 +281,11 @@ def domain_adaptation_split(cases: pd.DataFrame, sizes: Sequence[int] = DOMAIN_A
     if test_size is not None:  # the ceil rule may give one more; move the surplus back in order
         position = {case: index for index, case in enumerate(order)}
         pool, test = sorted(pool + test[test_size:], key=position.__getitem__), test[:test_size]
+    unused = pool[pool_size:] if pool_size is not None else []
+    if unused:
+        logger.warning("domain adaptation: %d case(s) are in neither the adaptation pool (%d) nor the test pool "
+                       "(%d) and stay unused", len(unused), pool_size, len(test))
+        pool = pool[:pool_size]
     usable = sorted(size for size in sizes if size <= len(pool))
     dropped = sorted(set(sizes) - set(usable))
     if dropped:
@@ -261,6 +300,7 @@ def domain_adaptation_split(cases: pd.DataFrame, sizes: Sequence[int] = DOMAIN_A
         folds.append(Fold(f"n={size}", tuple(c for c, p in prefix if p == 0), tuple(c for c, p in prefix if p == 1)))
     parameters = {"sizes": usable, "dropped_sizes": dropped, "test_fraction": round(test_fraction, 6),
                   "n_test": len(test), "n_adaptation_pool": len(pool), "adaptation_pool": sorted(pool),
+                  "n_unused": len(unused),
                   "train_fraction": train_fraction, "stratified_by": list(stratify_by)}
     return SplitPlan("domain_adaptation", seed, parameters, tuple(folds), tuple(test), strata)
 

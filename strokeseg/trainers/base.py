@@ -7,6 +7,8 @@ A trainer is composed from class attributes rather than from a chain of parent c
   plans' features per stage for strokeseg's own networks;
 * ``loss_recipe`` (``strokeseg.trainers.losses``) builds the loss, wrapped with nnU-Net's deep-supervision weights
   (None: nnU-Net's Dice + CE);
+* ``augmentation_recipe`` (``strokeseg.trainers.augmentation``) replaces nnU-Net's training augmentations
+  (None: nnU-Net's);
 * schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD or
   Adam), the papers' schedule choices where they differ from nnU-Net's (``epochs_as_passes``: an epoch is one
   pass over the training cases instead of 250 iterations; ``deep_supervision``; ``checkpoint_selection``: the
@@ -46,6 +48,7 @@ from torch._dynamo import OptimizedModule
 
 from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
+from strokeseg.trainers.augmentation import AugmentationRecipe, spatial_axis_of
 from strokeseg.trainers.losses import LossRecipe
 from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, poly_lr
 from strokeseg.trainers.networks.spec import count_parameters
@@ -55,6 +58,8 @@ logger = logging.getLogger(__name__)
 #: Index of the image's first voxel axis (SimpleITK's x, left-right in axial acquisitions) in the
 #: ``(z, y, x)`` arrays that all of nnU-Net's image readers return.
 IMAGE_X_AXIS = 2
+#: Index of the image's slice axis (SimpleITK's z, across axial slices) in those arrays.
+IMAGE_Z_AXIS = 0
 #: Key of strokeseg's state inside nnU-Net checkpoints.
 CHECKPOINT_KEY = "strokeseg"
 #: Test-time mirroring choices (``inference_mirroring``).
@@ -80,6 +85,7 @@ class TrainerSettings:
 
     network_recipe: NetworkRecipe | None = None
     loss_recipe: LossRecipe | None = None
+    augmentation_recipe: AugmentationRecipe | None = None
     optimizer_name: str | None = None
     initial_lr_override: float | None = None
     num_epochs_override: int | None = None
@@ -143,6 +149,8 @@ class StrokesegTrainer(nnUNetTrainer):
     network_recipe: ClassVar[NetworkRecipe] = PLANS_NETWORK
     #: Builds the loss (None: nnU-Net's Dice + CE).
     loss_recipe: ClassVar[LossRecipe | None] = None
+    #: Builds the training augmentation in place of nnU-Net's (None: nnU-Net's).
+    augmentation_recipe: ClassVar[AugmentationRecipe | None] = None
     #: Features per stage relative to the plans (strokeseg's networks only).
     width_scale: ClassVar[float] = 1.0
     #: Upper bound on features per stage after scaling (None: the plans' values).
@@ -343,6 +351,23 @@ class StrokesegTrainer(nnUNetTrainer):
         if self.optimizer_name == "adam":
             return torch.optim.Adam(parameters, lr, weight_decay=self.weight_decay)
         raise ConfigurationError(f"{type(self).__name__}: unknown optimizer {self.optimizer_name!r} (sgd or adam)")
+
+    def get_training_transforms(self, patch_size: Any, rotation_for_DA: Any, deep_supervision_scales: Any,
+                                mirror_axes: tuple[int, ...], do_dummy_2d_data_aug: bool,
+                                use_mask_for_norm: list[bool] | None = None, is_cascaded: bool = False,
+                                foreground_labels: Any = None, regions: Any = None,
+                                ignore_label: int | None = None) -> Any:
+        # nnU-Net's is a staticmethod called as self.get_training_transforms(...); an instance method sees the plans
+        pipeline = super().get_training_transforms(
+            patch_size, rotation_for_DA, deep_supervision_scales, mirror_axes, do_dummy_2d_data_aug,
+            use_mask_for_norm=use_mask_for_norm, is_cascaded=is_cascaded, foreground_labels=foreground_labels,
+            regions=regions, ignore_label=ignore_label)
+        if self.augmentation_recipe is None:
+            return pipeline
+        transpose = self.plans_manager.transpose_forward
+        self.print_to_log_file(f"training augmentation: {self.augmentation_recipe.name}")
+        return self.augmentation_recipe.build(patch_size, pipeline, spatial_axis_of(IMAGE_Z_AXIS, transpose),
+                                              left_right_mirror_axes(transpose, len(patch_size)))
 
     def configure_rotation_dummyDA_mirroring_and_inital_patch_size(self) -> tuple[Any, bool, Any, Any]:
         rotation, dummy_2d, initial_patch_size, mirror_axes = \

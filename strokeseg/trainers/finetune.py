@@ -45,7 +45,7 @@ from strokeseg.trainers.architectures import PLANS_NETWORK_FAMILY
 from strokeseg.trainers.base import StrokesegTrainer, encoder_of, unwrap_network
 from strokeseg.trainers.lr_schedules import EpochSchedule, warmup_poly_lr
 from strokeseg.trainers.pretrained import ModelDescription, TransferReport, transfer_pretrained_weights
-from strokeseg.trainers.recipes import ALIS, CPU_LEARNING, NOH, TINY, TOMITA
+from strokeseg.trainers.recipes import ALIS, CPU_LEARNING, NOH, NOH2023, TINY, TOMITA
 
 #: nnUNetv2_train's option naming the pretrained checkpoint.
 PRETRAINED_OPTION = "-pretrained_weights"
@@ -212,6 +212,21 @@ class nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3_frozenEnc(FineTuningTra
     freeze_encoder: ClassVar[bool] = True
 
 
+class nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3(FineTuningTrainer, settings=(NOH2023,)):
+    """Domain adaptation of ``Noh2023`` models as published (``noh_registry_dwi`` preset): the paper's network and
+    augmentations, 50 epochs, peak LR 1e-3 (the paper does not state the fine-tuning schedule)."""
+
+    num_epochs_override: ClassVar[int | None] = FT_DOMAIN_ADAPTATION_EPOCHS
+    initial_lr_override: ClassVar[float | None] = FT_DOMAIN_ADAPTATION_LR
+
+
+class nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny(FineTuningTrainer, settings=(NOH2023, TINY)):
+    """CPU-sized fine-tuning of ``Noh2023_Tiny`` models (same code path): 2 epochs (1 warm-up), peak LR 1e-3."""
+
+    num_epochs_override: ClassVar[int | None] = 2
+    initial_lr_override: ClassVar[float | None] = 1e-3
+
+
 class nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4(FineTuningTrainer, settings=(ALIS,)):
     """Vendor transfer of Alis's ConvLSTM U-Net (Tversky loss): 20 epochs, peak LR 1e-4."""
 
@@ -259,9 +274,11 @@ FINE_TUNING_TRAINERS: tuple[type[FineTuningTrainer], ...] = (
     nnUNetTrainer_strokeseg_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3,
     nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3_frozenEnc,
+    nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
+    nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU,
 )

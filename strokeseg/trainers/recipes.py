@@ -15,6 +15,7 @@ from strokeseg.trainers.architectures import (
     SE_UNET,
     SLICE_STACK_CONVLSTM_UNET,
 )
+from strokeseg.trainers.augmentation import REGISTRY_DWI_AUGMENTATION
 from strokeseg.trainers.base import TrainerSettings
 from strokeseg.trainers.losses import BCEDiceRecipe, SoftDiceRecipe, TverskyRecipe
 
@@ -22,6 +23,11 @@ from strokeseg.trainers.losses import BCEDiceRecipe, SoftDiceRecipe, TverskyReci
 #: fast left-right test-time mirroring.
 NOH = TrainerSettings(network_recipe=PRE_ACT_RESIDUAL_UNET, width_scale=DWI_NETWORK_WIDTH_SCALE,
                       inference_mirroring="left_right")
+#: Noh et al. as published (the ``noh_registry_dwi`` preset): the NOH model without deep supervision (the paper's
+#: network has one output), trained with the paper's TorchIO augmentations instead of nnU-Net's.
+NOH2023 = TrainerSettings(network_recipe=PRE_ACT_RESIDUAL_UNET, width_scale=DWI_NETWORK_WIDTH_SCALE,
+                          inference_mirroring="left_right", deep_supervision=False,
+                          augmentation_recipe=REGISTRY_DWI_AUGMENTATION)
 #: Tomita et al. (ATLAS T1w): residual group-norm U-Net, BCE + Dice, Adam at 1e-3.
 TOMITA = TrainerSettings(network_recipe=RESIDUAL_GROUP_NORM_UNET, loss_recipe=BCEDiceRecipe(), optimizer_name="adam",
                          initial_lr_override=ZOOM_IN_LR)

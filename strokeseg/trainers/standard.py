@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.losses import BCEDiceRecipe, LossRecipe, SoftDiceRecipe, TverskyRecipe
-from strokeseg.trainers.recipes import ALIS, KIM, NOH, TINY, TOMITA
+from strokeseg.trainers.recipes import ALIS, KIM, NOH, NOH2023, TINY, TOMITA
 
 
 class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer, settings=(NOH,)):
@@ -18,6 +18,18 @@ class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer, settings=(NOH,)):
 
     3/8 of nnU-Net's widths (``DWI_NETWORK_WIDTH_SCALE``) and fast left-right test-time mirroring.
     """
+
+
+class nnUNetTrainer_strokeseg_Noh2023(StrokesegTrainer, settings=(NOH2023,)):
+    """Noh et al. as published (``noh_registry_dwi`` preset): pre-activation residual 3D U-Net without deep
+    supervision, trained with the paper's TorchIO augmentations (slice-wise affine, bias field, flip, gamma).
+
+    The nnU-Net-flavoured variant (nnU-Net's augmentation and deep supervision) is ``PreActResUNet``.
+    """
+
+
+class nnUNetTrainer_strokeseg_Noh2023_Tiny(StrokesegTrainer, settings=(NOH2023, TINY)):
+    """CPU-sized ``Noh2023`` (same code path: 2 epochs of 5 iterations, a quarter of the plans' widths)."""
 
 
 class nnUNetTrainer_strokeseg_ResGNUNet(StrokesegTrainer, settings=(TOMITA,)):

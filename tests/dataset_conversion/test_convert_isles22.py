@@ -12,8 +12,10 @@ import SimpleITK as sitk
 from cohort_fixtures import assert_lesion_volumes_match, make_isles22
 
 from strokeseg.cases import read_cases
+from strokeseg.cli import main
 from strokeseg.dataset_conversion.case_conversion import CaseOptions
 from strokeseg.dataset_conversion.convert import convert, plan
+from strokeseg.errors import ConfigurationError
 
 SAMPLE = Path(__file__).parents[1] / "data" / "isles22_sample"
 
@@ -98,3 +100,35 @@ def test_real_isles22_case_converts_with_philips_3t_b800_and_registered_flair(tm
     source_adc = sitk.GetArrayFromImage(sitk.ReadImage(str(next((SAMPLE / "rawdata").rglob("*_adc.nii.gz")))))
     adc = sitk.GetArrayFromImage(sitk.ReadImage(str(images / "strokecase0009_0001.nii.gz")))
     assert np.allclose(adc, source_adc * 1000.0, rtol=1e-5, atol=1e-3)
+
+
+def test_real_isles22_case_converts_with_dwi_only_from_the_command_line(tmp_path: Path) -> None:
+    """``--channels dwi``: one channel per case, so that a DWI-only model (Noh et al.) predicts on ISLES'22."""
+    out = tmp_path / "raw"
+    assert main(["convert", "isles22", str(SAMPLE), "-d", "23", "--raw", str(out), "--channels", "dwi"]) == 0
+    dataset = out / "Dataset023_ISLES22"
+    assert json.loads((dataset / "dataset.json").read_text())["channel_names"] == {"0": "DWI"}
+    assert sorted(path.name for path in (dataset / "imagesTr").iterdir()) == ["strokecase0009_0000.nii.gz"]
+    source_dwi = sitk.ReadImage(str(next((SAMPLE / "rawdata").rglob("*_dwi.nii.gz"))))
+    dwi = sitk.ReadImage(str(dataset / "imagesTr" / "strokecase0009_0000.nii.gz"))
+    assert dwi.GetSize() == source_dwi.GetSize()
+    assert np.allclose(sitk.GetArrayFromImage(dwi), sitk.GetArrayFromImage(source_dwi), rtol=1e-5, atol=1e-3)
+
+
+@pytest.mark.parametrize(("channels", "with_flair", "expected"), [
+    (None, False, {"0": "DWI", "1": "ADC"}),
+    (["dwi"], False, {"0": "DWI"}),
+    (["DWI", "flair"], False, {"0": "DWI", "1": "FLAIR"}),
+    (["dwi", "adc"], True, {"0": "DWI", "1": "ADC", "2": "FLAIR"}),
+])
+def test_channel_sets_name_the_dataset_channels(channels: list[str] | None, with_flair: bool,
+                                                expected: dict[str, str]) -> None:
+    spec, discovery = plan("isles22", SAMPLE, channels=channels, with_flair=with_flair)
+    assert spec.channel_names == tuple(expected.values())
+    assert [source.name for source in discovery.cases[0].channels] == list(expected.values())
+
+
+@pytest.mark.parametrize("channels", [["adc", "dwi"], ["dwi", "t1w"], ["dwi", "dwi"], []])
+def test_invalid_channel_sets_are_refused(channels: list[str]) -> None:
+    with pytest.raises(ConfigurationError, match="DWI first"):
+        plan("isles22", SAMPLE, channels=channels or ["adc"])

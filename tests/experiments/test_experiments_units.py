@@ -242,6 +242,11 @@ def test_example_configs_build_valid_graphs_and_slurm_jobs(example: str, tmp_pat
             groups = [v["group"] for v in content["vendors"]]
             pd.DataFrame({"case_id": ids, "vendor": [groups[i % 2] for i in range(24)]}).to_csv(
                 paths.raw / f"Dataset{int(dataset):03d}_Example" / "cases.csv", index=False)
+        if "single_site" in content:
+            ids = [f"toy_{i:03d}" for i in range(24)]
+            sites = [content["single_site"]["site"], "OtherSite"]
+            pd.DataFrame({"case_id": ids, "site": [sites[i % 2] for i in range(24)]}).to_csv(
+                paths.raw / f"Dataset{int(dataset):03d}_Example" / "cases.csv", index=False)
     config_file = tmp_path / example
     content["output"] = str(tmp_path / "out")
     content.pop("nnunet", None)
@@ -426,3 +431,32 @@ def test_evaluate_step_uses_the_gpu_of_the_machine_that_runs_it(tmp_path: Path) 
     summary = json.loads((tmp_path / "evaluation" / "summary.json").read_text())
     assert summary["engine"] == "cuda"
     assert summary["models"]["copy"]["overall"]["dice"]["mean"] == pytest.approx(1.0)
+
+
+def test_adaptation_grid_sizes_and_single_site_arm_shape_the_graph(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """Noh et al.'s study: absolute subsample sizes, a fine-tuning grid instead of every pair, a single-site arm."""
+    paths = NnunetPaths.under(tmp_path)
+    paths.create()
+    for variable, folder in paths.environment().items():
+        monkeypatch.setenv(variable, folder)
+    for dataset in (907, 908):
+        write_toy_dataset(paths.raw, dataset, "Example", num_training=24, num_test=2, shape=(4, 8, 8))
+    ids = [f"toy_{i:03d}" for i in range(24)]
+    pd.DataFrame({"case_id": ids, "site": ["HospitalA" if i % 2 else "HospitalB" for i in range(24)]}).to_csv(
+        paths.raw / "Dataset907_Example" / "cases.csv", index=False)
+    content = yaml.safe_load((EXAMPLES / "noh_registry_dwi.yaml").read_text())
+    content.update(output=str(tmp_path / "out"), executor={"kind": "local"})
+    content.pop("nnunet")
+    config_file = tmp_path / "noh.yaml"
+    config_file.write_text(yaml.safe_dump(content))
+    config = load_config(config_file)
+    assert config.subsample_sizes == (4, 8, 24) and config.pool_size == 12
+    assert config.fine_tunes(24, 10) and config.fine_tunes(4, 5) and not config.fine_tunes(4, 10)
+    assert not config.fine_tunes(8, 5)
+    jobs = list(build_graph(config).jobs)
+    trained = sorted(job.removeprefix("train/") for job in jobs if job.startswith("train/"))
+    assert trained == ["pre24", "pre24_ft10", "pre24_ft5", "pre4", "pre4_ft5", "pre8", "site_HospitalA_n12"]
+    assert "split/915" in jobs and "plan/915" in jobs and "predict/site_HospitalA_n12" in jobs
+    with pytest.raises(ConfigurationError, match="either fractions or sizes"):
+        load_config(write_config(tmp_path / "both", {**content, "split": {"fractions": [0.5], "sizes": [4]}}))

@@ -31,6 +31,7 @@ from strokeseg.splits.designs import (
     learning_curve_split,
     single_site_split,
     stratified_order,
+    subsample_size,
     vendor_split,
 )
 from strokeseg.volumes import volume_stratum
@@ -112,6 +113,44 @@ def test_learning_curve_is_nested_disjoint_and_8_to_2() -> None:
 def test_learning_curve_on_a_tiny_set_keeps_two_cases_and_one_validation_case() -> None:
     plan = learning_curve_split(_cohort(20), fractions=(0.025, 0.5))
     assert (len(plan.folds[0].train), len(plan.folds[0].val)) == (1, 1)
+
+
+def test_fraction_sizes_round_half_to_even_as_in_noh() -> None:
+    """2.5 ... 100 % of 8,661 images are 217, 433, 866, 1,732, 4,330 and 8,661 (half up would give 4,331 at 50 %,
+    truncation 216 at 2.5 %)."""
+    fractions = (0.025, 0.05, 0.10, 0.20, 0.50, 1.00)
+    assert [subsample_size(f, 8661) for f in fractions] == [217, 433, 866, 1732, 4330, 8661]
+    assert subsample_size(0.5, 8663) == 4332 and subsample_size(0.1, 45) == 4 and subsample_size(0.1, 55) == 6
+
+
+def test_learning_curve_takes_absolute_sizes_and_the_paper_counts() -> None:
+    cases = _cohort(8661)
+    plan = learning_curve_split(cases, stratify_by=("site",))
+    assert [len(f.train) + len(f.val) for f in plan.folds] == [217, 433, 866, 1732, 4330, 8661]
+    assert [len(f.val) for f in plan.folds] == [int(np.ceil(0.2 * n)) for n in (217, 433, 866, 1732, 4330, 8661)]
+    by_size = learning_curve_split(cases, sizes=(866, 217, 433), stratify_by=("site",))
+    assert [fold.name for fold in by_size.folds] == ["n=217", "n=433", "n=866"]
+    assert by_size.parameters["sizes"] == [217, 433, 866] and "fractions" not in by_size.parameters
+    assert [(f.train, f.val) for f in by_size.folds] == [(f.train, f.val) for f in plan.folds[:3]]
+    with pytest.raises(ConfigurationError, match="between 2 and 20"):
+        learning_curve_split(_cohort(20), sizes=(5, 21))
+
+
+def test_domain_adaptation_with_absolute_pool_and_test_counts_as_in_noh() -> None:
+    cases = _cohort(2777)
+    plan = domain_adaptation_split(cases, sizes=(50, 100, 200, 500, 1000), test_size=1777, pool_size=1000)
+    pool = set(plan.parameters["adaptation_pool"])
+    assert len(plan.test) == 1777 and len(pool) == 1000 and not pool & set(plan.test)
+    assert plan.parameters["n_unused"] == 0
+    assert [(len(f.train), len(f.val)) for f in plan.folds] == [(40, 10), (80, 20), (160, 40), (400, 100),
+                                                                (800, 200)]
+    assert set(plan.folds[-1].train) | set(plan.folds[-1].val) == pool
+    assert len(domain_adaptation_split(cases, sizes=(50,), pool_size=1000).test) == 1777
+    smaller = domain_adaptation_split(cases, sizes=(50,), test_size=1000, pool_size=1000)
+    assert (len(smaller.test), len(smaller.parameters["adaptation_pool"]), smaller.parameters["n_unused"]) == \
+        (1000, 1000, 777)
+    with pytest.raises(ConfigurationError, match="exceed"):
+        domain_adaptation_split(cases, sizes=(50,), test_size=1778, pool_size=1000)
 
 
 def test_domain_adaptation_pools_are_disjoint_and_subsamples_nested() -> None:
@@ -238,3 +277,14 @@ def test_cli_split(converted: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert len(json.loads((converted / SPLITS_FILE).read_text())) == 3
     assert main(["split", "site", "-d", "70", "--raw", raw, "--site", "nowhere", "--derived-id", "76"]) == 2
     assert "0 case(s) from site 'nowhere'" in capsys.readouterr().err
+
+
+def test_cli_split_takes_subsample_sizes_and_an_adaptation_pool_size(converted: Path) -> None:
+    raw = str(converted.parent)
+    assert main(["split", "learning-curve", "-d", "70", "--raw", raw, "--sizes", "4,15", "--overwrite"]) == 0
+    splits = json.loads((converted / SPLITS_FILE).read_text())
+    assert [len(f["train"]) + len(f["val"]) for f in splits] == [4, 15]
+    assert main(["split", "domain-adaptation", "-d", "70", "--raw", raw, "--derived-id", "77", "--sizes", "4,8",
+                 "--pool-size", "8", "--test-size", "5"]) == 0
+    info = json.loads((converted.parent / "Dataset077_Registry_DA" / SPLITS_INFO_FILE).read_text())
+    assert (info["parameters"]["n_adaptation_pool"], info["n_test"], info["parameters"]["n_unused"]) == (8, 5, 2)

@@ -2,7 +2,9 @@
 
 Model ``pre<n>`` trains on source fold k (learning-curve design in place); ``pre<n>_ft<m>`` fine-tunes it on
 target fold j of a derived domain-adaptation dataset, with the source's plans moved to it
-(``move-plans/<target>``). Every model predicts the source test set and the target test pool.
+(``move-plans/<target>``). Every model predicts the source test set and the target test pool. ``target.grid``
+restricts the fine-tuned pairs (Noh et al.: the full model with 50-1000 adaptation cases, the 217/433/866-case
+models with 50/100/200); a ``single_site`` arm adds a model trained on one site's cases.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ def build(study: StudyBuilder) -> None:
     """Add the adaptation grid's jobs to ``study``."""
     c = study.config
     study.require_test_set(c.dataset)
-    source_options: dict[str, Any] = {"fractions": c.fractions, "train_fraction": c.train_fraction}
+    source_options: dict[str, Any] = c.learning_curve_options()
     target_options: dict[str, Any] = {"sizes": c.sizes, "test_fraction": c.test_fraction, "test_size": c.test_size,
-                      "train_fraction": c.train_fraction}
+                                      "train_fraction": c.train_fraction}
+    if c.pool_size is not None:
+        target_options["pool_size"] = c.pool_size
     source_plan = study.design(c.dataset, "learning-curve", **source_options)
     target_plan = study.design(c.target_dataset, "domain-adaptation", **target_options)
     source_split = study.split(c.dataset, "learning-curve", **source_options)
@@ -53,6 +57,8 @@ def build(study: StudyBuilder) -> None:
         predict_everywhere(before, source_model, source_fold, trained)
         for target_fold, adaptation in enumerate(target_plan.folds):
             adaptation_cases = len(adaptation.train) + len(adaptation.val)
+            if not c.fine_tunes(size, adaptation_cases):
+                continue
             after = f"{before}_ft{adaptation_cases}"
             tuned_model = study.model(target, c.finetune_trainer, moved_plans,
                                       results=c.output / FINETUNE_FOLDER / before)
@@ -60,6 +66,11 @@ def build(study: StudyBuilder) -> None:
             predict_everywhere(after, tuned_model, target_fold, tuned)
             grid.append({"pretraining_cases": size, "adaptation_cases": adaptation_cases,
                          "before": before, "after": after})
+    site_arm = study.single_site_arm(c.dataset, test_sets)
+    if site_arm is not None:
+        waits.append(site_arm.job)
+        for test_set, folder in site_arm.folders.items():
+            evaluated[test_set].append(EvaluatedModel(site_arm.name, folder, training_cases=site_arm.cases))
     reports = {}
     for test_set, dataset in test_sets.items():
         _, reports[test_set] = study.evaluate(test_set, dataset, evaluated[test_set], tuple(waits))

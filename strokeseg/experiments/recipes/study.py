@@ -8,6 +8,7 @@ known, and a design that does not fit the cohort fails before any job starts.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,16 @@ from strokeseg.experiments.steps import (
 )
 from strokeseg.nnunet.raw import find_dataset
 from strokeseg.splits import DESIGNS, SplitPlan, load_training_cases
+
+
+@dataclass(frozen=True)
+class SingleSiteJobs:
+    """The single-site arm's prediction job, model name, training cases and predictions folder per test set."""
+
+    job: str
+    name: str
+    cases: int
+    folders: dict[str, Path]
 
 
 class StudyBuilder:
@@ -101,6 +112,22 @@ class StudyBuilder:
                 f"{self.config.source_file}: {folder.name} has no labelled test set (imagesTs + labelsTs), on which "
                 f"the {self.config.kind} evaluates its models; convert the cohort with test cases (split = test in "
                 "the registry manifest or cases.csv) or hold out a test set with a derived dataset (strokeseg split)")
+
+    def single_site_arm(self, dataset: str, test_sets: dict[str, str]) -> SingleSiteJobs | None:
+        """The configuration's single-site arm (None without one): a derived dataset of one site's training
+        cases of ``dataset`` (8:2), planned, trained on fold 0 and predicting ``test_sets``."""
+        arm = self.config.single_site
+        if arm is None:
+            return None
+        options: dict[str, Any] = {"site": arm.site, "train_fraction": self.config.train_fraction}
+        plan = self.design(dataset, "site", **options)
+        split = self.split(dataset, "site", arm.derived_id, **options)
+        planned = self.plan(str(arm.derived_id), (split,))
+        name = f"site_{arm.site}_n{len(plan.training_cases)}"
+        model = self.model(str(arm.derived_id))
+        trained = self.train(name, model, 0, (planned,))
+        job, folders = self.predict(name, model, (0,), test_sets, (trained,))
+        return SingleSiteJobs(job, name, len(plan.training_cases), folders)
 
     def dataset_tag(self, dataset: str) -> str:
         """``Dataset705`` for dataset 705 (used in moved plans' names)."""

@@ -1,0 +1,56 @@
+"""Noh et al.'s TorchIO augmentation on its own and as a step of nnU-Net's pipeline (no planning run)."""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+import torchio as tio
+from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
+
+from strokeseg.errors import ConfigurationError
+from strokeseg.trainers.augmentation import (
+    REGISTRY_DWI_AUGMENTATION,
+    RegistryDWIAugmentation,
+    TorchioTransform,
+    in_plane,
+    spatial_axis_of,
+)
+
+
+def test_ranges_leave_the_slice_axis_alone() -> None:
+    assert in_plane(0.1, 0, 1.0) == pytest.approx((1.0, 1.0, 0.9, 1.1, 0.9, 1.1))
+    assert in_plane(0.1, 2, 1.0) == pytest.approx((0.9, 1.1, 0.9, 1.1, 1.0, 1.0))
+    affine = REGISTRY_DWI_AUGMENTATION.torchio_transform(slice_axis=1).transforms[0]
+    assert affine.degrees == (0.0, 0.0, -10.0, 10.0, 0.0, 0.0)
+    assert spatial_axis_of(0, (2, 0, 1)) == 1
+    with pytest.raises(ConfigurationError, match="spatial axes"):
+        REGISTRY_DWI_AUGMENTATION.torchio_transform(slice_axis=3)
+
+
+def test_usable_on_a_torchio_subject() -> None:
+    torch.manual_seed(0)
+    image = torch.full((1, 8, 32, 32), 150.0)
+    subject = tio.Subject(dwi=tio.ScalarImage(tensor=image), lesion=tio.LabelMap(tensor=torch.ones((1, 8, 32, 32))))
+    out = REGISTRY_DWI_AUGMENTATION.torchio_transform()(subject)
+    assert out["dwi"].data.shape == image.shape and not torch.equal(out["dwi"].data, image)  # bias field, gamma
+    assert set(torch.unique(out["lesion"].data).tolist()) <= {0.0, 1.0}
+
+
+def test_gamma_keeps_the_intensity_range_by_working_on_scaled_values() -> None:
+    gamma_only = RegistryDWIAugmentation(degrees=0, scales=0, bias_coefficients=0, flip_probability=0, log_gamma=0.3)
+    image = torch.linspace(0, 255, 8 * 16 * 16).reshape(1, 8, 16, 16)
+    out = gamma_only.torchio_transform()(tio.Subject(dwi=tio.ScalarImage(tensor=image)))["dwi"].data
+    assert float(out.min()) >= 0.0 and float(out.max()) <= 255.0 + 1e-3
+
+
+@pytest.mark.parametrize(("patch", "flip_axes"), [((8, 24, 24), (2,)), ((24, 24), (1,))])
+def test_pipeline_step_crops_to_the_patch_and_pickles(patch: tuple[int, ...], flip_axes: tuple[int, ...]) -> None:
+    nnunet = nnUNetTrainer.get_training_transforms(patch, (0, 0), None, (), False, use_mask_for_norm=[False])
+    pipeline = REGISTRY_DWI_AUGMENTATION.build(patch, nnunet, 0, flip_axes)
+    assert isinstance(pipeline.transforms[0], TorchioTransform)
+    pipeline = pickle.loads(pickle.dumps(pipeline))  # nnU-Net's augmentation workers receive it pickled
+    larger = tuple(size + 8 for size in patch)
+    out = pipeline(image=torch.rand((1, *larger)) * 255, segmentation=torch.zeros((1, *larger), dtype=torch.int16))
+    assert tuple(out["image"].shape[1:]) == patch and out["segmentation"].dtype == torch.int16
