@@ -182,12 +182,12 @@ def test_a_damaged_case_is_left_out_of_fit_and_apply_and_named(tmp_path: Path) -
         fit_postprocessing(predictions, references, tmp_path / "q.json", strict=True)
     assert not (tmp_path / "q.json").exists()
     truncate(predictions / "case_001.nii.gz", keep=0.5)
-    written = apply_postprocessing(predictions, tmp_path / "p.json", tmp_path / "post")
+    written = apply_postprocessing(predictions, tmp_path / "p.json", tmp_path / "post", allow_small_fit=True)
     assert [path.name for path in written] == ["case_000.nii.gz", "case_002.nii.gz", "case_003.nii.gz"]
     applied = json.loads((tmp_path / "post" / "postprocessing.json").read_text())
     assert [row["case_id"] for row in applied["skipped_cases"]] == ["case_001"]
     with pytest.raises(InputDataError, match="case_001"):
-        apply_postprocessing(predictions, tmp_path / "p.json", tmp_path / "post2", strict=True)
+        apply_postprocessing(predictions, tmp_path / "p.json", tmp_path / "post2", strict=True, allow_small_fit=True)
     assert (tmp_path / "post2" / "case_003.nii.gz").is_file()  # the others are written first
 
 
