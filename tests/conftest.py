@@ -17,6 +17,9 @@ pytest_plugins = ("slurm_cluster",)
 
 #: Environment for the stock nnU-Net CLIs on a 2-core CI machine: one augmentation worker, no compile.
 CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "false"}
+#: ...plus one worker in nnU-Net's process pools and one torch thread (two spinning OpenMP threads next to the
+#: augmentation worker slow tiny networks down many times): the stock-CLI end-to-end tests.
+SINGLE_CORE_NNUNET_ENV: dict[str, str] = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
 
 
 @pytest.fixture

@@ -47,7 +47,12 @@ from strokeseg.location.lookup import LOCATION_UNKNOWN, LocationAtlas, load_loca
 from strokeseg.nnunet.raw import case_image
 from strokeseg.parallel import run_parallel
 from strokeseg.postprocessing.qc_figure import write_qc_png
-from strokeseg.postprocessing.uncertainty import UNCERTAINTY_FILE, read_uncertainty_table
+from strokeseg.postprocessing.uncertainty import (
+    STATUS_OK,
+    STATUS_UNREADABLE,
+    UNCERTAINTY_FILE,
+    read_uncertainty_table,
+)
 from strokeseg.volumes import voxel_volume_ml
 
 logger = logging.getLogger(__name__)
@@ -60,9 +65,8 @@ PARTIAL_FOLDER = ".partial"
 #: Location value when the atlas lookup was not requested.
 LOCATION_NOT_COMPUTED = "not computed"
 
-#: ``status`` of a reported case; any other value names the problem that kept a case out (``note`` says more).
-STATUS_OK = "ok"
-STATUS_UNREADABLE = "unreadable"
+#: ``status`` of a reported case: ``STATUS_OK``, ``STATUS_UNREADABLE`` (shared with ``uncertainty.csv``) or one of
+#: the values below, which name the problem that kept a case out (``note`` says more).
 STATUS_GRID_MISMATCH = "grid_mismatch"
 STATUS_MISSING_FILE = "missing_file"
 

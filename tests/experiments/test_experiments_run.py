@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import CPU_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV
 
 from strokeseg.cases import write_cases
 from strokeseg.cli import main
@@ -22,7 +22,7 @@ from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.synthetic.toy import write_toy_dataset
 
 #: As in test_trainers_nnunet: one worker everywhere and one torch thread on 2 shared cores.
-CLI_ENV = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+CLI_ENV = SINGLE_CORE_NNUNET_ENV
 SMALL_TOY = (16, 32, 32)
 
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import CPU_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV
 
 from strokeseg.dataset_conversion.convert import convert
 from strokeseg.dataset_conversion.isles22 import isles22_spec
@@ -46,7 +46,7 @@ SPACING = (4.0, 3.0, 3.0)
 PLANS = spaced_plans_name(PRESET.plans, SPACING)
 #: Stock CLIs on 2 shared cores (as in tests/trainers/test_trainers_nnunet.py): no compile, one process per
 #: nnU-Net pool, one torch thread; planning needs one augmentation worker (its VRAM estimate sets the threads)...
-CLI_ENV = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+CLI_ENV = SINGLE_CORE_NNUNET_ENV
 #: ...training runs the augmentation in its own process (no worker).
 TRAIN_ENV = {**CLI_ENV, "nnUNet_n_proc_DA": "0"}
 

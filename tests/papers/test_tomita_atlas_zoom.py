@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import CPU_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 from torch.nn import functional
 
@@ -49,7 +49,7 @@ DATASET_ID = 931
 SHAPE_ZYX, SPACING_MM = (46, 40, 40), (6.0, 6.0, 6.0)
 #: The same cohort planned at the paper's 1 mm grid (planning only): the plans the fidelity table checks.
 PAPER_GRID_PLANS = f"{TOMITA_PLANS_NAME}_1mm"
-CLI_ENV = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+CLI_ENV = SINGLE_CORE_NNUNET_ENV
 CPU = torch.device("cpu")
 
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
-from conftest import CPU_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV
 from nnunetv2.run.run_training import maybe_load_checkpoint
 
 from strokeseg.errors import ConfigurationError, InputDataError
@@ -41,9 +41,8 @@ from strokeseg.trainers.zoom import ZOOM_IN, ZOOM_OUT
 
 DATASET_ID = 987
 PLANS = "nnUNetPlans"
-#: Stock CLIs on 2 shared cores: one augmentation worker, no compile, one worker in nnU-Net's process pools, one
-#: torch thread (two spinning OpenMP threads next to the augmentation worker slow tiny networks down many times).
-CLI_ENV = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+#: Stock CLIs on 2 shared cores (conftest.SINGLE_CORE_NNUNET_ENV).
+CLI_ENV = SINGLE_CORE_NNUNET_ENV
 #: Zoom configurations added to the stock 3d_fullres plans (toy patch 16x40x40, network downsampling 4x8x8).
 ZOOM_IN_PATCH, ZOOM_OUT_PATCH = (16, 24, 24), (16, 40, 40)
 CPU = torch.device("cpu")
