@@ -183,10 +183,30 @@ class RegistryDWIAugmentation:
         # a 2D patch gets a singleton first spatial axis: it is the slice axis and flip axes shift by one
         transform = self.torchio_transform(0 if planar else slice_axis,
                                            [axis + 1 for axis in flip_axes] if planar else flip_axes)
-        crop = SpatialTransform(list(patch_size), patch_center_dist_from_border=0, random_crop=False,
-                                p_elastic_deform=0, p_rotation=0, p_scaling=0)
-        kept = [step for step in nnunet_pipeline.transforms if not isinstance(step, NNUNET_AUGMENTATIONS)]
-        return ComposeTransforms([TorchioTransform(transform), crop, *kept])
+        return ComposeTransforms([TorchioTransform(transform), *unaugmented_steps(patch_size, nnunet_pipeline)])
+
+
+@dataclass(frozen=True)
+class NoAugmentation:
+    """No training augmentation (papers that state none): a centre crop of the sampled patch to ``patch_size``,
+    then nnU-Net's steps after its augmentations."""
+
+    name: str = "none"
+
+    def build(self, patch_size: Sequence[int], nnunet_pipeline: ComposeTransforms, slice_axis: int,
+              flip_axes: Sequence[int]) -> BasicTransform:
+        """nnU-Net's pipeline without its augmentations (``slice_axis`` and ``flip_axes`` are unused)."""
+        return ComposeTransforms(unaugmented_steps(patch_size, nnunet_pipeline))
+
+
+def unaugmented_steps(patch_size: Sequence[int], nnunet_pipeline: ComposeTransforms) -> list[BasicTransform]:
+    """A centre crop to ``patch_size`` (nnU-Net samples a larger patch for its spatial augmentation), then the
+    steps of ``nnunet_pipeline`` that are not augmentations (normalisation of the label, deep-supervision
+    downsampling, tensor conversion)."""
+    crop = SpatialTransform(list(patch_size), patch_center_dist_from_border=0, random_crop=False,
+                            p_elastic_deform=0, p_rotation=0, p_scaling=0)
+    kept = [step for step in nnunet_pipeline.transforms if not isinstance(step, NNUNET_AUGMENTATIONS)]
+    return [crop, *kept]
 
 
 def _rotation_about(axis: int, degrees: float) -> AxisRanges:
@@ -203,3 +223,5 @@ def spatial_axis_of(image_axis: int, transpose_forward: Sequence[int]) -> int:
 
 #: Noh et al.'s augmentation with TorchIO's default magnitudes (the paper states none).
 REGISTRY_DWI_AUGMENTATION = RegistryDWIAugmentation()
+#: No augmentation at all (a trainer's ``augmentation_recipe``; None would mean nnU-Net's augmentation).
+NO_AUGMENTATION = NoAugmentation()

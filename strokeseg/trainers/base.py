@@ -50,7 +50,7 @@ from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
 from strokeseg.trainers.augmentation import AugmentationRecipe, spatial_axis_of
 from strokeseg.trainers.losses import LossRecipe
-from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, poly_lr
+from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, constant_lr, poly_lr
 from strokeseg.trainers.networks.spec import count_parameters
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,9 @@ SELECTION_METRICS: dict[str, bool] = {"ema_fg_dice": True, "mean_fg_dice": True,
 #: The checkpoint holding the selected epoch's weights (beside nnU-Net's checkpoint_best.pth, which always
 #: follows nnU-Net's EMA pseudo Dice).
 SELECTED_CHECKPOINT = "checkpoint_selected.pth"
+#: Learning-rate schedules (``lr_schedule_name``): nnU-Net's poly decay from ``initial_lr``, or ``initial_lr`` for
+#: every epoch (papers that state no decay).
+LR_SCHEDULES = ("poly", "constant")
 #: The scaling range nnU-Net passes when it computes the initial patch size of its spatial augmentation.
 NNUNET_SCALE_RANGE = (0.85, 1.25)
 
@@ -100,6 +103,8 @@ class TrainerSettings:
     checkpoint_selection: str | None = None
     selection_metric: str | None = None
     rotation_augmentation: bool | None = None
+    lr_schedule_name: str | None = None
+    weight_decay_override: float | None = None
 
     def attributes(self) -> dict[str, Any]:
         """The class attributes this bundle sets, by name."""
@@ -177,6 +182,10 @@ class StrokesegTrainer(nnUNetTrainer):
     selection_metric: ClassVar[str] = "mean_fg_dice"
     #: nnU-Net's rotation augmentation (True) or none (False: angle 0; scaling, mirroring and the rest stay).
     rotation_augmentation: ClassVar[bool] = True
+    #: The epoch's learning rate (one of ``LR_SCHEDULES``); trainer families may override ``_lr_schedule`` instead.
+    lr_schedule_name: ClassVar[str] = "poly"
+    #: Optimizer weight decay (None: nnU-Net's 3e-5).
+    weight_decay_override: ClassVar[float | None] = None
 
     def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -197,6 +206,8 @@ class StrokesegTrainer(nnUNetTrainer):
             self.num_iterations_per_epoch = self.iterations_per_epoch_override
         if self.val_iterations_per_epoch_override is not None:
             self.num_val_iterations_per_epoch = self.val_iterations_per_epoch_override
+        if self.weight_decay_override is not None:
+            self.weight_decay = self.weight_decay_override
         self.enable_deep_supervision = self.deep_supervision
         if self.checkpoint_selection not in CHECKPOINT_SELECTIONS:
             raise ConfigurationError(f"{type(self).__name__}: checkpoint_selection must be one of "
@@ -337,8 +348,13 @@ class StrokesegTrainer(nnUNetTrainer):
         return [p for p in self.network.parameters() if p.requires_grad]
 
     def _lr_schedule(self) -> EpochSchedule:
-        """LR as a function of the epoch; nnU-Net's poly decay from ``initial_lr`` by default."""
-        return partial(poly_lr, num_epochs=self.num_epochs, initial_lr=self.initial_lr)
+        """LR as a function of the epoch: ``lr_schedule_name``'s schedule from ``initial_lr``."""
+        if self.lr_schedule_name == "poly":
+            return partial(poly_lr, num_epochs=self.num_epochs, initial_lr=self.initial_lr)
+        if self.lr_schedule_name == "constant":
+            return partial(constant_lr, initial_lr=self.initial_lr)
+        raise ConfigurationError(f"{type(self).__name__}: unknown LR schedule {self.lr_schedule_name!r} "
+                                 f"(one of {', '.join(LR_SCHEDULES)})")
 
     def configure_optimizers(self) -> tuple[torch.optim.Optimizer, EpochLRScheduler]:
         optimizer = self._make_optimizer(self._trainable_parameters(), self.initial_lr)

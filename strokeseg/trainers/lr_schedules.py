@@ -26,6 +26,12 @@ def poly_lr(epoch: int, num_epochs: int, initial_lr: float, exponent: float = PO
     return initial_lr * (1.0 - min(epoch, num_epochs) / num_epochs) ** exponent
 
 
+def constant_lr(epoch: int, initial_lr: float) -> float:
+    """The same learning rate at every epoch (papers that state none of a decay)."""
+    del epoch
+    return initial_lr
+
+
 def cosine_warm_restarts_lr(epoch: int, period: int, initial_lr: float, min_lr: float = 0.0,
                            restart_factor: int = 1) -> float:
     """Cosine annealing with warm restarts (Loshchilov & Hutter, SGDR): back to ``initial_lr`` at every restart.

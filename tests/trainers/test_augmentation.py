@@ -11,6 +11,8 @@ from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
 
 from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.augmentation import (
+    NNUNET_AUGMENTATIONS,
+    NO_AUGMENTATION,
     REGISTRY_DWI_AUGMENTATION,
     RegistryDWIAugmentation,
     TorchioTransform,
@@ -54,3 +56,16 @@ def test_pipeline_step_crops_to_the_patch_and_pickles(patch: tuple[int, ...], fl
     larger = tuple(size + 8 for size in patch)
     out = pipeline(image=torch.rand((1, *larger)) * 255, segmentation=torch.zeros((1, *larger), dtype=torch.int16))
     assert tuple(out["image"].shape[1:]) == patch and out["segmentation"].dtype == torch.int16
+
+
+def test_no_augmentation_only_crops_and_keeps_nnunets_other_steps() -> None:
+    patch = (8, 24, 24)
+    nnunet = nnUNetTrainer.get_training_transforms(patch, (-0.5, 0.5), None, (0, 1, 2), False,
+                                                   use_mask_for_norm=[False])
+    pipeline = pickle.loads(pickle.dumps(NO_AUGMENTATION.build(patch, nnunet, 0, (2,))))
+    assert not any(isinstance(step, NNUNET_AUGMENTATIONS) for step in pipeline.transforms[1:])
+    larger = tuple(size + 8 for size in patch)
+    image = torch.rand((1, *larger))
+    out = pipeline(image=image.clone(), segmentation=torch.zeros((1, *larger), dtype=torch.int16))
+    # the centre of the sampled patch, untouched
+    assert torch.equal(out["image"], image[:, 4:-4, 4:-4, 4:-4])

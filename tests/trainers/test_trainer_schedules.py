@@ -228,3 +228,18 @@ def test_heads_are_transferred_only_between_datasets_with_the_same_labels(
     assert torch.equal(head, source.decoder.seg_layers[0].weight) is heads_transferred
     assert (len(report.loaded_heads) == 2) is heads_transferred
     assert (len(report.skipped_heads) == 2) is not heads_transferred
+
+
+@pytest.mark.parametrize(("name", "expected"), [("poly", [0.01, 0.01 * 0.5 ** 0.9]), ("constant", [0.01, 0.01])])
+def test_named_lr_schedules(name: str, expected: list[float]) -> None:
+    trainer = StrokesegTrainer.__new__(type("Named", (StrokesegTrainer,), {"lr_schedule_name": name}))
+    trainer.num_epochs, trainer.initial_lr = 10, 0.01
+    schedule = trainer._lr_schedule()
+    assert [schedule(0), schedule(5)] == pytest.approx(expected)
+
+
+def test_unknown_lr_schedule_is_refused() -> None:
+    trainer = StrokesegTrainer.__new__(type("Unknown", (StrokesegTrainer,), {"lr_schedule_name": "step"}))
+    trainer.num_epochs, trainer.initial_lr = 10, 0.01
+    with pytest.raises(ConfigurationError, match="unknown LR schedule 'step'"):
+        trainer._lr_schedule()
