@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 #: Subfolder of the report that holds the majority-vote reference of ``--reference-readings``.
 CONSENSUS_FOLDER = "reference_consensus"
+#: ``--ventricle-masks`` value that takes the ventricles from the registered location atlas.
+ATLAS_VENTRICLES = "atlas"
 #: Columns of a ``--models`` table (``name`` and ``pred`` required; paths relative to the table).
 MODEL_TABLE_COLUMNS: tuple[str, ...] = ("name", "pred", "training_cases", "probabilities")
 
@@ -104,9 +106,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     inputs.add_argument("--infarct-labels", type=Path, metavar="DIR",
                         help="infarct label maps of the cases (a second label source): infarct-volume strata of a "
                              "WMH model (default: cases.csv's infarct_volume_ml column, when present)")
-    inputs.add_argument("--ventricle-masks", type=Path, metavar="DIR",
-                        help="ventricle masks of the cases on the reference grids: Dice and volumes of "
-                             "periventricular and deep WMH (subregions.csv, by_subregion.csv)")
+    inputs.add_argument("--ventricle-masks", metavar="DIR|atlas",
+                        help="ventricle masks of the cases on the reference grids, or 'atlas' for the registered "
+                             "location atlas's ventricles (written to <out>/ventricles, needs the case images as "
+                             "for --location atlas): Dice and volumes of periventricular and deep WMH "
+                             "(subregions.csv, by_subregion.csv)")
     inputs.add_argument("--periventricular-distance", type=float, default=defaults.PERIVENTRICULAR_DISTANCE_MM,
                         metavar="MM", help="periventricular region: within this distance of the ventricles "
                                            "(default: %(default)s mm)")
@@ -273,7 +277,14 @@ def _build_request(args: argparse.Namespace) -> EvaluationRequest:
                              loa_z=args.loa_sd, readers=tuple(name for name, _ in map(parse_model_option, args.reader)),
                              p_adjustment=args.p_adjust, group_test=args.group_test, cohort_by=args.cohort_by,
                              infarct_labels=args.infarct_labels, inter_rater_dice=args.inter_rater_dice,
-                             ventricle_masks=args.ventricle_masks, periventricular_mm=args.periventricular_distance)
+                             ventricle_masks=_ventricle_folder(args.ventricle_masks),
+                             atlas_ventricles=args.ventricle_masks == ATLAS_VENTRICLES,
+                             periventricular_mm=args.periventricular_distance)
+
+
+def _ventricle_folder(value: str | None) -> Path | None:
+    """The ``--ventricle-masks`` folder (None without the option or with ``atlas``)."""
+    return None if value is None or value == ATLAS_VENTRICLES else Path(value)
 
 
 def _reference_spec(args: argparse.Namespace) -> str:

@@ -94,6 +94,7 @@ from strokeseg.location.cache import (
     require_location_atlas,
     write_location_cache,
 )
+from strokeseg.location.ventricles import VentricleTask, prepare_ventricle_folder, write_atlas_ventricles
 from strokeseg.nnunet.probabilities import probability_file
 from strokeseg.nnunet.raw import case_image
 from strokeseg.parallel import run_parallel
@@ -116,6 +117,8 @@ SUBREGION_SUMMARY_FILE = "by_subregion.csv"
 DEFAULT_COHORT_COLUMN = "split"
 SUMMARY_FILE = "summary.json"
 LOCATION_CACHE_FILE = "locations.csv"
+#: Folder of the atlas ventricle masks (``atlas_ventricles``) inside the report folder.
+VENTRICLE_FOLDER = "ventricles"
 #: ``status`` of a summary problem: the atlas could not locate a case (its location stratum is "unknown").
 STATUS_LOCATION_FAILED = "location_failed"
 #: ``model`` of a problem that concerns a case for every model (its location).
@@ -157,6 +160,8 @@ class EvaluationRequest:
             ``infarct_volume_ml`` column is used when this is None).
         inter_rater_dice: inter-rater DSC drawn as a reference line in the Dice plots, or None.
         ventricle_masks: folder of ventricle masks on the reference grids: periventricular / deep WMH subregions.
+        atlas_ventricles: take the ventricles from the registered location atlas instead (written to
+            ``<out>/ventricles``, reused by later runs; needs the case images like ``location="atlas"``).
         periventricular_mm: the periventricular region's distance from the ventricles (mm).
     """
 
@@ -185,6 +190,7 @@ class EvaluationRequest:
     infarct_labels: Path | None = None
     inter_rater_dice: float | None = None
     ventricle_masks: Path | None = None
+    atlas_ventricles: bool = False
     periventricular_mm: float = PERIVENTRICULAR_DISTANCE_MM
 
 
@@ -271,16 +277,18 @@ def _check_request(request: EvaluationRequest) -> None:
     if request.location == "cases" and not _has_cases_location(request):
         raise ConfigurationError("--location cases: cases.csv has no location values; use --location atlas "
                                  "with --images, or --location none")
-    if request.location == "atlas":
+    if request.atlas_ventricles and request.ventricle_masks is not None:
+        raise ConfigurationError("ventricles come either from a folder of masks or from the atlas, not both")
+    if request.location == "atlas" or request.atlas_ventricles:
         require_location_atlas()
-        _atlas_images(request)
+        _atlas_images(request, "--ventricle-masks atlas" if request.location != "atlas" else "--location atlas")
 
 
-def _atlas_images(request: EvaluationRequest) -> Path:
+def _atlas_images(request: EvaluationRequest, option: str = "--location atlas") -> Path:
     """The images the atlas registration reads (``--images``, else the reference dataset's)."""
     images = request.images_folder or request.reference.images_folder
     if images is None:
-        raise ConfigurationError("--location atlas needs the case images for registration: pass --images DIR")
+        raise ConfigurationError(f"{option} needs the case images for registration: pass --images DIR")
     return images
 
 
@@ -443,9 +451,11 @@ def _derived_strata(request: EvaluationRequest, per_case: pd.DataFrame,
 
 def _subregions(request: EvaluationRequest, per_case: pd.DataFrame) -> pd.DataFrame:
     """Periventricular / deep WMH Dice and volumes of every evaluated prediction whose case has a ventricle mask."""
-    assert request.ventricle_masks is not None  # only called with ventricle masks
-    ventricles = image_files(request.ventricle_masks, "ventricle mask")
     ok = per_case[per_case["status"] == STATUS_OK]
+    folder = _atlas_ventricles(request, sorted(set(ok["case_id"]))) if request.atlas_ventricles \
+        else request.ventricle_masks
+    assert folder is not None  # only called with ventricle masks or atlas ventricles
+    ventricles = image_files(folder, "ventricle mask")
     tasks = [SubregionTask(row["model"], row["case_id"], Path(row["reference_file"]), Path(row["prediction_file"]),
                            ventricles[row["case_id"]], request.periventricular_mm, request.settings.labels,
                            request.settings.ignore_label)
@@ -453,9 +463,30 @@ def _subregions(request: EvaluationRequest, per_case: pd.DataFrame) -> pd.DataFr
     missing = sorted(set(ok["case_id"]) - set(ventricles))
     if missing:
         logger.warning("%d evaluated case(s) have no ventricle mask in %s (no subregions): %s", len(missing),
-                       request.ventricle_masks, ", ".join(missing[:10]))
+                       folder, ", ".join(missing[:10]))
     rows = run_parallel(subregion_row, tasks, request.jobs, "cpu", "subregions")
     return pd.DataFrame(rows, columns=list(SUBREGION_COLUMNS))
+
+
+def _atlas_ventricles(request: EvaluationRequest, case_ids: Sequence[str]) -> Path:
+    """Write the atlas ventricles of ``case_ids`` to ``<out>/ventricles`` (masks already there are reused)."""
+    images = _atlas_images(request, "--ventricle-masks atlas")
+    atlas = current_atlas()
+    folder = request.out / VENTRICLE_FOLDER
+    prepare_ventricle_folder(folder, atlas)
+    tasks = []
+    for case in case_ids:
+        image = case_image(images, case)
+        if image is None:
+            logger.warning("case %s: no image in %s for the atlas ventricles; no subregions", case, images)
+        else:
+            tasks.append(VentricleTask(case, image, folder / f"{case}.nii.gz", atlas))
+    todo = [task for task in tasks if not task.is_done()]
+    logger.info("atlas ventricles: %d reused, %d to register", len(tasks) - len(todo), len(todo))
+    for row in run_parallel(write_atlas_ventricles, todo, request.jobs, "cpu", "ventricles"):
+        if row["note"]:
+            logger.warning("case %s: %s", row["case_id"], row["note"])
+    return folder
 
 
 def _cohort_column(request: EvaluationRequest) -> str | None:
@@ -517,7 +548,7 @@ def _write_report(request: EvaluationRequest, per_case: pd.DataFrame,
     curves = certainty_curves(per_case, request.settings.uncertainty_review_cut)
     if not curves.empty:
         files.append(_write_csv(curves, out / CERTAINTY_CURVE_FILE))
-    if request.ventricle_masks is not None:
+    if request.ventricle_masks is not None or request.atlas_ventricles:
         subregions = _subregions(request, per_case)
         files.append(_write_csv(subregions, out / SUBREGIONS_FILE))
         files.append(_write_csv(subregion_summary(subregions, request.bootstrap), out / SUBREGION_SUMMARY_FILE))
@@ -600,7 +631,7 @@ def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications
                      "group_test": request.group_test, "cohort_by": _cohort_column(request),
                      "infarct_labels": str(request.infarct_labels or ""), "readers": list(request.readers),
                      "inter_rater_dice": request.inter_rater_dice,
-                     "ventricle_masks": str(request.ventricle_masks or ""),
+                     "ventricle_masks": "atlas" if request.atlas_ventricles else str(request.ventricle_masks or ""),
                      "periventricular_mm": request.periventricular_mm},
         "reference": {"folder": str(request.reference.folder), "cases": len(request.reference.files),
                       "dataset": str(request.reference.dataset_folder or ""),

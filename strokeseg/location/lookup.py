@@ -26,7 +26,7 @@ from scipy import ndimage
 from strokeseg.defaults import LESION_CONNECTIVITY, LOCATION_MIN_FRACTION, REGISTRATION_QC_MIN_DICE
 from strokeseg.errors import GeometryError, InputDataError
 from strokeseg.io import Geometry, PathLike, count_nonfinite_voxels, read_image
-from strokeseg.location.atlas import LOCATION_CLASSES, LocationAtlas, load_location_atlas
+from strokeseg.location.atlas import LOCATION_CLASSES, VENTRICLE_CODE, LocationAtlas, load_location_atlas
 from strokeseg.location.registration import AffineRegistration, RegistrationSettings, register_affine
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "load_location_atlas",
     "locate_case",
     "locate_lesions",
+    "ventricles_on_case_grid",
 ]
 
 LOCATION_MULTIPLE = "multiple"
@@ -200,6 +201,31 @@ def locate_case(image: PathLike | sitk.Image, lesion_mask: PathLike | sitk.Image
     codes = class_map_on_case_grid(atlas, registration, case_image)
     label, volumes, lesions = locate_lesions(lesion, codes, voxel_ml, min_fraction, connectivity)
     return CaseLocation(label, volumes, lesions, registration.qc_dice, True, atlas.source, atlas.version)
+
+
+def ventricles_on_case_grid(image: PathLike | sitk.Image, *, atlas: LocationAtlas | None = None,
+                            cache_dir: Path | None = None, settings: RegistrationSettings = RegistrationSettings(),
+                            qc_threshold: float = REGISTRATION_QC_MIN_DICE) -> sitk.Image | None:
+    """The atlas's ventricles (lateral, third and fourth; code ``VENTRICLE_CODE``) on the grid of a case image.
+
+    The case is registered affinely to the MNI template as for ``locate_case`` and the atlas's class map is
+    carried onto the case grid by nearest neighbour; the result is a uint8 mask (1 = ventricle) with the case
+    image's geometry. None when the registration fails its quality check (no ventricles are guessed).
+
+    Raises:
+        InputDataError: the image is missing, unreadable or not a single-channel 3D image.
+    """
+    case_image = image if isinstance(image, sitk.Image) else read_image(image, "case image")
+    if case_image.GetNumberOfComponentsPerPixel() != 1 or case_image.GetDimension() != 3:
+        raise InputDataError(f"case image {_describe(image)} must be a single-channel 3D image")
+    atlas = atlas if atlas is not None else load_location_atlas(cache_dir)
+    registration = register_affine(case_image, atlas.template, atlas.brain_mask, settings, qc_threshold)
+    if not registration.ok:
+        return None
+    codes = class_map_on_case_grid(atlas, registration, case_image)
+    mask = sitk.GetImageFromArray((codes == VENTRICLE_CODE).astype(np.uint8))
+    mask.CopyInformation(case_image)
+    return mask
 
 
 def binary_lesion(values: np.ndarray, what: str) -> np.ndarray:

@@ -12,11 +12,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pytest
 import SimpleITK as sitk
 from bad_inputs import truncate
+from scipy import ndimage
 
 from strokeseg.cli import main
-from strokeseg.location.atlas import load_location_atlas, nilearn_template_path
+from strokeseg.location.atlas import VENTRICLE_CODE, load_location_atlas, nilearn_template_path
 from strokeseg.location.cache import (
     LocationAtlasId,
     LocationTask,
@@ -121,3 +123,55 @@ def test_a_case_the_atlas_cannot_locate_is_a_summary_problem(tmp_path: Path) -> 
     assert "case_0_0000.nii.gz is incomplete" in problems[0]["note"]
     assert pd.read_csv(tmp_path / "out" / "per_case.csv")["location"].tolist() == [UNKNOWN]
     assert main([*arguments, "--overwrite", "--strict"]) == 2
+
+
+def test_atlas_ventricles_give_the_wmh_subregions(tmp_path: Path) -> None:
+    """``--ventricle-masks atlas``: the registered atlas's ventricles split the WMH into periventricular and deep.
+
+    The case image is the MNI template itself, so the ventricles land where the atlas has them: a 2-voxel shell
+    around them is periventricular, a blob 30 mm away is deep. A truncated image gets no mask and no rows.
+    """
+    template = sitk.ReadImage(str(nilearn_template_path("t1")))
+    atlas = load_location_atlas()
+    ventricles = sitk.GetArrayFromImage(atlas.class_map) == VENTRICLE_CODE
+    assert ventricles.any() and sitk.GetArrayViewFromImage(template).shape == ventricles.shape
+    shell = ndimage.binary_dilation(ventricles, iterations=2) & ~ventricles
+    deep = np.zeros_like(ventricles)
+    centre = template.TransformPhysicalPointToIndex((35.0, 10.0, 45.0))  # left centrum semiovale (LPS)
+    deep[centre[2] - 2:centre[2] + 3, centre[1] - 2:centre[1] + 3, centre[0] - 2:centre[0] + 3] = True
+    distance = ndimage.distance_transform_edt(~ventricles, sampling=template.GetSpacing()[::-1])
+    assert distance[deep].min() > 20  # far from every ventricle
+    wmh = (shell | deep).astype(np.uint8)
+    images, ref, pred = tmp_path / "images", tmp_path / "ref", tmp_path / "pred"
+    for folder in (images, ref, pred):
+        folder.mkdir()
+    sitk.WriteImage(template, str(images / "case_0_0000.nii.gz"))
+    sitk.WriteImage(template, str(images / "case_1_0000.nii.gz"))
+    truncate(images / "case_1_0000.nii.gz", keep=0.5)
+    for case in ("case_0", "case_1"):
+        mask = sitk.GetImageFromArray(wmh)
+        mask.CopyInformation(template)
+        sitk.WriteImage(mask, str(ref / f"{case}.nii.gz"))
+        sitk.WriteImage(mask, str(pred / f"{case}.nii.gz"))
+    out = tmp_path / "out"
+    arguments = ["evaluate", "-pred", str(pred), "-ref", str(ref), "--out", str(out), "--device", "cpu",
+                 "--ventricle-masks", "atlas", "--images", str(images), "--location", "none", "--no-plots",
+                 "--bootstrap-resamples", "50"]
+    assert main(arguments) == 0
+    written = out / "ventricles" / "case_0.nii.gz"
+    assert not (out / "ventricles" / "case_1.nii.gz").exists()  # unreadable image: no guessed ventricles
+    mapped = sitk.GetArrayFromImage(sitk.ReadImage(str(written))) > 0
+    assert (mapped & ventricles).sum() / ventricles.sum() > 0.8  # the template registers onto itself
+    rows = pd.read_csv(out / "subregions.csv")
+    assert rows["case_id"].tolist() == ["case_0"]
+    voxel_ml = float(np.prod(template.GetSpacing())) / 1000
+    row = rows.iloc[0]
+    assert row["vol_ref_ml_periventricular"] == pytest.approx(shell.sum() * voxel_ml, rel=0.02)
+    assert row["vol_ref_ml_deep"] == pytest.approx(deep.sum() * voxel_ml)
+    assert json.loads((out / "summary.json").read_text())["settings"]["ventricle_masks"] == "atlas"
+    stamp = written.stat().st_mtime_ns
+    assert main([*arguments, "--overwrite"]) == 0
+    assert written.stat().st_mtime_ns == stamp  # registered once, reused by the second run
+    both = ["evaluate", "-pred", str(pred), "-ref", str(ref), "--out", str(tmp_path / "x"), "--device", "cpu",
+            "--ventricle-masks", "atlas", "--no-plots"]
+    assert main(both) == 2  # no --images and plain folders: nothing to register
