@@ -281,7 +281,8 @@ def _reference_spec(args: argparse.Namespace) -> str:
     if args.reference_readings:
         if args.references is not None:
             raise ConfigurationError("give either -ref/--references or --reference-readings, not both")
-        from strokeseg.evaluation.label_sources import default_votes, write_consensus
+        from strokeseg.evaluation.label_sources import write_consensus
+        from strokeseg.labels import default_votes
 
         votes = args.votes if args.votes is not None else default_votes(len(args.reference_readings))
         return str(write_consensus(args.reference_readings, votes, args.out / CONSENSUS_FOLDER))

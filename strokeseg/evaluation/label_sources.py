@@ -48,11 +48,6 @@ def label_volumes_ml(folder: Path, case_ids: Sequence[str]) -> dict[str, float]:
     return volumes
 
 
-def default_votes(readings: int) -> int:
-    """Votes a voxel needs by default: a strict majority, ⌊n/2⌋ + 1 (2 of 3, 3 of 4)."""
-    return readings // 2 + 1
-
-
 def write_consensus(folders: Sequence[Path], votes: int, out: Path) -> Path:
     """Write the k-of-n majority vote of the readings in ``folders`` into ``out`` (one ``<case>.nii.gz`` each).
 
