@@ -59,8 +59,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_allow_empty(atlas)
     wmh = _cohort_parser(cohorts, "wmh", "MICCAI 2017 WMH challenge (training/<Site>/<subject>/)")
     wmh.add_argument("--with-t1", action="store_true", help="add pre/T1.nii.gz as channel 1 (T1w)")
-    registry = _cohort_parser(cohorts, "registry", "multi-site registry (DWI, FLAIR, ...): manifest CSV (NIfTI or "
-                                                   "DICOM folders)")
+    registry = _cohort_parser(cohorts, "registry", "a multi-site registry (DWI, FLAIR, ...) from a manifest CSV "
+                                                   "(NIfTI files or DICOM folders)")
     registry.add_argument("--channels", default=None,
                           help=f"the cohort's comma-separated channels, any of {CHANNEL_DWI},{CHANNEL_ADC},"
                                f"{CHANNEL_B0},{CHANNEL_FLAIR},{CHANNEL_T1W} (e.g. {CHANNEL_FLAIR} for a FLAIR-only "
