@@ -246,7 +246,7 @@ def _case(row: dict[str, str], rules: _RowRules, where: str) -> CaseSource:
     extra_masks = {name: mask for name, mask in extra.items() if mask is not None}
     mask_files: list[tuple[str, Path | None]] = [(column, mask) for column, mask in readings if mask is not None]
     mask_files += [(f"{name} mask", mask) for name, mask in extra_masks.items()]
-    dicom_dir = _path(rules.base, row.get("dicom", "")) if not any(row.get(c) for c in CHANNEL_COLUMNS) else None
+    dicom_dir = _path(rules.base, row.get("dicom", "")) if not row.get("dwi") else None
     if dicom_dir is not None:
         unavailable = [name for name in rules.channels if name not in DICOM_CHANNELS]
         problems = missing_files(mask_files)

@@ -89,6 +89,8 @@ def test_three_readings_are_voted_with_a_known_answer(tmp_path: Path) -> None:
         readings = [_array(cohort.root / "masks" / f"{case_id}_mask_{r}.nii.gz") for r in (1, 2, 3)]
         votes = sum((reading == 1).astype(int) for reading in readings)
         assert np.array_equal(_array(dataset / "labelsTr" / f"{case_id}.nii.gz") == 1, votes >= 2)
+    text = pd.read_csv(dataset / "cases.csv", dtype=str)
+    assert set(text["n_readings"]) == {"3"} and set(text["votes"]) == {"2"}  # written as integers
     assert _convert(cohort.root, raw, 104, "--channels", "FLAIR", "--ignore-label", "--votes", "3",
                     "--allow-empty-masks") == 0  # unanimity: no WMH voxel, the ignore label stays
     unanimous = read_cases(raw / "Dataset104_StrokeRegistry" / "cases.csv")
