@@ -73,3 +73,19 @@ def test_reading_vote_with_ignore_label_and_a_case_on_another_grid(tmp_path: Pat
     assert scored.loc[cases[1], "status"] != "ok"
     assert _evaluate("--reference-readings", *readers, "-pred", predictions, "--out", tmp_path / "strict",
                      "--strict", *FAST) == 2
+
+
+def test_infarct_masks_of_a_converted_flair_registry_give_infarct_volume_strata(tmp_path: Path) -> None:
+    cohort = make_flair_registry(tmp_path / "src", n_cases=3)
+    raw = tmp_path / "raw"
+    assert main(["convert", "registry", str(cohort.root), "-d", "112", "--raw", str(raw), "--channels", "FLAIR",
+                 "--ignore-label"]) == 0
+    dataset = raw / "Dataset112_StrokeRegistry"
+    out = tmp_path / "report"  # the reference labels as predictions: the strata are what is checked
+    assert _evaluate("-ref", dataset, "-pred", dataset / "labelsTr", "--out", out, *FAST) == 0
+    per_case = pd.read_csv(out / "per_case.csv", keep_default_na=False).set_index("case_id")
+    strata = per_case["infarct_volume_stratum"]
+    for case_id, infarct_ml in cohort.extra.items():  # 16 and 32 voxels of 9 µL: below 1.7 mL
+        assert infarct_ml < 1.7 and strata[case_id] == "small"
+    assert strata["K1-002"] == "unknown"  # no infarct mask
+    assert per_case["dice"].to_numpy(float) == pytest.approx(1.0)
