@@ -45,6 +45,8 @@ CASE_COLUMNS: tuple[CaseColumn, ...] = (
     CaseColumn("lesion_volume_ml", "Float64", "reference lesion volume in mL (label > 0, ignore label excluded)"),
     CaseColumn("n_lesions", "Int64", "number of reference lesions (26-connected components)"),
     CaseColumn("b_value", "Float64", "diffusion b-value of the DWI channel in s/mm²"),
+    CaseColumn("n_readings", "Int64", "number of repeated readings (masks) the reference was voted from"),
+    CaseColumn("votes", "Int64", "readings that had to mark a voxel for it to be lesion (k of n_readings)"),
 )
 
 _DTYPES = {column.name: column.dtype for column in CASE_COLUMNS}

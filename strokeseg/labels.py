@@ -108,3 +108,26 @@ def majority_vote(masks: Sequence[np.ndarray], k: int) -> np.ndarray:
     for mask in masks:
         votes += np.asarray(mask, dtype=bool)
     return votes >= k
+
+
+def default_votes(readings: int) -> int:
+    """Votes a voxel needs by default: a strict majority, ⌊n/2⌋ + 1 = ⌈(n + 1)/2⌉ (2 of 3, 3 of 4, 1 of 1)."""
+    return readings // 2 + 1
+
+
+def vote_label_maps(label_maps: Sequence[np.ndarray], k: int, ignore_label: int | None = None) -> np.ndarray:
+    """k-of-n consensus of several label maps of one case, as a uint8 label map.
+
+    Lesion (1) where at least ``k`` maps mark lesion (:func:`lesion_mask`: > 0, the ignore label excluded);
+    with an ``ignore_label`` (the WMH challenge's 2 = other pathology), the remaining voxels that at least
+    ``k`` maps mark with it get that label; everything else is background (0).
+
+    Raises:
+        InputDataError: see :func:`majority_vote` and :func:`lesion_mask`.
+    """
+    lesion = majority_vote([lesion_mask(labels, ignore_label=ignore_label) for labels in label_maps], k)
+    consensus = lesion.astype(np.uint8)
+    if ignore_label is not None:
+        ignored = majority_vote([labels == ignore_label for labels in label_maps], k) & ~lesion
+        consensus[ignored] = ignore_label
+    return consensus

@@ -24,11 +24,13 @@ ORIGIN_XYZ: tuple[float, float, float] = (-24.0, -24.0, -18.0)
 
 @dataclass
 class FixtureCohort:
-    """What a fixture wrote: the source root and the expected lesion volume (mL) per case id."""
+    """What a fixture wrote: the source root, the expected lesion volume (mL) and split per case id, and a further
+    expected number per case where the fixture says so (``extra``)."""
 
     root: Path
     volumes_ml: dict[str, float] = field(default_factory=dict)
     splits: dict[str, str] = field(default_factory=dict)
+    extra: dict[str, float] = field(default_factory=dict)
 
 
 def write_nifti(path: Path, array: np.ndarray, spacing: Sequence[float] = SPACING_XYZ,
@@ -226,6 +228,54 @@ def make_registry(root: Path, n_cases: int = 4, n_test: int = 1) -> FixtureCohor
         if not unlabelled:
             cohort.volumes_ml[case_id] = volume_ml(mask)
         cohort.splits[case_id] = "test" if test else "train"
+    (root / "manifest.csv").write_text("\n".join(lines) + "\n")
+    return cohort
+
+
+#: Grid of the DWI-like infarct masks of :func:`make_flair_registry` (x, y, z spacing in mm; z, y, x shape).
+INFARCT_SPACING_XYZ: tuple[float, float, float] = (1.5, 1.5, 4.0)
+INFARCT_SHAPE_ZYX: tuple[int, int, int] = (9, 30, 30)
+
+
+def make_flair_registry(root: Path, n_cases: int = 4, readings: int = 1) -> FixtureCohort:
+    """A FLAIR-only multi-site WMH registry (Kim's cohort shape): manifest.csv with ``flair``, one ``mask`` (or
+    ``mask_1`` ... ``mask_<readings>``) holding 0 / 1 = WMH / 2 = other pathology, ``infarct_mask`` on a
+    DWI-like grid of its own for every case but the last, a sidecar beside each FLAIR (vendor, field strength),
+    and site / vendor / field-strength columns (no onset column). With several readings, reader r leaves out
+    the WMH voxels ``(z + y + x) % readings == r``: every WMH voxel is marked by ``readings - 1`` readers, so
+    a vote of ``readings - 1`` gives the full WMH and a unanimous vote gives none.
+    ``volumes_ml`` holds the WMH volume (full masks) and ``extra`` the infarct volume per case."""
+    cohort = FixtureCohort(root)
+    mask_columns = ["mask"] if readings == 1 else [f"mask_{number}" for number in range(1, readings + 1)]
+    lines = [",".join(["case_id", "flair", *mask_columns, "infarct_mask", "site", "vendor", "field_strength_t",
+                       "split"])]
+    parity = np.sum(np.indices(SHAPE_ZYX), axis=0) % max(readings, 1)
+    for index in range(n_cases):
+        case_id = f"K{index % 2 + 1}-{index:03d}"
+        flair, _, wmh = phantom(500 + index)
+        labels = wmh.astype(np.uint8)
+        labels[1, 2:5, 2:5] = 2  # other pathology (replaces any WMH there)
+        write_nifti(root / "flair" / f"{case_id}.nii.gz", flair)
+        manufacturer, _, tesla = VENDORS[index % len(VENDORS)]
+        write_json(root / "flair" / f"{case_id}.json", {"Manufacturer": manufacturer, "MagneticFieldStrength": tesla})
+        cells = []
+        for reader in range(len(mask_columns)):
+            reading = labels.copy()
+            if readings > 1:
+                reading[(labels == 1) & (parity == reader)] = 0
+            write_nifti(root / "masks" / f"{case_id}_{mask_columns[reader]}.nii.gz", reading)
+            cells.append(f"masks/{case_id}_{mask_columns[reader]}.nii.gz")
+        infarct_cell = ""
+        if index < n_cases - 1:
+            infarct = np.zeros(INFARCT_SHAPE_ZYX, np.uint8)
+            infarct[3:5, 10:10 + 2 * (index + 1), 12:16] = 1
+            write_nifti(root / "infarcts" / f"{case_id}.nii.gz", infarct, spacing=INFARCT_SPACING_XYZ)
+            infarct_cell = f"infarcts/{case_id}.nii.gz"
+            cohort.extra[case_id] = volume_ml(infarct, INFARCT_SPACING_XYZ)
+        lines.append(",".join([case_id, f"flair/{case_id}.nii.gz", *cells, infarct_cell, f"hospital{index % 2 + 1}",
+                               "", "", "train"]))
+        cohort.volumes_ml[case_id] = volume_ml(labels == 1)
+        cohort.splits[case_id] = "train"
     (root / "manifest.csv").write_text("\n".join(lines) + "\n")
     return cohort
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from strokeseg.errors import InputDataError
-from strokeseg.labels import lesion_mask, majority_vote
+from strokeseg.labels import default_votes, lesion_mask, majority_vote, vote_label_maps
 
 
 def test_two_of_three_readings() -> None:
@@ -16,6 +16,21 @@ def test_two_of_three_readings() -> None:
     assert majority_vote([a, b, c], 2).tolist() == [True, True, True, False, False]
     assert majority_vote([a, b, c], 3).tolist() == [False] * 5  # intersection
     assert majority_vote([a, b, c], 1).tolist() == [True, True, True, False, True]  # union
+
+
+def test_default_votes_are_a_strict_majority() -> None:
+    assert [default_votes(n) for n in (1, 2, 3, 4, 5)] == [1, 2, 2, 3, 3]
+
+
+def test_label_maps_are_voted_per_label_with_the_ignore_label() -> None:
+    a = np.array([[[1, 1, 2, 2, 0, 1]]], dtype=np.uint8)
+    b = np.array([[[1, 0, 2, 0, 2, 2]]], dtype=np.uint8)
+    c = np.array([[[0, 1, 1, 0, 2, 2]]], dtype=np.uint8)
+    # lesion first (>= 2 lesion votes), then the ignore label (>= 2 ignore votes), else background
+    assert vote_label_maps([a, b, c], 2, ignore_label=2).ravel().tolist() == [1, 1, 2, 0, 2, 2]
+    # without an ignore label every value > 0 is lesion
+    assert vote_label_maps([a, b, c], 2).ravel().tolist() == [1, 1, 1, 0, 1, 1]
+    assert vote_label_maps([a, b, c], 3, ignore_label=2).ravel().tolist() == [0, 0, 0, 0, 0, 0]
 
 
 @pytest.mark.parametrize(("masks", "k", "message"), [

@@ -2,10 +2,11 @@
 
 Everything is checked before anything is written, so a bad case leaves no file behind:
 unreadable files, NaN/inf voxels, channels or masks off the first channel's grid (beyond
-``GRID_TOLERANCE_MM``), non-binary or out-of-range masks, and an empty mask where the cohort requires a
-lesion all raise :class:`~strokeseg.errors.InputDataError` with the file and the problem. Channels that
-agree with the reference grid within the tolerance are written with the reference header, so nnU-Net
-sees one exact grid per case.
+``GRID_TOLERANCE_MM``), repeated readings on different grids, non-binary or out-of-range masks, and an
+empty mask where the cohort requires a lesion all raise :class:`~strokeseg.errors.InputDataError` with the
+file and the problem. Channels that agree with the reference grid within the tolerance are written with the
+reference header, so nnU-Net sees one exact grid per case. Extra masks (``CaseSource.extra_masks``) are
+written on their own grid into ``extra_masks/<name>/<case>.nii.gz`` beside the dataset, not as labels.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from strokeseg.defaults import B0_MAX_B_VALUE, GRID_TOLERANCE_MM, LESION_CONNECT
 from strokeseg.errors import InputDataError
 from strokeseg.grids import on_reference_grid
 from strokeseg.io import Geometry, array_to_image, read_array, write_image_atomic
+from strokeseg.labels import vote_label_maps
 from strokeseg.location.registration import RegistrationMethod, register_and_resample
 from strokeseg.modalities import CHANNEL_ADC, adc_reference_value, adc_unit_factor
 from strokeseg.nnunet.raw import image_path, label_path
@@ -56,6 +58,15 @@ class LoadedImage:
     selected_b: float | None = None
 
 
+#: Folder of the dataset that holds the extra masks (``extra_masks/<name>/<case>.nii.gz``); nnU-Net ignores it.
+EXTRA_MASKS_FOLDER = "extra_masks"
+
+
+def extra_mask_path(dataset_dir: Path, name: str, case_id: str) -> Path:
+    """Where the extra mask ``name`` of ``case_id`` is written: ``dataset_dir/extra_masks/<name>/<case>.nii.gz``."""
+    return dataset_dir / EXTRA_MASKS_FOLDER / name / f"{case_id}.nii.gz"
+
+
 def nnunet_split(split: str) -> str:
     """``train`` -> ``Tr``, ``test`` -> ``Ts`` (the suffix of nnU-Net's images/labels folders)."""
     return "Tr" if split == SPLIT_TRAIN else "Ts"
@@ -67,6 +78,7 @@ def output_files(case: CaseSource, spec: CohortSpec) -> list[Path]:
     files = [image_path(Path(), case.case_id, index, folder_split) for index in range(len(spec.channel_names))]
     if case.masks:
         files.append(label_path(Path(), case.case_id, folder_split))
+    files += [extra_mask_path(Path(), name, case.case_id) for name in case.extra_masks]
     return files
 
 
@@ -93,11 +105,20 @@ def convert_case(case: CaseSource, spec: CohortSpec, dataset_dir: Path, scratch:
     channel_columns: dict[str, Any] = {}
     for channel in case.channels[1:]:
         array, extra = _channel_on_reference_grid(channel, reference_channel, reference, options)
-        if channel.name == CHANNEL_ADC:
-            array, extra["adc_source_unit"] = adc_in_micro_units(array, f"{channel.name} image {channel.path}")
         arrays.append(array)
         channel_columns.update(extra)
+    for index, channel in enumerate(case.channels):
+        if channel.name == CHANNEL_ADC:
+            arrays[index], channel_columns["adc_source_unit"] = adc_in_micro_units(
+                arrays[index], f"{channel.name} image {channel.path}")
     labels = _read_labels(case, spec, reference_channel, reference.geometry, options) if case.masks else None
+    if case.votes is not None:
+        record.update({"n_readings": len(case.masks), "votes": case.votes})
+    extra_masks = {name: _read_extra_mask(name, path) for name, path in case.extra_masks.items()}
+    for name, (mask, geometry) in extra_masks.items():
+        volume = lesion_statistics(mask, geometry.spacing, 1, options.connectivity).volume_ml
+        record.update({f"{name}_volume_ml": round(volume, 6),
+                       f"{name}_mask": str(extra_mask_path(Path(), name, case.case_id))})
     if labels is not None:
         stats = lesion_statistics(labels, spacing, spec.lesion_label, options.connectivity)
         record.update({"lesion_volume_ml": round(stats.volume_ml, 6), "n_lesions": stats.n_lesions})
@@ -110,6 +131,8 @@ def convert_case(case: CaseSource, spec: CohortSpec, dataset_dir: Path, scratch:
     for column, value in case.source_paths().items():
         record.setdefault(column, value)  # a prepare step may have named the true source (e.g. a DICOM series)
     _write_case(case, spec, dataset_dir, arrays, labels, reference.geometry)
+    for name, (mask, geometry) in extra_masks.items():
+        write_image_atomic(array_to_image(mask, geometry), extra_mask_path(dataset_dir, name, case.case_id))
     return record
 
 
@@ -193,13 +216,37 @@ def _channel_on_reference_grid(channel: ChannelSource, reference_channel: Channe
     return sitk.GetArrayFromImage(result.image), extra
 
 
+def _read_extra_mask(name: str, path: Path) -> tuple[np.ndarray, Geometry]:
+    """An extra mask as a binary uint8 array on its own grid.
+
+    Raises:
+        InputDataError: unreadable, not 3-D, or not a binary mask; the message names the mask and the file.
+    """
+    what = f"{name} mask"
+    array, geometry = read_array(path, what)
+    if array.ndim != 3:
+        raise InputDataError(f"{what} {path} has {array.ndim} dimensions; expected a 3-D mask")
+    try:
+        return normalise_mask(array, (0, 1), binary=True), geometry
+    except InputDataError as error:
+        raise InputDataError(f"{what} {path} {error}") from None
+
+
 def _read_labels(case: CaseSource, spec: CohortSpec, reference_channel: ChannelSource, grid: Geometry,
                  options: CaseOptions) -> np.ndarray:
     masks = []
-    for path in case.masks:
+    first_reading: tuple[Path, Geometry] | None = None
+    for number, path in enumerate(case.masks, start=1):
         array, geometry = read_array(path, "lesion mask")
         if array.ndim != 3:
             raise InputDataError(f"lesion mask {path} has {array.ndim} dimensions; expected a 3-D label map")
+        if case.votes is not None and first_reading is not None:
+            problems = first_reading[1].differences(geometry, options.grid_tolerance_mm)
+            if problems:
+                raise InputDataError(f"reading {number} of case {case.case_id} ({path}) is on another grid than "
+                                     f"reading 1 ({first_reading[0]}): {'; '.join(problems)}; the readings to be "
+                                     "voted on must share one grid")
+        first_reading = first_reading or (path, geometry)
         array, _ = on_reference_grid(array, geometry, grid, f"lesion mask {path}",
                                      f"{reference_channel.name} image {reference_channel.path}",
                                      options.grid_tolerance_mm)
@@ -207,7 +254,13 @@ def _read_labels(case: CaseSource, spec: CohortSpec, reference_channel: ChannelS
             masks.append(normalise_mask(array, spec.mask_values, spec.binary_masks))
         except InputDataError as error:
             raise InputDataError(f"lesion mask {path} {error}") from None
-    labels = union_of_masks(masks)
+    if case.votes is None:
+        labels = union_of_masks(masks)
+    else:
+        try:
+            labels = vote_label_maps(masks, case.votes, spec.ignore_label)
+        except InputDataError as error:
+            raise InputDataError(f"readings of case {case.case_id}: {error}") from None
     if case.split == SPLIT_TRAIN and spec.require_lesion and not np.any(labels == spec.lesion_label):
         names = ", ".join(str(path) for path in case.masks)
         raise InputDataError(f"lesion mask {names} is empty (no voxel of label {spec.lesion_label}); this cohort "

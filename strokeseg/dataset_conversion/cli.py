@@ -13,11 +13,12 @@ from strokeseg.cli_options import (
     add_overwrite,
     add_subcommands,
     add_workers,
+    positive_int,
 )
 from strokeseg.dataset_conversion.choices import RELEASES
 from strokeseg.defaults import TARGET_B_VALUE
 from strokeseg.location.choices import REGISTRATION_METHODS
-from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR
+from strokeseg.modalities import CHANNEL_ADC, CHANNEL_B0, CHANNEL_DWI, CHANNEL_FLAIR, CHANNEL_T1W
 from strokeseg.nnunet.folders import RAW
 
 _DEFAULT_NAMES = {"isles22": "ISLES22", "atlas": "ATLAS", "wmh": "WMH", "registry": "StrokeRegistry"}
@@ -38,7 +39,7 @@ dataset.json, cases.csv (per-case metadata) and a conversion report. Invalid cas
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg convert`` (one sub-command per cohort)."""
-    parser = add_command(subparsers, "convert", "convert a cohort (ISLES'22, ATLAS, WMH, DWI registry) into an "
+    parser = add_command(subparsers, "convert", "convert a cohort (ISLES'22, ATLAS, WMH, registry) into an "
                                                 "nnU-Net raw dataset", DESCRIPTION)
     cohorts = add_subcommands(parser, "cohort", "COHORT")
     isles = _cohort_parser(cohorts, "isles22", "ISLES'22 BIDS tree (rawdata/, derivatives/)")
@@ -58,10 +59,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_allow_empty(atlas)
     wmh = _cohort_parser(cohorts, "wmh", "MICCAI 2017 WMH challenge (training/<Site>/<subject>/)")
     wmh.add_argument("--with-t1", action="store_true", help="add pre/T1.nii.gz as channel 1 (T1w)")
-    registry = _cohort_parser(cohorts, "registry", "multi-site DWI registry: manifest CSV (NIfTI or DICOM folders)")
+    registry = _cohort_parser(cohorts, "registry", "a multi-site registry (DWI, FLAIR, ...) from a manifest CSV "
+                                                   "(NIfTI files or DICOM folders)")
     registry.add_argument("--channels", default=None,
-                          help=f"comma-separated channels, DWI first, among {CHANNEL_DWI},{CHANNEL_ADC},{CHANNEL_B0},"
-                               f"{CHANNEL_FLAIR} (default: the image columns present in the manifest)")
+                          help=f"the cohort's comma-separated channels, any of {CHANNEL_DWI},{CHANNEL_ADC},"
+                               f"{CHANNEL_B0},{CHANNEL_FLAIR},{CHANNEL_T1W} (e.g. {CHANNEL_FLAIR} for a FLAIR-only "
+                               f"WMH cohort, {CHANNEL_DWI} for a DWI-only one; the first defines the grid, another "
+                               "acquisition is registered to it; default: the image columns with values, this order)")
+    registry.add_argument("--votes", type=positive_int, default=None, metavar="K",
+                          help="several readings per case (columns mask, mask_2, ... or mask_1, mask_2, ...): a voxel "
+                               "is lesion when at least K of them mark it (default: a strict majority of the "
+                               "readings a case has, 2 of 3)")
+    registry.add_argument("--ignore-label", action="store_true",
+                          help="masks hold 0 background, 1 lesion, 2 other pathology (the WMH challenge's labels); "
+                               "2 becomes nnU-Net's ignore label")
     _add_registration(registry)
     _add_target_b(registry)
     _add_allow_empty(registry)
@@ -87,8 +98,8 @@ def _cohort_parser(cohorts: argparse._SubParsersAction, name: str, what: str) ->
 
 def _add_registration(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--registration", choices=REGISTRATION_METHODS, default="rigid",
-                        help="alignment of a FLAIR on another grid to the DWI (default: %(default)s; none = scanner "
-                             "coordinates only)")
+                        help="alignment of a channel of another acquisition on another grid to the first channel (a "
+                             "FLAIR to the DWI; default: %(default)s; none = scanner coordinates only)")
 
 
 def _add_target_b(parser: argparse.ArgumentParser) -> None:
@@ -113,7 +124,8 @@ def _cohort_options(args: argparse.Namespace) -> dict[str, Any]:
     elif args.cohort == "wmh":
         options.update(with_t1=args.with_t1)
     else:
-        options.update(channels=_channel_list(args.channels), target_b=args.target_b)
+        options.update(channels=_channel_list(args.channels), target_b=args.target_b, votes=args.votes,
+                       ignore_label=args.ignore_label)
     return options
 
 

@@ -47,7 +47,7 @@ PLANNERS: dict[str, Callable[..., tuple[CohortSpec, Discovery]]] = {
     "isles22": _plan_isles22,   # channels, with_flair, require_lesion, target_b
     "atlas": _plan_atlas,       # release, metadata_csv, require_lesion
     "wmh": _plan_wmh,           # with_t1
-    "registry": plan_registry,  # channels, target_b, require_lesion
+    "registry": plan_registry,  # channels, target_b, require_lesion, votes, ignore_label
 }
 COHORTS: tuple[str, ...] = tuple(PLANNERS)
 

@@ -19,7 +19,7 @@ import logging
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -160,7 +160,7 @@ def resolve_dicom_case(case: CaseSource, scratch: Path, dicom_dir: Path, channel
     if merged.conflicts:
         metadata[CONFLICTS_COLUMN] = "; ".join(merged.conflicts)
     channel_sources = tuple(ChannelSource(name, written[name]) for name in channels)
-    return CaseSource(case.case_id, case.split, channel_sources, case.masks, metadata, None, case.inputs)
+    return replace(case, channels=channel_sources, metadata=metadata, prepare=None)
 
 
 def _select(diffusion: list[SeriesFile], target_b: float,

@@ -38,9 +38,10 @@ from strokeseg.dataset_conversion.sources import (
     CohortSpec,
     Discovery,
     SkippedCase,
+    choose_channels,
 )
 from strokeseg.defaults import TARGET_B_VALUE
-from strokeseg.errors import ConfigurationError, InputDataError
+from strokeseg.errors import InputDataError
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI, CHANNEL_FLAIR, LABEL_BACKGROUND
 
 COHORT = "isles22"
@@ -67,15 +68,9 @@ def isles22_channels(channels: Sequence[str] | None = None, with_flair: bool = F
     Raises:
         ConfigurationError: an unknown or repeated channel, or DWI not first.
     """
-    by_lower = {name.lower(): name for name in ISLES22_CHANNELS}
-    chosen = [by_lower.get(name.strip().lower(), name.strip()) for name in channels] if channels \
-        else list(DEFAULT_ISLES22_CHANNELS)
+    chosen = list(choose_channels(channels, ISLES22_CHANNELS, DEFAULT_ISLES22_CHANNELS, "ISLES'22", CHANNEL_DWI))
     if with_flair and CHANNEL_FLAIR not in chosen:
         chosen.append(CHANNEL_FLAIR)
-    unknown = [name for name in chosen if name not in ISLES22_CHANNELS]
-    if unknown or len(set(chosen)) != len(chosen) or not chosen or chosen[0] != CHANNEL_DWI:
-        raise ConfigurationError(f"ISLES'22 channels {', '.join(chosen) or 'none'}: choose each of "
-                                 f"{', '.join(ISLES22_CHANNELS)} at most once, DWI first (e.g. DWI or DWI,ADC)")
     return tuple(chosen)
 
 

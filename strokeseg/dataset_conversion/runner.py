@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from strokeseg import __version__
 from strokeseg.cases import CASE_COLUMNS, CASES_FILE, write_cases
-from strokeseg.dataset_conversion.case_conversion import CaseOptions, convert_case, output_files
+from strokeseg.dataset_conversion.case_conversion import EXTRA_MASKS_FOLDER, CaseOptions, convert_case, output_files
 from strokeseg.dataset_conversion.report import (
     STATUS_CONVERTED,
     STATUS_SKIPPED,
@@ -45,7 +45,7 @@ from strokeseg.nnunet.raw import check_new_dataset, dataset_folder_name, publish
 logger = logging.getLogger(__name__)
 
 _STATE_DIR = ".strokeseg_conversion"
-_IMAGE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs")
+_IMAGE_FOLDERS = ("imagesTr", "labelsTr", "imagesTs", "labelsTs", EXTRA_MASKS_FOLDER)
 
 
 @dataclass(frozen=True)
@@ -313,7 +313,8 @@ def _run_fingerprint(spec: CohortSpec, request: ConversionRequest) -> str:
 
 def case_fingerprint(case: CaseSource) -> str:
     """Hash of a case's description and of the size and modification time of every file it is made from."""
-    paths = [channel.path for channel in case.channels] + list(case.masks) + list(case.inputs)
+    paths = [channel.path for channel in case.channels] + list(case.masks) + list(case.extra_masks.values()) \
+        + list(case.inputs)
     stats = []
     for path in paths:
         files = sorted(p for p in path.rglob("*") if p.is_file()) if path.is_dir() else [path]
@@ -325,6 +326,7 @@ def case_fingerprint(case: CaseSource) -> str:
                 stats.append((str(file), -1, -1))
     description = {"case_id": case.case_id, "split": case.split, "metadata": dict(case.metadata),
                    "channels": [asdict(channel) for channel in case.channels], "masks": [str(m) for m in case.masks],
+                   "votes": case.votes, "extra_masks": {name: str(path) for name, path in case.extra_masks.items()},
                    "prepare": describe_callable(case.prepare), "files": stats}
     return hashlib.sha256(json.dumps(description, sort_keys=True, default=str).encode()).hexdigest()
 
@@ -346,8 +348,11 @@ def _prune_stale_files(staging: Path, finished: Sequence[CaseSource], spec: Coho
         directory = staging / folder
         if not directory.is_dir():
             continue
-        for path in directory.iterdir():
-            if str(path.relative_to(staging)) not in expected:
+        for path in sorted(directory.rglob("*"), reverse=True):  # files before the folders holding them
+            if path.is_dir():
+                if not any(path.iterdir()):
+                    path.rmdir()
+            elif str(path.relative_to(staging)) not in expected:
                 logger.debug("removing stale %s", path)
                 path.unlink()
         if not any(directory.iterdir()):

@@ -9,7 +9,7 @@ shared runner (:mod:`strokeseg.dataset_conversion.runner`) then reads, checks an
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -56,12 +56,17 @@ class CaseSource:
         case_id: nnU-Net case identifier (letters, digits, ``-``, ``_``).
         split: ``train`` or ``test``.
         channels: the input channels, in dataset.json order.
-        masks: lesion mask file(s); several are combined by union (ATLAS R1.2); empty for unlabelled test cases.
+        masks: lesion mask file(s); several are combined by union (ATLAS R1.2) or, with ``votes``, by a
+            k-of-n vote; empty for unlabelled test cases.
         metadata: cases.csv values known from the source (site, vendor, field_strength_t, ...).
         prepare: optional step run in the worker before reading (e.g. dcm2niix): takes the case and a scratch
             folder and returns the case with concrete ``channels`` and completed ``metadata``.
         inputs: further files or folders the case is made from (e.g. its DICOM folder); with the channel
             and mask files they decide whether an interrupted run's result can be reused.
+        votes: ``masks`` are repeated readings of one lesion: a voxel is lesion when at least this many of
+            them mark it (:func:`strokeseg.labels.vote_label_maps`); ``None``: their union.
+        extra_masks: further masks stored beside the dataset, not as labels (name -> file; e.g. ``infarct``:
+            the infarct mask of a WMH case, for strata), each on its own grid.
     """
 
     case_id: str
@@ -71,6 +76,8 @@ class CaseSource:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     prepare: Callable[[CaseSource, Path], CaseSource] | None = None
     inputs: tuple[Path, ...] = ()
+    votes: int | None = None
+    extra_masks: Mapping[str, Path] = field(default_factory=dict)
 
     def source_paths(self) -> dict[str, str]:
         """``source_*`` columns for cases.csv and the report: one per channel, ``source_mask``, and any
@@ -79,6 +86,7 @@ class CaseSource:
         paths.update({f"source_{channel.name}": str(channel.path) for channel in self.channels})
         if self.masks:
             paths["source_mask"] = ";".join(str(mask) for mask in self.masks)
+        paths.update({f"source_{name}_mask": str(path) for name, path in self.extra_masks.items()})
         return paths
 
     def with_metadata(self, **values: Any) -> CaseSource:
@@ -168,6 +176,32 @@ def normalise_split(value: object, where: str) -> str:
     if text not in _SPLIT_ALIASES:
         raise ConfigurationError(f"{where}: split {value!r} is not one of train/test")
     return _SPLIT_ALIASES[text]
+
+
+def choose_channels(requested: Sequence[str] | None, available: Sequence[str], default: Sequence[str], what: str,
+                    first: str | None = None) -> tuple[str, ...]:
+    """A validated channel set: ``requested`` (names of ``available`` in any letter case) or ``default``.
+
+    Args:
+        requested: the user's channels, or None/empty for ``default``.
+        available: the channel names the cohort can provide.
+        default: the channels used when none are requested.
+        what: the cohort, for the message (``"ISLES'22"``).
+        first: a channel that must come first, if any.
+
+    Raises:
+        ConfigurationError: an unknown or repeated channel, no channel, or ``first`` not first.
+    """
+    by_lower = {name.lower(): name for name in available}
+    chosen = [by_lower.get(name.strip().lower(), name.strip()) for name in requested] if requested else list(default)
+    unknown = [name for name in chosen if name not in available]
+    repeated = len(set(chosen)) != len(chosen)
+    if unknown or repeated or not chosen or (first is not None and chosen[0] != first):
+        rule = f", {first} first" if first else ""
+        raise ConfigurationError(f"{what} channels {', '.join(chosen) or 'none'}: choose each of "
+                                 f"{', '.join(available)} at most once{rule}"
+                                 + (f" (unknown: {', '.join(unknown)})" if unknown else ""))
+    return tuple(chosen)
 
 
 def missing_files(paths: Iterable[tuple[str, Path | None]]) -> list[str]:

@@ -76,7 +76,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    type=str)
     inputs.add_argument("--reference-readings", type=Path, nargs="+", default=[], metavar="DIR",
                         help="repeated readings of the reference (two or more folders): the reference is their "
-                             "majority vote, written to <out>/reference_consensus/")
+                             "majority vote, written to <out>/reference_consensus/ (a case that a reading lacks or "
+                             "whose readings lie on different grids is left out with a warning; --strict stops)")
     inputs.add_argument("--votes", type=int, metavar="K",
                         help="votes of --reference-readings a voxel needs to be lesion (default: a strict "
                              "majority, 2 of 3)")
@@ -292,10 +293,16 @@ def _reference_spec(args: argparse.Namespace) -> str:
     if args.reference_readings:
         if args.references is not None:
             raise ConfigurationError("give either -ref/--references or --reference-readings, not both")
-        from strokeseg.evaluation.label_sources import default_votes, write_consensus
+        from strokeseg.evaluation.label_sources import write_consensus
+        from strokeseg.labels import default_votes
 
         votes = args.votes if args.votes is not None else default_votes(len(args.reference_readings))
-        return str(write_consensus(args.reference_readings, votes, args.out / CONSENSUS_FOLDER))
+        consensus = write_consensus(args.reference_readings, votes, args.out / CONSENSUS_FOLDER, args.ignore_label)
+        if consensus.skipped and args.strict:
+            case, reason = next(iter(consensus.skipped.items()))
+            raise InputDataError(f"reference consensus: case {case}: {reason} (--strict: stopped; "
+                                 f"{len(consensus.skipped)} case(s) could not be voted on)")
+        return str(consensus.folder)
     if args.votes is not None:
         raise ConfigurationError("--votes belongs to --reference-readings")
     if args.references is None:

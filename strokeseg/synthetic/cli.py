@@ -19,8 +19,9 @@ from strokeseg.synthetic.choices import LAYOUTS, SITE_SETS
 
 DESCRIPTION = """\
 Generate a multi-site phantom cohort from the packaged MNI152 template: DWI/ADC/b0 (+FLAIR) with acute infarcts
-(registry, isles22), T1w with chronic lesions in MNI space (atlas2), or FLAIR/T1 with WMH and infarcts (wmh). A
-montage.png of the first cases is written beside it.
+(registry, isles22), T1w with chronic lesions in MNI space (atlas2), or FLAIR/T1 with WMH and infarcts (wmh; as
+a FLAIR-only registry manifest with infarct masks: wmh-registry). A montage.png of the first cases is written
+beside it.
 
 A rerun with the same settings resumes (finished cases are kept); a cohort made with other settings is only
 replaced with --overwrite.
@@ -29,8 +30,8 @@ replaced with --overwrite.
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add ``strokeseg synth`` to the CLI."""
-    parser = add_command(subparsers, "synth", "generate a phantom cohort (registry, ISLES'22, ATLAS R2.0 or WMH "
-                                              "layout)", DESCRIPTION)
+    parser = add_command(subparsers, "synth", "generate a phantom cohort (registry, ISLES'22, ATLAS R2.0, WMH or "
+                                              "FLAIR WMH registry layout)", DESCRIPTION)
     add_out(parser, "output folder")
     parser.add_argument("--layout", choices=LAYOUTS, required=True, help="on-disk layout")
     add_option(parser, "-n", "--n-cases", deprecated=("--cases",), type=positive_int, required=True, metavar="N",

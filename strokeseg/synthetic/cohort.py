@@ -36,6 +36,7 @@ MONTAGE_FILE = "montage.png"
 #: Channels shown in the montage per layout.
 MONTAGE_CHANNELS: dict[str, tuple[str, ...]] = {
     "registry": ("dwi", "adc", "b0"), "isles22": ("dwi", "adc"), "atlas2": ("t1",), "wmh": ("flair", "t1"),
+    "wmh-registry": ("flair",),
 }
 
 
@@ -100,13 +101,14 @@ def generate_cohort(out: Path, layout: str, n_cases: int, seed: int, sites: Sequ
 
     Args:
         out: output folder (created; an existing ``strokeseg synth`` folder with the same arguments is resumed).
-        layout: "registry", "isles22", "atlas2" or "wmh" (see ``strokeseg.synthetic.layouts``).
+        layout: "registry", "isles22", "atlas2", "wmh" or "wmh-registry" (see ``strokeseg.synthetic.layouts``).
         n_cases: number of cases.
         seed: cohort seed; the same seed gives the same files.
         sites: acquisition sites (default: the layout's default sites).
         workers: parallel processes.
         overwrite: replace an existing cohort folder written by ``strokeseg synth`` with other arguments.
-        flair: also write FLAIR (default: yes for isles22, no for registry; atlas2 has none, wmh always).
+        flair: also write FLAIR (default: yes for isles22, no for registry; atlas2 has none, wmh and wmh-registry
+            always).
         empty_fraction: fraction of cases without a labelled lesion (drawn per case from the seed).
         cache_dir: cache root of the location atlas.
         montage_cases: cases shown in ``OUT/montage.png`` (0: no montage).
@@ -123,7 +125,7 @@ def generate_cohort(out: Path, layout: str, n_cases: int, seed: int, sites: Sequ
         raise ConfigurationError(f"empty_fraction must be in [0, 1), got {empty_fraction}")
     chosen_sites = check_sites(sites if sites is not None else default_sites(layout))
     with_flair = (layout == "isles22") if flair is None else bool(flair)
-    if with_flair and LAYOUT_KINDS[layout] != "acute" and layout != "wmh":
+    if with_flair and LAYOUT_KINDS[layout] == "chronic":
         raise ConfigurationError(f"the {layout} layout has no FLAIR images")
     out = Path(out)
     _prepare_output(out, _parameters(layout, n_cases, seed, chosen_sites, with_flair, empty_fraction), overwrite)

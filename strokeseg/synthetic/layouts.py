@@ -8,6 +8,10 @@ isles22   ``rawdata/sub-strokecaseNNNN/ses-0001/[dwi/|anat/]..._{dwi,adc,FLAIR|f
 atlas2    ``ATLAS_2/{Training,Testing}/R0XX/sub-r0XXsNNN/ses-1/anat/..._space-MNI152NLin2009aSym_T1w.nii.gz``
           (+ ``..._label-L_desc-T1lesion_mask.nii.gz`` in Training), ``ATLAS_2/20220425_ATLAS_2.0_MetaData.csv``
 wmh       ``training/<Site>/<subject>/{wmh.nii.gz,pre/FLAIR.nii.gz,pre/T1.nii.gz}``
+wmh-registry  a FLAIR-only multi-site WMH registry (Kim's cohort shape) for ``strokeseg convert registry
+          --channels FLAIR --ignore-label``: ``flair/<case>.nii.gz`` (+ JSON sidecar), ``masks/<case>_wmh.nii.gz``
+          (0 / 1 WMH / 2 infarct = other pathology), ``masks/<case>_infarct.nii.gz`` where the case has an infarct,
+          ``manifest.csv``
 Every layout also gets ``phantom_truth.csv`` (not part of the real layouts): what was generated per case.
 """
 
@@ -26,12 +30,19 @@ from strokeseg.io import atomic_path, write_image_atomic, write_json_atomic
 from strokeseg.synthetic.phantom import PhantomCase
 
 #: Phantom kind each layout holds.
-LAYOUT_KINDS: dict[str, str] = {"registry": "acute", "isles22": "acute", "atlas2": "chronic", "wmh": "wmh"}
+LAYOUT_KINDS: dict[str, str] = {"registry": "acute", "isles22": "acute", "atlas2": "chronic", "wmh": "wmh",
+                                 "wmh-registry": "wmh"}
 #: Columns of the registry manifest (paths relative to the CSV), in order; ``flair`` follows when written.
 MANIFEST_COLUMNS: tuple[str, ...] = (
     "case_id", "dwi", "adc", "b0", "mask", "site", "vendor", "field_strength_t", "onset_to_imaging_h", "location",
     "chronic_infarct", "wmh_volume_ml", "split",
 )
+#: Columns of the FLAIR-only WMH registry's manifest (paths relative to the CSV), in order.
+WMH_MANIFEST_COLUMNS: tuple[str, ...] = (
+    "case_id", "flair", "mask", "infarct_mask", "site", "vendor", "field_strength_t", "chronic_infarct", "split",
+)
+#: Label of the infarct ("other pathology") in the WMH phantoms' label maps.
+WMH_INFARCT_LABEL = 2
 #: Columns of participants.tsv in the ISLES'22-like tree.
 PARTICIPANTS_COLUMNS: tuple[str, ...] = (
     "participant_id", "site", "vendor", "field_strength_t", "onset_to_imaging_h", "chronic_infarct", "wmh_volume_ml",
@@ -157,6 +168,24 @@ def write_wmh_case(out: Path, case: PhantomCase, subject_number: int) -> Written
     return WrittenCase(case_id, image, mask, {}, _truth(case_id, image, mask, case), {"flair": image, "t1": t1})
 
 
+def write_wmh_registry_case(out: Path, case: PhantomCase) -> WrittenCase:
+    """One case of the FLAIR-only WMH registry: FLAIR with its sidecar, the WMH label map (2 = the infarct, other
+    pathology) and, when the case has an infarct, the infarct as an extra mask (on the FLAIR grid here); the
+    manifest row leaves vendor and field strength to the sidecar."""
+    case_id = f"wmhreg{case.index + 1:05d}"
+    flair = _write(case.images["flair"], out, f"flair/{case_id}.nii.gz")
+    write_json_atomic(out / f"flair/{case_id}.json", _sidecar(case, None, "FLAIR"))
+    mask = _write(case.label, out, f"masks/{case_id}_wmh.nii.gz")
+    infarct = sitk.BinaryThreshold(case.label, WMH_INFARCT_LABEL, WMH_INFARCT_LABEL, 1, 0)
+    has_infarct = bool(sitk.GetArrayViewFromImage(infarct).any())
+    row: dict[str, Any] = {
+        "case_id": case_id, "flair": flair, "mask": mask,
+        "infarct_mask": _write(infarct, out, f"masks/{case_id}_infarct.nii.gz") if has_infarct else "",
+        "site": case.metadata["site"], "vendor": "", "field_strength_t": "",
+        "chronic_infarct": _yes_no(has_infarct), "split": ""}
+    return WrittenCase(case_id, flair, mask, row, _truth(case_id, flair, mask, case), {"flair": flair})
+
+
 def _truth(case_id: str, image: str, mask: str, case: PhantomCase) -> dict[str, Any]:
     metadata = {key: value for key, value in case.metadata.items()}
     metadata["chronic_infarct"] = _yes_no(metadata["chronic_infarct"])
@@ -173,6 +202,8 @@ def write_case(layout: str, out: Path, case: PhantomCase, subject_number: int) -
         return write_atlas2_case(out, case, subject_number)
     if layout == "wmh":
         return write_wmh_case(out, case, subject_number)
+    if layout == "wmh-registry":
+        return write_wmh_registry_case(out, case)
     raise ValueError(f"unknown layout {layout!r}")
 
 
@@ -183,6 +214,8 @@ def write_tables(layout: str, out: Path, written: Sequence[WrittenCase]) -> list
     if layout == "registry":
         columns = [*MANIFEST_COLUMNS, *(["flair"] if any("flair" in row for row in rows) else [])]
         paths.append(_write_table(pd.DataFrame(rows, columns=columns), out / "manifest.csv", ","))
+    elif layout == "wmh-registry":
+        paths.append(_write_table(pd.DataFrame(rows, columns=list(WMH_MANIFEST_COLUMNS)), out / "manifest.csv", ","))
     elif layout == "isles22":
         paths.append(_write_table(pd.DataFrame(rows, columns=list(PARTICIPANTS_COLUMNS)), out / "participants.tsv",
                                   "\t"))

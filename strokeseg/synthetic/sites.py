@@ -184,8 +184,8 @@ def site_set(layout: str, name: str = "default") -> tuple[SiteProfile, ...]:
 
 
 def default_sites(layout: str) -> tuple[SiteProfile, ...]:
-    """The default sites of a layout: DWI hospitals, ATLAS cohorts or the WMH challenge sites."""
-    return {"atlas2": ATLAS_SITES, "wmh": WMH_SITES}.get(layout, DWI_SITES)
+    """The default sites of a layout: DWI hospitals, ATLAS cohorts or the WMH challenge sites (wmh, wmh-registry)."""
+    return {"atlas2": ATLAS_SITES, "wmh": WMH_SITES, "wmh-registry": WMH_SITES}.get(layout, DWI_SITES)
 
 
 def check_sites(sites: Sequence[SiteProfile]) -> tuple[SiteProfile, ...]:

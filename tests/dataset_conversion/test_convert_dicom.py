@@ -120,3 +120,30 @@ def test_manifest_values_override_the_dicom_sidecar_and_conflicts_are_listed(tmp
     row = read_cases(result.dataset_dir / "cases.csv").set_index("case_id").loc["case04"]
     assert (row["vendor"], row["field_strength_t"]) == ("GE", 1.5)  # the manifest's vendor, the agreeing field
     assert row["metadata_conflicts"] == "vendor: manifest GE, sidecar Siemens"
+
+
+def test_dicom_rows_vote_their_readings_and_keep_extra_masks(tmp_path: Path) -> None:
+    s0, lesion = _anatomy()
+    source = tmp_path / "src"
+    write_dicom_series(source / "dicom" / "case05", [_attenuated(s0, lesion, 0), _attenuated(s0, lesion, 1000)],
+                       [0, 1000], "Siemens", 3.0, series_number=5, description="ep2d_diff")
+    # three readers: one adds a slab, one drops the lesion's first slice; 2 of 3 gives back the lesion
+    added, dropped = lesion.copy(), lesion.copy()
+    added[5] = 1
+    dropped[2] = 0
+    for number, reading in enumerate((lesion, added, dropped), start=1):
+        sitk.WriteImage(dicom_grid_mask(reading), str(source / f"case05_mask_{number}.nii.gz"))
+    sitk.WriteImage(dicom_grid_mask(added), str(source / "case05_old.nii.gz"))
+    (source / "manifest.csv").write_text(
+        "case_id,dicom,mask_1,mask_2,mask_3,chronic_mask,site,vendor,field_strength_t\n"
+        "case05,dicom/case05,case05_mask_1.nii.gz,case05_mask_2.nii.gz,case05_mask_3.nii.gz,case05_old.nii.gz,"
+        "hospitalA,,\n")
+    result = convert("registry", source, tmp_path / "raw", 66, "DicomVote", channels=["DWI"])
+    assert result.counts["converted"] == 1, result.outcomes
+    dataset = result.dataset_dir
+    row = read_cases(dataset / "cases.csv").set_index("case_id").loc["case05"]
+    assert (row["n_readings"], row["votes"], row["vendor"]) == (3, 2, "Siemens")
+    voxel_ml = 1.0 * 1.2 * 4.0 / 1000
+    assert row["lesion_volume_ml"] == pytest.approx(lesion.sum() * voxel_ml)
+    assert row["chronic_volume_ml"] == pytest.approx(added.sum() * voxel_ml)
+    assert (dataset / row["chronic_mask"]).is_file()

@@ -17,6 +17,7 @@ from cohort_fixtures import (
     dicom_grid_mask,
     make_atlas_r12,
     make_atlas_r20,
+    make_flair_registry,
     make_isles22,
     make_registry,
     make_wmh,
@@ -61,6 +62,8 @@ def test_every_layout_passes_verify_dataset_integrity(nnunet_paths: NnunetPaths,
         ("atlas", make_atlas_r20(sources / "atlas20", n_train=2, n_test=1).root, {}),
         ("atlas", make_atlas_r12(sources / "atlas12", n_cases=2).root, {}),
         ("wmh", make_wmh(sources / "wmh", per_site=1).root, {"with_t1": True}),
+        ("registry", make_flair_registry(sources / "flair_registry", n_cases=2, readings=3).root,
+         {"channels": ["FLAIR"], "ignore_label": True}),  # voted labels with ignore label, extra_masks/ beside
         ("registry", _mixed_registry(sources / "registry"), {}),
     ]
     ids = []

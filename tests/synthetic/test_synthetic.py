@@ -231,3 +231,31 @@ def test_synth_cli_writes_cohort_and_montage(tmp_path: Path, cache_dir: Path,
     assert set(pd.read_csv(out / "manifest.csv")["vendor"]) == {"Philips"}
     assert (out / "montage.png").is_file()
     assert main(["synth", "--out", str(out), "--layout", "registry", "--n-cases", "2", "--sites", "Nowhere"]) == 2
+
+
+def test_wmh_registry_layout_converts_flair_only_with_ignore_label_and_infarct_masks(
+        tmp_path: Path, cache_dir: Path) -> None:
+    out = tmp_path / "wmh_registry"  # two cases: WMH phantoms are the slowest to make
+    assert main(["synth", "--out", str(out), "--layout", "wmh-registry", "--n-cases", "2", "--seed", "8",
+                 "--cache-dir", str(cache_dir), "--montage-cases", "0"]) == 0
+    manifest = pd.read_csv(out / "manifest.csv", dtype=str, keep_default_na=False).set_index("case_id")
+    assert list(manifest.columns) == ["flair", "mask", "infarct_mask", "site", "vendor", "field_strength_t",
+                                      "chronic_infarct", "split"]
+    assert list(manifest["site"]) == ["Utrecht", "Singapore"]
+    raw = tmp_path / "raw"
+    assert main(["convert", "registry", str(out), "-d", "120", "--raw", str(raw), "--channels", "FLAIR",
+                 "--ignore-label", "--allow-empty-masks"]) == 0
+    dataset = raw / "Dataset120_StrokeRegistry"
+    assert json.loads((dataset / "dataset.json").read_text())["channel_names"] == {"0": "FLAIR"}
+    cases = read_cases(dataset / "cases.csv").set_index("case_id")
+    truth = pd.read_csv(out / "phantom_truth.csv").set_index("case_id")
+    assert sorted(cases.index) == sorted(manifest.index)
+    for case_id, row in cases.iterrows():
+        labels = sitk.ReadImage(str(out / manifest.loc[case_id, "mask"]))
+        voxel_ml = float(np.prod(labels.GetSpacing())) / 1000
+        assert row["lesion_volume_ml"] == pytest.approx(np.count_nonzero(_arrays(labels) == 1) * voxel_ml)
+        assert row["vendor"] == truth.loc[case_id, "vendor"]  # from the FLAIR's sidecar
+        assert pd.isna(row["infarct_volume_ml"]) == (manifest.loc[case_id, "infarct_mask"] == "")
+        if manifest.loc[case_id, "infarct_mask"]:  # the infarct mask is the ignore-labelled region
+            assert manifest.loc[case_id, "chronic_infarct"] == "yes"
+            assert row["infarct_volume_ml"] == pytest.approx(row["ignore_volume_ml"])
