@@ -45,13 +45,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("analysis_level", nargs="?", choices=ANALYSIS_LEVELS, default="participant",
                         metavar="participant", help="BIDS-app analysis level (only 'participant'; may be left out)")
     parser.add_argument("-m", "--model", type=Path, required=True, metavar="MODEL_DIR",
-                        help="trained nnU-Net model folder (Trainer__Plans__Configuration with fold_X/), or a folder "
-                             "of such folders (an ensemble)")
+                        help="trained nnU-Net model folder, as nnUNetv2_predict_from_modelfolder's -m "
+                             "(Trainer__Plans__Configuration with fold_X/), or a folder of such folders (an ensemble)")
     parser.add_argument("-f", "--folds", nargs="+", default=None, metavar="F",
                         help="folds to use, as nnU-Net's -f (default: every fold with a checkpoint); two or more "
                              "folds or models form an ensemble")
-    parser.add_argument("-chk", "--checkpoint", default="checkpoint_final.pth",
-                        help="checkpoint file name, as nnU-Net's -chk (default: %(default)s)")
+    parser.add_argument("--checkpoint", default="checkpoint_final.pth",
+                        help="checkpoint file name in each fold folder, as nnU-Net's -chk (default: %(default)s)")
     parser.add_argument("--input-kind", choices=INPUT_KINDS, default="auto",
                         help="how to read INPUT (default: %(default)s: a file or a folder of images is nifti, a "
                              "folder with dataset_description.json, rawdata/ or sub-* is bids, any other folder "

@@ -134,6 +134,7 @@ def run_predict(request: PredictRequest) -> pd.DataFrame:
         raise ConfigurationError(f"the output folder {request.output} is the input; choose another OUTPUT")
     if request.report.mni and not request.report.location:
         raise ConfigurationError("--mni needs the MNI registration of the location step; drop --no-location")
+    device = resolve_device(request.device)  # before any work: --device cuda without a GPU is refused
     kind = detect_kind(request.input) if request.kind == "auto" else request.kind
     cases = discover_cases(request.input, kind, request.model.channels, participant_labels=request.participant_labels,
                            target_b=request.target_b, exclude=request.output)
@@ -150,7 +151,7 @@ def run_predict(request: PredictRequest) -> pd.DataFrame:
     pending = [state for state in states if state.case.case_id not in finished]
     pending = run_parallel(functools.partial(_convert, request.model.channels, request.registration), pending,
                            request.workers, description="converting")
-    _predict_all([state for state in pending if state.status == STATUS_OK], request)
+    _predict_all([state for state in pending if state.status == STATUS_OK], request, device)
     reported = run_parallel(functools.partial(_report, request, kind), pending, request.workers,
                             description="reporting")
     rows = {state.case.case_id: finished[state.case.case_id] for state in states if state.case.case_id in finished}
@@ -230,13 +231,12 @@ def _convert(channels: tuple[str, ...], registration: RegistrationMethod, state:
 # ----------------------------------------------------------------------------------------------------------
 # Pass 2: predict
 # ----------------------------------------------------------------------------------------------------------
-def _predict_all(states: Sequence[_CaseState], request: PredictRequest) -> None:
-    """Run the model on every converted case, one at a time; write masks (and mean probabilities)."""
+def _predict_all(states: Sequence[_CaseState], request: PredictRequest, device: str) -> None:
+    """Run the model on every converted case, one at a time on ``device``; write masks (and mean probabilities)."""
     if not states:
         return
     from strokeseg.predict.inference import ModelPredictor
 
-    device = resolve_device(request.device)
     start = time.perf_counter()
     predictor = ModelPredictor(request.model, device)
     load_seconds = (time.perf_counter() - start) / len(states)  # shared by the cases
