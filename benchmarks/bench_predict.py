@@ -1,7 +1,8 @@
 """``strokeseg predict`` per case beside the chain of separate commands it replaces, measured in the same run.
 
 The chain (what a user would type without ``strokeseg predict``), on the same NIfTI cases and the same model:
-``strokeseg convert registry`` (test cases, no masks) -> ``nnUNetv2_predict_from_modelfolder --save_probabilities``
+``strokeseg convert registry`` (the cases as test cases without masks, plus the one training case ``convert``
+requires) -> ``nnUNetv2_predict_from_modelfolder --save_probabilities``
 once per ensemble member -> ``strokeseg uncertainty`` -> ``strokeseg report`` (location atlas, QC PNGs).
 ``strokeseg predict INPUT OUT -m MODEL`` does all of it (and writes per-case JSON/CSV). Both run on the CPU; the
 figure is the CPU time (user + system of the child processes) per case and the wall time, and their ratios.
@@ -28,11 +29,13 @@ from pathlib import Path
 
 from strokeseg.location.atlas import load_location_atlas
 from strokeseg.nnunet.folders import NnunetPaths
-from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.nnunet.runner import nnunet_executable, run_nnunet
 from strokeseg.synthetic.toy import write_toy_dataset
 
 ISLES_DWI = (Path(__file__).resolve().parents[1] / "tests" / "data" / "isles22_sample" / "rawdata" /
              "sub-strokecase0009" / "ses-0001" / "sub-strokecase0009_ses-0001_dwi.nii.gz")
+ISLES_MASK = (ISLES_DWI.parents[3] / "derivatives" / "sub-strokecase0009" / "ses-0001" /
+              "sub-strokecase0009_ses-0001_msk.nii.gz")
 TRAINER = "nnUNetTrainer_strokeseg_PreActResUNet_Tiny"
 TOY_DATASET_ID = 985
 #: One worker per nnU-Net pool on the 2-core machine, no compilation (the tests' setting).
@@ -78,7 +81,8 @@ def main() -> None:
         folds = sorted(path.name.removeprefix("fold_") for path in model.glob("fold_*"))
         cases = work / "cases"
         cases.mkdir()
-        rows = ["case_id,dwi,mask,site,vendor,field_strength_t,onset_to_imaging_h,split"]
+        rows = ["case_id,dwi,mask,site,vendor,field_strength_t,onset_to_imaging_h,split",
+                f"train0,{ISLES_DWI},{ISLES_MASK},A,Siemens,3,2,train"]  # convert needs one training case
         for index in range(args.cases):  # the manifest (for convert) beside the folder predict reads
             shutil.copy(ISLES_DWI, cases / f"case{index}_0000.nii.gz")
             rows.append(f"case{index},cases/case{index}_0000.nii.gz,,A,Siemens,3,2,test")
@@ -93,9 +97,9 @@ def main() -> None:
         members = [work / "chain" / f"member_{fold}" for fold in folds]
         chain = [[*strokeseg, "convert", "registry", str(manifest), "-d", "900", "--name", "Bench",
                   "--raw", str(raw)]]
-        chain += [[shutil.which("nnUNetv2_predict_from_modelfolder") or "nnUNetv2_predict_from_modelfolder",
-                   "-i", str(images), "-o", str(member), "-m", str(model), "-f", fold, "--save_probabilities",
-                   "-device", "cpu", "-npp", "1", "-nps", "1"] for fold, member in zip(folds, members, strict=True)]
+        chain += [[nnunet_executable("nnUNetv2_predict_from_modelfolder"), "-i", str(images), "-o", str(member),
+                   "-m", str(model), "-f", fold, "--save_probabilities", "-device", "cpu", "-npp", "1", "-nps", "1"]
+                  for fold, member in zip(folds, members, strict=True)]
         if len(members) > 1:
             chain.append([*strokeseg, "uncertainty", "--members", *map(str, members), "-o",
                           str(work / "chain" / "ensemble")])

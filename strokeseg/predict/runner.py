@@ -194,8 +194,8 @@ def _refuse_other_results(states: Sequence[_CaseState], overwrite: bool) -> None
             earlier = json.loads(state.files.report_json.read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(earlier, dict) and earlier.get("status") == STATUS_OK:
-            clashes.append(str(state.files.report_json))
+        if isinstance(earlier, dict) and earlier.get("status") == STATUS_OK and earlier.get("key") != state.key:
+            clashes.append(str(state.files.report_json))  # (the same key with a file gone: simply made again)
     if clashes:
         raise OutputExistsError(f"{len(clashes)} case(s) have results from other inputs, model or settings (e.g. "
                                 f"{clashes[0]}); pass --overwrite to replace them, or choose another OUTPUT")

@@ -167,6 +167,13 @@ def test_dicom_series_written_here(trained_model: Path, tmp_path: Path) -> None:
     assert converted.is_file()  # the DWI the mask lies on, for a viewer
     assert sitk.ReadImage(str(converted)).GetSpacing() == pytest.approx((1.0, 1.2, 4.0))
     check_case_outputs(report, converted, ensemble=False)
+    # one export per run into the same OUTPUT: the cohort table gathers them
+    second = tmp_path / "patient 02"
+    write_dicom_series(second, [_attenuated(s0, 0), _attenuated(s0, 1000)], [0, 1000], "GE", 1.5, series_number=3,
+                       description="dwi")
+    assert predict(second, out, "-m", trained_model, "-f", "0", "--no-location") == 0
+    table = pd.read_csv(out / COHORT_FILE, dtype={"case_id": str})
+    assert list(table["case_id"]) == ["patient_01", "patient_02"] and set(table["status"]) == {"ok"}
 
 
 @pytest.mark.slow
