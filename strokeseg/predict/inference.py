@@ -69,7 +69,7 @@ class ModelPredictor:
                 with _quiet():
                     label_map, probabilities = predictor.predict_from_files_sequential(
                         [[str(path) for path in files]], None, save_probabilities=True)[0]
-            except (RuntimeError, ValueError, KeyError, AssertionError) as error:
+            except Exception as error:  # any failure inside nnU-Net is this case's, not the run's
                 raise ExternalToolError(f"nnU-Net failed to predict {files[0].name} with member {member.name}: "
                                         f"{type(error).__name__}: {error}") from error
             results.append(MemberPrediction(foreground_probability(np.asarray(probabilities, dtype=np.float32)),
