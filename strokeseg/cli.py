@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "strokeseg.location.cli",
     "strokeseg.evaluation.cli",
     "strokeseg.postprocessing.cli",
+    "strokeseg.predict.cli",
     "strokeseg.experiments.cli",
 )
 

@@ -10,16 +10,17 @@ import multiprocessing
 import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import SimpleITK as sitk
 from tqdm import tqdm
 
 Item = TypeVar("Item")
+Result = TypeVar("Result")
 
 
-def run_parallel(function: Callable[[Item], dict[str, Any]], items: Sequence[Item], jobs: int,
-                 device: str = "cpu", description: str = "evaluating") -> list[dict[str, Any]]:
+def run_parallel(function: Callable[[Item], Result], items: Sequence[Item], jobs: int,
+                 device: str = "cpu", description: str = "evaluating") -> list[Result]:
     """Apply ``function`` to every item with ``jobs`` worker processes and a progress bar; results in order.
 
     CUDA workers are started with ``spawn`` (CUDA cannot be used after ``fork``), CPU workers with ``fork``
@@ -37,7 +38,7 @@ def run_parallel(function: Callable[[Item], dict[str, Any]], items: Sequence[Ite
         progress.close()
         return results
     method = "spawn" if device == "cuda" or "fork" not in multiprocessing.get_all_start_methods() else "fork"
-    ordered: list[dict[str, Any] | None] = [None] * len(items)
+    ordered: list[Result | None] = [None] * len(items)
     with ProcessPoolExecutor(max_workers=min(jobs, len(items)), mp_context=multiprocessing.get_context(method),
                              initializer=_single_threaded) as pool:
         futures = {pool.submit(function, item): index for index, item in enumerate(items)}

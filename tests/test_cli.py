@@ -136,6 +136,7 @@ INVALID_INPUTS: dict[str, tuple[list[str], str]] = {
                           "the following arguments are required: --params"),
     "uncertainty": (["uncertainty", "-o", "out"], "the following arguments are required: --members"),
     "report": (["report", "-pred", "p", "-i", "i", "-o", "o", "--connectivity", "8"], "invalid choice: 8"),
+    "predict": (["predict", "dicom_export", "out"], "the following arguments are required: -m/--model"),
     "experiment": (["experiment", "resume", "study.yaml"], "invalid choice: 'resume'"),
     "experiment run": (["experiment", "run"], "the following arguments are required: config"),
     "experiment status": (["experiment", "status", "study.yaml", "--failed"], "unrecognized arguments: --failed"),

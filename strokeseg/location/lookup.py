@@ -159,7 +159,8 @@ def locate_case(image: PathLike | sitk.Image, lesion_mask: PathLike | sitk.Image
                 min_fraction: float = LOCATION_MIN_FRACTION, atlas: LocationAtlas | None = None,
                 cache_dir: Path | None = None, settings: RegistrationSettings = RegistrationSettings(),
                 qc_threshold: float = REGISTRATION_QC_MIN_DICE,
-                connectivity: int = LESION_CONNECTIVITY) -> CaseLocation:
+                connectivity: int = LESION_CONNECTIVITY,
+                registration: AffineRegistration | None = None) -> CaseLocation:
     """Locate the lesions of one case (see the module docstring for the rule).
 
     Args:
@@ -171,6 +172,8 @@ def locate_case(image: PathLike | sitk.Image, lesion_mask: PathLike | sitk.Image
         settings: registration settings.
         qc_threshold: registration QC threshold (head-mask Dice).
         connectivity: lesion connectivity (6, 18, 26).
+        registration: the case image's registration to ``atlas`` when the caller has made it already (e.g. to
+            also map the mask to MNI space); default: registered here with ``settings`` and ``qc_threshold``.
 
     Raises:
         InputDataError: a file is missing or unreadable; the mask is not binary (``binary_lesion``).
@@ -192,7 +195,8 @@ def locate_case(image: PathLike | sitk.Image, lesion_mask: PathLike | sitk.Image
     lesion = binary_lesion(mask_values, f"lesion mask {_describe(lesion_mask)}")
     voxel_ml = float(np.prod(case_image.GetSpacing())) / 1000.0
     atlas = atlas if atlas is not None else load_location_atlas(cache_dir)
-    registration = register_affine(case_image, atlas.template, atlas.brain_mask, settings, qc_threshold)
+    if registration is None:
+        registration = register_affine(case_image, atlas.template, atlas.brain_mask, settings, qc_threshold)
     if not registration.ok:
         label = LOCATION_NO_LESION if not lesion.any() else LOCATION_UNKNOWN
         return CaseLocation(label, dict.fromkeys(LOCATION_CLASSES, float("nan")),
