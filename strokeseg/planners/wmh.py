@@ -8,10 +8,7 @@ from strokeseg.defaults import KIM_BATCH_SIZE, KIM_IN_PLANE_ORDER, KIM_IN_PLANE_
 from strokeseg.modalities import CHANNEL_FLAIR
 from strokeseg.nnunet.plans import KIM_PLANS_NAME, WMH_PLANS_NAME
 from strokeseg.planners.base import StrokesegPlanner
-
-#: The configuration keys of strokeseg's in-plane resampling: slice size (voxels) and spline order.
-IN_PLANE_SIZE_KEY = "strokeseg_in_plane_size"
-IN_PLANE_ORDER_KEY = "strokeseg_in_plane_order"
+from strokeseg.preprocessing.in_plane import KEY_IN_PLANE_ORDER, KEY_IN_PLANE_SIZE
 
 
 class WMHFlairPlanner(StrokesegPlanner):
@@ -48,5 +45,5 @@ class KimWMHPlanner(WMHFlairPlanner):
         plan = super().get_plans_for_configuration(spacing, KIM_IN_PLANE_SIZE, data_identifier,
                                                    approximate_n_voxels_dataset, _cache)
         plan.update({"patch_size": list(KIM_IN_PLANE_SIZE), "batch_size": KIM_BATCH_SIZE,
-                     IN_PLANE_SIZE_KEY: list(KIM_IN_PLANE_SIZE), IN_PLANE_ORDER_KEY: KIM_IN_PLANE_ORDER})
+                     KEY_IN_PLANE_SIZE: list(KIM_IN_PLANE_SIZE), KEY_IN_PLANE_ORDER: KIM_IN_PLANE_ORDER})
         return plan
