@@ -10,14 +10,14 @@ own 90 % of the training set) and seeds its initialization with ``DEFAULT_SEED +
 probability, the ensemble segmentation p̄ ≥ 0.5, and the KL uncertainty index).
 
 Slices are drawn uniformly (no foreground oversampling): the paper trains on all slices alike. ``_Tiny`` variants
-run the same code with 2 epochs of a few iterations at a quarter of the paper's widths (tests, examples).
+run the same code with 2 epochs of 2 iterations at a quarter of the paper's widths (tests, examples).
 """
 
 from __future__ import annotations
 
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.ensemble import EnsembleMemberTrainer
-from strokeseg.trainers.recipes import KIM2024_SE_UNET, KIM2024_UNET, TINY
+from strokeseg.trainers.recipes import KIM2024_SE_UNET, KIM2024_TINY, KIM2024_UNET
 
 
 class nnUNetTrainer_strokeseg_Kim2024UNet(StrokesegTrainer, settings=(KIM2024_UNET,)):
@@ -38,10 +38,10 @@ class nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble(EnsembleMemberTrainer,
 
 
 class nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble_Tiny(EnsembleMemberTrainer,
-                                                        settings=(KIM2024_UNET, TINY)):
-    """CPU-sized ``Kim2024UNet_Ensemble`` (same code path: 2 epochs of 5 iterations, a quarter of the widths)."""
+                                                        settings=(KIM2024_UNET, KIM2024_TINY)):
+    """CPU-sized ``Kim2024UNet_Ensemble`` (same code path: 2 epochs of 2 iterations, a quarter of the widths)."""
 
 
 class nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble_Tiny(EnsembleMemberTrainer,
-                                                          settings=(KIM2024_SE_UNET, TINY)):
-    """CPU-sized ``Kim2024SEUNet_Ensemble`` (same code path: 2 epochs of 5 iterations, a quarter of the widths)."""
+                                                          settings=(KIM2024_SE_UNET, KIM2024_TINY)):
+    """CPU-sized ``Kim2024SEUNet_Ensemble`` (same code path: 2 epochs of 2 iterations, a quarter of the widths)."""
