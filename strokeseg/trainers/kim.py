@@ -10,7 +10,7 @@ own 90 % of the training set) and seeds its initialization with ``DEFAULT_SEED +
 probability, the ensemble segmentation p̄ ≥ 0.5, and the KL uncertainty index).
 
 Slices are drawn uniformly (no foreground oversampling): the paper trains on all slices alike. ``_Tiny`` variants
-run the same code with 2 epochs of 2 iterations at a quarter of the paper's widths (tests, examples).
+run the same code with 2 epochs of 1 iteration at an eighth of the paper's widths (tests, examples).
 """
 
 from __future__ import annotations
@@ -39,9 +39,9 @@ class nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble(EnsembleMemberTrainer,
 
 class nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble_Tiny(EnsembleMemberTrainer,
                                                         settings=(KIM2024_UNET, KIM2024_TINY)):
-    """CPU-sized ``Kim2024UNet_Ensemble`` (same code path: 2 epochs of 2 iterations, a quarter of the widths)."""
+    """CPU-sized ``Kim2024UNet_Ensemble`` (same code path: 2 epochs of 1 iteration, an eighth of the widths)."""
 
 
 class nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble_Tiny(EnsembleMemberTrainer,
                                                           settings=(KIM2024_SE_UNET, KIM2024_TINY)):
-    """CPU-sized ``Kim2024SEUNet_Ensemble`` (same code path: 2 epochs of 2 iterations, a quarter of the widths)."""
+    """CPU-sized ``Kim2024SEUNet_Ensemble`` (same code path: 2 epochs of 1 iteration, an eighth of the widths)."""
