@@ -2,7 +2,8 @@
 parameter counts of the paper's networks.
 
 1. Parameter counts of the 2D U-Net and the 2D SE-U-Net (2-channel head) in the preset's reading of the paper
-   (features 32, 64, 128) and in the other reading (32, 64, 128 and a 256-feature bottleneck).
+   (features 32, 64, 128) and in the other reading (32, 64, 128 and a 256-feature bottleneck); the SE-U-Net's
+   convolution multiply-adds per slice and the arithmetic rate the ensemble needs to meet the goal.
 2. Prediction of one FLAIR case (25 slices of 256 x 256 after the planner's in-plane resize) by nnU-Net's
    predictor (sliding window, Gaussian weighting, no mirroring: what ``nnUNetv2_predict`` does with the preset's
    models), once per member of a 5-member ensemble (members with their own random weights), plus the soft vote
@@ -56,6 +57,27 @@ def parameter_rows() -> list[tuple[str, tuple[int, ...], int, int]]:
              count_parameters(KimUNet(1, 2, features, squeeze_excitation=True)))
             for name, features in (("preset (3 steps incl. bottleneck)", KIM_FEATURES),
                                    ("other (3 poolings + bottleneck)", OTHER_READING))]
+
+
+def multiply_adds(network: torch.nn.Module, shape: tuple[int, ...]) -> int:
+    """Multiply-adds of the 2D convolutions (transposed ones included) in one forward pass of an input of ``shape``
+    (batch 1, ungrouped convolutions)."""
+    total = 0
+
+    def count(module: torch.nn.Module, inputs: tuple[torch.Tensor, ...], output: torch.Tensor) -> None:
+        nonlocal total
+        if isinstance(module, torch.nn.ConvTranspose2d):  # every input pixel meets every weight once
+            total += inputs[0][0, 0].numel() * module.weight.numel()
+        else:  # every output value: in-channels x kernel multiply-adds
+            total += output.numel() * module.weight[0].numel()
+
+    hooks = [m.register_forward_hook(count) for m in network.modules()
+             if isinstance(m, torch.nn.Conv2d | torch.nn.ConvTranspose2d)]
+    with torch.no_grad():
+        network.eval()(torch.zeros(shape))
+    for hook in hooks:
+        hook.remove()
+    return total
 
 
 def prepare_plans(workdir: Path) -> tuple[dict, dict]:
@@ -121,6 +143,11 @@ def main() -> None:
     print("Parameters (2-channel head):")
     for name, features, unet, se_unet in parameter_rows():
         print(f"  {name:36s} features {list(features)}: U-Net {unet:,}, SE-U-Net {se_unet:,}")
+    slice_macs = multiply_adds(KimUNet(1, 2, KIM_FEATURES, squeeze_excitation=True), (1, 1, *FLAIR_SHAPE_ZYX[1:]))
+    case_flop = 2 * slice_macs * FLAIR_SHAPE_ZYX[0] * args.members
+    print(f"SE-U-Net convolutions: {slice_macs / 1e9:.2f} G multiply-adds per 256 x 256 slice; the "
+          f"{args.members}-member ensemble needs {case_flop / 1e12:.2f} TFLOP per {FLAIR_SHAPE_ZYX[0]}-slice case, "
+          f"{case_flop / GOAL_S / 1e9:.0f} GFLOP/s to meet the goal")
 
     with tempfile.TemporaryDirectory() as scratch:
         plans, dataset_json = prepare_plans(args.workdir or Path(scratch))
