@@ -169,6 +169,16 @@ SOFT_INDEX_SMOOTH: Final[float] = 1e-5
 GROUP_NORM_GROUPS: Final[int] = 8
 #: Squeeze-and-excitation channel reduction ratio of Kim's SE-U-Net (Hu et al.'s r = 16).
 SE_REDUCTION: Final[int] = 16
+#: Kim et al.'s 2D U-Net / SE-U-Net (preset ``kim_wmh_flair``): features of the resolution steps, top to bottom.
+#: The paper names 3 resolution steps and a final layer on 32 channels; read like 3D U-Net's "resolution steps"
+#: (Çiçek et al.: the bottleneck is the last step), that is 32, 64, 128 features with two 2x2 poolings.
+#: ``(32, 64, 128, 256)`` is the other reading (three poolings, a 256-feature bottleneck).
+KIM_FEATURES: Final[tuple[int, ...]] = (32, 64, 128)
+#: Convolutions (3x3, batch norm, ReLU) per resolution step, down and up the U-Net (Kim et al.).
+KIM_CONVS_PER_STEP: Final[int] = 3
+#: Convolution kernel (voxels per in-plane axis) and pooling / transposed-convolution factor (Kim et al.).
+KIM_KERNEL_SIZE: Final[int] = 3
+KIM_POOLING: Final[int] = 2
 #: Width of strokeseg's DWI networks (Noh's pre-activation residual U-Net, Alis's ConvLSTM U-Net) relative
 #: to the features per stage in the plans: 3/8 of nnU-Net's widths (12 features at full resolution instead of
 #: 32, 120 instead of 320) keeps sliding-window prediction of a 256x256x30 DWI case under 10 s on 2 CPU cores
@@ -240,6 +250,20 @@ DOMAIN_ADAPTATION_TEST_FRACTION: Final[float] = 0.2
 #: Deep ensemble: number of members and the fraction of the training set each member sees.
 ENSEMBLE_MEMBERS: Final[int] = 5
 ENSEMBLE_SUBSET_FRACTION: Final[float] = 0.9
+#: Kim et al.'s schedule: Adam at 1e-3 with Keras's time-based decay lr = lr0 / (1 + decay x iterations),
+#: decay = 1e-3 / 300 per iteration (batch); 50 epochs (passes over the training slices) of batch 8.
+KIM_LR: Final[float] = 1e-3
+KIM_LR_DECAY: Final[float] = 1e-3 / 300
+KIM_EPOCHS: Final[int] = 50
+KIM_BATCH_SIZE: Final[int] = 8
+#: Kim et al.'s slices: resized in-plane to 256 x 256 voxels by 2D B-spline (cubic, order 3) interpolation.
+KIM_IN_PLANE_SIZE: Final[tuple[int, int]] = (256, 256)
+KIM_IN_PLANE_ORDER: Final[int] = 3
+#: Kim et al.'s training cohort (FLAIR of 3 hospitals) and the learning curve's training-set sizes.
+KIM_TRAINING_IMAGES: Final[int] = 2408
+KIM_LEARNING_CURVE_SIZES: Final[tuple[int, ...]] = (100, 200, 500, 1000, 1500, 2408)
+#: Kim et al.'s development split: training / validation / internal test in percent (60/20/20).
+KIM_SPLIT_PERCENT: Final[tuple[int, int, int]] = (60, 20, 20)
 #: Experiment recipes on Slurm: wall-clock limit of one job (minutes) when the experiment file sets none; an
 #: nnU-Net default training (1000 epochs) on one GPU takes one to two days. strokeseg's choice, not a paper's.
 EXPERIMENT_SLURM_TIMEOUT_MIN: Final[int] = 72 * 60

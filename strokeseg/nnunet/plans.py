@@ -12,6 +12,8 @@ ATLAS_PLANS_NAME = "strokesegATLASPlans"
 #: Tomita et al.'s preset (exact zoom-out patch, centre-crop prediction).
 TOMITA_PLANS_NAME = "strokesegTomita2020Plans"
 WMH_PLANS_NAME = "strokesegWMHPlans"
+#: Kim et al.'s preset (256 x 256 B-spline slices, batch 8 in the 2d configuration).
+KIM_PLANS_NAME = "strokesegKim2024Plans"
 
 
 def spaced_plans_name(plans: str, spacing: Sequence[float] | None) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 PRESET_MODULES: dict[str, str] = {
     "tomita_atlas_zoom": "strokeseg.papers.tomita_atlas_zoom",
     "noh_registry_dwi": "strokeseg.papers.noh_registry_dwi",
+    "kim_wmh_flair": "strokeseg.papers.kim_wmh_flair",
 }
 
 

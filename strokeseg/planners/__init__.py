@@ -7,6 +7,6 @@ from __future__ import annotations
 
 from strokeseg.planners.atlas import AtlasT1Planner, TomitaAtlasPlanner
 from strokeseg.planners.dwi import StrokeDWIPlanner
-from strokeseg.planners.wmh import WMHFlairPlanner
+from strokeseg.planners.wmh import KimWMHPlanner, WMHFlairPlanner
 
-__all__ = ["AtlasT1Planner", "StrokeDWIPlanner", "TomitaAtlasPlanner", "WMHFlairPlanner"]
+__all__ = ["AtlasT1Planner", "KimWMHPlanner", "StrokeDWIPlanner", "TomitaAtlasPlanner", "WMHFlairPlanner"]

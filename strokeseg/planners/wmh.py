@@ -1,10 +1,14 @@
-"""Planner for white-matter-hyperintensity FLAIR datasets (Kim et al.)."""
+"""Planners for white-matter-hyperintensity FLAIR datasets (Kim et al.)."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from strokeseg.defaults import KIM_BATCH_SIZE, KIM_IN_PLANE_ORDER, KIM_IN_PLANE_SIZE
 from strokeseg.modalities import CHANNEL_FLAIR
-from strokeseg.nnunet.plans import WMH_PLANS_NAME
+from strokeseg.nnunet.plans import KIM_PLANS_NAME, WMH_PLANS_NAME
 from strokeseg.planners.base import StrokesegPlanner
+from strokeseg.preprocessing.in_plane import KEY_IN_PLANE_ORDER, KEY_IN_PLANE_SIZE
 
 
 class WMHFlairPlanner(StrokesegPlanner):
@@ -19,3 +23,27 @@ class WMHFlairPlanner(StrokesegPlanner):
     required_channel = CHANNEL_FLAIR
     foreground_mask = False
     bias_correction = False
+
+
+class KimWMHPlanner(WMHFlairPlanner):
+    """Kim et al.'s preprocessing as published (preset ``kim_wmh_flair``): ``WMHFlairPlanner``'s FLAIR pipeline,
+    and a ``2d`` configuration whose slices are resized to 256 x 256 voxels by 2D B-spline (cubic) interpolation,
+    trained on whole slices (patch 256 x 256) in batches of 8.
+
+    Train the paper's models with ``-c 2d -p strokesegKim2024Plans``; the 3D configurations stay
+    ``WMHFlairPlanner``'s.
+    """
+
+    default_plans_name = KIM_PLANS_NAME
+
+    def get_plans_for_configuration(self, spacing: Any, median_shape: Any, data_identifier: str,
+                                    approximate_n_voxels_dataset: float, _cache: dict) -> dict:
+        if len(median_shape) != 2:
+            return super().get_plans_for_configuration(spacing, median_shape, data_identifier,
+                                                       approximate_n_voxels_dataset, _cache)
+        # every slice becomes 256 x 256 voxels, so nnU-Net plans the 2D network for whole resized slices
+        plan = super().get_plans_for_configuration(spacing, KIM_IN_PLANE_SIZE, data_identifier,
+                                                   approximate_n_voxels_dataset, _cache)
+        plan.update({"patch_size": list(KIM_IN_PLANE_SIZE), "batch_size": KIM_BATCH_SIZE,
+                     KEY_IN_PLANE_SIZE: list(KIM_IN_PLANE_SIZE), KEY_IN_PLANE_ORDER: KIM_IN_PLANE_ORDER})
+        return plan

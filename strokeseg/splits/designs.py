@@ -20,7 +20,9 @@ Designs (the result is a :class:`SplitPlan`; its folds become nnU-Net's ``splits
   held-out test part).
 * :func:`single_site_split`: one site's cases, 8:2 (one fold).
 * :func:`ensemble_split` (Kim): K members, each trained on 90 % and validated on 10 %; with K ≤ 10 the
-  members' validation parts are disjoint tenths of a stratified order; fold k = member k.
+  members' validation parts are disjoint tenths of a stratified order; fold k = member k. Kim et al.'s learning
+  curve is :func:`learning_curve_split` with absolute sizes (100 ... 2,408) and their 60/20/20 split
+  :func:`train_dev_test_split` with counts 60, 20, 20 (preset ``kim_wmh_flair``).
 * :func:`train_dev_test_split` (Tomita): training / development / test parts of given case counts (182/26/31),
   rescaled for a cohort of another size; one fold plus a held-out test part.
 """

@@ -29,6 +29,14 @@ from strokeseg.trainers.finetune import (
     nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU,
     nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4,
 )
+from strokeseg.trainers.kim import (
+    nnUNetTrainer_strokeseg_Kim2024SEUNet,
+    nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble,
+    nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble_Tiny,
+    nnUNetTrainer_strokeseg_Kim2024UNet,
+    nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble,
+    nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble_Tiny,
+)
 from strokeseg.trainers.standard import (
     nnUNetTrainer_strokeseg_BCEDice,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet,
@@ -61,6 +69,12 @@ __all__ = [
     "nnUNetTrainer_strokeseg_FT20ep_lr1e4",
     "nnUNetTrainer_strokeseg_FT50ep_lr1e3",
     "nnUNetTrainer_strokeseg_FT50ep_lr1e3_frozenEnc",
+    "nnUNetTrainer_strokeseg_Kim2024SEUNet",
+    "nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble",
+    "nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble_Tiny",
+    "nnUNetTrainer_strokeseg_Kim2024UNet",
+    "nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble",
+    "nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble_Tiny",
     "nnUNetTrainer_strokeseg_Noh2023",
     "nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny",
     "nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3",

@@ -16,14 +16,16 @@ from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 from torch import nn
 
-from strokeseg.defaults import GROUP_NORM_GROUPS, SE_REDUCTION
+from strokeseg.defaults import GROUP_NORM_GROUPS, KIM_FEATURES, SE_REDUCTION
+from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.networks import (
     PreActResidualUNet,
     ResidualGroupNormUNet,
     SliceStackConvLSTMUNet,
     build_se_unet,
 )
-from strokeseg.trainers.networks.spec import UNetSpec
+from strokeseg.trainers.networks.kim_unet import KimUNet
+from strokeseg.trainers.networks.spec import UNetSpec, scale_features
 
 #: Network family of nnU-Net's own network (shown in logs and in the fine-tuning compatibility check).
 PLANS_NETWORK_FAMILY = "nnU-Net default (from the plans)"
@@ -117,6 +119,30 @@ class SEUNetFromPlans:
                              deep_supervision, self.se_reduction)
 
 
+@dataclass(frozen=True)
+class KimUNetRecipe:
+    """Kim et al.'s 2D U-Net or SE-U-Net as the paper fixes it (``KimUNet``): the features of the paper, scaled by
+    the trainer's ``width_scale`` (CPU-sized variants) and capped at ``max_features``; the plans only choose 2D."""
+
+    squeeze_excitation: bool
+    family: str
+    features: tuple[int, ...] = KIM_FEATURES
+    se_reduction: int = SE_REDUCTION
+    in_plane_deep_supervision: bool = False
+
+    def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
+              deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
+        dim = len(configuration_manager.patch_size)
+        if dim != 2:
+            raise ConfigurationError(f"{self.family} is a 2D network; train and predict a 2D configuration (2d), "
+                                     f"not one with a {dim}D patch")
+        if deep_supervision:
+            raise ConfigurationError(f"{self.family} has one output; its trainers set deep_supervision = False")
+        features = scale_features(self.features, width_scale, max_features)
+        return KimUNet(input_channels, num_classes, features, squeeze_excitation=self.squeeze_excitation,
+                       se_reduction=self.se_reduction, dim=dim)
+
+
 PLANS_NETWORK = PlansNetwork()
 #: Noh et al.: 3D U-Net with pre-activation residual units (batch norm, ReLU).
 PRE_ACT_RESIDUAL_UNET = UNetFromSpec(PreActResidualUNet, "pre-activation residual U-Net (Noh)")
@@ -133,3 +159,7 @@ SE_UNET = SEUNetFromPlans()
 SLICE_STACK_CONVLSTM_UNET = UNetFromSpec(SliceStackConvLSTMUNet,
                                          "residual 2D U-Net with bidirectional ConvLSTM (Alis)",
                                          in_plane_deep_supervision=True)
+#: Kim et al. as published: the 2D U-Net and the 2D SE-U-Net (batch norm, ReLU, 3 convolutions per step, SE after the
+#: down path's steps only, a 1x1 head on 32 features).
+KIM_2D_UNET = KimUNetRecipe(squeeze_excitation=False, family="2D U-Net (Kim 2024)")
+KIM_2D_SE_UNET = KimUNetRecipe(squeeze_excitation=True, family="2D SE-U-Net (Kim 2024)")

@@ -11,9 +11,9 @@ A trainer is composed from class attributes rather than from a chain of parent c
   (None: nnU-Net's);
 * schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD or
   Adam), the papers' schedule choices where they differ from nnU-Net's (``epochs_as_passes``: an epoch is one
-  pass over the training cases instead of 250 iterations; ``deep_supervision``; ``checkpoint_selection``: the
-  final model is the epoch with the best validation metric instead of the last one; ``rotation_augmentation``:
-  nnU-Net's rotation on or off), ``allow_compile`` and
+  pass over the training cases (slices in 2D) instead of 250 iterations; ``deep_supervision``;
+  ``checkpoint_selection``: the final model is the epoch with the best validation metric instead of the last one;
+  ``rotation_augmentation``: nnU-Net's rotation on or off), ``allow_compile`` and
   ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
   nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8);
 * ``TrainerSettings`` bundle such attributes (a paper's model, a CPU size): ``class X(StrokesegTrainer,
@@ -50,7 +50,7 @@ from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
 from strokeseg.trainers.augmentation import AugmentationRecipe, spatial_axis_of
 from strokeseg.trainers.losses import LossRecipe
-from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, constant_lr, poly_lr
+from strokeseg.trainers.lr_schedules import EpochLRScheduler, EpochSchedule, constant_lr, poly_lr, time_based_lr
 from strokeseg.trainers.networks.spec import count_parameters
 
 logger = logging.getLogger(__name__)
@@ -72,9 +72,9 @@ SELECTION_METRICS: dict[str, bool] = {"ema_fg_dice": True, "mean_fg_dice": True,
 #: The checkpoint holding the selected epoch's weights (beside nnU-Net's checkpoint_best.pth, which always
 #: follows nnU-Net's EMA pseudo Dice).
 SELECTED_CHECKPOINT = "checkpoint_selected.pth"
-#: Learning-rate schedules (``lr_schedule_name``): nnU-Net's poly decay from ``initial_lr``, or ``initial_lr`` for
-#: every epoch (papers that state no decay).
-LR_SCHEDULES = ("poly", "constant")
+#: Learning-rate schedules (``lr_schedule_name``): nnU-Net's poly decay from ``initial_lr``, ``initial_lr`` for
+#: every epoch (papers that state no decay), or Keras's time-based decay by ``lr_decay`` per iteration.
+LR_SCHEDULES = ("poly", "constant", "time_based")
 #: The scaling range nnU-Net passes when it computes the initial patch size of its spatial augmentation.
 NNUNET_SCALE_RANGE = (0.85, 1.25)
 
@@ -104,7 +104,9 @@ class TrainerSettings:
     selection_metric: str | None = None
     rotation_augmentation: bool | None = None
     lr_schedule_name: str | None = None
+    lr_decay: float | None = None
     weight_decay_override: float | None = None
+    foreground_oversampling: float | None = None
 
     def attributes(self) -> dict[str, Any]:
         """The class attributes this bundle sets, by name."""
@@ -184,8 +186,12 @@ class StrokesegTrainer(nnUNetTrainer):
     rotation_augmentation: ClassVar[bool] = True
     #: The epoch's learning rate (one of ``LR_SCHEDULES``); trainer families may override ``_lr_schedule`` instead.
     lr_schedule_name: ClassVar[str] = "poly"
+    #: Decay per iteration of the ``"time_based"`` schedule: lr = initial_lr / (1 + lr_decay * iterations).
+    lr_decay: ClassVar[float] = 0.0
     #: Optimizer weight decay (None: nnU-Net's 3e-5).
     weight_decay_override: ClassVar[float | None] = None
+    #: Fraction of each batch forced to contain foreground (None: nnU-Net's 0.33; 0: patches drawn uniformly).
+    foreground_oversampling: ClassVar[float | None] = None
 
     def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -208,6 +214,8 @@ class StrokesegTrainer(nnUNetTrainer):
             self.num_val_iterations_per_epoch = self.val_iterations_per_epoch_override
         if self.weight_decay_override is not None:
             self.weight_decay = self.weight_decay_override
+        if self.foreground_oversampling is not None:
+            self.oversample_foreground_percent = self.foreground_oversampling
         self.enable_deep_supervision = self.deep_supervision
         if self.checkpoint_selection not in CHECKPOINT_SELECTIONS:
             raise ConfigurationError(f"{type(self).__name__}: checkpoint_selection must be one of "
@@ -245,15 +253,25 @@ class StrokesegTrainer(nnUNetTrainer):
             self._set_passes_per_epoch()
 
     def _set_passes_per_epoch(self) -> None:
-        """Iterations per epoch = one pass over the fold's training (validation) cases at the plans' batch size."""
-        training, validation = self.do_split()
+        """Iterations per epoch = one pass over the fold's training (validation) samples at the plans' batch size:
+        cases in 3D configurations, slices in 2D ones."""
+        training, validation = (self._samples_per_pass(keys) for keys in self.do_split())
         if self.iterations_per_epoch_override is None:
-            self.num_iterations_per_epoch = passes_to_iterations(len(training), self.batch_size)
+            self.num_iterations_per_epoch = passes_to_iterations(training, self.batch_size)
         if self.val_iterations_per_epoch_override is None:
-            self.num_val_iterations_per_epoch = passes_to_iterations(len(validation), self.batch_size)
-        self.print_to_log_file(f"epochs as passes over the data: {len(training)} training and {len(validation)} "
-                               f"validation cases at batch size {self.batch_size} -> "
-                               f"{self.num_iterations_per_epoch} / {self.num_val_iterations_per_epoch} iterations")
+            self.num_val_iterations_per_epoch = passes_to_iterations(validation, self.batch_size)
+        unit = "slices" if len(self.configuration_manager.patch_size) == 2 else "cases"
+        self.print_to_log_file(f"epochs as passes over the data: {training} training and {validation} validation "
+                               f"{unit} at batch size {self.batch_size} -> {self.num_iterations_per_epoch} / "
+                               f"{self.num_val_iterations_per_epoch} iterations")
+
+    def _samples_per_pass(self, identifiers: Sequence[str]) -> int:
+        """Samples in one pass over the cases ``identifiers``: the cases (3D configurations) or their slices along
+        the first preprocessed axis (2D configurations, whose data loader draws one slice per batch element)."""
+        if len(self.configuration_manager.patch_size) != 2:
+            return len(identifiers)
+        dataset = self.dataset_class(self.preprocessed_dataset_folder, list(identifiers))
+        return sum(int(dataset.load_case(key)[0].shape[1]) for key in identifiers)
 
     def on_epoch_end(self) -> None:
         if self.checkpoint_selection == "best":
@@ -353,6 +371,9 @@ class StrokesegTrainer(nnUNetTrainer):
             return partial(poly_lr, num_epochs=self.num_epochs, initial_lr=self.initial_lr)
         if self.lr_schedule_name == "constant":
             return partial(constant_lr, initial_lr=self.initial_lr)
+        if self.lr_schedule_name == "time_based":
+            # iterations per epoch are known only when training starts (epochs as passes): read them per call
+            return lambda epoch: time_based_lr(epoch, self.initial_lr, self.lr_decay, self.num_iterations_per_epoch)
         raise ConfigurationError(f"{type(self).__name__}: unknown LR schedule {self.lr_schedule_name!r} "
                                  f"(one of {', '.join(LR_SCHEDULES)})")
 

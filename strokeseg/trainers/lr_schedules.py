@@ -32,6 +32,20 @@ def constant_lr(epoch: int, initial_lr: float) -> float:
     return initial_lr
 
 
+def time_based_lr(epoch: int, initial_lr: float, decay: float, iterations_per_epoch: int) -> float:
+    """Keras's time-based decay ``initial_lr / (1 + decay * iterations)`` at the start of ``epoch``.
+
+    Keras lowers the LR after every batch (iteration); nnU-Net sets it once per epoch, so ``iterations`` is the
+    number of iterations before this epoch, ``epoch * iterations_per_epoch``, and the LR is held for the epoch
+    (within an epoch of N iterations Keras's LR falls below this value by at most a factor 1 + decay * N: 2.5 % for
+    N = 7,500 iterations, about 60,000 slices at batch 8, and decay = 1e-3 / 300).
+    """
+    if decay < 0 or iterations_per_epoch < 1:
+        raise ConfigurationError(f"time-based decay needs decay >= 0 and at least one iteration per epoch, got "
+                                 f"decay {decay}, {iterations_per_epoch} iterations")
+    return initial_lr / (1.0 + decay * epoch * iterations_per_epoch)
+
+
 def cosine_warm_restarts_lr(epoch: int, period: int, initial_lr: float, min_lr: float = 0.0,
                            restart_factor: int = 1) -> float:
     """Cosine annealing with warm restarts (Loshchilov & Hutter, SGDR): back to ``initial_lr`` at every restart.

@@ -7,15 +7,17 @@ model fine-tuned at the CPU-learning size.
 
 from __future__ import annotations
 
-from strokeseg.defaults import DWI_NETWORK_WIDTH_SCALE, ZOOM_IN_LR
+from strokeseg.defaults import DWI_NETWORK_WIDTH_SCALE, KIM_EPOCHS, KIM_LR, KIM_LR_DECAY, ZOOM_IN_LR
 from strokeseg.trainers.architectures import (
+    KIM_2D_SE_UNET,
+    KIM_2D_UNET,
     PADDED_RESIDUAL_GROUP_NORM_UNET,
     PRE_ACT_RESIDUAL_UNET,
     RESIDUAL_GROUP_NORM_UNET,
     SE_UNET,
     SLICE_STACK_CONVLSTM_UNET,
 )
-from strokeseg.trainers.augmentation import REGISTRY_DWI_AUGMENTATION
+from strokeseg.trainers.augmentation import NO_AUGMENTATION, REGISTRY_DWI_AUGMENTATION
 from strokeseg.trainers.base import TrainerSettings
 from strokeseg.trainers.losses import BCEDiceRecipe, SoftDiceRecipe, TverskyRecipe
 
@@ -37,8 +39,21 @@ TOMITA = TrainerSettings(network_recipe=RESIDUAL_GROUP_NORM_UNET, loss_recipe=BC
 TOMITA_2020 = TrainerSettings(network_recipe=PADDED_RESIDUAL_GROUP_NORM_UNET, loss_recipe=BCEDiceRecipe(),
                               optimizer_name="adam", epochs_as_passes=True, deep_supervision=False,
                               rotation_augmentation=False, inference_mirroring="none")
-#: Kim et al. (FLAIR WMH): SE-U-Net with the plans' normalization and activation, Dice loss, nnU-Net's SGD.
+#: Kim et al. (FLAIR WMH), nnU-Net-flavoured: an SE-U-Net on the plans' geometry, normalization and activation
+#: (SE after every stage), Dice loss, nnU-Net's SGD, schedule, augmentation and deep supervision. The paper's
+#: networks and schedule are KIM2024_UNET / KIM2024_SE_UNET.
 KIM = TrainerSettings(network_recipe=SE_UNET, loss_recipe=SoftDiceRecipe())
+#: Kim et al. as published (preset kim_wmh_flair): the paper's 2D U-Net, soft Dice loss, Adam at 1e-3 with Keras's
+#: time-based decay 1e-3 / 300 per iteration and no weight decay, 50 epochs as passes over the training slices, no
+#: deep supervision, no augmentation, no test-time mirroring, slices drawn uniformly without nnU-Net's foreground
+#: oversampling (the paper describes none of these).
+KIM2024_UNET = TrainerSettings(network_recipe=KIM_2D_UNET, loss_recipe=SoftDiceRecipe(), optimizer_name="adam",
+                               initial_lr_override=KIM_LR, lr_schedule_name="time_based", lr_decay=KIM_LR_DECAY,
+                               weight_decay_override=0.0, num_epochs_override=KIM_EPOCHS, epochs_as_passes=True,
+                               deep_supervision=False, augmentation_recipe=NO_AUGMENTATION,
+                               inference_mirroring="none", foreground_oversampling=0.0)
+#: ...and with the paper's 2D SE-U-Net.
+KIM2024_SE_UNET = TrainerSettings(**{**KIM2024_UNET.attributes(), "network_recipe": KIM_2D_SE_UNET})
 #: Alis et al. (DWI + ADC, vendors): residual 2D U-Net with bidirectional ConvLSTMs at 3/8 width, Tversky loss,
 #: fast left-right test-time mirroring.
 ALIS = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET, loss_recipe=TverskyRecipe(),
@@ -48,6 +63,10 @@ ALIS = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET, loss_recipe=Tve
 #: proves in seconds to a minute on a CPU that a pipeline runs (the examples and the demo's smoke profile).
 TINY = TrainerSettings(num_epochs_override=2, iterations_per_epoch_override=5, val_iterations_per_epoch_override=2,
                        width_scale=0.25, allow_compile=False)
+#: ``_Tiny`` of Kim et al.'s 2D models: ``TINY`` with 1 training and 1 validation iteration per epoch at an eighth
+#: of the paper's widths (4, 8, 16 features): a batch of eight whole 256 x 256 slices takes seconds on a CPU.
+KIM2024_TINY = TrainerSettings(**{**TINY.attributes(), "iterations_per_epoch_override": 1,
+                                  "val_iterations_per_epoch_override": 1, "width_scale": 0.125})
 #: ``Tomita2020_CPU``: a quarter of the plans' widths, never compiled; epochs stay passes over the data.
 TOMITA_2020_CPU = TrainerSettings(width_scale=0.25, allow_compile=False)
 #: ``_CPU``: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64 features), never

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV
+from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset
 
 from strokeseg.dataset_conversion.convert import convert
 from strokeseg.dataset_conversion.isles22 import isles22_spec
@@ -40,36 +39,13 @@ PRESET = get_preset("noh_registry_dwi")
 REPOSITORY = Path(__file__).parents[2]
 ISLES22_SAMPLE = REPOSITORY / "tests" / "data" / "isles22_sample"
 DATASET_ID, ISLES22_ID = 961, 962
-CPU = torch.device("cpu")
 #: A coarse grid (z, y, x mm) for the CPU run: the toy cases become 12 x 20 x 20 voxels, the ISLES'22 case 37 x 75 x 75.
 SPACING = (4.0, 3.0, 3.0)
 PLANS = spaced_plans_name(PRESET.plans, SPACING)
-#: Stock CLIs on 2 shared cores (as in tests/trainers/test_trainers_nnunet.py): no compile, one process per
-#: nnU-Net pool, one torch thread; planning needs one augmentation worker (its VRAM estimate sets the threads)...
-CLI_ENV = SINGLE_CORE_NNUNET_ENV
-#: ...training runs the augmentation in its own process (no worker).
-TRAIN_ENV = {**CLI_ENV, "nnUNet_n_proc_DA": "0"}
-
-
-@dataclass(frozen=True)
-class Planned:
-    paths: NnunetPaths
-    raw: Path
-    preprocessed: Path
-    log: Path
-
-    def plans(self) -> dict:
-        return json.loads((self.preprocessed / f"{PLANS}.json").read_text())
-
-    def trainer(self, trainer_class: type) -> Any:
-        dataset_json = json.loads((self.preprocessed / "dataset.json").read_text())
-        return trainer_class(plans={**self.plans(), "continue_training": False}, configuration=PRESET.configuration,
-                             fold=0,
-                             dataset_json=dataset_json, device=CPU)
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlannedDataset]:
     """A DWI toy dataset planned and preprocessed by the stock CLI with the preset's planner."""
     root = tmp_path_factory.mktemp("noh_preset")
     paths = NnunetPaths.under(root)
@@ -84,7 +60,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
     with pytest.MonkeyPatch.context() as env:
         for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
             env.setenv(key, value)
-        yield Planned(paths, raw, paths.preprocessed / raw.name, log)
+        yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, PLANS, PRESET.configuration)
     torch.set_num_threads(threads)
 
 
@@ -104,7 +80,7 @@ def cohort(n: int, sites: tuple[str, ...] = ("A", "B")) -> pd.DataFrame:
                                                                                   for i in range(n)]})
 
 
-def fidelity_context(planned: Planned, tmp_path: Path) -> dict[str, Any]:
+def fidelity_context(planned: PlannedDataset, tmp_path: Path) -> dict[str, Any]:
     trainer = planned.trainer(nnUNetTrainer_strokeseg_Noh2023)
     trainer.initialize()
     pipeline, _ = training_pipeline(trainer)
@@ -140,13 +116,13 @@ def fidelity_context(planned: Planned, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-def test_every_fidelity_row_holds(planned: Planned, tmp_path: Path) -> None:
+def test_every_fidelity_row_holds(planned: PlannedDataset, tmp_path: Path) -> None:
     rows = read_fidelity_table(REPOSITORY / PRESET.fidelity_table)
     assert len(rows) >= 50
     assert check_rows(rows, fidelity_context(planned, tmp_path)) == []
 
 
-def test_a_changed_value_is_caught(planned: Planned, tmp_path: Path) -> None:
+def test_a_changed_value_is_caught(planned: PlannedDataset, tmp_path: Path) -> None:
     rows = read_fidelity_table(REPOSITORY / PRESET.fidelity_table)
     context = fidelity_context(planned, tmp_path)
     context["learning_curve"]["sizes"][4] = 4331  # what rounding half up would give
@@ -154,7 +130,7 @@ def test_a_changed_value_is_caught(planned: Planned, tmp_path: Path) -> None:
     assert len(problems) == 1 and "learning_curve.sizes" in problems[0]
 
 
-def test_the_papers_augmentation_transforms_a_patch_and_its_label_alike(planned: Planned) -> None:
+def test_the_papers_augmentation_transforms_a_patch_and_its_label_alike(planned: PlannedDataset) -> None:
     trainer = planned.trainer(nnUNetTrainer_strokeseg_Noh2023)
     trainer.initialize()
     pipeline, initial_patch_size = training_pipeline(trainer)
@@ -177,7 +153,7 @@ def test_the_papers_augmentation_transforms_a_patch_and_its_label_alike(planned:
 
 
 @pytest.mark.slow
-def test_cpu_trainer_trains_and_predicts_isles22_with_dwi_only(planned: Planned, tmp_path: Path) -> None:
+def test_cpu_trainer_trains_and_predicts_isles22_with_dwi_only(planned: PlannedDataset, tmp_path: Path) -> None:
     trainer = nnUNetTrainer_strokeseg_Noh2023_Tiny.__name__
     assert trainer == PRESET.cpu_trainer
     log = tmp_path / "nnunet.log"

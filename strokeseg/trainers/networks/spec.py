@@ -106,12 +106,7 @@ class UNetSpec:
 
     def scaled(self, width_scale: float = 1.0, max_features: int | None = None, min_features: int = 4) -> UNetSpec:
         """Features per stage multiplied by ``width_scale`` (rounded, at least ``min_features``), then capped."""
-        if width_scale <= 0:
-            raise ConfigurationError(f"width scale must be positive, got {width_scale}")
-        features = tuple(max(min_features, round(f * width_scale)) for f in self.features)
-        if max_features is not None:
-            features = tuple(min(f, max_features) for f in features)
-        return replace(self, features=features)
+        return replace(self, features=scale_features(self.features, width_scale, max_features, min_features))
 
     def in_plane(self) -> UNetSpec:
         """The 2D geometry of a 3D spec: kernels and strides without their first (slice) axis."""
@@ -119,6 +114,16 @@ class UNetSpec:
             raise ConfigurationError(f"in_plane() needs a 3D spec, this one is {self.dim}D")
         return replace(self, kernel_sizes=tuple(k[1:] for k in self.kernel_sizes),
                        strides=tuple(s[1:] for s in self.strides))
+
+
+def scale_features(features: Sequence[int], width_scale: float = 1.0, max_features: int | None = None,
+                   min_features: int = 4) -> tuple[int, ...]:
+    """``features`` multiplied by ``width_scale`` (rounded, at least ``min_features``), then capped at
+    ``max_features`` (None: no cap)."""
+    if width_scale <= 0:
+        raise ConfigurationError(f"width scale must be positive, got {width_scale}")
+    scaled = tuple(max(min_features, round(f * width_scale)) for f in features)
+    return scaled if max_features is None else tuple(min(f, max_features) for f in scaled)
 
 
 def _dim_of_conv(arch_kwargs: Mapping[str, Any]) -> int:
