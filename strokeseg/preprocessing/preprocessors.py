@@ -26,6 +26,7 @@ from strokeseg.image_integrity import check_image_complete
 from strokeseg.io import IMAGE_SUFFIXES, count_nonfinite_voxels, strip_image_suffix
 from strokeseg.nnunet.zoom_configurations import KEY_CENTRE_CROP_MM
 from strokeseg.preprocessing.centre_crop import zero_outside_centre_box
+from strokeseg.preprocessing.in_plane import in_plane_configuration
 from strokeseg.preprocessing.normalization import nonzero_seg
 from strokeseg.preprocessing.pipeline import prepare_case
 from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
@@ -76,6 +77,18 @@ def case_preparation(configuration: dict[str, Any], names: Sequence[str]) -> Cas
     return CasePreparation.from_plans(stored)
 
 
+def per_case_configuration(configuration_manager: ConfigurationManager, plans_manager: PlansManager,
+                           shape: Sequence[int], spacing: Sequence[float]) -> ConfigurationManager:
+    """The configuration to preprocess one case with: its own target spacing under a fixed in-plane size.
+
+    ``shape`` and ``spacing`` (mm) are the case's, in the axis order read from disk (before nnU-Net's transpose).
+    """
+    transpose = plans_manager.transpose_forward
+    adapted = in_plane_configuration(configuration_manager.configuration, [shape[i] for i in transpose],
+                                     [spacing[i] for i in transpose])
+    return configuration_manager if adapted is None else ConfigurationManager(adapted)
+
+
 class StrokesegPreprocessor(DefaultPreprocessor):
     """nnU-Net's DefaultPreprocessor preceded by skull stripping, N4 and ADC unit checks.
 
@@ -84,7 +97,8 @@ class StrokesegPreprocessor(DefaultPreprocessor):
     nonzero region, normalization (the plans' schemes), resampling. The normalization mask is the nonzero
     region of the image (the brain after skull stripping), never the label map, so training and prediction
     see identical inputs. A configuration with ``strokeseg_centre_crop_mm`` predicts only the centre box of that
-    size (``strokeseg.preprocessing.centre_crop``).
+    size (``strokeseg.preprocessing.centre_crop``); one with ``strokeseg_in_plane_size`` resamples every case's
+    slices to that many rows and columns (``strokeseg.preprocessing.in_plane``).
     """
 
     def run_case(self, image_files: list[str], seg_file: str | None, plans_manager: PlansManager,
@@ -116,6 +130,8 @@ class StrokesegPreprocessor(DefaultPreprocessor):
             crop_mm = configuration_manager.configuration.get(KEY_CENTRE_CROP_MM)
             if seg is None and crop_mm is not None:  # prediction only (training cases always come with labels)
                 data = zero_outside_centre_box(data, properties["spacing"], crop_mm)
+            configuration_manager = per_case_configuration(configuration_manager, plans_manager, data.shape[1:],
+                                                           properties["spacing"])
             return super().run_case_npy(data, seg, properties, plans_manager, configuration_manager, dataset)
         except StrokesegError as error:
             raise type(error)(f"{label}: {error}") from error
