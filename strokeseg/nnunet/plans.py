@@ -12,6 +12,8 @@ ATLAS_PLANS_NAME = "strokesegATLASPlans"
 #: Tomita et al.'s preset (exact zoom-out patch, centre-crop prediction).
 TOMITA_PLANS_NAME = "strokesegTomita2020Plans"
 WMH_PLANS_NAME = "strokesegWMHPlans"
+#: Alis et al.'s preset (224 x 224 slices, per-site 0-1 windows).
+ALIS_PLANS_NAME = "strokesegAlisPlans"
 
 
 def spaced_plans_name(plans: str, spacing: Sequence[float] | None) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 PRESET_MODULES: dict[str, str] = {
     "tomita_atlas_zoom": "strokeseg.papers.tomita_atlas_zoom",
     "noh_registry_dwi": "strokeseg.papers.noh_registry_dwi",
+    "alis_vendor_dwi_adc": "strokeseg.papers.alis_vendor_dwi_adc",
 }
 
 
