@@ -32,7 +32,7 @@ PRESET = Preset(
     trainer="nnUNetTrainer_strokeseg_Alis2022",
     cpu_trainer="nnUNetTrainer_strokeseg_Alis2022_CPU",
     finetune_trainer="nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6",
-    cpu_finetune_trainer="nnUNetTrainer_strokeseg_Alis2022_FT2ep_lr1e6_CPU",
+    cpu_finetune_trainer="nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU",
     variants={"nnunet_flavoured": "nnUNetTrainer_strokeseg_BiConvLSTMUNet",
               "nnunet_flavoured_finetune": "nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4"},
     split_design="vendor",

@@ -16,7 +16,7 @@ from strokeseg.trainers.ensemble import (
     nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny,
 )
 from strokeseg.trainers.finetune import (
-    nnUNetTrainer_strokeseg_Alis2022_FT2ep_lr1e6_CPU,
+    nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU,
     nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_FT20ep_lr1e4,
@@ -59,7 +59,7 @@ from strokeseg.trainers.zoom import (
 __all__ = [
     "nnUNetTrainer_strokeseg_Alis2022",
     "nnUNetTrainer_strokeseg_Alis2022_CPU",
-    "nnUNetTrainer_strokeseg_Alis2022_FT2ep_lr1e6_CPU",
+    "nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU",
     "nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6",
     "nnUNetTrainer_strokeseg_BCEDice",
     "nnUNetTrainer_strokeseg_BiConvLSTMUNet",

@@ -239,10 +239,10 @@ class nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6(FineTuningTrainer, settings=
     initial_lr_override: ClassVar[float | None] = ALIS_FT_LR
 
 
-class nnUNetTrainer_strokeseg_Alis2022_FT2ep_lr1e6_CPU(FineTuningTrainer, settings=(ALIS_2022, ALIS_2022_CPU)):
-    """CPU-sized ``Alis2022_FT20ep_lr1e6`` (same code path): 2 passes at 1e-6, a quarter of the plans' widths."""
+class nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU(FineTuningTrainer, settings=(ALIS_2022, ALIS_2022_CPU)):
+    """CPU-sized ``Alis2022_FT20ep_lr1e6`` (same code path): 1 pass at 1e-6, an eighth of the plans' widths."""
 
-    num_epochs_override: ClassVar[int | None] = 2
+    num_epochs_override: ClassVar[int | None] = 1
     initial_lr_override: ClassVar[float | None] = ALIS_FT_LR
 
 
@@ -298,7 +298,7 @@ FINE_TUNING_TRAINERS: tuple[type[FineTuningTrainer], ...] = (
     nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
-    nnUNetTrainer_strokeseg_Alis2022_FT2ep_lr1e6_CPU,
+    nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU,
     nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU,

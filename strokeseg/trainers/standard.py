@@ -42,7 +42,7 @@ class nnUNetTrainer_strokeseg_Alis2022(StrokesegTrainer, settings=(ALIS_2022,)):
 
 
 class nnUNetTrainer_strokeseg_Alis2022_CPU(StrokesegTrainer, settings=(ALIS_2022, ALIS_2022_CPU)):
-    """CPU-sized ``Alis2022`` (same code path: 2 passes over the data at a quarter of the plans' widths)."""
+    """CPU-sized ``Alis2022`` (same code path: 2 passes over the data at an eighth of the plans' widths)."""
 
 
 class nnUNetTrainer_strokeseg_ResGNUNet(StrokesegTrainer, settings=(TOMITA,)):
