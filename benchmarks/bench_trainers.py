@@ -10,6 +10,10 @@
    2 CPU cores: <= 10 s per case without mirroring for our DWI models, fast TTA <= 3x that.
 3. Paper presets: the network of each preset's paper-exact trainer (``noh_registry_dwi``: ``Noh2023``) with its
    parameter count beside the paper's, where the paper states one.
+4. Alis et al.'s preset (``alis_vendor_dwi_adc``) on its own plans (``AlisVendorPlanner``: 224 x 224 slices, the
+   whole stack as one patch) for 256x256x30 DWI + ADC cases: the parameters of ``Alis2022``'s network beside the
+   paper's 8,228,401, and the sliding-window prediction time of one case's preprocessed 30 x 224 x 224 stack
+   (target <= 10 s on 2 CPU cores), with its ratio against the stock network's time on the 256x256x30 case.
 
 The plans come from the stock ``nnUNetv2_plan_and_preprocess`` on three synthetic cases of that geometry (in a
 temporary folder unless ``--workdir`` is given). Wall-clock times depend on whatever else the machine runs, so
@@ -34,10 +38,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from strokeseg.defaults import ALIS_PAPER_PARAMETERS
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.synthetic.toy import write_toy_dataset
 from strokeseg.trainers import (
+    nnUNetTrainer_strokeseg_Alis2022,
     nnUNetTrainer_strokeseg_BCEDice,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet,
     nnUNetTrainer_strokeseg_DiceOnly,
@@ -57,7 +63,9 @@ DWI_SHAPE_ZYX = (30, 256, 256)
 DWI_SPACING_ZYX = (5.0, 0.9375, 0.9375)
 CONFIGURATION = "3d_fullres"
 #: Parameter counts the papers state for their networks, by preset (None: the paper states none).
-PAPER_PARAMETERS: dict[str, int | None] = {"noh_registry_dwi": None}
+PAPER_PARAMETERS: dict[str, int | None] = {"noh_registry_dwi": None, "alis_vendor_dwi_adc": ALIS_PAPER_PARAMETERS}
+#: Presets whose networks only make sense on their own planner's plans (measured in their own block).
+OWN_PLANS_PRESETS = frozenset({"alis_vendor_dwi_adc"})
 
 
 def _full_width(trainer_class: type) -> type:
@@ -122,7 +130,7 @@ def preset_parameter_rows(plans: dict, dataset_json: dict) -> list[dict[str, Any
     rows = []
     for key in preset_keys():
         preset = get_preset(key)
-        if preset.trainer not in exported:
+        if preset.trainer not in exported or key in OWN_PLANS_PRESETS:
             continue
         network = prediction_network(getattr(trainers, preset.trainer), plans, dataset_json, torch.device("cpu"))[0]
         rows.append({"preset": key, "trainer": preset.trainer, "parameters": count_parameters(network),
@@ -241,8 +249,9 @@ def prediction_network(trainer_class: type, plans: dict, dataset_json: dict, dev
 
 
 def time_prediction(trainer_class: type, plans: dict, dataset_json: dict, device: torch.device,
-                    axes: tuple[int, ...] | None) -> Stopwatch:
-    """Sliding-window prediction of one DWI case with mirroring ``axes`` (None: no test-time augmentation)."""
+                    axes: tuple[int, ...] | None, shape: tuple[int, ...] = DWI_SHAPE_ZYX) -> Stopwatch:
+    """Sliding-window prediction of one DWI case of ``shape`` (preprocessed voxels) with mirroring ``axes`` (None:
+    no test-time augmentation)."""
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     network, manager, configuration, channels = prediction_network(trainer_class, plans, dataset_json, device)
@@ -250,7 +259,7 @@ def time_prediction(trainer_class: type, plans: dict, dataset_json: dict, device
                                 perform_everything_on_device=device.type == "cuda", device=device, verbose=False,
                                 verbose_preprocessing=False, allow_tqdm=False)
     predictor.manual_initialization(network, manager, configuration, None, dataset_json, trainer_class.__name__, axes)
-    image = torch.randn((channels, *DWI_SHAPE_ZYX), generator=torch.Generator().manual_seed(1))
+    image = torch.randn((channels, *shape), generator=torch.Generator().manual_seed(1))
     predictor.predict_sliding_window_return_logits(image[:, :configuration.patch_size[0]])  # warm-up
     with Stopwatch(device) as watch:
         predictor.predict_sliding_window_return_logits(image)
@@ -331,6 +340,58 @@ def timing_columns(name_key: str, wall: tuple[str, str, str], cpu: tuple[str, st
             (cpu[0], cpu[1], optional(cpu[2])), ("vs stock (CPU time)", "cpu_ratio_vs_stock", optional(".2f"))]
 
 
+# --------------------------------------------------------------------------------------------------
+# Alis et al.'s preset on its own plans (224 x 224 slices, DWI + ADC)
+# --------------------------------------------------------------------------------------------------
+ALIS_DATASET_ID = 951
+ALIS_DATASET_NAME = "Dataset951_BenchDWIADC"
+
+
+def prepare_alis_plans(workdir: Path) -> tuple[dict, dict]:
+    """AlisVendorPlanner's plans for three synthetic 256x256x30 DWI + ADC cases (planning only; reused)."""
+    import SimpleITK as sitk
+
+    from strokeseg.io import write_image_atomic
+    from strokeseg.nnunet.plans import ALIS_PLANS_NAME
+    from strokeseg.nnunet.raw import image_path, label_path, write_dataset_json
+    from strokeseg.synthetic.analytic_head import head_phantom
+
+    paths = NnunetPaths.under(workdir)
+    paths.create()
+    folder = paths.preprocessed / ALIS_DATASET_NAME
+    if not (folder / f"{ALIS_PLANS_NAME}.json").is_file():
+        raw = paths.raw / ALIS_DATASET_NAME
+        for index in range(3):
+            phantom = head_phantom(DWI_SHAPE_ZYX, DWI_SPACING_ZYX)
+            for array, path in ((phantom.image("DWI"), image_path(raw, f"case_{index}", 0)),
+                                (phantom.image("ADC"), image_path(raw, f"case_{index}", 1)),
+                                (phantom.lesion.astype(np.uint8), label_path(raw, f"case_{index}"))):
+                image = sitk.GetImageFromArray(array)
+                image.SetSpacing(tuple(reversed(DWI_SPACING_ZYX)))
+                write_image_atomic(image, path)
+        write_dataset_json(raw, {0: "DWI", 1: "ADC"}, {"background": 0, "lesion": 1}, 3)
+        environment = {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"}
+        log = workdir / "nnunet.log"
+        run_nnunet("nnUNetv2_extract_fingerprint", ["-d", str(ALIS_DATASET_ID), "-np", "1"], paths, log, environment)
+        run_nnunet("nnUNetv2_plan_experiment", ["-d", str(ALIS_DATASET_ID), "-pl", "AlisVendorPlanner"], paths, log,
+                   environment)
+    return (json.loads((folder / f"{ALIS_PLANS_NAME}.json").read_text()),
+            json.loads((paths.raw / ALIS_DATASET_NAME / "dataset.json").read_text()))
+
+
+def run_alis_benchmark(workdir: Path, device: torch.device, rounds: int) -> dict[str, Any]:
+    """Parameters of the Alis preset's network and its prediction time for one case's 30 x 224 x 224 stack."""
+    plans, dataset_json = prepare_alis_plans(workdir)
+    configuration = plans["configurations"][CONFIGURATION]
+    stack = (DWI_SHAPE_ZYX[0], *configuration["strokeseg_in_plane_size"])
+    network = prediction_network(nnUNetTrainer_strokeseg_Alis2022, plans, dataset_json, torch.device("cpu"))[0]
+    watch = best([time_prediction(nnUNetTrainer_strokeseg_Alis2022, plans, dataset_json, device, None, stack)
+                  for _ in range(rounds)])
+    return {"trainer": nnUNetTrainer_strokeseg_Alis2022.__name__, "patch_size": configuration["patch_size"],
+            "parameters": count_parameters(network), "paper_parameters": ALIS_PAPER_PARAMETERS,
+            "stack": list(stack), "prediction_s": watch.wall, "prediction_cpu_s": watch.cpu}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
@@ -386,6 +447,15 @@ def main() -> None:
                         [*timing_columns("model", ("no TTA s", "no_tta_s", ".1f"), ("CPU s", "no_tta_cpu_s", ".1f")),
                          ("TTA axes", "tta_axes", lambda v: "-" if v is None else str(v)),
                          ("TTA s", "tta_s", optional(".1f")), ("TTA / no TTA", "tta_over_no_tta", optional(".2f"))])
+        alis = run_alis_benchmark(args.workdir or Path(temp), device, args.rounds)
+        stock = results.get("prediction", [{}])[0].get("no_tta_s") if "prediction" in results else None
+        alis["ratio_vs_stock"] = alis["prediction_s"] / stock if stock else None
+        results["alis_preset"] = alis
+        ratio = f" ({alis['ratio_vs_stock']:.2f}x the stock network's time on the 256x256x30 case)" if stock else ""
+        print(f"\nAlis preset ({alis['trainer']}, patch {alis['patch_size']}): {alis['parameters']:,} parameters "
+              f"(paper: {alis['paper_parameters']:,}); prediction of one preprocessed {alis['stack']} DWI + ADC stack "
+              f"(256x256x30 case resampled to 224 x 224): {alis['prediction_s']:.1f} s wall, "
+              f"{alis['prediction_cpu_s']:.1f} s CPU{ratio}")
         rows = preset_parameter_rows(plans, dataset_json)
         results["presets"] = rows
         print_table("Paper presets: parameters of the paper-exact network on these plans", rows,

@@ -6,6 +6,7 @@
 #   904 PhantomWMH       FLAIR+T1w, three WMH sites, every 5th subject in imagesTs
 #   905 PhantomATLAS     T1w with chronic lesions in MNI space (ATLAS layout); 906 its train/dev/test split
 #   907, 908             the internal and external cohorts with DWI only (Noh et al.'s input; noh_registry_dwi.yaml)
+#   909 PhantomInternalDWIADC  the internal cohort with DWI + ADC (Alis et al.'s input; alis_vendor_dwi_adc.yaml)
 # Usage: export nnUNet_raw=... nnUNet_preprocessed=... nnUNet_results=...; examples/prepare_phantom_datasets.sh [WORK]
 set -euo pipefail
 : "${nnUNet_raw:?export nnUNet_raw, nnUNet_preprocessed and nnUNet_results first}"
@@ -45,6 +46,8 @@ strokeseg synth --out "$work/atlas" --layout atlas2 --n-cases "$cases" --seed 4 
 strokeseg convert atlas "$work/atlas" -d 905 --name PhantomATLAS -j 2
 # Tomita et al.'s 182/26/31 split, rescaled to the phantom cohort; the test part goes to 906's imagesTs/labelsTs
 strokeseg split train-dev-test -d 905 --derived-id 906 --counts 182,26,31
+# Alis et al.'s input: the internal cohort with DWI + ADC
+strokeseg convert registry "$work/internal/manifest.csv" -d 909 --name PhantomInternalDWIADC --channels DWI,ADC -j 2
 # Noh et al.'s input: the same cohorts with DWI only (written last: run_examples.sh checks for 908)
 strokeseg convert registry "$work/internal/manifest.csv" -d 907 --name PhantomInternalDWI --channels DWI -j 2
 strokeseg convert registry "$work/external/manifest.csv" -d 908 --name PhantomExternalDWI --channels DWI -j 2

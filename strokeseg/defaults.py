@@ -189,6 +189,42 @@ DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.375
 CONVLSTM_HIDDEN_FRACTION: Final[float] = 0.25
 
 # --------------------------------------------------------------------------------------------------
+# Alis et al. as published (preset alis_vendor_dwi_adc; docs/papers/alis_vendor_dwi_adc.md)
+# --------------------------------------------------------------------------------------------------
+#: Every slice is resampled to this many rows and columns (the paper's 224 x 224 input).
+ALIS_IN_PLANE_SIZE: Final[tuple[int, int]] = (224, 224)
+#: Spline order of that image resampling (the paper does not state it: nnU-Net's cubic B-spline for images).
+ALIS_IN_PLANE_ORDER: Final[int] = 3
+#: Tversky loss weights as published: alpha = beta = 0.5 (equal weights of false positives and negatives).
+ALIS_TVERSKY_ALPHA: Final[float] = 0.5
+ALIS_TVERSKY_BETA: Final[float] = 0.5
+#: Adam at a constant learning rate of 1e-5 for 100 epochs (an epoch = one pass over the training cases).
+ALIS_LR: Final[float] = 1e-5
+ALIS_EPOCHS: Final[int] = 100
+#: Fine-tuning on the other vendor's validation part: about 20 epochs at 1e-6.
+ALIS_FT_EPOCHS: Final[int] = 20
+ALIS_FT_LR: Final[float] = 1e-6
+#: Trainable parameters of the paper's residual ConvLSTM U-Net (as the paper reports them; it gives no widths).
+ALIS_PAPER_PARAMETERS: Final[int] = 8_228_401
+#: Width of the preset's ConvLSTM U-Net relative to nnU-Net's features per stage: on the preset's 224 x 224 plans
+#: (6 stages, 32-320 features) 0.675 gives 22-216 features and 8,179,006 parameters, the closest count to the
+#: paper's (-0.6 %; benchmarks/bench_trainers.py prints both).
+ALIS_WIDTH_SCALE: Final[float] = 0.675
+#: The paper's cohorts: Siemens (dataset A) and GE (dataset B) cases, each split 80/10/10 (VENDOR_SPLIT_FRACTIONS).
+ALIS_VENDOR_CASES: Final[tuple[tuple[str, int], ...]] = (("Siemens", 2986), ("GE", 3951))
+#: Intensity window of a case whose site has no window in the dataset metadata: these percentiles (%) of the
+#: channel's nonzero voxels map to 0 and 1 (strokeseg's documented fallback; the paper gives no values).
+WINDOW_FALLBACK_PERCENTILES: Final[tuple[float, float]] = (0.5, 99.5)
+#: On-the-fly augmentation magnitudes (the paper names cropping, rotation, flipping and elastic deformation but
+#: no magnitudes or probabilities; these are nnU-Net's 2D defaults): in-plane rotation of +-180 degrees...
+ALIS_ROTATION_DEGREES: Final[float] = 180.0
+#: ...applied with this probability per sample, as nnU-Net's rotation...
+ALIS_ROTATION_PROBABILITY: Final[float] = 0.2
+#: ...and elastic deformation (batchgenerators v2 SpatialTransform) with this probability per sample; flips of
+#: the left-right axis come with batchgenerators' fixed probability of 0.5.
+ALIS_ELASTIC_PROBABILITY: Final[float] = 0.2
+
+# --------------------------------------------------------------------------------------------------
 # Registry DWI augmentation (Noh; TorchIO transforms, strokeseg.trainers.augmentation)
 # --------------------------------------------------------------------------------------------------
 # The paper names the transforms (slice-wise affine, MRI bias field, axis flip, gamma/contrast change with

@@ -14,6 +14,8 @@ TOMITA_PLANS_NAME = "strokesegTomita2020Plans"
 WMH_PLANS_NAME = "strokesegWMHPlans"
 #: Kim et al.'s preset (256 x 256 B-spline slices, batch 8 in the 2d configuration).
 KIM_PLANS_NAME = "strokesegKim2024Plans"
+#: Alis et al.'s preset (224 x 224 slices, per-site 0-1 windows).
+ALIS_PLANS_NAME = "strokesegAlisPlans"
 
 
 def spaced_plans_name(plans: str, spacing: Sequence[float] | None) -> str:

@@ -24,6 +24,7 @@ PRESET_MODULES: dict[str, str] = {
     "tomita_atlas_zoom": "strokeseg.papers.tomita_atlas_zoom",
     "noh_registry_dwi": "strokeseg.papers.noh_registry_dwi",
     "kim_wmh_flair": "strokeseg.papers.kim_wmh_flair",
+    "alis_vendor_dwi_adc": "strokeseg.papers.alis_vendor_dwi_adc",
 }
 
 

@@ -5,8 +5,10 @@ Every class in ``__all__`` is exported to nnU-Net by ``strokeseg nnunet install`
 
 from __future__ import annotations
 
+from strokeseg.planners.alis import AlisVendorPlanner
 from strokeseg.planners.atlas import AtlasT1Planner, TomitaAtlasPlanner
 from strokeseg.planners.dwi import StrokeDWIPlanner
 from strokeseg.planners.wmh import KimWMHPlanner, WMHFlairPlanner
 
-__all__ = ["AtlasT1Planner", "KimWMHPlanner", "StrokeDWIPlanner", "TomitaAtlasPlanner", "WMHFlairPlanner"]
+__all__ = ["AlisVendorPlanner", "AtlasT1Planner", "KimWMHPlanner", "StrokeDWIPlanner", "TomitaAtlasPlanner",
+           "WMHFlairPlanner"]

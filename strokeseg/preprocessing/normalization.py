@@ -23,6 +23,7 @@ from strokeseg.defaults import (
     ADC_SCALED_MAX,
     HISTOGRAM_CLIP_MAX,
     HISTOGRAM_PEAK_TARGET,
+    WINDOW_FALLBACK_PERCENTILES,
     WMH_BRAIN_THRESHOLD,
     WMH_HISTOGRAM_BINS,
     WMH_PEAK_MIN_INTENSITY,
@@ -37,9 +38,10 @@ from strokeseg.preprocessing.intensity import (
     slicewise_peak_normalize,
     wmh_flair_normalize,
 )
+from strokeseg.preprocessing.windows import PROPERTY_WINDOW, apply_window, percentile_window
 
 __all__ = ["ADCRangeNormalization", "BrainZScoreNormalization", "HistogramPeakNormalization",
-           "WMHFlairNormalization"]
+           "SiteWindowNormalization", "WMHFlairNormalization"]
 
 #: Axis of nnU-Net's transposed arrays along which "per slice" steps work.
 SLICE_AXIS = 0
@@ -122,6 +124,25 @@ class BrainZScoreNormalization(ImageNormalization):
     def run(self, image: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
         mask = brain_mask(image, seg, self.use_mask_for_norm)
         return masked_zscore(image, mask).astype(self.target_dtype, copy=False)
+
+
+class SiteWindowNormalization(ImageNormalization):
+    """0-1 (Alis et al.): the case's site window ``[low, high]`` maps onto [0, 1], clipped.
+
+    The window comes from the dataset metadata through the plans (``strokeseg.preprocessing.windows``; the
+    preprocessor hands it over in the channel's intensity properties); without one, the
+    ``fallback_percentiles`` (0.5 and 99.5 %) of the channel's nonzero voxels are the window. No mask: the
+    whole image is windowed, so background stays near 0 only where it is dark.
+    """
+
+    leaves_pixels_outside_mask_at_zero_if_use_mask_for_norm_is_true = False
+    fallback_percentiles: ClassVar[tuple[float, float]] = WINDOW_FALLBACK_PERCENTILES
+
+    def run(self, image: np.ndarray, seg: np.ndarray | None = None) -> np.ndarray:
+        window = (self.intensityproperties or {}).get(PROPERTY_WINDOW)
+        if window is None:
+            window = percentile_window(image, self.fallback_percentiles)
+        return apply_window(image, window).astype(self.target_dtype, copy=False)
 
 
 #: strokeseg's scheme per dataset.json channel name (case-insensitive).

@@ -30,6 +30,7 @@ from strokeseg.preprocessing.in_plane import in_plane_configuration
 from strokeseg.preprocessing.normalization import nonzero_seg
 from strokeseg.preprocessing.pipeline import prepare_case
 from strokeseg.preprocessing.settings import PLANS_KEY, CasePreparation
+from strokeseg.preprocessing.windows import PROPERTY_WINDOW, case_site, case_windows
 
 __all__ = ["StrokesegPreprocessor"]
 
@@ -37,14 +38,29 @@ logger = logging.getLogger(__name__)
 
 #: The case being preprocessed, for messages raised deep inside nnU-Net's ``run_case_npy`` call chain.
 _CURRENT_CASE: ContextVar[str] = ContextVar("strokeseg_current_case", default="case given as arrays")
+#: Its site (cases.csv next to its images), for the per-site intensity windows; None when unknown.
+_CURRENT_SITE: ContextVar[str | None] = ContextVar("strokeseg_current_site", default=None)
+
+
+def case_id_of(image_file: str) -> str:
+    """``toy_001`` for ``/data/imagesTr/toy_001_0000.nii.gz`` (nnU-Net's channel suffix removed)."""
+    first = Path(image_file)
+    name = strip_image_suffix(first) if first.name.lower().endswith(IMAGE_SUFFIXES) else first.name
+    return re.sub(r"_\d{4}$", "", name)
 
 
 def case_label(image_files: Sequence[str]) -> str:
     """``case toy_001 (/data/imagesTr/toy_001_0000.nii.gz)`` for messages."""
-    first = Path(image_files[0])
-    name = strip_image_suffix(first) if first.name.lower().endswith(IMAGE_SUFFIXES) else first.name
-    case_id = re.sub(r"_\d{4}$", "", name)
-    return f"case {case_id} ({first})"
+    return f"case {case_id_of(image_files[0])} ({Path(image_files[0])})"
+
+
+def with_case_windows(properties: dict, windows: Sequence[Sequence[float] | None] | None) -> dict:
+    """Per-channel intensity properties with the case's window of each channel added (where it has one)."""
+    if not windows:
+        return properties
+    return {channel: {**values, PROPERTY_WINDOW: windows[int(channel)]}
+            if int(channel) < len(windows) and windows[int(channel)] is not None else values
+            for channel, values in properties.items()}
 
 
 def refuse_damaged_files(image_files: Sequence[str], seg_file: str | None = None) -> None:
@@ -98,13 +114,15 @@ class StrokesegPreprocessor(DefaultPreprocessor):
     region of the image (the brain after skull stripping), never the label map, so training and prediction
     see identical inputs. A configuration with ``strokeseg_centre_crop_mm`` predicts only the centre box of that
     size (``strokeseg.preprocessing.centre_crop``); one with ``strokeseg_in_plane_size`` resamples every case's
-    slices to that many rows and columns (``strokeseg.preprocessing.in_plane``).
+    slices to that many rows and columns (``strokeseg.preprocessing.in_plane``). Schemes that window intensities
+    per site get the case's window from the plans (``strokeseg.preprocessing.windows``).
     """
 
     def run_case(self, image_files: list[str], seg_file: str | None, plans_manager: PlansManager,
                  configuration_manager: ConfigurationManager, dataset_json: dict | str):
         label = case_label(image_files)
         token = _CURRENT_CASE.set(label)
+        site_token = _CURRENT_SITE.set(case_site(image_files[0], case_id_of(image_files[0])))
         try:
             try:
                 refuse_damaged_files(image_files, seg_file)
@@ -112,6 +130,7 @@ class StrokesegPreprocessor(DefaultPreprocessor):
                 raise type(error)(f"{label}: {error}") from error
             return super().run_case(image_files, seg_file, plans_manager, configuration_manager, dataset_json)
         finally:
+            _CURRENT_SITE.reset(site_token)
             _CURRENT_CASE.reset(token)
 
     def run_case_npy(self, data: np.ndarray, seg: np.ndarray | None, properties: dict,
@@ -139,5 +158,6 @@ class StrokesegPreprocessor(DefaultPreprocessor):
     def _normalize(self, data: np.ndarray, seg: np.ndarray, configuration_manager: ConfigurationManager,
                    foreground_intensity_properties_per_channel: dict) -> np.ndarray:
         # the label-free mask keeps training (label map given) and prediction (no label) identical
+        windows = case_windows(configuration_manager.configuration, _CURRENT_SITE.get())
         return super()._normalize(data, nonzero_seg(data), configuration_manager,
-                                  foreground_intensity_properties_per_channel)
+                                  with_case_windows(foreground_intensity_properties_per_channel, windows))

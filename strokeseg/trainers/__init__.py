@@ -16,6 +16,8 @@ from strokeseg.trainers.ensemble import (
     nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny,
 )
 from strokeseg.trainers.finetune import (
+    nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU,
+    nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_FT50ep_lr1e3,
@@ -38,6 +40,8 @@ from strokeseg.trainers.kim import (
     nnUNetTrainer_strokeseg_Kim2024UNet_Ensemble_Tiny,
 )
 from strokeseg.trainers.standard import (
+    nnUNetTrainer_strokeseg_Alis2022,
+    nnUNetTrainer_strokeseg_Alis2022_CPU,
     nnUNetTrainer_strokeseg_BCEDice,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet,
     nnUNetTrainer_strokeseg_DiceOnly,
@@ -61,6 +65,10 @@ from strokeseg.trainers.zoom import (
 )
 
 __all__ = [
+    "nnUNetTrainer_strokeseg_Alis2022",
+    "nnUNetTrainer_strokeseg_Alis2022_CPU",
+    "nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU",
+    "nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6",
     "nnUNetTrainer_strokeseg_BCEDice",
     "nnUNetTrainer_strokeseg_BiConvLSTMUNet",
     "nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4",

@@ -37,6 +37,9 @@ from batchgeneratorsv2.transforms.utils.pseudo2d import Convert2DTo3DTransform, 
 from batchgeneratorsv2.transforms.utils.random import RandomTransform
 
 from strokeseg.defaults import (
+    ALIS_ELASTIC_PROBABILITY,
+    ALIS_ROTATION_DEGREES,
+    ALIS_ROTATION_PROBABILITY,
     HISTOGRAM_CLIP_MAX,
     NOH_AUGMENTATION_BIAS_COEFFICIENTS,
     NOH_AUGMENTATION_BIAS_ORDER,
@@ -199,11 +202,63 @@ class NoAugmentation:
         return ComposeTransforms(unaugmented_steps(patch_size, nnunet_pipeline))
 
 
-def unaugmented_steps(patch_size: Sequence[int], nnunet_pipeline: ComposeTransforms) -> list[BasicTransform]:
-    """A centre crop to ``patch_size`` (nnU-Net samples a larger patch for its spatial augmentation), then the
-    steps of ``nnunet_pipeline`` that are not augmentations (normalisation of the label, deep-supervision
+@dataclass(frozen=True)
+class VendorDWIADCAugmentation:
+    """Alis et al.'s on-the-fly augmentation with nnU-Net's batchgenerators v2: cropping, rotation, flipping and
+    elastic deformation, all in-plane.
+
+    One ``SpatialTransform`` draws a random crop of the in-plane patch size from nnU-Net's enlarged sampled patch,
+    rotated by up to ±``rotation_degrees`` (probability ``rotation_probability``) and elastically deformed (probability
+    ``elastic_probability``, batchgenerators' default deformation scale and magnitude); a slice stack gets the same
+    in-plane transform on every slice (pseudo-2D), then a random crop of the stack to the patch's slice count.
+    ``MirrorTransform`` then flips each flip axis with probability 0.5, and nnU-Net's steps after its augmentations
+    follow unchanged.
+
+    Attributes:
+        rotation_degrees: in-plane rotation range ±degrees (about the slice axis).
+        rotation_probability: probability of rotating a sample.
+        elastic_probability: probability of deforming a sample elastically.
+    """
+
+    rotation_degrees: float = ALIS_ROTATION_DEGREES
+    rotation_probability: float = ALIS_ROTATION_PROBABILITY
+    elastic_probability: float = ALIS_ELASTIC_PROBABILITY
+    name: str = ("inter-vendor DWI+ADC augmentation (Alis; batchgenerators v2 SpatialTransform: random crop, in-plane "
+                 "rotation, elastic deformation; MirrorTransform)")
+
+    def in_plane_transform(self, in_plane_patch: Sequence[int]) -> SpatialTransform:
+        """The in-plane random crop, rotation and elastic deformation (a 2D ``SpatialTransform``)."""
+        angle = float(np.deg2rad(self.rotation_degrees))
+        return SpatialTransform(list(in_plane_patch), patch_center_dist_from_border=0, random_crop=True,
+                                p_elastic_deform=self.elastic_probability, p_rotation=self.rotation_probability,
+                                rotation=(-angle, angle), p_scaling=0, bg_style_seg_sampling=False,
+                                mode_seg="bilinear")
+
+    def build(self, patch_size: Sequence[int], nnunet_pipeline: ComposeTransforms, slice_axis: int,
+              flip_axes: Sequence[int]) -> BasicTransform:
+        """The in-plane augmentation (pseudo-2D for slice stacks), flips, then nnU-Net's unaugmented steps.
+
+        Raises:
+            ConfigurationError: a 3D patch whose slice axis is not its first spatial axis (nnU-Net's transposed
+                order puts the coarsest axis first).
+        """
+        if len(patch_size) == 2:
+            spatial: list[BasicTransform] = [self.in_plane_transform(patch_size)]
+        elif slice_axis == 0:
+            spatial = [Convert3DTo2DTransform(), self.in_plane_transform(patch_size[1:]), Convert2DTo3DTransform()]
+        else:
+            raise ConfigurationError(f"{self.name} needs the slices along the first spatial axis of the patch, found "
+                                     f"them along axis {slice_axis}; plan the dataset with the slice axis first")
+        kept = unaugmented_steps(patch_size, nnunet_pipeline, random_crop=True)
+        return ComposeTransforms([*spatial, MirrorTransform(tuple(flip_axes)), *kept])
+
+
+def unaugmented_steps(patch_size: Sequence[int], nnunet_pipeline: ComposeTransforms,
+                      random_crop: bool = False) -> list[BasicTransform]:
+    """A centre (or random) crop to ``patch_size`` (nnU-Net samples a larger patch for its spatial augmentation),
+    then the steps of ``nnunet_pipeline`` that are not augmentations (normalisation of the label, deep-supervision
     downsampling, tensor conversion)."""
-    crop = SpatialTransform(list(patch_size), patch_center_dist_from_border=0, random_crop=False,
+    crop = SpatialTransform(list(patch_size), patch_center_dist_from_border=0, random_crop=random_crop,
                             p_elastic_deform=0, p_rotation=0, p_scaling=0)
     kept = [step for step in nnunet_pipeline.transforms if not isinstance(step, NNUNET_AUGMENTATIONS)]
     return [crop, *kept]
@@ -223,5 +278,7 @@ def spatial_axis_of(image_axis: int, transpose_forward: Sequence[int]) -> int:
 
 #: Noh et al.'s augmentation with TorchIO's default magnitudes (the paper states none).
 REGISTRY_DWI_AUGMENTATION = RegistryDWIAugmentation()
+#: Alis et al.'s augmentation with nnU-Net's 2D magnitudes (the paper states none).
+VENDOR_DWI_ADC_AUGMENTATION = VendorDWIADCAugmentation()
 #: No augmentation at all (a trainer's ``augmentation_recipe``; None would mean nnU-Net's augmentation).
 NO_AUGMENTATION = NoAugmentation()

@@ -33,6 +33,8 @@ from torch import nn
 from torch.utils.hooks import RemovableHandle
 
 from strokeseg.defaults import (
+    ALIS_FT_EPOCHS,
+    ALIS_FT_LR,
     FT_DOMAIN_ADAPTATION_EPOCHS,
     FT_DOMAIN_ADAPTATION_LR,
     FT_VENDOR_TRANSFER_EPOCHS,
@@ -45,7 +47,7 @@ from strokeseg.trainers.architectures import PLANS_NETWORK_FAMILY
 from strokeseg.trainers.base import StrokesegTrainer, encoder_of, unwrap_network
 from strokeseg.trainers.lr_schedules import EpochSchedule, warmup_poly_lr
 from strokeseg.trainers.pretrained import ModelDescription, TransferReport, transfer_pretrained_weights
-from strokeseg.trainers.recipes import ALIS, CPU_LEARNING, NOH, NOH2023, TINY, TOMITA
+from strokeseg.trainers.recipes import ALIS, ALIS_2022, ALIS_2022_CPU, CPU_LEARNING, NOH, NOH2023, TINY, TOMITA
 
 #: nnUNetv2_train's option naming the pretrained checkpoint.
 PRETRAINED_OPTION = "-pretrained_weights"
@@ -92,6 +94,8 @@ class FineTuningTrainer(StrokesegTrainer):
         self._nnunet_load_hook: RemovableHandle | None = None
 
     def _lr_schedule(self) -> EpochSchedule:
+        if self.lr_schedule_name != "poly":  # e.g. a paper's constant LR: no warm-up either
+            return super()._lr_schedule()
         return partial(warmup_poly_lr, num_epochs=self.num_epochs, peak_lr=self.initial_lr,
                        warmup_epochs=self.warmup_epochs)
 
@@ -227,6 +231,21 @@ class nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny(FineTuningTrainer, settin
     initial_lr_override: ClassVar[float | None] = 1e-3
 
 
+class nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6(FineTuningTrainer, settings=(ALIS_2022,)):
+    """Vendor transfer as published (``alis_vendor_dwi_adc`` preset): an ``Alis2022`` model fine-tuned on the other
+    vendor's validation part for 20 passes at a constant 1e-6 (Adam, best validation Dice, no warm-up)."""
+
+    num_epochs_override: ClassVar[int | None] = ALIS_FT_EPOCHS
+    initial_lr_override: ClassVar[float | None] = ALIS_FT_LR
+
+
+class nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU(FineTuningTrainer, settings=(ALIS_2022, ALIS_2022_CPU)):
+    """CPU-sized ``Alis2022_FT20ep_lr1e6`` (same code path): 1 pass at 1e-6, an eighth of the plans' widths."""
+
+    num_epochs_override: ClassVar[int | None] = 1
+    initial_lr_override: ClassVar[float | None] = ALIS_FT_LR
+
+
 class nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4(FineTuningTrainer, settings=(ALIS,)):
     """Vendor transfer of Alis's ConvLSTM U-Net (Tversky loss): 20 epochs, peak LR 1e-4."""
 
@@ -275,9 +294,11 @@ FINE_TUNING_TRAINERS: tuple[type[FineTuningTrainer], ...] = (
     nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3,
     nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3_frozenEnc,
     nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3,
+    nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6,
     nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4,
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
+    nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU,
     nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU,

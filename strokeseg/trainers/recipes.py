@@ -7,7 +7,18 @@ model fine-tuned at the CPU-learning size.
 
 from __future__ import annotations
 
-from strokeseg.defaults import DWI_NETWORK_WIDTH_SCALE, KIM_EPOCHS, KIM_LR, KIM_LR_DECAY, ZOOM_IN_LR
+from strokeseg.defaults import (
+    ALIS_EPOCHS,
+    ALIS_LR,
+    ALIS_TVERSKY_ALPHA,
+    ALIS_TVERSKY_BETA,
+    ALIS_WIDTH_SCALE,
+    DWI_NETWORK_WIDTH_SCALE,
+    KIM_EPOCHS,
+    KIM_LR,
+    KIM_LR_DECAY,
+    ZOOM_IN_LR,
+)
 from strokeseg.trainers.architectures import (
     KIM_2D_SE_UNET,
     KIM_2D_UNET,
@@ -17,7 +28,7 @@ from strokeseg.trainers.architectures import (
     SE_UNET,
     SLICE_STACK_CONVLSTM_UNET,
 )
-from strokeseg.trainers.augmentation import NO_AUGMENTATION, REGISTRY_DWI_AUGMENTATION
+from strokeseg.trainers.augmentation import NO_AUGMENTATION, REGISTRY_DWI_AUGMENTATION, VENDOR_DWI_ADC_AUGMENTATION
 from strokeseg.trainers.base import TrainerSettings
 from strokeseg.trainers.losses import BCEDiceRecipe, SoftDiceRecipe, TverskyRecipe
 
@@ -54,10 +65,21 @@ KIM2024_UNET = TrainerSettings(network_recipe=KIM_2D_UNET, loss_recipe=SoftDiceR
                                inference_mirroring="none", foreground_oversampling=0.0)
 #: ...and with the paper's 2D SE-U-Net.
 KIM2024_SE_UNET = TrainerSettings(**{**KIM2024_UNET.attributes(), "network_recipe": KIM_2D_SE_UNET})
-#: Alis et al. (DWI + ADC, vendors): residual 2D U-Net with bidirectional ConvLSTMs at 3/8 width, Tversky loss,
-#: fast left-right test-time mirroring.
+#: Alis et al. (DWI + ADC, vendors), nnU-Net-flavoured: residual 2D U-Net with bidirectional ConvLSTMs at 3/8 width,
+#: Tversky loss 0.3/0.7, nnU-Net's SGD schedule, augmentation and deep supervision, left-right test-time mirroring.
 ALIS = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET, loss_recipe=TverskyRecipe(),
                        width_scale=DWI_NETWORK_WIDTH_SCALE, inference_mirroring="left_right")
+#: Alis et al. as published (preset alis_vendor_dwi_adc): the ConvLSTM U-Net at the width closest to the paper's
+#: parameter count, Tversky alpha = beta = 0.5, Adam at a constant 1e-5 without weight decay, 100 epochs of one pass
+#: over the training cases, one output (no deep supervision), the epoch with the best validation Dice, the paper's
+#: augmentation (crop, rotation, flip, elastic deformation), no test-time mirroring (the paper describes none).
+ALIS_2022 = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET,
+                            loss_recipe=TverskyRecipe(ALIS_TVERSKY_ALPHA, ALIS_TVERSKY_BETA),
+                            width_scale=ALIS_WIDTH_SCALE, optimizer_name="adam", initial_lr_override=ALIS_LR,
+                            lr_schedule_name="constant", weight_decay_override=0.0, num_epochs_override=ALIS_EPOCHS,
+                            epochs_as_passes=True, deep_supervision=False, checkpoint_selection="best",
+                            selection_metric="mean_fg_dice", augmentation_recipe=VENDOR_DWI_ADC_AUGMENTATION,
+                            inference_mirroring="none")
 
 #: ``_Tiny``: 2 epochs of 5 training and 2 validation iterations, a quarter of the plans' widths, never compiled;
 #: proves in seconds to a minute on a CPU that a pipeline runs (the examples and the demo's smoke profile).
@@ -69,6 +91,9 @@ KIM2024_TINY = TrainerSettings(**{**TINY.attributes(), "iterations_per_epoch_ove
                                   "val_iterations_per_epoch_override": 1, "width_scale": 0.125})
 #: ``Tomita2020_CPU``: a quarter of the plans' widths, never compiled; epochs stay passes over the data.
 TOMITA_2020_CPU = TrainerSettings(width_scale=0.25, allow_compile=False)
+#: ``Alis2022_CPU``: 2 epochs (still passes over the data) at an eighth of the plans' widths (4-40 features on the
+#: preset's 224 x 224 plans), never compiled: whole 224 x 224 slice stacks are slow on a CPU.
+ALIS_2022_CPU = TrainerSettings(num_epochs_override=2, width_scale=0.125, allow_compile=False)
 #: ``_CPU``: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64 features), never
 #: compiled, left-right test-time mirroring; enough to learn a phantom cohort on a 2 x 2 x 5 mm grid in minutes on
 #: 2 CPU cores (the demo's default profile).

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.losses import BCEDiceRecipe, LossRecipe, SoftDiceRecipe, TverskyRecipe
-from strokeseg.trainers.recipes import ALIS, KIM, NOH, NOH2023, TINY, TOMITA
+from strokeseg.trainers.recipes import ALIS, ALIS_2022, ALIS_2022_CPU, KIM, NOH, NOH2023, TINY, TOMITA
 
 
 class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer, settings=(NOH,)):
@@ -30,6 +30,19 @@ class nnUNetTrainer_strokeseg_Noh2023(StrokesegTrainer, settings=(NOH2023,)):
 
 class nnUNetTrainer_strokeseg_Noh2023_Tiny(StrokesegTrainer, settings=(NOH2023, TINY)):
     """CPU-sized ``Noh2023`` (same code path: 2 epochs of 5 iterations, a quarter of the plans' widths)."""
+
+
+class nnUNetTrainer_strokeseg_Alis2022(StrokesegTrainer, settings=(ALIS_2022,)):
+    """Alis et al. as published (``alis_vendor_dwi_adc`` preset): residual ConvLSTM U-Net, Tversky 0.5/0.5, Adam at a
+    constant 1e-5 for 100 passes over the training cases, best validation Dice, the paper's augmentation.
+
+    Train on ``AlisVendorPlanner``'s plans, configuration ``3d_fullres`` (stacks of 224 x 224 slices). The
+    nnU-Net-flavoured variant (SGD, nnU-Net's schedule and augmentation, deep supervision) is ``BiConvLSTMUNet``.
+    """
+
+
+class nnUNetTrainer_strokeseg_Alis2022_CPU(StrokesegTrainer, settings=(ALIS_2022, ALIS_2022_CPU)):
+    """CPU-sized ``Alis2022`` (same code path: 2 passes over the data at an eighth of the plans' widths)."""
 
 
 class nnUNetTrainer_strokeseg_ResGNUNet(StrokesegTrainer, settings=(TOMITA,)):

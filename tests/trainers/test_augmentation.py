@@ -1,4 +1,5 @@
-"""Noh et al.'s TorchIO augmentation on its own and as a step of nnU-Net's pipeline (no planning run)."""
+"""Noh et al.'s TorchIO augmentation and Alis et al.'s batchgenerators augmentation, on their own and as steps of
+nU-Net's pipeline (no planning run)."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ from strokeseg.trainers.augmentation import (
     NNUNET_AUGMENTATIONS,
     NO_AUGMENTATION,
     REGISTRY_DWI_AUGMENTATION,
+    VENDOR_DWI_ADC_AUGMENTATION,
     RegistryDWIAugmentation,
     TorchioTransform,
+    VendorDWIADCAugmentation,
     in_plane,
     spatial_axis_of,
 )
@@ -69,3 +72,27 @@ def test_no_augmentation_only_crops_and_keeps_nnunets_other_steps() -> None:
     out = pipeline(image=image.clone(), segmentation=torch.zeros((1, *larger), dtype=torch.int16))
     # the centre of the sampled patch, untouched
     assert torch.equal(out["image"], image[:, 4:-4, 4:-4, 4:-4])
+
+
+@pytest.mark.parametrize("patch", [(4, 24, 24), (24, 24)])
+def test_vendor_augmentation_crops_randomly_and_transforms_every_slice_alike(patch: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    always = VendorDWIADCAugmentation(rotation_probability=1.0, elastic_probability=1.0)
+    nnunet = nnUNetTrainer.get_training_transforms(patch, (0, 0), None, (), False, use_mask_for_norm=[False])
+    pipeline = pickle.loads(pickle.dumps(always.build(patch, nnunet, 0, (len(patch) - 1,))))
+    steps = [type(step).__name__ for step in pipeline.transforms]
+    assert steps.count("MirrorTransform") == 1 and steps.count("SpatialTransform") == 2  # nnU-Net's are gone
+    larger = tuple(size + (8 if axis or len(patch) == 2 else 2) for axis, size in enumerate(patch))
+    plane = torch.rand(larger[-2:])
+    image = plane.expand((1, *larger)).clone()  # every slice identical
+    out = pipeline(image=image, segmentation=(image > 0.5).to(torch.int16))
+    assert tuple(out["image"].shape[1:]) == patch and out["segmentation"].dtype == torch.int16
+    slices = out["image"][0].reshape(-1, *patch[-2:])
+    assert all(torch.allclose(slices[0], other) for other in slices[1:]), "one in-plane transform for the stack"
+    assert not torch.allclose(slices[0], plane[4:-4, 4:-4]), "rotated and deformed, not just cropped"
+
+
+def test_vendor_augmentation_needs_the_slices_along_the_first_axis() -> None:
+    nnunet = nnUNetTrainer.get_training_transforms((24, 4, 24), (0, 0), None, (), False, use_mask_for_norm=[False])
+    with pytest.raises(ConfigurationError, match="first spatial axis"):
+        VENDOR_DWI_ADC_AUGMENTATION.build((24, 4, 24), nnunet, 1, (2,))

@@ -243,3 +243,14 @@ def test_unknown_lr_schedule_is_refused() -> None:
     trainer.num_epochs, trainer.initial_lr = 10, 0.01
     with pytest.raises(ConfigurationError, match="unknown LR schedule 'step'"):
         trainer._lr_schedule()
+
+
+@pytest.mark.parametrize(("trainer_name", "expected"), [
+    ("nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6", [1e-6] * 20),  # a paper's constant LR: no warm-up
+    ("nnUNetTrainer_strokeseg_FT20ep_lr1e4", [warmup_poly_lr(e, 20, 1e-4, warmup_epochs=2) for e in range(20)]),
+])
+def test_fine_tuning_follows_the_trainers_lr_schedule(trainer_name: str, expected: list[float]) -> None:
+    trainer = object.__new__(getattr(trainers, trainer_name))  # the schedule needs no plans
+    trainer.initial_lr, trainer.num_epochs, trainer.warmup_epochs = trainer.initial_lr_override, 20, 2
+    schedule = trainer._lr_schedule()
+    assert [schedule(epoch) for epoch in range(20)] == pytest.approx(expected)
