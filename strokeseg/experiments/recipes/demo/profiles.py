@@ -7,7 +7,7 @@ full-size trainers (``nnUNetTrainer_strokeseg_ZoomInOut``, ``..._FT50ep_lr1e3``)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from strokeseg.defaults import DEFAULT_SEED
@@ -95,26 +95,24 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+#: The default profile: the study sized for 2 CPU cores.
+CPU_SMALL = DemoProfile(
+    "cpu-small", "54 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized Noh2023 model (about 12 minutes on 2 CPU cores)",
+    cases_per_site=18, internal_test_every=4, external_test_cases=10, adaptation_cases=8,
+    target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_Noh2023_CPU",
+    finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU", bootstrap_resamples=1000)
+
 PROFILES: dict[str, DemoProfile] = {
     profile.name: profile for profile in (
         DemoProfile(
-            "smoke", "a few cases and 3-epoch trainers: checks that every stage runs (minutes; used by the tests)",
+            "smoke", "a few cases and 2-epoch trainers: checks that every stage runs (minutes; used by the tests)",
             cases_per_site=4, internal_test_every=3, external_test_cases=2, adaptation_cases=2,
             target_spacing_mm=(5.0, 4.0, 4.0), trainer="nnUNetTrainer_strokeseg_Noh2023_Tiny",
             finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny", bootstrap_resamples=200),
-        DemoProfile(
-            "cpu-small", "54 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized Noh2023 model (about 12 minutes on "
-            "2 CPU cores)",
-            cases_per_site=18, internal_test_every=4, external_test_cases=10, adaptation_cases=8,
-            target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_Noh2023_CPU",
-            finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU", bootstrap_resamples=1000),
-        DemoProfile(
-            "findings", "the cpu-small study plus Noh et al.'s learning curve: two more source models on 25 % and "
-            "50 % of the internal training cases (about 30 minutes on 2 CPU cores)",
-            cases_per_site=18, internal_test_every=4, external_test_cases=10, adaptation_cases=8,
-            target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_Noh2023_CPU",
-            finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU", bootstrap_resamples=1000,
-            learning_curve_fractions=(0.25, 0.5, 1.0)),
+        CPU_SMALL,
+        replace(CPU_SMALL, name="findings", description="the cpu-small study plus Noh et al.'s learning curve: two "
+                "more source models on 25 % and 50 % of the internal training cases (about 30 minutes on 2 CPU "
+                "cores)", learning_curve_fractions=(0.25, 0.5, 1.0)),
         DemoProfile(
             "gpu", "120 phantom cases on the native grid, the Noh2023 model at full width (one GPU)",
             cases_per_site=40, internal_test_every=5, external_test_cases=15, adaptation_cases=25,

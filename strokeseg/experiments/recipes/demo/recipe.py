@@ -1,29 +1,36 @@
-"""The demo study as a recipe: Noh et al.'s DWI study in miniature on a phantom registry, stock nnU-Net tools.
+"""The demo study as a recipe: Noh et al.'s registry DWI study in miniature on a phantom registry with a known
+vendor shift (the ``shifted`` site set), stock nnU-Net tools.
 
 Jobs (each skipped when an earlier run finished it; state and log in ``jobs/<job>/``):
 
-1. ``generate``: phantom registry of three hospitals / vendors (``strokeseg synth``); HospitalC is external.
+1. ``generate``: phantom registry of three hospitals / vendors (``strokeseg synth --site-set shifted``); ShiftC
+   is external.
 2. ``convert-internal``, ``convert-external``: the registry converter writes Dataset980 (internal, test
    cases in imagesTs) and Dataset982 (external), DWI + ADC.
-3. ``split``: the internal training cases 8:2 train/validation (fold 0 of ``splits_final.json``); the external
-   cohort's domain-adaptation split, derived dataset Dataset983 (fixed test pool in imagesTs, adaptation
-   subsample as fold 0).
-4. ``plan``: ``nnUNetv2_plan_and_preprocess -pl StrokeDWIPlanner`` (skull strip, N4, histogram-peak; zoom-in & out
-   configurations).
-5. ``train``: ``nnUNetv2_train 980 3d_zoomout 0 -tr <zoom-in & out trainer> --npz`` on the internal hospitals.
+3. ``split``: the internal training cases' learning-curve subsamples, 8:2 train/validation (the source model is
+   the last fold, all cases); the external cohort's domain-adaptation split, derived dataset Dataset983 (fixed
+   test pool in imagesTs, adaptation subsample as fold 0).
+4. ``plan``: ``nnUNetv2_plan_and_preprocess -pl StrokeDWIPlanner`` (skull strip, N4, histogram-peak).
+5. ``train``: ``nnUNetv2_train 980 3d_fullres <fold> -tr <Noh2023 trainer> --npz`` on the internal hospitals.
 6. ``predict-source``: ``nnUNetv2_predict`` of the internal and the external test sets.
 7. ``postprocess-fit``: ``strokeseg postprocess fit`` on the validation fold of step 5.
 8. ``move-plans``: the source plans moved to Dataset983 and the external cases preprocessed with them.
-9. ``finetune``: ``nnUNetv2_train 983 3d_zoomout 0 -tr <fine-tuning trainer> -pretrained_weights <step 5>``.
+9. ``finetune``: ``nnUNetv2_train 983 3d_fullres 0 -tr <fine-tuning trainer> -pretrained_weights <step 5>``.
 10. ``predict-finetuned``: the fine-tuned model on both test sets.
-11. ``postprocess-apply``: the fitted post-processing on all four prediction folders.
-12. ``evaluate-internal``, ``evaluate-external``: ``strokeseg evaluate`` with strata by volume, onset,
-    location (the registry's recorded location) and vendor; models ``source`` and ``finetuned`` (the networks'
-    predictions) and ``source_pp``, ``finetuned_pp`` (post-processed); ``source`` is the paired tests' baseline.
-13. ``compare``: the domain-adaptation table before vs after fine-tuning with paired tests, on both test sets.
-14. ``summary``: ``SUMMARY.md``.
+11. ``control``, ``predict-control``: the control arm, the fine-tuning trainer from step 5 on the source's own
+    training cases (same steps as step 9), predicted on both test sets.
+12. (profiles with a learning curve) ``train-source_<p>pct``, ``predict-source_<p>pct``: one model per smaller
+    subsample, predicted on the internal test set.
+13. ``postprocess-apply``: the fitted post-processing on the source and fine-tuned prediction folders.
+14. ``evaluate-internal``, ``evaluate-external``: ``strokeseg evaluate`` with strata by volume, onset,
+    location (the registry's recorded location) and vendor; models ``source``, ``finetuned``, ``control`` (the
+    networks' predictions) and ``source_pp``, ``finetuned_pp`` (post-processed), and the learning-curve models
+    with their training-set sizes; ``source`` is the paired tests' baseline.
+15. ``compare``: the domain-adaptation table before vs after fine-tuning with paired tests, on both test sets.
+16. ``summary``: ``findings.json`` (``findings``) and ``SUMMARY.md``.
 
-The jobs run in this process with the experiments' executor (:func:`strokeseg.experiments.executors.run_graph`).
+The jobs run in this process with the experiments' executor (:func:`strokeseg.experiments.executors.run_graph`);
+while a job runs an nnU-Net tool, its epochs and predicted cases are printed as they come.
 The demo folder carries ``.strokeseg_demo.json`` with the run's settings. A rerun resumes: finished jobs are
 kept. A demo made with other settings, or a job finished under another configuration, is only replaced with
 ``overwrite`` (the rule of every strokeseg command); a folder without the marker is never used or deleted.
@@ -176,7 +183,7 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
                    "before": SOURCE, "after": FINETUNED}]}),
         tuple(evaluations), title="domain adaptation: before vs after fine-tuning, paired tests")
     timed = tuple((job.id, job.describe()) for job in graph)
-    graph.add("summary", DemoSummaryStep(study, timed), (compare,), title="SUMMARY.md")
+    graph.add("summary", DemoSummaryStep(study, timed), (compare,), title="findings.json and SUMMARY.md")
     return graph
 
 
