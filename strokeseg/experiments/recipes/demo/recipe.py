@@ -228,7 +228,9 @@ class DemoRunSettings:
 
 def run_settings(study: DemoStudy, device: str, workers: int) -> DemoRunSettings:
     """The demo folder's nnU-Net folders, ``device`` (``cpu`` or ``cuda``) and ``workers`` processes."""
-    env = {"nnUNet_compile": "false"}
+    # nnU-Net's own worker pools (validation export, metrics) default to 8 processes; a process per usable core
+    # spares a small machine the start-up of 8 interpreters with torch at the end of every training
+    env = {"nnUNet_compile": "false", "nnUNet_def_n_proc": str(workers)}
     if device == "cpu":
         env["nnUNet_n_proc_DA"] = str(max(1, workers - 1))  # 0 would break planning (nnU-Net 2.x)
     return DemoRunSettings(NnunetSettings(study.paths, device, workers, env))
