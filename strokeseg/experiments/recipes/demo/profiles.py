@@ -97,7 +97,7 @@ def json_ready(value: Any) -> Any:
 
 #: The default profile: the study sized for 2 CPU cores.
 CPU_SMALL = DemoProfile(
-    "cpu-small", "54 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized Noh2023 model (about 12 minutes on 2 CPU cores)",
+    "cpu-small", "54 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized Noh2023 model (budget: 12 minutes, idle 2 cores)",
     cases_per_site=18, internal_test_every=4, external_test_cases=10, adaptation_cases=8,
     target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_Noh2023_CPU",
     finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU", bootstrap_resamples=1000)
@@ -111,7 +111,7 @@ PROFILES: dict[str, DemoProfile] = {
             finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny", bootstrap_resamples=200),
         CPU_SMALL,
         replace(CPU_SMALL, name="findings", description="the cpu-small study plus Noh et al.'s learning curve: two "
-                "more source models on 25 % and 50 % of the internal training cases (about 30 minutes on 2 CPU "
+                "more source models on 25 % and 50 % of the internal training cases (budget: 45 minutes, idle 2 "
                 "cores)", learning_curve_fractions=(0.25, 0.5, 1.0)),
         DemoProfile(
             "gpu", "120 phantom cases on the native grid, the Noh2023 model at full width (one GPU)",
