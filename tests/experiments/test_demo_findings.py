@@ -67,6 +67,14 @@ def test_findings_that_do_not_show_say_so(tmp_path: Path) -> None:
     assert findings["small_infarcts_lowest"].holds  # the strata still differ
 
 
+def test_small_infarcts_finding_needs_another_stratum(tmp_path: Path) -> None:
+    for test_set in ("internal_test", "external_test"):
+        _write(tmp_path, test_set, {SOURCE: np.full(N, 0.5), SOURCE_PP: np.full(N, 0.5), FINETUNED: np.full(N, 0.5),
+                                    CONTROL: np.full(N, 0.5)}, np.full(N, 0.5))
+    small = _by_name(tmp_path)["small_infarcts_lowest"]
+    assert not small.holds and "no other lesion stratum" in small.explanation and small.n == 2 * N
+
+
 def test_findings_json_and_table_carry_every_finding(tmp_path: Path) -> None:
     _study(tmp_path, shift=0.3, adaptation=0.05, postprocessing=0.0)
     findings = compute_findings(tmp_path, resamples=200)

@@ -174,9 +174,15 @@ def small_infarcts_lowest(per_cases: list[pd.DataFrame], resamples: int, seed: i
                  and all(means[SMALL_STRATUM] < value for stratum, value in means.items() if stratum != SMALL_STRATUM))
     listed = ", ".join(f"{stratum} {value:.3f} (n = {int((strata == stratum).sum())})" for stratum, value in
                        means.items())
-    why = f"mean DSC by stratum over both test sets: {listed or 'no lesion strata'}" + (
-        "" if holds else "; the small stratum is not the lowest" if SMALL_STRATUM in means else
-        "; no small infarct among the test cases")
+    if holds:
+        verdict = ""
+    elif SMALL_STRATUM not in means:
+        verdict = "; no small infarct among the test cases"
+    elif len(means) == 1:
+        verdict = "; no other lesion stratum among the test cases to compare with"
+    else:
+        verdict = "; the small stratum is not the lowest"
+    why = f"mean DSC by stratum over both test sets: {listed or 'no lesion strata'}{verdict}"
     return Finding("small_infarcts_lowest", "small infarcts (< 1.7 mL) score the lowest DSC", test.mean_a - test.mean_b,
                    "mean DSC small − other infarcts", test.n_a + test.n_b, ci, test.p_value, holds, why)
 
