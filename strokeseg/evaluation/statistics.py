@@ -141,6 +141,23 @@ def micro_dice_interval(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, *, resample
     return bootstrap_interval(tp_array.size, estimator, resamples=resamples, seed=seed, confidence=confidence)
 
 
+def unpaired_difference_interval(a: ArrayLike, b: ArrayLike, *, resamples: int = BOOTSTRAP_RESAMPLES,
+                                 seed: int = BOOTSTRAP_SEED,
+                                 confidence: float = CONFIDENCE_LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean(a) − mean(b) for two independent sets (each resampled on its own;
+    NaN left out); NaN when either set is empty."""
+    first, _ = finite_values(a)
+    second, _ = finite_values(b)
+    if not first.size or not second.size:
+        return math.nan, math.nan
+    rng = np.random.default_rng(seed)
+    estimates = (first[rng.integers(0, first.size, size=(resamples, first.size))].mean(axis=1)
+                 - second[rng.integers(0, second.size, size=(resamples, second.size))].mean(axis=1))
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.percentile(estimates, [100.0 * alpha, 100.0 * (1.0 - alpha)])
+    return float(low), float(high)
+
+
 @dataclass(frozen=True)
 class PairedComparison:
     """Two models on the same cases (pairs with a NaN on either side left out); differences are b − a."""

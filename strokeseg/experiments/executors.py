@@ -21,6 +21,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, TextIO
@@ -68,10 +69,12 @@ class RunSettings(Protocol):
     def executor(self) -> ExecutorSettings: ...
 
 
-def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure: bool = False) -> str:
+def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure: bool = False,
+                on_tool_line: Callable[[str], None] | None = None) -> str:
     """Run one job's step and record the outcome (``done`` or ``failed``); returns the state.
 
-    Log records of strokeseg and the stock tools' output go to ``folder/log.txt``. With ``raise_on_failure``
+    Log records of strokeseg and the stock tools' output go to ``folder/log.txt``; ``on_tool_line`` also gets every
+    line of the tools' output (a live progress display). With ``raise_on_failure``
     (Slurm: a failed job must fail so that its dependants are cancelled) a failure raises JobFailedError.
     """
     log = folder / LOG_FILE
@@ -86,7 +89,7 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
     previous_level = package_logger.level
     if package_logger.getEffectiveLevel() > logging.INFO:
         package_logger.setLevel(logging.INFO)
-    context = RunContext(nnunet, log)
+    context = RunContext(nnunet, log, on_tool_line)
     start = time.perf_counter()
     try:
         logger.info("job %s started%s", job.id, f" as Slurm job {slurm_id}" if slurm_id else "")
@@ -195,7 +198,8 @@ def _run_sequentially(graph: JobGraph, config: RunSettings, initial: dict[str, s
             continue
         started.append(job.id)
         lines.started(job.id)
-        states[job.id] = execute_job(job, graph.job_folder(job.id), config.nnunet)
+        states[job.id] = execute_job(job, graph.job_folder(job.id), config.nnunet,
+                                     on_tool_line=lines.tool_output(job.id))
         _log_outcome(graph, job.id, states[job.id])
         lines.finished(job.id, states[job.id])
     return started

@@ -1,15 +1,18 @@
 """Progress lines of a run in this process (``[3/16] title ...``), as ``strokeseg demo`` prints them.
 
 Numbers are the jobs' positions in the graph; durations come from the jobs' records (``state.json``), so a job
-finished by an earlier run shows the time it took then.
+finished by an earlier run shows the time it took then. While a job runs an nnU-Net tool, an indented line per
+finished training epoch (loss, pseudo-Dice, ETA) or predicted case follows its start line (``tool_output``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TextIO
 
 from strokeseg.experiments.graph import JobGraph
 from strokeseg.experiments.state import DONE, LOG_FILE, failure_message, read_record
+from strokeseg.nnunet.live_progress import NnunetProgress
 
 
 class ProgressLines:
@@ -27,6 +30,21 @@ class ProgressLines:
     def _seconds(self, job_id: str) -> float:
         record = read_record(self.graph.job_folder(job_id))
         return record.seconds if record is not None else 0.0
+
+    def tool_output(self, job_id: str) -> Callable[[str], None] | None:
+        """A reader of the nnU-Net tool output of job ``job_id`` that prints its epochs and predicted cases, indented
+        under the job's line (None when there is no stream)."""
+        stream = self.stream
+        if stream is None:
+            return None
+        status = NnunetProgress()
+
+        def read(line: str) -> None:
+            text = status.feed(line)
+            if text is not None:
+                print(f"    {job_id}: {text}", file=stream, flush=True)
+
+        return read
 
     def skipped(self, job_id: str) -> None:
         self._line(job_id, f": done in an earlier run ({self._seconds(job_id):.0f} s), skipped")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -41,10 +41,12 @@ LATEST_CHECKPOINT = "checkpoint_latest.pth"
 
 @dataclass(frozen=True)
 class RunContext:
-    """What a step gets when it runs: the nnU-Net settings and the job's log file."""
+    """What a step gets when it runs: the nnU-Net settings, the job's log file and where tool output lines go."""
 
     nnunet: NnunetSettings
     log: Path
+    #: called with every output line of the nnU-Net tools the step runs (a live progress display); None: unused
+    on_tool_line: Callable[[str], None] | None = None
 
     def device(self) -> str:
         """``cuda`` or ``cpu``: the configured device, ``auto`` resolved on the machine running the job."""
@@ -55,7 +57,7 @@ class RunContext:
         paths = self.nnunet.paths if results is None else NnunetPaths(self.nnunet.paths.raw,
                                                                       self.nnunet.paths.preprocessed, results)
         paths.create()
-        run_nnunet(tool, arguments, paths, self.log, self.nnunet.env)
+        run_nnunet(tool, arguments, paths, self.log, self.nnunet.env, on_line=self.on_tool_line)
 
 
 class Step(Protocol):

@@ -13,13 +13,15 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from strokeseg.errors import ExternalToolError, NnunetIntegrationError
 from strokeseg.io import PathLike
 from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.live_progress import clean_output
 from strokeseg.nnunet.plugins import verify_installed
 
 
@@ -36,10 +38,12 @@ def nnunet_executable(tool: str) -> str:
 
 
 def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file: PathLike,
-               extra_env: Mapping[str, str] | None = None, tail_lines: int = 25) -> None:
+               extra_env: Mapping[str, str] | None = None, tail_lines: int = 25,
+               on_line: Callable[[str], None] | None = None) -> None:
     """Run ``tool arguments...`` with the nnU-Net folders in its environment; output appended to ``log_file``.
 
     ``extra_env`` may list further trainer folders in ``nnUNet_extTrainer``; strokeseg's is always added.
+    ``on_line`` is called with every output line (progress-bar redraws removed) while the tool runs.
 
     Raises:
         NnunetIntegrationError: strokeseg's shims are missing from nnunetv2 (the message says how to fix it).
@@ -53,9 +57,28 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join(command)}\n")
         log.flush()
-        completed = subprocess.run(command, env=environment, stdout=log, stderr=subprocess.STDOUT, check=False)
-    if completed.returncode != 0:
+        returncode = _stream(command, environment, log, on_line)
+    if returncode != 0:
         lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         tail = "\n".join(lines[-tail_lines:])
-        raise ExternalToolError(f"{tool} failed with exit code {completed.returncode}; full log: {log_path}\n"
+        raise ExternalToolError(f"{tool} failed with exit code {returncode}; full log: {log_path}\n"
                                 f"--- last lines ---\n{tail}")
+
+
+def _stream(command: Sequence[str], environment: Mapping[str, str], log: TextIO,
+            on_line: Callable[[str], None] | None) -> int:
+    """Run ``command``; its output, line by line without progress-bar redraws, to ``log`` and ``on_line``.
+
+    Returns:
+        the exit code.
+    """
+    process = subprocess.Popen(command, env=dict(environment), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    assert process.stdout is not None
+    with process.stdout:
+        for raw in process.stdout:  # bytes up to each "\n" (carriage returns stay inside the line)
+            line = clean_output(raw.decode("utf-8", errors="replace").rstrip("\n"))
+            log.write(line + "\n")
+            log.flush()
+            if on_line is not None:
+                on_line(line)
+    return process.wait()

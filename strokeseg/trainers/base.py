@@ -47,6 +47,7 @@ from torch import nn
 from torch._dynamo import OptimizedModule
 
 from strokeseg.errors import ConfigurationError
+from strokeseg.nnunet.live_progress import SCHEDULE_LOG_PREFIX
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
 from strokeseg.trainers.augmentation import AugmentationRecipe, spatial_axis_of
 from strokeseg.trainers.losses import LossRecipe
@@ -251,6 +252,9 @@ class StrokesegTrainer(nnUNetTrainer):
         super().on_train_start()
         if self.epochs_as_passes:
             self._set_passes_per_epoch()
+        # read by live progress displays (strokeseg.experiments.progress) to show the epoch count and an ETA
+        self.print_to_log_file(f"{SCHEDULE_LOG_PREFIX} {self.num_epochs} epochs of {self.num_iterations_per_epoch} "
+                               "iterations")
 
     def _set_passes_per_epoch(self) -> None:
         """Iterations per epoch = one pass over the fold's training (validation) samples at the plans' batch size:

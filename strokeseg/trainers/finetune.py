@@ -246,6 +246,14 @@ class nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU(FineTuningTrainer, settin
     initial_lr_override: ClassVar[float | None] = ALIS_FT_LR
 
 
+class nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU(FineTuningTrainer, settings=(NOH2023, CPU_LEARNING)):
+    """Fine-tuning of ``Noh2023_CPU`` models (the demo's domain adaptation arm, and its control arm on the source
+    data): 4 epochs of 25 iterations (1 warm-up), peak LR 3e-3 (SGD)."""
+
+    num_epochs_override: ClassVar[int | None] = 4
+    initial_lr_override: ClassVar[float | None] = 3e-3
+
+
 class nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4(FineTuningTrainer, settings=(ALIS,)):
     """Vendor transfer of Alis's ConvLSTM U-Net (Tversky loss): 20 epochs, peak LR 1e-4."""
 
@@ -300,6 +308,7 @@ FINE_TUNING_TRAINERS: tuple[type[FineTuningTrainer], ...] = (
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU,
     nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny,
+    nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU,
     nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU,
 )

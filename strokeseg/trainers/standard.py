@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.losses import BCEDiceRecipe, LossRecipe, SoftDiceRecipe, TverskyRecipe
-from strokeseg.trainers.recipes import ALIS, ALIS_2022, ALIS_2022_CPU, KIM, NOH, NOH2023, TINY, TOMITA
+from strokeseg.trainers.recipes import ALIS, ALIS_2022, ALIS_2022_CPU, CPU_LEARNING, KIM, NOH, NOH2023, TINY, TOMITA
 
 
 class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer, settings=(NOH,)):
@@ -43,6 +43,13 @@ class nnUNetTrainer_strokeseg_Alis2022(StrokesegTrainer, settings=(ALIS_2022,)):
 
 class nnUNetTrainer_strokeseg_Alis2022_CPU(StrokesegTrainer, settings=(ALIS_2022, ALIS_2022_CPU)):
     """CPU-sized ``Alis2022`` (same code path: 2 passes over the data at an eighth of the plans' widths)."""
+
+
+class nnUNetTrainer_strokeseg_Noh2023_CPU(StrokesegTrainer, settings=(NOH2023, CPU_LEARNING)):
+    """``Noh2023`` sized to learn a phantom DWI registry in a few CPU minutes (the demo's default profile; same code
+    path: the paper's network and TorchIO augmentations): 12 epochs of 25 iterations, half the plans' widths."""
+
+    num_epochs_override: ClassVar[int | None] = 12
 
 
 class nnUNetTrainer_strokeseg_ResGNUNet(StrokesegTrainer, settings=(TOMITA,)):

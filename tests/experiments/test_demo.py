@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -29,19 +29,37 @@ from strokeseg.errors import ConfigurationError, OutputExistsError
 from strokeseg.experiments.config import NnunetSettings
 from strokeseg.experiments.executors import JobFailedError
 from strokeseg.experiments.graph import JobGraph
-from strokeseg.experiments.recipes.demo.layout import FINETUNED, FINETUNED_PP, SOURCE, SOURCE_PP, TEST_SETS, DemoStudy
-from strokeseg.experiments.recipes.demo.profiles import PROFILES, get_profile
-from strokeseg.experiments.recipes.demo.recipe import DemoRunSettings, build_demo_graph, prepare_folder, run_jobs
+from strokeseg.experiments.recipes.demo.findings import FINDINGS_FILE
+from strokeseg.experiments.recipes.demo.layout import (
+    CONTROL,
+    FINETUNED,
+    FINETUNED_PP,
+    SOURCE,
+    SOURCE_PP,
+    TEST_SETS,
+    DemoStudy,
+)
+from strokeseg.experiments.recipes.demo.profiles import PROFILES, DemoProfile, get_profile
+from strokeseg.experiments.recipes.demo.recipe import (
+    DemoRunSettings,
+    build_demo_graph,
+    prepare_folder,
+    run_jobs,
+    run_settings,
+)
 from strokeseg.experiments.recipes.demo.summary import DEMO_MARKER, erased_by_postprocessing
 from strokeseg.experiments.state import FAILED, read_record
-from strokeseg.experiments.steps import AggregateStep, RunContext
+from strokeseg.experiments.steps import AggregateStep, RunContext, TrainStep
 from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.zoom_configurations import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
 from strokeseg.preprocessing.settings import PLANS_KEY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-MODELS = (SOURCE, FINETUNED, SOURCE_PP, FINETUNED_PP)
+MODELS = (SOURCE, FINETUNED, CONTROL, SOURCE_PP, FINETUNED_PP)
+#: The findings every demo run reports (the learning curve only with a profile that has one).
+FINDINGS = ("vendor_gap", "adaptation_vs_control", "adaptation_closes_gap", "small_infarcts_lowest",
+            "postprocessing_internal_test", "postprocessing_external_test")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -142,12 +160,22 @@ def test_demo_graph_has_the_studys_jobs_in_order_whatever_the_device_or_workers(
     graph = build_demo_graph(DemoStudy(tmp_path / "demo", profile))
     assert list(graph.jobs) == ["generate", "convert-internal", "convert-external", "split", "plan", "train",
                                 "predict-source", "postprocess-fit", "move-plans", "finetune", "predict-finetuned",
-                                "postprocess-apply", "evaluate-internal", "evaluate-external", "compare", "summary"]
+                                "control", "predict-control", "postprocess-apply", "evaluate-internal",
+                                "evaluate-external", "compare", "summary"]
     ids = list(graph.jobs)
     for job in graph:  # every job but the first needs earlier jobs
         assert bool(job.needs) == (job.id != "generate")
         assert all(ids.index(need) < ids.index(job.id) for need in job.needs)
-    assert [job.id for job in graph if job.gpu] == ["train", "predict-source", "finetune", "predict-finetuned"]
+    assert [job.id for job in graph if job.gpu] == ["train", "predict-source", "finetune", "predict-finetuned",
+                                                    "control", "predict-control"]
+    # the control arm: the fine-tuning trainer from the source model, on the source's own dataset and fold
+    control, finetune = graph.jobs["control"].step, graph.jobs["finetune"].step
+    assert isinstance(control, TrainStep) and isinstance(finetune, TrainStep)
+    assert control.model.trainer == finetune.model.trainer == profile.finetune_trainer
+    assert control.model.dataset == control.pretrained.dataset == "980" and control.fold == profile.source_fold
+    assert control.model.results != finetune.model.results != control.pretrained.results
+    # nnU-Net's own pools get the demo's workers, not nnU-Net's default of 8 processes
+    assert run_settings(DemoStudy(tmp_path / "demo", profile), "cpu", 2).nnunet.env["nnUNet_def_n_proc"] == "2"
     # the device and -j live in the run settings, not in the steps: a rerun with others finds its jobs done
     assert build_demo_graph(DemoStudy(tmp_path / "demo", profile)).jobs == graph.jobs
     compare = graph.jobs["compare"].step
@@ -191,7 +219,25 @@ def test_profile_trainers_exist_and_fine_tuning_builds_the_source_network(name: 
 
 def test_profiles_internal_training_cases_are_the_internal_cases_without_test_cases() -> None:
     assert PROFILES["smoke"].internal_training_cases == 6  # 8 internal cases, every 3rd a test case
-    assert PROFILES["cpu-small"].internal_training_cases == 24  # 30 internal cases, every 5th a test case
+    assert PROFILES["cpu-small"].internal_training_cases == 27  # 36 internal cases, every 4th a test case
+
+
+def test_findings_profile_adds_the_learning_curve_models(tmp_path: Path) -> None:
+    profile = get_profile("findings")
+    assert profile.source_fold == 2 and profile.internal_training_cases == 27
+    graph = build_demo_graph(DemoStudy(tmp_path / "demo", profile))
+    curve = [job for job in graph.jobs if job.endswith(("25pct", "50pct"))]
+    assert curve == ["train-source_25pct", "predict-source_25pct", "train-source_50pct", "predict-source_50pct"]
+    train = graph.jobs["train"].step
+    assert isinstance(train, TrainStep) and train.fold == 2  # the source model: all training cases
+    small = graph.jobs["train-source_25pct"].step
+    assert isinstance(small, TrainStep) and small.fold == 0 and small.model.results != train.model.results
+    evaluation = graph.jobs["evaluate-internal"]
+    assert {"predict-source_25pct", "predict-source_50pct"} <= set(evaluation.needs)
+    sizes = {model.name: model.training_cases for model in evaluation.step.models}
+    assert sizes["source"] == 27 and sizes["source_25pct"] == 7 and sizes["source_50pct"] == 14
+    with pytest.raises(ConfigurationError, match="must ascend in"):
+        DemoProfile(**{**asdict(profile), "learning_curve_fractions": (0.5, 0.25)})
 
 
 # --------------------------------------------------------------------------------------------------
@@ -220,8 +266,21 @@ def _check_png(path: Path) -> None:
 @pytest.mark.slow
 def test_smoke_demo_writes_every_report(smoke_demo: tuple[Path, str]) -> None:
     out, printed = smoke_demo
-    assert printed.count("done in") == 16 and "done in an earlier run" not in printed
+    assert printed.count("done in") == 18 and "done in an earlier run" not in printed
     assert "Mean over test cases" in printed and "external_test: mean DSC" in printed
+    # live progress of nnU-Net's training and prediction, one line per epoch / case
+    assert "    train: epoch 1/2, loss " in printed and "pseudo-Dice" in printed and "ETA" in printed
+    assert "    predict-source: predicted 1/4: " in printed
+    for finding in FINDINGS:
+        assert f"- {finding}: " in printed
+    for log in (out / "jobs").glob("*/log.txt"):  # logs keep no progress-bar redraws
+        assert "\r" not in log.read_text(), log
+    findings = {entry["name"]: entry for entry in json.loads((out / FINDINGS_FILE).read_text())["findings"]}
+    assert tuple(findings) == FINDINGS
+    for entry in findings.values():  # every finding has its statistic, CI and p-value fields, and a verdict
+        assert set(entry) >= {"name", "statistic", "statistic_name", "ci", "p", "holds", "explanation"}
+        assert isinstance(entry["holds"], bool) and entry["statistic_name"] and entry["explanation"]
+    assert findings["vendor_gap"]["n"] == 4 and len(findings["vendor_gap"]["ci"]) == 2
     for test_set, dataset_folder in (("internal_test", "Dataset980_DemoInternal"),
                                      ("external_test", "Dataset983_DemoExternal_DA")):
         report = out / "evaluation" / test_set
@@ -297,7 +356,7 @@ def test_smoke_demo_plans_and_prediction_path_match_planning(smoke_demo: tuple[P
     assert np.all(np.asarray(schedule.zoom_out_patch_size) % strides == 0)
 
     model = (out / "nnUNet_results" / "Dataset980_DemoInternal"
-             / "nnUNetTrainer_strokeseg_ZoomInOut_Tiny__strokesegDWIPlansDemo__3d_zoomout")
+             / "nnUNetTrainer_strokeseg_Noh2023_Tiny__strokesegDWIPlansDemo__3d_fullres")
     case_id = json.loads((preprocessed / "splits_final.json").read_text())[0]["train"][0]
     planned = nnUNetDatasetBlosc2(str(preprocessed / fullres["data_identifier"]), identifiers=[case_id])
     planned_data, _, _, planned_properties = planned.load_case(case_id)
@@ -319,7 +378,7 @@ def test_smoke_demo_rerun_resumes_and_other_settings_are_refused(smoke_demo: tup
     out, _ = smoke_demo
     assert main(["demo", "--profile", "smoke", "--out", str(out), "--device", "cpu"]) == 0
     printed = capsys.readouterr().out
-    assert printed.count("done in an earlier run") == 16 and "Mean over test cases" in printed
+    assert printed.count("done in an earlier run") == 18 and "Mean over test cases" in printed
     assert main(["demo", "--profile", "cpu-small", "--out", str(out)]) != 0
     assert "other settings" in capsys.readouterr().err
     assert (out / "SUMMARY.md").is_file()  # nothing deleted without --overwrite

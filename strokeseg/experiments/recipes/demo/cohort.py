@@ -1,4 +1,5 @@
-"""The demo's phantom registry: three hospitals of three vendors, one held out as the external site.
+"""The demo's phantom registry: three hospitals of three vendors (the ``shifted`` site set), one held out as the
+external site with a built-in domain shift.
 
 ``generate_registry`` writes the registry with ``strokeseg synth`` (layout ``registry``: NIfTI images, masks and a
 manifest CSV, as a hospital export looks), then splits the manifest the way a study protocol would: the internal
@@ -22,7 +23,7 @@ from strokeseg.experiments.steps import RunContext
 from strokeseg.io import atomic_path
 from strokeseg.modalities import CHANNEL_ADC, CHANNEL_DWI
 from strokeseg.nnunet.raw import dataset_folder_name
-from strokeseg.synthetic import DWI_SITES, generate_cohort
+from strokeseg.synthetic import SHIFTED_DWI_SITES, generate_cohort
 
 #: Manifests the demo writes beside the registry's own ``manifest.csv``.
 INTERNAL_MANIFEST, EXTERNAL_MANIFEST = "internal_manifest.csv", "external_manifest.csv"
@@ -36,7 +37,7 @@ def generate_registry(folder: Path, profile: DemoProfile, workers: int) -> tuple
     Returns:
         (internal manifest, external manifest), CSV files in ``folder``.
     """
-    sites = [site for site in DWI_SITES if site.name in (*INTERNAL_SITES, EXTERNAL_SITE)]
+    sites = [site for site in SHIFTED_DWI_SITES if site.name in (*INTERNAL_SITES, EXTERNAL_SITE)]
     generate_cohort(folder, "registry", profile.total_cases, profile.seed, sites, workers=workers,
                     flair=False, montage_cases=len(sites))
     manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)

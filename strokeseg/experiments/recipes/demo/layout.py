@@ -1,7 +1,8 @@
 """Where a demo run keeps everything, and what it trains (dataset IDs, planner, configuration, model names).
 
 Folder layout under ``out``: ``cohort/`` (phantom registry), ``nnUNet_raw|preprocessed|results/``,
-``finetune_results/`` (nnUNet_results of the fine-tuned model), ``predictions/<model>/<test set>/``,
+``finetune_results/`` (nnUNet_results of the fine-tuned model), ``control_results/`` (of the control arm),
+``predictions/<model>/<test set>/``,
 ``postprocessing/``, ``postprocessed/<model>/<test set>/``, ``evaluation/<test set>/``, ``results/``,
 ``jobs/<job>/`` (state and log of every job), ``SUMMARY.md``.
 """
@@ -22,14 +23,20 @@ from strokeseg.nnunet.plans import DWI_PLANS_NAME
 INTERNAL_ID, EXTERNAL_ID, ADAPTATION_ID = 980, 982, 983
 INTERNAL_NAME, EXTERNAL_NAME = "DemoInternal", "DemoExternal"
 #: What the demo trains: the planner, the configurations it preprocesses and the configuration trained and
-#: predicted (its zoom-in partner is trained first by the zoom-in & out trainer); the trainers are the profile's.
+#: predicted (Noh et al.'s preprocessing and configuration, ``noh_registry_dwi`` preset); the trainers are the
+#: profile's.
 PLANNER = "StrokeDWIPlanner"
 PREPROCESSED_CONFIGURATIONS: tuple[str, ...] = ("3d_fullres",)
-CONFIGURATION = "3d_zoomout"
+CONFIGURATION = "3d_fullres"
 #: Test sets: name -> dataset whose imagesTs/labelsTs it is.
 TEST_SETS: dict[str, str] = {"internal_test": str(INTERNAL_ID), "external_test": str(ADAPTATION_ID)}
-#: Model names in the reports: the networks' own predictions, and the same post-processed (``_pp``).
-SOURCE, FINETUNED = "source", "finetuned"
+#: Model names in the reports: the networks' own predictions, and the same post-processed (``_pp``). ``control``:
+#: the source model trained for the fine-tuning's steps on its own training data (the domain adaptation's control).
+SOURCE, FINETUNED, CONTROL = "source", "finetuned", "control"
+CONTROL_FOLDER = "control_results"
+#: nnUNet_results of the learning curve's smaller models, and the test set of the learning curve.
+CURVE_FOLDER = "learning_curve_results"
+CURVE_TEST_SET = "internal_test"
 SOURCE_PP, FINETUNED_PP = f"{SOURCE}_pp", f"{FINETUNED}_pp"
 POSTPROCESSING_JSON = "postprocessing/postprocessing.json"
 COHORT_FOLDER = "cohort"
@@ -69,6 +76,21 @@ class DemoStudy:
     def finetuned_model(self) -> ModelRef:
         return ModelRef(str(ADAPTATION_ID), self.profile.finetune_trainer, self.moved_plans, CONFIGURATION,
                         self.out / FINETUNE_FOLDER)
+
+    def control_model(self) -> ModelRef:
+        """The control arm: the fine-tuning trainer on the internal dataset (same split), from the source model."""
+        return ModelRef(str(INTERNAL_ID), self.profile.finetune_trainer, self.plans, CONFIGURATION,
+                        self.out / CONTROL_FOLDER)
+
+    def curve_model(self) -> ModelRef:
+        """The learning curve's smaller models (fold k = subsample k), in their own nnUNet_results (the source's
+        post-processing fit reads every fold of the source's folder)."""
+        return ModelRef(str(INTERNAL_ID), self.profile.trainer, self.plans, CONFIGURATION, self.out / CURVE_FOLDER)
+
+    @staticmethod
+    def curve_name(fraction: float) -> str:
+        """Model name of a learning-curve subsample in the reports, e.g. ``source_25pct``."""
+        return f"{SOURCE}_{100 * fraction:g}pct"
 
     def predictions(self, model: str) -> Path:
         return self.out / PREDICTIONS_FOLDER / model

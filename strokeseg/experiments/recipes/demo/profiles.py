@@ -7,15 +7,16 @@ full-size trainers (``nnUNetTrainer_strokeseg_ZoomInOut``, ``..._FT50ep_lr1e3``)
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from strokeseg.defaults import DEFAULT_SEED
 from strokeseg.errors import ConfigurationError
 
-#: Phantom hospitals of the internal registry (trained on) and the held-out external hospital (another vendor).
-INTERNAL_SITES: tuple[str, ...] = ("HospitalA", "HospitalB")
-EXTERNAL_SITE: str = "HospitalC"
+#: Phantom hospitals of the internal registry (trained on) and the held-out external hospital (another vendor): the
+#: ``shifted`` site set (``strokeseg synth --site-set shifted``), whose external hospital has a built-in domain shift.
+INTERNAL_SITES: tuple[str, ...] = ("ShiftA", "ShiftB")
+EXTERNAL_SITE: str = "ShiftC"
 
 
 @dataclass(frozen=True)
@@ -31,9 +32,13 @@ class DemoProfile:
         adaptation_cases: external cases the source model is fine-tuned on (train + validation, 8:2).
         target_spacing_mm: 3d_fullres spacing (z, y, x) in mm passed to the planner with
             ``-overwrite_target_spacing``; None keeps nnU-Net's choice (the native ~1 x 1 x 3-5 mm grid).
-        trainer: zoom-in & out trainer of the source model (``-tr``, configuration ``3d_zoomout``).
-        finetune_trainer: fine-tuning trainer of the domain adaptation (same network as ``trainer``).
+        trainer: trainer of the source model (``-tr``, configuration ``3d_fullres``): Noh et al.'s network.
+        finetune_trainer: fine-tuning trainer of the domain adaptation and of its control arm (the source model
+            trained for the same steps on its own training data); same network as ``trainer``.
         bootstrap_resamples: resamples of the evaluation's confidence intervals.
+        learning_curve_fractions: nested subsamples of the internal training cases (Noh et al.'s learning curve),
+            ascending, the last 1.0: the source model is trained on all of them, every smaller subsample trains
+            one more model (same trainer) for the learning curve on the internal test set.
         seed: seed of the phantom cohort and the splits.
     """
 
@@ -47,7 +52,19 @@ class DemoProfile:
     trainer: str
     finetune_trainer: str
     bootstrap_resamples: int
+    learning_curve_fractions: tuple[float, ...] = (1.0,)
     seed: int = DEFAULT_SEED
+
+    def __post_init__(self) -> None:
+        fractions = self.learning_curve_fractions
+        if not fractions or list(fractions) != sorted(set(fractions)) or fractions[-1] != 1.0 or fractions[0] <= 0:
+            raise ConfigurationError(f"demo profile {self.name}: learning-curve fractions must ascend in (0, 1] and "
+                                     f"end with 1.0, got {list(fractions)}")
+
+    @property
+    def source_fold(self) -> int:
+        """Fold of the source model in the internal split: the last learning-curve subsample (all cases)."""
+        return len(self.learning_curve_fractions) - 1
 
     @property
     def total_cases(self) -> int:
@@ -78,24 +95,29 @@ def json_ready(value: Any) -> Any:
     return value
 
 
+#: The default profile: the study sized for 2 CPU cores.
+CPU_SMALL = DemoProfile(
+    "cpu-small", "54 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized Noh2023 model (budget: 12 minutes, idle 2 cores)",
+    cases_per_site=18, internal_test_every=4, external_test_cases=10, adaptation_cases=8,
+    target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_Noh2023_CPU",
+    finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU", bootstrap_resamples=1000)
+
 PROFILES: dict[str, DemoProfile] = {
     profile.name: profile for profile in (
         DemoProfile(
-            "smoke", "a few cases and 3-epoch trainers: checks that every stage runs (minutes; used by the tests)",
+            "smoke", "a few cases and 2-epoch trainers: checks that every stage runs (minutes; used by the tests)",
             cases_per_site=4, internal_test_every=3, external_test_cases=2, adaptation_cases=2,
-            target_spacing_mm=(5.0, 4.0, 4.0), trainer="nnUNetTrainer_strokeseg_ZoomInOut_Tiny",
-            finetune_trainer="nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny", bootstrap_resamples=200),
+            target_spacing_mm=(5.0, 4.0, 4.0), trainer="nnUNetTrainer_strokeseg_Noh2023_Tiny",
+            finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny", bootstrap_resamples=200),
+        CPU_SMALL,
+        replace(CPU_SMALL, name="findings", description="the cpu-small study plus Noh et al.'s learning curve: two "
+                "more source models on 25 % and 50 % of the internal training cases (budget: 45 minutes, idle 2 "
+                "cores)", learning_curve_fractions=(0.25, 0.5, 1.0)),
         DemoProfile(
-            "cpu-small", "45 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized zoom-in & out (about 12 minutes "
-            "on 2 CPU cores)",
-            cases_per_site=15, internal_test_every=5, external_test_cases=6, adaptation_cases=9,
-            target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_ZoomInOut_CPU",
-            finetune_trainer="nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU", bootstrap_resamples=1000),
-        DemoProfile(
-            "gpu", "120 phantom cases on the native grid, 100-epoch zoom-in & out at full width (one GPU)",
+            "gpu", "120 phantom cases on the native grid, the Noh2023 model at full width (one GPU)",
             cases_per_site=40, internal_test_every=5, external_test_cases=15, adaptation_cases=25,
-            target_spacing_mm=None, trainer="nnUNetTrainer_strokeseg_ZoomInOut_100ep",
-            finetune_trainer="nnUNetTrainer_strokeseg_ResGNUNet_FT20ep_lr1e4", bootstrap_resamples=1000),
+            target_spacing_mm=None, trainer="nnUNetTrainer_strokeseg_Noh2023",
+            finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3", bootstrap_resamples=1000),
     )
 }
 #: The profile ``strokeseg demo`` (and ``make demo``) runs without ``--profile``.

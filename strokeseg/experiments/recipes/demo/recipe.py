@@ -1,29 +1,36 @@
-"""The demo study as a recipe: Noh et al.'s DWI study in miniature on a phantom registry, stock nnU-Net tools.
+"""The demo study as a recipe: Noh et al.'s registry DWI study in miniature on a phantom registry with a known
+vendor shift (the ``shifted`` site set), stock nnU-Net tools.
 
 Jobs (each skipped when an earlier run finished it; state and log in ``jobs/<job>/``):
 
-1. ``generate``: phantom registry of three hospitals / vendors (``strokeseg synth``); HospitalC is external.
+1. ``generate``: phantom registry of three hospitals / vendors (``strokeseg synth --site-set shifted``); ShiftC
+   is external.
 2. ``convert-internal``, ``convert-external``: the registry converter writes Dataset980 (internal, test
    cases in imagesTs) and Dataset982 (external), DWI + ADC.
-3. ``split``: the internal training cases 8:2 train/validation (fold 0 of ``splits_final.json``); the external
-   cohort's domain-adaptation split, derived dataset Dataset983 (fixed test pool in imagesTs, adaptation
-   subsample as fold 0).
-4. ``plan``: ``nnUNetv2_plan_and_preprocess -pl StrokeDWIPlanner`` (skull strip, N4, histogram-peak; zoom-in & out
-   configurations).
-5. ``train``: ``nnUNetv2_train 980 3d_zoomout 0 -tr <zoom-in & out trainer> --npz`` on the internal hospitals.
+3. ``split``: the internal training cases' learning-curve subsamples, 8:2 train/validation (the source model is
+   the last fold, all cases); the external cohort's domain-adaptation split, derived dataset Dataset983 (fixed
+   test pool in imagesTs, adaptation subsample as fold 0).
+4. ``plan``: ``nnUNetv2_plan_and_preprocess -pl StrokeDWIPlanner`` (skull strip, N4, histogram-peak).
+5. ``train``: ``nnUNetv2_train 980 3d_fullres <fold> -tr <Noh2023 trainer> --npz`` on the internal hospitals.
 6. ``predict-source``: ``nnUNetv2_predict`` of the internal and the external test sets.
 7. ``postprocess-fit``: ``strokeseg postprocess fit`` on the validation fold of step 5.
 8. ``move-plans``: the source plans moved to Dataset983 and the external cases preprocessed with them.
-9. ``finetune``: ``nnUNetv2_train 983 3d_zoomout 0 -tr <fine-tuning trainer> -pretrained_weights <step 5>``.
+9. ``finetune``: ``nnUNetv2_train 983 3d_fullres 0 -tr <fine-tuning trainer> -pretrained_weights <step 5>``.
 10. ``predict-finetuned``: the fine-tuned model on both test sets.
-11. ``postprocess-apply``: the fitted post-processing on all four prediction folders.
-12. ``evaluate-internal``, ``evaluate-external``: ``strokeseg evaluate`` with strata by volume, onset,
-    location (the registry's recorded location) and vendor; models ``source`` and ``finetuned`` (the networks'
-    predictions) and ``source_pp``, ``finetuned_pp`` (post-processed); ``source`` is the paired tests' baseline.
-13. ``compare``: the domain-adaptation table before vs after fine-tuning with paired tests, on both test sets.
-14. ``summary``: ``SUMMARY.md``.
+11. ``control``, ``predict-control``: the control arm, the fine-tuning trainer from step 5 on the source's own
+    training cases (same steps as step 9), predicted on both test sets.
+12. (profiles with a learning curve) ``train-source_<p>pct``, ``predict-source_<p>pct``: one model per smaller
+    subsample, predicted on the internal test set.
+13. ``postprocess-apply``: the fitted post-processing on the source and fine-tuned prediction folders.
+14. ``evaluate-internal``, ``evaluate-external``: ``strokeseg evaluate`` with strata by volume, onset,
+    location (the registry's recorded location) and vendor; models ``source``, ``finetuned``, ``control`` (the
+    networks' predictions) and ``source_pp``, ``finetuned_pp`` (post-processed), and the learning-curve models
+    with their training-set sizes; ``source`` is the paired tests' baseline.
+15. ``compare``: the domain-adaptation table before vs after fine-tuning with paired tests, on both test sets.
+16. ``summary``: ``findings.json`` (``findings``) and ``SUMMARY.md``.
 
-The jobs run in this process with the experiments' executor (:func:`strokeseg.experiments.executors.run_graph`).
+The jobs run in this process with the experiments' executor (:func:`strokeseg.experiments.executors.run_graph`);
+while a job runs an nnU-Net tool, its epochs and predicted cases are printed as they come.
 The demo folder carries ``.strokeseg_demo.json`` with the run's settings. A rerun resumes: finished jobs are
 kept. A demo made with other settings, or a job finished under another configuration, is only replaced with
 ``overwrite`` (the rule of every strokeseg command); a folder without the marker is never used or deleted.
@@ -53,6 +60,8 @@ from strokeseg.experiments.recipes.demo.cohort import (
 from strokeseg.experiments.recipes.demo.layout import (
     ADAPTATION_ID,
     CONFIGURATION,
+    CONTROL,
+    CURVE_TEST_SET,
     EXTERNAL_ID,
     EXTERNAL_NAME,
     FINETUNED,
@@ -86,6 +95,7 @@ from strokeseg.experiments.steps import (
 )
 from strokeseg.io import write_json_atomic
 from strokeseg.nnunet.plans import target_spacing_arguments
+from strokeseg.splits.designs import subsample_size
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +104,7 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
     """The demo's jobs in order (see the module docstring)."""
     profile, out = study.profile, study.out
     graph = JobGraph(out)
-    source, finetuned = study.source_model(), study.finetuned_model()
+    source, finetuned, control = study.source_model(), study.finetuned_model(), study.control_model()
     test_sets = tuple(TEST_SETS.items())
 
     generate = graph.add("generate", GenerateRegistryStep(study.cohort, profile),
@@ -108,30 +118,38 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
     adaptation_options = (("seed", profile.seed), ("sizes", (profile.adaptation_cases,)),
                           ("test_size", profile.external_test_cases))
     splits = StepsInOrder((
-        SplitStep(str(INTERNAL_ID), "learning-curve", (("fractions", (1.0,)), ("seed", profile.seed))),
+        SplitStep(str(INTERNAL_ID), "learning-curve", (("fractions", profile.learning_curve_fractions),
+                                                        ("seed", profile.seed))),
         SplitStep(str(EXTERNAL_ID), "domain-adaptation", adaptation_options, ADAPTATION_ID)))
     split = graph.add("split", splits, (internal, external),
                       title="splits: internal 8:2 train/validation; external test pool + adaptation subsample")
     plan = graph.add("plan", PlanStep(str(INTERNAL_ID), PLANNER, study.plans, PREPROCESSED_CONFIGURATIONS,
                                       target_spacing_arguments(profile.target_spacing_mm, study.plans)), (split,),
                      title=f"nnUNetv2_plan_and_preprocess -pl {PLANNER}")
-    train = graph.add("train", TrainStep(source, 0, extra_arguments=("--npz",)), (plan,), gpu=True,
-                      title=f"nnUNetv2_train {INTERNAL_ID} {CONFIGURATION} 0 -tr {profile.trainer}")
+    fold = profile.source_fold
+    train = graph.add("train", TrainStep(source, fold, extra_arguments=("--npz",)), (plan,), gpu=True,
+                      title=f"nnUNetv2_train {INTERNAL_ID} {CONFIGURATION} {fold} -tr {profile.trainer}")
     predict_source = graph.add(
-        "predict-source", PredictStep(source, (0,), test_sets, study.predictions(SOURCE), save_probabilities=True),
+        "predict-source", PredictStep(source, (fold,), test_sets, study.predictions(SOURCE), save_probabilities=True),
         (train,), gpu=True, title="nnUNetv2_predict: source model on the internal and external test sets")
     fit = graph.add("postprocess-fit", FitPostprocessingStep(source, out / POSTPROCESSING_JSON), (train,),
                     title="strokeseg postprocess fit on the source model's validation fold")
     move = graph.add("move-plans", MovePlansStep(str(INTERNAL_ID), str(ADAPTATION_ID), study.plans, study.moved_plans,
                                                  PREPROCESSED_CONFIGURATIONS), (plan, split),
                      title=f"move the source plans to Dataset{ADAPTATION_ID} and preprocess it")
-    finetune = graph.add("finetune", TrainStep(finetuned, 0, pretrained=source, pretrained_fold=0), (move, train),
+    finetune = graph.add("finetune", TrainStep(finetuned, 0, pretrained=source, pretrained_fold=fold), (move, train),
                          gpu=True, title=f"nnUNetv2_train {ADAPTATION_ID} {CONFIGURATION} 0 -tr "
                                          f"{profile.finetune_trainer} -pretrained_weights <source>")
     predict_finetuned = graph.add(
         "predict-finetuned", PredictStep(finetuned, (0,), test_sets, study.predictions(FINETUNED),
                                          save_probabilities=True),
         (finetune,), gpu=True, title="nnUNetv2_predict: fine-tuned model on both test sets")
+    train_control = graph.add("control", TrainStep(control, fold, pretrained=source, pretrained_fold=fold), (train,),
+                              gpu=True, title=f"control arm: nnUNetv2_train {INTERNAL_ID} {CONFIGURATION} {fold} -tr "
+                                              f"{profile.finetune_trainer} -pretrained_weights <source>")
+    predict_control = graph.add(
+        "predict-control", PredictStep(control, (fold,), test_sets, study.predictions(CONTROL)),
+        (train_control,), gpu=True, title="nnUNetv2_predict: control arm on both test sets")
     # the fine-tuned model's own validation part (one or two cases) is too small to fit on: same parameters. The
     # source's validation fold is small too (a handful of cases): the demo applies its fit anyway (the fit keeps
     # the identity unless its gain is robust, and its JSON records the decision and the evidence)
@@ -140,16 +158,23 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
             (study.predictions(model) / test_set, study.postprocessed(model) / test_set)
             for model in (SOURCE, FINETUNED) for test_set in TEST_SETS), allow_small_fit=True),
         (fit, predict_source, predict_finetuned), title="strokeseg postprocess apply on every prediction folder")
+    curve = _learning_curve_jobs(graph, study, plan)
     evaluation = EvaluationSettings(bootstrap_resamples=profile.bootstrap_resamples, jobs=None)  # jobs: -j
     evaluations = []
     for test_set, title in (("internal_test", "strokeseg evaluate: internal test set, strata by volume, onset, "
                                               "location, vendor"),
                             ("external_test", "strokeseg evaluate: external test set")):
-        models = tuple(EvaluatedModel(name, folder / test_set) for name, folder in (
+        models = tuple(EvaluatedModel(name, folder / test_set, curve.sizes.get(name) if test_set == CURVE_TEST_SET
+                                      else None) for name, folder in (
             (SOURCE, study.predictions(SOURCE)), (FINETUNED, study.predictions(FINETUNED)),
+            (CONTROL, study.predictions(CONTROL)),
             (SOURCE_PP, study.postprocessed(SOURCE)), (FINETUNED_PP, study.postprocessed(FINETUNED))))
+        if test_set == CURVE_TEST_SET:
+            models += tuple(EvaluatedModel(name, study.predictions(name) / test_set, size)
+                            for name, size in curve.sizes.items() if name != SOURCE)
         step = EvaluateStep(TEST_SETS[test_set], models, study.evaluation(test_set), evaluation)
-        evaluations.append(graph.add(f"evaluate-{test_set.removesuffix('_test')}", step, (postprocess,),
+        evaluations.append(graph.add(f"evaluate-{test_set.removesuffix('_test')}", step,
+                                     (postprocess, predict_control, *curve.jobs),
                                      title=title))
     compare = graph.add("compare", AggregateStep(
         "domain-adaptation", "strokeseg demo: domain adaptation", study.results,
@@ -158,8 +183,39 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
                    "before": SOURCE, "after": FINETUNED}]}),
         tuple(evaluations), title="domain adaptation: before vs after fine-tuning, paired tests")
     timed = tuple((job.id, job.describe()) for job in graph)
-    graph.add("summary", DemoSummaryStep(study, timed), (compare,), title="SUMMARY.md")
+    graph.add("summary", DemoSummaryStep(study, timed), (compare,), title="findings.json and SUMMARY.md")
     return graph
+
+
+@dataclass(frozen=True)
+class LearningCurveJobs:
+    """The learning curve's jobs (ids of the predictions the internal evaluation needs) and every curve model's
+    training cases by model name (``source`` included when the curve has more than one point)."""
+
+    jobs: tuple[str, ...]
+    sizes: dict[str, int]
+
+
+def _learning_curve_jobs(graph: JobGraph, study: DemoStudy, plan: str) -> LearningCurveJobs:
+    """Train and predict one model per smaller learning-curve subsample (none when the profile has one fraction)."""
+    profile = study.profile
+    fractions = profile.learning_curve_fractions
+    if len(fractions) < 2:
+        return LearningCurveJobs((), {})
+    total = profile.internal_training_cases
+    sizes = {SOURCE: total}
+    jobs = []
+    for fold, fraction in enumerate(fractions[:-1]):
+        name, model = study.curve_name(fraction), study.curve_model()
+        sizes[name] = max(2, subsample_size(fraction, total))
+        train = graph.add(f"train-{name}", TrainStep(model, fold), (plan,), gpu=True,
+                          title=f"learning curve: nnUNetv2_train {INTERNAL_ID} {CONFIGURATION} {fold} -tr "
+                                f"{profile.trainer} ({sizes[name]} of {total} cases)")
+        jobs.append(graph.add(f"predict-{name}", PredictStep(model, (fold,), ((CURVE_TEST_SET,
+                                                                                TEST_SETS[CURVE_TEST_SET]),),
+                                                              study.predictions(name)),
+                              (train,), gpu=True, title=f"nnUNetv2_predict: {name} on the internal test set"))
+    return LearningCurveJobs(tuple(jobs), sizes)
 
 
 @dataclass(frozen=True)
@@ -172,7 +228,9 @@ class DemoRunSettings:
 
 def run_settings(study: DemoStudy, device: str, workers: int) -> DemoRunSettings:
     """The demo folder's nnU-Net folders, ``device`` (``cpu`` or ``cuda``) and ``workers`` processes."""
-    env = {"nnUNet_compile": "false"}
+    # nnU-Net's own worker pools (validation export, metrics) default to 8 processes; a process per usable core
+    # spares a small machine the start-up of 8 interpreters with torch at the end of every training
+    env = {"nnUNet_compile": "false", "nnUNet_def_n_proc": str(workers)}
     if device == "cpu":
         env["nnUNet_n_proc_DA"] = str(max(1, workers - 1))  # 0 would break planning (nnU-Net 2.x)
     return DemoRunSettings(NnunetSettings(study.paths, device, workers, env))
