@@ -189,17 +189,19 @@ def preset_parameter_rows(plans: dict, dataset_json: dict) -> list[dict[str, Any
     return rows
 
 
-def prepare_plans(workdir: Path, geometry: Geometry = GEOMETRIES["dwi"]) -> NnunetPaths:
-    """Three synthetic cases of ``geometry``, planned (no preprocessing) by the stock CLI (reused when present)."""
+def prepare_plans(workdir: Path, geometry: Geometry = GEOMETRIES["dwi"], preprocess: bool = False) -> NnunetPaths:
+    """Three synthetic cases of ``geometry``, planned by the stock CLI and, with ``preprocess`` (the training
+    benchmark's trainers need the data), preprocessed; reused when present."""
     paths = NnunetPaths.under(workdir)
     paths.create()
     folder = paths.preprocessed / dataset_folder_name(geometry.dataset_id, geometry.name)
-    if not (folder / "nnUNetPlans.json").is_file():
+    done = (folder / f"nnUNetPlans_{CONFIGURATION}").is_dir() if preprocess else (folder / "nnUNetPlans.json").is_file()
+    if not done:
         write_toy_dataset(paths.raw, geometry.dataset_id, geometry.name, num_training=3, num_test=0,
                           shape=geometry.shape_zyx, spacing_zyx=geometry.spacing_zyx, overwrite=True)
         run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(geometry.dataset_id), "-c", CONFIGURATION, "-np", "1",
-                                                    "-npfp", "1", "--no_pp"], paths, workdir / "nnunet.log",
-                   {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"})
+                                                    "-npfp", "1", *([] if preprocess else ["--no_pp"])],
+                   paths, workdir / "nnunet.log", {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"})
     os.environ.update(paths.environment())
     return paths
 
@@ -436,7 +438,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench_trainers_") as temp:
         workdir = args.workdir or Path(temp)
         dwi = tiny(GEOMETRIES, PREDICTION_ROWS)[0]["dwi"] if args.tiny else GEOMETRIES["dwi"]
-        plans, dataset_json = load_plans(prepare_plans(workdir, dwi), dwi)
+        plans, dataset_json = load_plans(prepare_plans(workdir, dwi, preprocess=not args.skip_training), dwi)
         configuration = plans["configurations"][CONFIGURATION]
         factor = args.patch_factor if args.patch_factor is not None else (1.0 if device.type == "cuda" else 0.5)
         patch = reduced_patch(configuration["patch_size"], total_downsampling(plans), factor)

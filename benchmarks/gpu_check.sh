@@ -9,7 +9,7 @@
 #                                              plus the wheel-set and import audits (what CI runs)
 #
 # DIR defaults to $OUT when set (the device tool's folder), else benchmarks/results. Each step has its own
-# timeout; on the GPU they add up to 6 minutes (the dry run allows 4 times more on a shared CPU). The exit status
+# timeout; on the GPU they add up to 6 minutes (the dry run allows 6 times more on a shared CPU). The exit status
 # is the number of failed steps.
 set -u
 
@@ -62,7 +62,7 @@ if [ "$mode" = dry-run ]; then
     tiny=(--tiny --warmup 1)
     iterations=1
     cases=(--cases 1 --repeats 1)
-    scale=4
+    scale=6
     audit="$(mktemp -d)"
     export STROKESEG_IMPORT_AUDIT="$audit" PYTHONPATH="$repo/benchmarks/gpu_audit${PYTHONPATH:+:$PYTHONPATH}"
     if [ -f "$wheels/manifest.json" ]; then
@@ -90,10 +90,10 @@ step "CUDA tests (pytest -m cuda)" 130 "$python" -m pytest -p no:cacheprovider -
     tests/evaluation/test_evaluation_engines.py tests/trainers/test_trainers_nnunet.py
 step "evaluation: torch engine on $device vs CPU engine (DWI and 1 mm MNI grids)" 30 \
     "$python" benchmarks/bench_evaluation.py --engines-only --torch-device "$device" "${cases[@]}"
-step "inference per case, every preset's network on its own input" 70 "$python" benchmarks/bench_trainers.py \
-    --device "$device" --skip-training --no-tta --workdir "$work" "${tiny[@]}"
-step "training iterations/s, strokeseg's trainers vs stock nnUNetTrainer" 40 "$python" benchmarks/bench_trainers.py \
+step "training iterations/s, strokeseg's trainers vs stock nnUNetTrainer" 55 "$python" benchmarks/bench_trainers.py \
     --device "$device" --skip-prediction --iterations "$iterations" --workdir "$work" "${tiny[@]}"
+step "inference per case, every preset's network on its own input" 55 "$python" benchmarks/bench_trainers.py \
+    --device "$device" --skip-training --no-tta --workdir "$work" "${tiny[@]}"
 rm -rf "$work"
 
 if [ "$mode" = dry-run ]; then
