@@ -9,7 +9,7 @@
 #                                              plus the wheel-set and import audits (what CI runs)
 #
 # DIR defaults to $OUT when set (the device tool's folder), else benchmarks/results. Each step has its own
-# timeout; on the GPU they add up to 6 minutes (the dry run allows 6 times more on a shared CPU). The exit status
+# timeout; on the GPU they add up to 6 minutes (the dry run allows 10 times more on a shared CPU). The exit status
 # is the number of failed steps.
 set -u
 
@@ -62,7 +62,7 @@ if [ "$mode" = dry-run ]; then
     tiny=(--tiny --warmup 1)
     iterations=1
     cases=(--cases 1 --repeats 1)
-    scale=6
+    scale=10
     audit="$(mktemp -d)"
     export STROKESEG_IMPORT_AUDIT="$audit" PYTHONPATH="$repo/benchmarks/gpu_audit${PYTHONPATH:+:$PYTHONPATH}"
     if [ -f "$wheels/manifest.json" ]; then

@@ -189,9 +189,9 @@ def prepare(dest: Path, repository: Path) -> None:
             for wheel in wheels:
                 archive.add(_stored_copy(wheel, stored), arcname=wheel.name)
         os.replace(partial, bundle)
+        wheel_bytes = {w.name: w.stat().st_size for w in wheels}
     manifest = {"python_version": PYTHON_VERSION, "platforms": list(PLATFORMS), "versions": versions,
-                "wheel_bytes": {w.name: w.stat().st_size for w in wheels},
-                "bundle_sha256": hashlib.sha256(bundle.read_bytes()).hexdigest()}
+                "wheel_bytes": wheel_bytes, "bundle_sha256": hashlib.sha256(bundle.read_bytes()).hexdigest()}
     (dest / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n")
     print_budget(dest, repository, sum(manifest["wheel_bytes"].values()))
 
