@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.strokeseg-installed
 
-.PHONY: demo test lint install clean-venv mricron-data slurm-packages
+.PHONY: demo test lint install clean-venv mricron-data slurm-packages gpu-wheels gpu-check gpu-check-dry-run
 
 # torch==2.13.0 (CPU build on this machine) first, pinned torchvision beside it, so that nnunetv2 -> timm ->
 # torchvision never pulls a multi-GB CUDA build of torch; then the package itself in editable mode.
@@ -51,6 +51,17 @@ lint: $(STAMP)
 # the suite needs both cores of a 2-core CI machine to stay within its 20-minute budget.
 test: install lint
 	$(BIN)/python -m pytest -n 2
+
+# The prepared GPU check (benchmarks/README.md): `make gpu-wheels` here downloads the carried wheels into .gpu_wheels/
+# (needs a package registry); `make gpu-check` runs on a CUDA machine that has none; the dry run is CI's rehearsal.
+gpu-wheels: $(STAMP)
+	benchmarks/gpu_check.sh --prepare
+
+gpu-check:
+	benchmarks/gpu_check.sh
+
+gpu-check-dry-run: $(STAMP)
+	benchmarks/gpu_check.sh --dry-run
 
 clean-venv:
 	rm -rf $(VENV)

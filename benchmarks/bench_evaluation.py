@@ -205,27 +205,31 @@ def scaling(pairs: list[Pair], jobs: int) -> None:
               f"{os.cpu_count()} CPU(s) on this machine, process start-up included)")
 
 
-def cuda_comparison(pairs_by_grid: dict[str, list[Pair]]) -> None:
+def cuda_comparison(pairs_by_grid: dict[str, list[Pair]], device: str = "cuda", repeats: int = 3) -> None:
+    """The torch engine on ``device`` (``cuda``; ``cpu`` in the GPU check's dry run) against the CPU engine."""
     import torch
 
-    if not torch.cuda.is_available():
+    if device == "cuda" and not torch.cuda.is_available():
         print("CUDA engine: no CUDA GPU visible; skipped")
         return
     from strokeseg.evaluation.torch_engine import TorchEngine
 
-    engine = TorchEngine("cuda")
+    engine = TorchEngine(device)
 
-    def cuda_run(reference: np.ndarray, prediction: np.ndarray, spacing: tuple[float, float, float]) -> object:
+    def torch_run(reference: np.ndarray, prediction: np.ndarray, spacing: tuple[float, float, float]) -> object:
         result = evaluate_pair(reference, prediction, spacing, engine=engine, nsd_tolerance_mm=NSD_TOLERANCE_MM)
-        torch.cuda.synchronize()
+        if device == "cuda":
+            torch.cuda.synchronize()
         return result
 
-    print(f"CUDA engine on {torch.cuda.get_device_name()} (host->device copies included):")
+    where = torch.cuda.get_device_name() if device == "cuda" else "the CPU (dry run)"
+    print(f"torch engine on {where} (host->device copies included) against the CPU engine:")
     for grid, pairs in pairs_by_grid.items():
-        cpu, _ = seconds_per_case(strokeseg_cpu, pairs, repeats=3)
-        gpu, _ = seconds_per_case(cuda_run, pairs, repeats=3)
-        verdict = f"CUDA {cpu / gpu:.2f}x faster" if gpu < cpu else f"CUDA {gpu / cpu:.2f}x SLOWER"
-        print(f"  {grid}: CPU engine {cpu * 1000:.1f} ms, CUDA engine {gpu * 1000:.1f} ms -> {verdict}", flush=True)
+        cpu, _ = seconds_per_case(strokeseg_cpu, pairs, repeats=repeats)
+        gpu, _ = seconds_per_case(torch_run, pairs, repeats=repeats)
+        verdict = f"torch:{device} {cpu / gpu:.2f}x faster" if gpu < cpu else f"torch:{device} {gpu / cpu:.2f}x SLOWER"
+        print(f"  {grid}: CPU engine {cpu * 1000:.1f} ms, torch:{device} engine {gpu * 1000:.1f} ms -> {verdict}",
+              flush=True)
 
 
 def main() -> None:
@@ -239,7 +243,16 @@ def main() -> None:
     parser.add_argument("--scaling-cases", type=int, default=16, help="MNI-grid cases of the scaling test")
     parser.add_argument("--repeats", type=int, default=3, help="runs per case, the best counts (default: 3)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--engines-only", action="store_true",
+                        help="only the torch engine against the CPU engine (no peers, no scaling): the GPU check")
+    parser.add_argument("--torch-device", choices=("cuda", "cpu"), default="cuda",
+                        help="device of the torch engine in that comparison (cpu: the GPU check's dry run)")
     args = parser.parse_args()
+
+    if args.engines_only:
+        cuda_comparison({grid: make_pairs(shape, spacing, args.cases, args.seed)
+                         for grid, (shape, spacing) in GRIDS.items()}, args.torch_device, args.repeats)
+        return
 
     # the scaling test runs first, while this process is small: worker processes are forked from it
     mni_shape, mni_spacing = GRIDS["MNI 197x233x189 @ 1 mm"]
@@ -263,7 +276,7 @@ def main() -> None:
             verdict = "meets" if ours <= DWI_TARGET_S else "MISSES"
             print(f"  DWI grid: {ours * 1000:.1f} ms/case on one core ({verdict} the ≤{DWI_TARGET_S * 1000:g} ms "
                   "target)")
-    cuda_comparison(pairs_by_grid)
+    cuda_comparison(pairs_by_grid, args.torch_device, args.repeats)
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 An engine turns a reference and a predicted boolean mask plus the voxel spacing into a ``PairAnalysis``
 (``engine_base``, which also holds the steps all engines share); the metric formulas on top of it
 (``case_metrics``) are shared, so engines differ only in where and how they compute, never in definitions.
-Two engines give identical results (tested to 1e-5 mm):
+Two engines give identical results (the torch code agrees with the CPU engine to 1e-5 mm in the tests on the CPU;
+benchmarks/gpu_check.sh runs the same check on a CUDA GPU):
 
 * :class:`CpuEngine` (numpy/scipy): crops both masks to their joint bounding box plus a one-voxel margin,
   counts TP/FP/FN on the crop, extracts surfaces by 6-connected erosion, and finds every surface voxel's

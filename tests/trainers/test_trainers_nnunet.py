@@ -16,6 +16,7 @@ import torch
 from conftest import SINGLE_CORE_NNUNET_ENV
 from nnunetv2.run.run_training import maybe_load_checkpoint
 
+import strokeseg.trainers as trainers_module
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
@@ -27,6 +28,7 @@ from strokeseg.nnunet.zoom_configurations import (
     ZOOM_IN_CONFIGURATION,
     ZOOM_OUT_CONFIGURATION,
 )
+from strokeseg.synthetic.batches import random_training_batch
 from strokeseg.synthetic.toy import write_toy_dataset
 from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_PreActResUNet,
@@ -367,16 +369,16 @@ def test_unknown_schedule_choices_are_refused(planned: Planned) -> None:
 # ------------------------------------------------------------------------------------------------------------
 def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fold: int, tmp_path: Path,
                           train_args: tuple[str, ...] = (), predict_args: tuple[str, ...] = (),
-                          env: Mapping[str, str] = CLI_ENV) -> Path:
+                          env: Mapping[str, str] = CLI_ENV, device: str = "cpu") -> Path:
     log = tmp_path / f"{trainer}.log"
     run_nnunet("nnUNetv2_train", [str(DATASET_ID), configuration, str(fold), "-tr", trainer, "-p", PLANS,
-                                  "-device", "cpu", *train_args], planned.paths, log, env)
+                                  "-device", device, *train_args], planned.paths, log, env)
     model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{configuration}" / f"fold_{fold}"
     assert (model / "checkpoint_final.pth").is_file()
     predictions = tmp_path / "predictions"
     run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(predictions), "-d",
                                     str(DATASET_ID), "-c", configuration, "-f", str(fold), "-tr", trainer, "-p", PLANS,
-                                    "-device", "cpu", "-npp", "1", "-nps", "1", *predict_args],
+                                    "-device", device, "-npp", "1", "-nps", "1", *predict_args],
                planned.paths, log, env)
     for image in sorted((planned.raw / "imagesTs").glob("*_0000.nii.gz")):
         prediction = predictions / image.name.replace("_0000.nii.gz", ".nii.gz")
@@ -441,3 +443,52 @@ def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(pl
     assert not list((site / "nnunetv2").rglob("strokeseg_*.py"))
     tool_log = (tmp_path / f"{trainer}.log").read_text()
     assert tool_log.count(f"Using trainer '{trainer}' from: ") == 2  # nnU-Net's message: train and predict
+
+
+# ------------------------------------------------------------------------------------------------------------
+# On a CUDA GPU (benchmarks/gpu_check.sh); skipped without one
+# ------------------------------------------------------------------------------------------------------------
+needs_cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU (none visible to torch)")
+
+
+def train_steps(planned: Planned, name: str, device: torch.device, steps: int = 2) -> list[float]:
+    """Losses of ``steps`` training iterations of exported trainer ``name`` on ``device`` (random batch of its
+    patch; zoom trainers in their zoom-out configuration); checks that finite gradients reached the weights (all but
+    the unweighted deep-supervision heads: at least 99 % of the trained elements)."""
+    import strokeseg.trainers as trainers
+    from strokeseg.trainers.zoom import ZoomInOutTrainer
+
+    cls = getattr(trainers, name)
+    configuration = ZOOM_OUT_CONFIGURATION if issubclass(cls, ZoomInOutTrainer) else "3d_fullres"
+    dataset_json = json.loads((planned.preprocessed / "dataset.json").read_text())
+    trainer = cls(plans=planned.plans(), configuration=configuration, fold=0, dataset_json=dataset_json,
+                  device=device)
+    trainer.initialize()
+    trainer.network.train()
+    batch = random_training_batch(trainer, trainer.configuration_manager.patch_size, batch_size=2)
+    losses = [float(trainer.train_step(batch)["loss"]) for _ in range(steps)]
+    trained = [p for p in unwrap_network(trainer.network).parameters() if p.requires_grad]
+    assert trained and all(p.device.type == device.type for p in trained)
+    reached = [p for p in trained if p.grad is not None]
+    assert all(bool(torch.isfinite(p.grad).all()) for p in reached)
+    assert sum(p.numel() for p in reached) >= 0.99 * sum(p.numel() for p in trained)
+    return losses
+
+
+@pytest.mark.cuda
+@needs_cuda
+@pytest.mark.parametrize("name", trainers_module.__all__)
+def test_every_exported_trainer_trains_on_cuda(planned: Planned, name: str) -> None:
+    losses = train_steps(planned, name, torch.device("cuda"))
+    assert all(np.isfinite(losses)), losses
+
+
+@pytest.mark.cuda
+@pytest.mark.slow
+@needs_cuda
+def test_cli_train_predict_on_cuda(planned: Planned, tmp_path: Path) -> None:
+    """The stock nnUNetv2_train and nnUNetv2_predict with ``-device cuda`` and one of strokeseg's trainers."""
+    trainer = "nnUNetTrainer_strokeseg_PreActResUNet_Tiny"
+    model = cli_train_and_predict(planned, trainer, "3d_fullres", 0, tmp_path, device="cuda")
+    checkpoint = torch.load(model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert checkpoint["trainer_name"] == trainer
