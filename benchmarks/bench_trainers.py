@@ -130,6 +130,7 @@ class PredictionRow:
         geometry: key of :data:`GEOMETRIES` (the row's own input).
         patch_zyx: sliding-window patch replacing the plans' (None: the plans' patch).
         members: networks of this kind run one after another on the case (an ensemble's members).
+        configuration: the plans' configuration the network predicts with (``2d``: slice by slice).
     """
 
     name: str
@@ -137,6 +138,7 @@ class PredictionRow:
     geometry: str
     patch_zyx: tuple[int, int, int] | None = None
     members: int = 1
+    configuration: str = CONFIGURATION
 
 
 #: Every network a preset or paper uses, on its own input, beside the stock 3d_fullres network of each input. Other
@@ -154,6 +156,8 @@ PREDICTION_ROWS: tuple[PredictionRow, ...] = (
     PredictionRow("SEUNet (Kim), one network", "nnUNetTrainer_strokeseg_SEUNet", "flair"),
     PredictionRow("SEUNet_Ensemble (Kim), all members", "nnUNetTrainer_strokeseg_SEUNet_Ensemble", "flair",
                   members=5),
+    PredictionRow("Kim2024SEUNet_Ensemble (preset kim_wmh_flair, 2D), all members",
+                  "nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble", "flair", members=5, configuration="2d"),
 )
 
 
@@ -191,7 +195,11 @@ def preset_parameter_rows(plans: dict, dataset_json: dict) -> list[dict[str, Any
         preset = get_preset(key)
         if preset.trainer not in exported or key in OWN_PLANS_PRESETS:
             continue
-        network = prediction_network(getattr(trainers, preset.trainer), plans, dataset_json, torch.device("cpu"))[0]
+        # a preset planner's own configurations (Tomita's 3d_zoomout) are 3d_fullres with another patch, which does
+        # not change the parameters: the stock plans' 3d_fullres stands in for them
+        configuration = preset.configuration if preset.configuration in plans["configurations"] else CONFIGURATION
+        network = prediction_network(getattr(trainers, preset.trainer), plans, dataset_json, torch.device("cpu"),
+                                     configuration)[0]
         rows.append({"preset": key, "trainer": preset.trainer, "parameters": count_parameters(network),
                      "paper": PAPER_PARAMETERS.get(key)})
     return rows
@@ -280,51 +288,55 @@ def time_training(trainer: Any, batch: dict, warmup: int, iterations: int,
     return watch, peak
 
 
-def mirror_axes_of(trainer_class: type, plans: dict) -> tuple[int, ...]:
+def mirror_axes_of(trainer_class: type, plans: dict, dimensions: int = 3) -> tuple[int, ...]:
     """The test-time mirroring a trained model of ``trainer_class`` stores for nnUNetv2_predict."""
     if getattr(trainer_class, "inference_mirroring", "all") == "left_right":
-        return left_right_mirror_axes(plans["transpose_forward"], 3)
-    return (0, 1, 2)
+        return left_right_mirror_axes(plans["transpose_forward"], dimensions)
+    return tuple(range(dimensions))
 
 
-def prediction_network(trainer_class: type, plans: dict, dataset_json: dict, device: torch.device) -> Any:
+def prediction_network(trainer_class: type, plans: dict, dataset_json: dict, device: torch.device,
+                       configuration_name: str = CONFIGURATION) -> Any:
     """The network a trained model of ``trainer_class`` predicts with, in evaluation mode (random weights)."""
     from nnunetv2.utilities.label_handling.label_handling import determine_num_input_channels
     from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 
     manager = PlansManager(plans)
-    configuration = manager.get_configuration(CONFIGURATION)
+    configuration = manager.get_configuration(configuration_name)
     channels = determine_num_input_channels(manager, configuration, dataset_json)
     heads = manager.get_label_manager(dataset_json).num_segmentation_heads
     network = trainer_class.build_network_architecture(manager, configuration, channels, heads, False).to(device)
     return network.eval(), manager, configuration, channels
 
 
-def with_patch(plans: dict, patch_zyx: tuple[int, int, int] | None) -> dict:
-    """A copy of ``plans`` whose 3d_fullres patch is ``patch_zyx`` (unchanged when None)."""
+def with_patch(plans: dict, patch_zyx: tuple[int, int, int] | None, configuration: str = CONFIGURATION) -> dict:
+    """A copy of ``plans`` whose ``configuration`` patch is ``patch_zyx`` (unchanged when None)."""
     plans = json.loads(json.dumps(plans))
     if patch_zyx is not None:
-        plans["configurations"][CONFIGURATION]["patch_size"] = list(patch_zyx)
+        plans["configurations"][configuration]["patch_size"] = list(patch_zyx)
     return plans
 
 
 def time_prediction(cls: type, plans: dict, dataset_json: dict, device: torch.device,
-                    axes: tuple[int, ...] | None, shape_zyx: tuple[int, int, int], members: int = 1) -> Stopwatch:
+                    axes: tuple[int, ...] | None, shape_zyx: tuple[int, int, int], members: int = 1,
+                    configuration_name: str = CONFIGURATION) -> Stopwatch:
     """Sliding-window prediction of one case of ``shape_zyx`` by ``members`` networks of ``cls``, mirroring
-    ``axes`` (None: no test-time augmentation)."""
+    ``axes`` (None: no test-time augmentation); a 2D configuration predicts the case slice by slice."""
     from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 
     predictors = []
     for _ in range(members):
-        network, manager, configuration, channels = prediction_network(cls, plans, dataset_json, device)
+        network, manager, configuration, channels = prediction_network(cls, plans, dataset_json, device,
+                                                                       configuration_name)
         predictor = nnUNetPredictor(tile_step_size=0.5, use_gaussian=True, use_mirroring=axes is not None,
                                     perform_everything_on_device=device.type == "cuda", device=device, verbose=False,
                                     verbose_preprocessing=False, allow_tqdm=False)
         predictor.manual_initialization(network, manager, configuration, None, dataset_json, cls.__name__, axes)
         predictors.append(predictor)
     image = torch.randn((channels, *shape_zyx), generator=torch.Generator().manual_seed(1))
-    patch = configuration.patch_size
-    predictors[0].predict_sliding_window_return_logits(image[:, :patch[0], :patch[1], :patch[2]])  # warm-up
+    patch = tuple(configuration.patch_size)
+    warm_up = (1,) * (3 - len(patch)) + patch  # one patch (one slice of a 2D configuration)
+    predictors[0].predict_sliding_window_return_logits(image[(slice(None), *(slice(0, n) for n in warm_up))])
     with Stopwatch(device) as watch:
         for predictor in predictors:
             predictor.predict_sliding_window_return_logits(image)
@@ -366,19 +378,21 @@ def run_prediction_benchmark(plans_by_geometry: dict[str, tuple[dict, dict]], de
         cls = trainer_class(row.trainer)
         cases.append((row, None))
         if (getattr(cls, "inference_mirroring", "all") == "left_right" or full_tta) and tta:
-            cases.append((row, mirror_axes_of(cls, plans_by_geometry[row.geometry][0])))
+            plans = plans_by_geometry[row.geometry][0]
+            dimensions = len(plans["configurations"][row.configuration]["patch_size"])
+            cases.append((row, mirror_axes_of(cls, plans, dimensions)))
     watches: dict[tuple[str, tuple[int, ...] | None], list[Stopwatch]] = {(r.name, a): [] for r, a in cases}
     for _ in range(rounds):
         for row, axes in cases:
             plans, dataset_json = plans_by_geometry[row.geometry]
             watches[(row.name, axes)].append(time_prediction(
-                trainer_class(row.trainer), with_patch(plans, row.patch_zyx), dataset_json, device, axes,
-                geometries[row.geometry].shape_zyx, row.members))
+                trainer_class(row.trainer), with_patch(plans, row.patch_zyx, row.configuration), dataset_json, device,
+                axes, geometries[row.geometry].shape_zyx, row.members, row.configuration))
     results = []
     for row in rows:
         plans, dataset_json = plans_by_geometry[row.geometry]
-        network = prediction_network(trainer_class(row.trainer), with_patch(plans, row.patch_zyx), dataset_json,
-                                     torch.device("cpu"))[0]
+        network = prediction_network(trainer_class(row.trainer), with_patch(plans, row.patch_zyx, row.configuration),
+                                     dataset_json, torch.device("cpu"), row.configuration)[0]
         no_tta = best(watches[(row.name, None)])
         tta_axes = next((a for r, a in cases if r.name == row.name and a is not None), None)
         tta = best(watches[(row.name, tta_axes)]) if tta_axes is not None else None
@@ -457,11 +471,13 @@ def prepare_alis_plans(workdir: Path) -> tuple[dict, dict]:
             json.loads((paths.raw / ALIS_DATASET_NAME / "dataset.json").read_text()))
 
 
-def run_alis_benchmark(workdir: Path, device: torch.device, rounds: int) -> dict[str, Any]:
-    """Parameters of the Alis preset's network and its prediction time for one case's 30 x 224 x 224 stack."""
+def run_alis_benchmark(workdir: Path, device: torch.device, rounds: int, slices: int = DWI_SHAPE_ZYX[0],
+                       ) -> dict[str, Any]:
+    """Parameters of the Alis preset's network and its prediction time for one case's ``slices`` x 224 x 224 stack
+    (30 slices: a 256x256x30 DWI case; fewer with ``--tiny``)."""
     plans, dataset_json = prepare_alis_plans(workdir)
     configuration = plans["configurations"][CONFIGURATION]
-    stack = (DWI_SHAPE_ZYX[0], *configuration["strokeseg_in_plane_size"])
+    stack = (slices, *configuration["strokeseg_in_plane_size"])
     network = prediction_network(nnUNetTrainer_strokeseg_Alis2022, plans, dataset_json, torch.device("cpu"))[0]
     watch = best([time_prediction(nnUNetTrainer_strokeseg_Alis2022, plans, dataset_json, device, None, stack)
                   for _ in range(rounds)])
@@ -532,15 +548,17 @@ def main() -> None:
                          ("members", "members", str), ("≤ target", "target_met", lambda v: "yes" if v else "NO"),
                          ("TTA axes", "tta_axes", lambda v: "-" if v is None else str(v)),
                          ("TTA s", "tta_s", optional(".1f")), ("TTA / no TTA", "tta_over_no_tta", optional(".2f"))])
-        alis = run_alis_benchmark(args.workdir or Path(temp), device, args.rounds)
-        stock = results.get("prediction", [{}])[0].get("no_tta_s") if "prediction" in results else None
-        alis["ratio_vs_stock"] = alis["prediction_s"] / stock if stock else None
-        results["alis_preset"] = alis
-        ratio = f" ({alis['ratio_vs_stock']:.2f}x the stock network's time on the 256x256x30 case)" if stock else ""
-        print(f"\nAlis preset ({alis['trainer']}, patch {alis['patch_size']}): {alis['parameters']:,} parameters "
-              f"(paper: {alis['paper_parameters']:,}); prediction of one preprocessed {alis['stack']} DWI + ADC stack "
-              f"(256x256x30 case resampled to 224 x 224): {alis['prediction_s']:.1f} s wall, "
-              f"{alis['prediction_cpu_s']:.1f} s CPU{ratio}")
+        if not args.skip_prediction:
+            alis = run_alis_benchmark(workdir, device, args.rounds, dwi.shape_zyx[0])
+            stock = results["prediction"][0]["no_tta_s"]
+            alis["ratio_vs_stock"] = alis["prediction_s"] / stock
+            results["alis_preset"] = alis
+            case = "x".join(map(str, reversed(dwi.shape_zyx)))
+            print(f"\nAlis preset ({alis['trainer']}, patch {alis['patch_size']}): {alis['parameters']:,} parameters "
+                  f"(paper: {alis['paper_parameters']:,}); prediction of one preprocessed {alis['stack']} DWI + ADC "
+                  f"stack ({case} case resampled to 224 x 224): {alis['prediction_s']:.1f} s wall, "
+                  f"{alis['prediction_cpu_s']:.1f} s CPU ({alis['ratio_vs_stock']:.2f}x the stock network's time on "
+                  f"the {case} case)")
         rows = preset_parameter_rows(plans, dataset_json)
         results["presets"] = rows
         print_table("Paper presets: parameters of the paper-exact network on these plans", rows,

@@ -17,9 +17,9 @@ from conftest import SINGLE_CORE_NNUNET_ENV
 from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
 from planned_preset import Planned, planned_preset
 
-from strokeseg.evaluation.label_sources import default_votes
 from strokeseg.experiments.config import parse_config
 from strokeseg.io import write_image_atomic
+from strokeseg.labels import default_votes
 from strokeseg.nnunet.raw import dataset_folder_name, image_path, label_path, write_dataset_json
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.papers import get_preset

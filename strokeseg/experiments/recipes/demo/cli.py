@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                          DESCRIPTION)
     add_out(parser, "output folder (default: %(default)s)", default=Path("demo_output"))
     parser.add_argument("--profile", choices=tuple(PROFILES), default=DEFAULT_PROFILE,
-                        help="study size and schedule: " + "; ".join(f"{p.name}: {p.description}"
+                        help="study size and schedule: " + "; ".join(f"{p.name}: {p.description}".replace("%", "%%")
                                                                      for p in PROFILES.values())
                         + " (default: %(default)s)")
     add_device(parser, "training, prediction and evaluation")
