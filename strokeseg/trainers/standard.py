@@ -19,7 +19,7 @@ from strokeseg.trainers.recipes import (
     NOH,
     NOH2023,
     NOH2023_SWIN_UNETR,
-    SWIN_UNETR_TINY_NETWORK,
+    SWIN_UNETR_TINY_RUN,
     TINY,
     TOMITA,
 )
@@ -51,8 +51,8 @@ class nnUNetTrainer_strokeseg_Noh2023SwinUNETR(StrokesegTrainer, settings=(NOH20
 
 
 class nnUNetTrainer_strokeseg_Noh2023SwinUNETR_Tiny(StrokesegTrainer,
-                                                    settings=(NOH2023_SWIN_UNETR, TINY, SWIN_UNETR_TINY_NETWORK)):
-    """CPU-sized ``Noh2023SwinUNETR`` (same code path: 2 epochs of 5 iterations, feature size 12)."""
+                                                    settings=(NOH2023_SWIN_UNETR, TINY, SWIN_UNETR_TINY_RUN)):
+    """CPU-sized ``Noh2023SwinUNETR`` (same code path: 1 epoch of 2 training iterations, feature size 12)."""
 
 
 class nnUNetTrainer_strokeseg_Alis2022(StrokesegTrainer, settings=(ALIS_2022,)):
