@@ -41,6 +41,7 @@ IMAGE_PACKAGES_FILE = Path(__file__).with_name("gpu_image_packages.txt")
 CARRIED: tuple[str, ...] = (
     "nnunetv2", "acvl-utils", "dynamic-network-architectures", "batchgenerators", "batchgeneratorsv2",
     "simpleitk", "nibabel", "blosc2", "ndindex", "connected-components-3d", "torchio", "deprecated",
+    "monai",  # MONAI's SwinUNETR (the Swin UNETR trainers); a 1.7 MB pure-Python wheel needing numpy and torch
 )
 #: Requirements of carried distributions that neither the image nor the bundle holds (name: why not needed).
 NOT_IMPORTED: dict[str, str] = {

@@ -13,7 +13,7 @@ if [ ! -d "$nnUNet_raw/Dataset908_PhantomExternalDWI" ]; then  # the last datase
   (cd "$work" && bash "$here/prepare_phantom_datasets.sh" "$work/phantom_cohorts")
 fi
 # learning_curve first: domain_adaptation reuses its pre-trained models (same split, same results folder)
-for example in learning_curve domain_adaptation vendor_transfer zoom_ablation tomita_atlas_zoom ensemble noh_registry_dwi kim_wmh_flair alis_vendor_dwi_adc; do
+for example in learning_curve domain_adaptation vendor_transfer zoom_ablation tomita_atlas_zoom ensemble noh_registry_dwi noh_swin_unetr_learning_curve kim_wmh_flair alis_vendor_dwi_adc; do
   sed "s#^output: runs/#output: $work/runs/#" "$here/$example.yaml" > "$work/examples/$example.yaml"
   echo "=== $example"
   strokeseg experiment run "$work/examples/$example.yaml"

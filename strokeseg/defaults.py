@@ -189,6 +189,26 @@ DWI_NETWORK_WIDTH_SCALE: Final[float] = 0.375
 CONVLSTM_HIDDEN_FRACTION: Final[float] = 0.25
 
 # --------------------------------------------------------------------------------------------------
+# Swin UNETR: the registry study's transformer arm (Noh; MONAI's SwinUNETR, docs/papers/noh_registry_dwi.md)
+# --------------------------------------------------------------------------------------------------
+#: Embedding size of MONAI's SwinUNETR (features of its first stage; later stages double it): MONAI's reference
+#: recipe (BTCV) uses 48; it must be a multiple of 12 (MONAI's constraint).
+SWIN_FEATURE_SIZE: Final[int] = 48
+#: Swin-transformer blocks per encoder stage (MONAI's reference (2, 2, 2, 2)).
+SWIN_DEPTHS: Final[tuple[int, ...]] = (2, 2, 2, 2)
+#: Attention heads per encoder stage (MONAI's reference (3, 6, 12, 24)).
+SWIN_NUM_HEADS: Final[tuple[int, ...]] = (3, 6, 12, 24)
+#: Every spatial axis of SwinUNETR's input must be a multiple of this (patch embedding 2 and four patch merges:
+#: 2**5); strokeseg pads the input to it with zeros and crops the output back.
+SWIN_INPUT_DIVISOR: Final[int] = 32
+#: Optimizer of the Swin UNETR arm: MONAI's reference recipe, AdamW at 1e-4 with weight decay 1e-5 (the paper's
+#: main text states no optimizer; nnU-Net's SGD at 1e-2 with momentum 0.99 is tuned for convolutional U-Nets).
+SWIN_LR: Final[float] = 1e-4
+SWIN_WEIGHT_DECAY: Final[float] = 1e-5
+#: Embedding size of the CPU-sized ``_Tiny`` Swin UNETR (tests, examples): a quarter of the reference.
+SWIN_TINY_FEATURE_SIZE: Final[int] = 12
+
+# --------------------------------------------------------------------------------------------------
 # Alis et al. as published (preset alis_vendor_dwi_adc; docs/papers/alis_vendor_dwi_adc.md)
 # --------------------------------------------------------------------------------------------------
 #: Every slice is resampled to this many rows and columns (the paper's 224 x 224 input).

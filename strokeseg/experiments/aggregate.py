@@ -4,7 +4,8 @@ Reads the evaluation reports the evaluate jobs wrote (``per_case.csv``, ``summar
 of :mod:`strokeseg.experiments.tables` and draws the figures. Files per kind:
 
 * learning-curve: ``learning_curve.csv``, ``learning_curve_fit.csv``, ``learning_curve.png`` and one
-  ``learning_curve_<stratification>.png`` per stratification (volume, onset, location, ...);
+  ``learning_curve_<stratification>.png`` per stratification (volume, onset, location, ...); with a comparison
+  arm also ``learning_curve_comparison.csv`` and ``learning_curve_comparison.png`` (DSC by size, both arms);
 * domain-adaptation: ``adaptation_grid.csv``, ``adaptation_grid.png``;
 * vendor-transfer: ``vendor_transfer.csv``, ``vendor_transfer.png``;
 * zoom-ablation: ``zoom_ablation.csv``, ``zoom_ablation.png``;
@@ -108,7 +109,42 @@ def _learning_curve(spec: Mapping[str, Any], out: Path) -> tuple[list[Path], lis
             markdown_table(overall), "", "Fit of the mean on ln(training cases) (Noh Fig. 2), the slope's p-value "
             "(adjusted over the strata of a metric), the fit on training cases (linear_*) and the plateau (the "
             "smallest size within 0.01 of the best mean):", "", markdown_table(overall_fit)]
+    if "comparison" in spec:
+        comparison_files, comparison_text = _curve_comparison(per_case, summary, spec["comparison"], out)
+        files += comparison_files
+        text += ["", *comparison_text]
     return files, text
+
+
+def _curve_comparison(per_case: pd.DataFrame, summary: Mapping[str, Any], spec: Mapping[str, Any],
+                      out: Path) -> tuple[list[Path], list[str]]:
+    """The two arms of a learning curve per training-set size (table, DSC figure, summary text)."""
+    table = tables.learning_curve_comparison_table(per_case, spec["pairs"], bootstrap=_bootstrap(summary),
+                                                   adjustment=_adjustment(summary))
+    reference, comparison = spec["reference_trainer"], spec["comparison_trainer"]
+    dice = table[table["metric"] == "dice"].sort_values("training_cases")
+    figure, (curve, difference) = plt.subplots(1, 2, figsize=(_PANEL_INCHES * 2.2, _PANEL_INCHES))
+    x = dice["training_cases"].to_numpy(float)
+    for column, label in (("reference_mean", reference), ("comparison_mean", comparison)):
+        curve.plot(x, dice[column].to_numpy(float), marker="o", label=label)
+    curve.set_ylabel("mean DSC (paired test cases)")
+    curve.set_ylim(0, 1.05)
+    curve.legend(fontsize=7)
+    mean = dice["mean_diff"].to_numpy(float)
+    error = np.vstack([mean - dice["diff_ci_low"].to_numpy(float), dice["diff_ci_high"].to_numpy(float) - mean])
+    difference.errorbar(x, mean, yerr=np.nan_to_num(np.abs(error)), marker="o", capsize=3)
+    difference.axhline(0.0, color="grey", linewidth=0.8)
+    difference.set_ylabel("DSC difference (comparison − reference), 95 % CI")
+    for axis in (curve, difference):
+        axis.set_xscale("log")
+        axis.set_xlabel("training cases")
+    files = [_write_csv(table, out / "learning_curve_comparison.csv"),
+             _save(figure, out / "learning_curve_comparison.png")]
+    columns = ["training_cases", "n", "reference_mean", "comparison_mean", "mean_diff", "diff_ci_low", "diff_ci_high",
+               "wilcoxon_pvalue", "wilcoxon_pvalue_adjusted", "t_pvalue_adjusted"]
+    return files, [f"Mean DSC per training-set size, {comparison} (comparison) vs {reference} (reference) on the "
+                   "same test cases: the difference's 95 % bootstrap CI and paired p-values (adjusted over the sizes; "
+                   "all metrics in learning_curve_comparison.csv):", "", markdown_table(dice[columns])]
 
 
 def _curve_figure(points: pd.DataFrame, fits: pd.DataFrame, path: Path) -> Path:

@@ -7,6 +7,7 @@ names the file and the key. Paths in the file are relative to the file's folder.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -137,6 +138,15 @@ class SingleSiteArm:
 
 
 @dataclass(frozen=True)
+class ComparisonArm:
+    """A second trainer of a learning curve, trained on the same subsamples and compared case by case on the same
+    test set (e.g. Swin UNETR beside the U-Net); its models are named ``<name>_n<size>``."""
+
+    trainer: str
+    name: str = "comparison"
+
+
+@dataclass(frozen=True)
 class ExperimentConfig:
     """A validated experiment file. Kind-specific fields are unused by other kinds."""
 
@@ -160,6 +170,8 @@ class ExperimentConfig:
     #: absolute subsample sizes instead of ``fractions`` (None: fractions)
     subsample_sizes: tuple[int, ...] | None = None
     single_site: SingleSiteArm | None = None
+    #: learning curve: a second trainer on the same subsamples (None: one arm)
+    comparison: ComparisonArm | None = None
     # domain adaptation
     target_dataset: str = ""
     target_derived_id: int = 0
@@ -418,6 +430,19 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
             values["single_site"] = SingleSiteArm(str(arm_reader.get("site", (str, int), required=True)),
                                                   arm_reader.get("derived_id", int, required=True))
             arm_reader.check_unknown()
+    if kind == "learning-curve":
+        comparison = top.get("comparison", dict, None)
+        if comparison is not None:
+            comparison_reader = _Reader(source, comparison, "comparison.")
+            values["comparison"] = ComparisonArm(comparison_reader.get("trainer", str, required=True),
+                                                 comparison_reader.get("name", str, "comparison"))
+            comparison_reader.check_unknown()
+            if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_-]*", values["comparison"].name):
+                raise comparison_reader.fail("name", "expected a model-name prefix of letters, digits, _ and -, got "
+                                                     f"{values['comparison'].name!r}")
+            if values["comparison"].trainer == values["trainer"]:
+                raise comparison_reader.fail("trainer", f"the comparison arm trains {values['trainer']} like the "
+                                                        "main arm; name a second trainer")
     if kind == "domain-adaptation":
         target = top.section("target")
         values["target_dataset"] = target.dataset("dataset")

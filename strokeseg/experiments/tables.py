@@ -48,6 +48,11 @@ FAMILY_COLUMNS = ("family", "p_adjustment")
 LEARNING_CURVE_FIT_COLUMNS = ("stratification", "stratum", "metric", "n_models", "slope", "intercept", "r2", "p_value",
                               "linear_slope", "linear_r2", "linear_p_value", "plateau_training_cases", *FAMILY_COLUMNS,
                               "p_value_adjusted", "linear_p_value_adjusted")
+#: One row per metric and training-set size: the reference arm (e.g. the U-Net) and the comparison arm (e.g. Swin
+#: UNETR) on the same test cases; differences are comparison − reference.
+COMPARISON_COLUMNS = ("metric", "training_cases", "reference", "comparison", "n", "reference_mean", "comparison_mean",
+                      "mean_diff", "diff_ci_low", "diff_ci_high", "t_pvalue", "wilcoxon_pvalue", *FAMILY_COLUMNS,
+                      "t_pvalue_adjusted", "wilcoxon_pvalue_adjusted")
 ADAPTATION_COLUMNS = ("test_set", "metric", "pretraining_cases", "adaptation_cases", "before", "after", "n",
                       "before_mean", "before_sd", "after_mean", "after_sd", "mean_diff", "t_pvalue",
                       "wilcoxon_pvalue", *FAMILY_COLUMNS, "t_pvalue_adjusted", "wilcoxon_pvalue_adjusted")
@@ -130,6 +135,37 @@ def learning_curve_tables(per_case: pd.DataFrame, training_cases: Mapping[str, i
                                             and not c.endswith("_adjusted")])
     fit_table = adjust_p_columns(fit_table, ("p_value", "linear_p_value"), ("metric",), adjustment)
     return points, fit_table[list(LEARNING_CURVE_FIT_COLUMNS)]
+
+
+def learning_curve_comparison_table(per_case: pd.DataFrame, pairs: Sequence[Mapping[str, Any]],
+                                    metrics: Sequence[str] = CURVE_METRICS,
+                                    bootstrap: BootstrapSettings = BootstrapSettings(),
+                                    adjustment: str = DEFAULT_P_ADJUSTMENT) -> pd.DataFrame:
+    """Two arms of a learning curve compared per training-set size on the same test cases.
+
+    Args:
+        per_case: the evaluation's ``per_case.csv`` holding both arms' models.
+        pairs: one mapping per size: ``training_cases``, ``reference`` and ``comparison`` (model names).
+
+    Returns:
+        :data:`COMPARISON_COLUMNS`: paired means (cases both models were evaluated on), the mean difference
+        (comparison − reference) with the bootstrap CI of the mean of the case-wise differences, paired t and
+        Wilcoxon p-values, adjusted over the sizes of one metric.
+    """
+    rows = []
+    for metric in metrics:
+        for pair in pairs:
+            reference, comparison = _paired(per_case, pair["reference"], per_case, pair["comparison"], metric)
+            result = paired_comparison(reference, comparison)
+            difference = describe(comparison - reference, resamples=bootstrap.resamples, seed=bootstrap.seed,
+                                  confidence=bootstrap.confidence, method=bootstrap.method)
+            rows.append({"metric": metric, "training_cases": pair["training_cases"], "reference": pair["reference"],
+                         "comparison": pair["comparison"], "n": result.n, "reference_mean": result.mean_a,
+                         "comparison_mean": result.mean_b, "mean_diff": result.mean_diff,
+                         "diff_ci_low": difference.ci_low, "diff_ci_high": difference.ci_high,
+                         "t_pvalue": result.t_pvalue, "wilcoxon_pvalue": result.wilcoxon_pvalue})
+    table = pd.DataFrame(rows, columns=list(COMPARISON_COLUMNS[:COMPARISON_COLUMNS.index("family")]))
+    return adjust_p_columns(table, ("t_pvalue", "wilcoxon_pvalue"), ("metric",), adjustment)[list(COMPARISON_COLUMNS)]
 
 
 def adaptation_table(per_case_by_test_set: Mapping[str, pd.DataFrame], grid: Sequence[Mapping[str, Any]],

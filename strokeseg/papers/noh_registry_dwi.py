@@ -6,7 +6,9 @@ most 10 iterations, per-slice histogram peak -> 150, clip at 255); learning-curv
 internal cohort (217 ... 8,661 images, 8:2 train:validation), a single-site arm, and domain adaptation on an
 external cohort split into a 1,000-image adaptation pool and a 1,777-image test set (fine-tuning with 50-1,000
 pool images; the 217/433/866-image models with 50/100/200). ISLES'22 is converted with DWI only
-(``strokeseg convert isles22 ... --channels DWI``). ``docs/papers/noh_registry_dwi.md`` holds the fidelity table.
+(``strokeseg convert isles22 ... --channels DWI``). The transformer arm (variant ``transformer_arm``:
+``nnUNetTrainer_strokeseg_Noh2023SwinUNETR``, MONAI's Swin UNETR) trains on the same learning-curve subsamples
+(``comparison:`` of a learning-curve experiment). ``docs/papers/noh_registry_dwi.md`` holds the fidelity table.
 """
 
 from __future__ import annotations
@@ -40,7 +42,9 @@ PRESET = Preset(
     finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3",
     cpu_finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny",
     variants={"nnunet_flavoured": "nnUNetTrainer_strokeseg_PreActResUNet",
-              "nnunet_flavoured_finetune": "nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3"},
+              "nnunet_flavoured_finetune": "nnUNetTrainer_strokeseg_PreActResUNet_FT50ep_lr1e3",
+              "transformer_arm": "nnUNetTrainer_strokeseg_Noh2023SwinUNETR",
+              "transformer_arm_cpu": "nnUNetTrainer_strokeseg_Noh2023SwinUNETR_Tiny"},
     split_design="learning-curve",
     split_options={"fractions": LEARNING_CURVE_FRACTIONS, "train_fraction": TRAIN_FRACTION,
                    "n_internal_images": NOH_INTERNAL_IMAGES, "channels": CHANNELS},

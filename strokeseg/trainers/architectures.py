@@ -16,7 +16,16 @@ from nnunetv2.utilities.get_network_from_plans import get_network_from_plans
 from nnunetv2.utilities.plans_handling.plans_handler import ConfigurationManager
 from torch import nn
 
-from strokeseg.defaults import GROUP_NORM_GROUPS, KIM_FEATURES, SE_REDUCTION
+from strokeseg.defaults import (
+    GROUP_NORM_GROUPS,
+    KIM_FEATURES,
+    SE_REDUCTION,
+    SWIN_DEPTHS,
+    SWIN_FEATURE_SIZE,
+    SWIN_INPUT_DIVISOR,
+    SWIN_NUM_HEADS,
+    SWIN_TINY_FEATURE_SIZE,
+)
 from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.networks import (
     PreActResidualUNet,
@@ -25,6 +34,7 @@ from strokeseg.trainers.networks import (
     build_se_unet,
 )
 from strokeseg.trainers.networks.kim_unet import KimUNet
+from strokeseg.trainers.networks.padding import PadToMultiple
 from strokeseg.trainers.networks.spec import UNetSpec, scale_features
 
 #: Network family of nnU-Net's own network (shown in logs and in the fine-tuning compatibility check).
@@ -143,6 +153,47 @@ class KimUNetRecipe:
                        se_reduction=self.se_reduction, dim=dim)
 
 
+@dataclass(frozen=True)
+class SwinUNETRFromPlans:
+    """MONAI's ``SwinUNETR`` (a Swin-transformer encoder with a convolutional U-Net decoder; MONAI >= 1.5) on the
+    plans' input channels, classes and patch dimensionality (2D or 3D), for patches of any size.
+
+    SwinUNETR takes multiples of ``input_divisor`` (2**5) per axis: the network is wrapped in ``PadToMultiple``,
+    which pads the input with zeros to the next multiple and crops the output back (a 24 x 224 x 224 patch runs as
+    32 x 224 x 224); the last axis gets at least two multiples (64), since a bottleneck of one voxel cannot be
+    instance-normalized in training (only tiny patches, e.g. the tests' 12 x 20 x 20 -> 32 x 32 x 64, are
+    affected). It has one output: deep supervision is refused. The trainer's ``width_scale`` and
+    ``max_features`` do not apply; ``feature_size`` sets the width (MONAI: a multiple of 12). MONAI initializes
+    its own weights. MONAI is imported when a network is built, so importing the trainers stays light.
+    """
+
+    feature_size: int = SWIN_FEATURE_SIZE
+    depths: tuple[int, ...] = SWIN_DEPTHS
+    num_heads: tuple[int, ...] = SWIN_NUM_HEADS
+    input_divisor: int = SWIN_INPUT_DIVISOR
+    family: str = "Swin UNETR (MONAI)"
+    in_plane_deep_supervision: bool = False
+
+    def build(self, configuration_manager: ConfigurationManager, input_channels: int, num_classes: int,
+              deep_supervision: bool, width_scale: float = 1.0, max_features: int | None = None) -> nn.Module:
+        if deep_supervision:
+            raise ConfigurationError(f"{self.family} has one output; train it without deep supervision "
+                                     "(its trainers set deep_supervision = False)")
+        dim = len(configuration_manager.patch_size)
+        if dim not in (2, 3):
+            raise ConfigurationError(f"{self.family} takes 2D or 3D patches, got a {dim}D patch")
+        if self.feature_size % 12:
+            raise ConfigurationError(f"{self.family}: feature_size must be a multiple of 12 (MONAI), got "
+                                     f"{self.feature_size}")
+        from monai.networks.nets import SwinUNETR  # heavy import: only when a network is built
+
+        network = SwinUNETR(in_channels=input_channels, out_channels=num_classes, feature_size=self.feature_size,
+                            depths=self.depths, num_heads=self.num_heads, spatial_dims=dim)
+        # at 32 voxels on every axis the bottleneck is one voxel, which instance norm refuses when training
+        minimum = (self.input_divisor,) * (dim - 1) + (2 * self.input_divisor,)
+        return PadToMultiple(network, (self.input_divisor,) * dim, minimum)
+
+
 PLANS_NETWORK = PlansNetwork()
 #: Noh et al.: 3D U-Net with pre-activation residual units (batch norm, ReLU).
 PRE_ACT_RESIDUAL_UNET = UNetFromSpec(PreActResidualUNet, "pre-activation residual U-Net (Noh)")
@@ -163,3 +214,8 @@ SLICE_STACK_CONVLSTM_UNET = UNetFromSpec(SliceStackConvLSTMUNet,
 #: down path's steps only, a 1x1 head on 32 features).
 KIM_2D_UNET = KimUNetRecipe(squeeze_excitation=False, family="2D U-Net (Kim 2024)")
 KIM_2D_SE_UNET = KimUNetRecipe(squeeze_excitation=True, family="2D SE-U-Net (Kim 2024)")
+#: The registry study's transformer arm (Noh et al.'s supplement): MONAI's Swin UNETR at MONAI's reference size
+#: (feature size 48, depths 2-2-2-2, heads 3-6-12-24), input padded to multiples of 32.
+SWIN_UNETR = SwinUNETRFromPlans()
+#: Its CPU-sized twin (feature size 12) for tests and examples.
+SWIN_UNETR_TINY = SwinUNETRFromPlans(feature_size=SWIN_TINY_FEATURE_SIZE)

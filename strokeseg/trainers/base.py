@@ -9,8 +9,8 @@ A trainer is composed from class attributes rather than from a chain of parent c
   (None: nnU-Net's Dice + CE);
 * ``augmentation_recipe`` (``strokeseg.trainers.augmentation``) replaces nnU-Net's training augmentations
   (None: nnU-Net's);
-* schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD or
-  Adam), the papers' schedule choices where they differ from nnU-Net's (``epochs_as_passes``: an epoch is one
+* schedule overrides (``initial_lr_override``, ``num_epochs_override``, ...), ``optimizer_name`` (nnU-Net's SGD,
+  Adam or AdamW), the papers' schedule choices where they differ from nnU-Net's (``epochs_as_passes``: an epoch is one
   pass over the training cases (slices in 2D) instead of 250 iterations; ``deep_supervision``;
   ``checkpoint_selection``: the final model is the epoch with the best validation metric instead of the last one;
   ``rotation_augmentation``: nnU-Net's rotation on or off), ``allow_compile`` and
@@ -73,6 +73,8 @@ SELECTION_METRICS: dict[str, bool] = {"ema_fg_dice": True, "mean_fg_dice": True,
 #: The checkpoint holding the selected epoch's weights (beside nnU-Net's checkpoint_best.pth, which always
 #: follows nnU-Net's EMA pseudo Dice).
 SELECTED_CHECKPOINT = "checkpoint_selected.pth"
+#: Optimizers (``optimizer_name``), each with the trainer's ``weight_decay``.
+OPTIMIZERS = ("sgd", "adam", "adamw")
 #: Learning-rate schedules (``lr_schedule_name``): nnU-Net's poly decay from ``initial_lr``, ``initial_lr`` for
 #: every epoch (papers that state no decay), or Keras's time-based decay by ``lr_decay`` per iteration.
 LR_SCHEDULES = ("poly", "constant", "time_based")
@@ -163,7 +165,8 @@ class StrokesegTrainer(nnUNetTrainer):
     width_scale: ClassVar[float] = 1.0
     #: Upper bound on features per stage after scaling (None: the plans' values).
     max_features: ClassVar[int | None] = None
-    #: "sgd" (nnU-Net's SGD, Nesterov momentum 0.99) or "adam".
+    #: One of ``OPTIMIZERS``: "sgd" (nnU-Net's SGD, Nesterov momentum 0.99), "adam" or "adamw" (decoupled weight
+    #: decay; MONAI's Swin UNETR recipe).
     optimizer_name: ClassVar[str] = "sgd"
     #: Test-time mirroring stored in the checkpoint for nnUNetv2_predict: "all", "left_right" or "none".
     inference_mirroring: ClassVar[str] = "all"
@@ -238,6 +241,13 @@ class StrokesegTrainer(nnUNetTrainer):
         # a classmethod (nnU-Net's is static) so that class attributes shape the network; called the same way
         return cls.network_recipe.build(configuration_manager, num_input_channels, num_output_channels,
                                         enable_deep_supervision, cls.width_scale, cls.max_features)
+
+    def set_deep_supervision_enabled(self, enabled: bool) -> None:
+        # nnU-Net switches ``network.decoder.deep_supervision`` (and switches it on after validation); a network
+        # without that switch has one output (e.g. MONAI's SwinUNETR, whose recipe refuses deep supervision)
+        if getattr(unwrap_network(self.network), "decoder", None) is None:
+            return
+        super().set_deep_supervision_enabled(enabled)
 
     def initialize(self) -> None:
         super().initialize()
@@ -386,12 +396,15 @@ class StrokesegTrainer(nnUNetTrainer):
         return optimizer, EpochLRScheduler(optimizer, self._lr_schedule())
 
     def _make_optimizer(self, parameters: list[nn.Parameter], lr: float) -> torch.optim.Optimizer:
-        """nnU-Net's SGD or Adam (``optimizer_name``) over ``parameters`` at ``lr``."""
+        """nnU-Net's SGD, Adam or AdamW (``optimizer_name``) over ``parameters`` at ``lr``."""
         if self.optimizer_name == "sgd":
             return torch.optim.SGD(parameters, lr, weight_decay=self.weight_decay, momentum=0.99, nesterov=True)
         if self.optimizer_name == "adam":
             return torch.optim.Adam(parameters, lr, weight_decay=self.weight_decay)
-        raise ConfigurationError(f"{type(self).__name__}: unknown optimizer {self.optimizer_name!r} (sgd or adam)")
+        if self.optimizer_name == "adamw":
+            return torch.optim.AdamW(parameters, lr, weight_decay=self.weight_decay)
+        raise ConfigurationError(f"{type(self).__name__}: unknown optimizer {self.optimizer_name!r} "
+                                 f"(one of {', '.join(OPTIMIZERS)})")
 
     def get_training_transforms(self, patch_size: Any, rotation_for_DA: Any, deep_supervision_scales: Any,
                                 mirror_axes: tuple[int, ...], do_dummy_2d_data_aug: bool,

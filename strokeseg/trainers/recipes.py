@@ -17,6 +17,8 @@ from strokeseg.defaults import (
     KIM_EPOCHS,
     KIM_LR,
     KIM_LR_DECAY,
+    SWIN_LR,
+    SWIN_WEIGHT_DECAY,
     ZOOM_IN_LR,
 )
 from strokeseg.trainers.architectures import (
@@ -27,6 +29,8 @@ from strokeseg.trainers.architectures import (
     RESIDUAL_GROUP_NORM_UNET,
     SE_UNET,
     SLICE_STACK_CONVLSTM_UNET,
+    SWIN_UNETR,
+    SWIN_UNETR_TINY,
 )
 from strokeseg.trainers.augmentation import NO_AUGMENTATION, REGISTRY_DWI_AUGMENTATION, VENDOR_DWI_ADC_AUGMENTATION
 from strokeseg.trainers.base import TrainerSettings
@@ -41,6 +45,18 @@ NOH = TrainerSettings(network_recipe=PRE_ACT_RESIDUAL_UNET, width_scale=DWI_NETW
 NOH2023 = TrainerSettings(network_recipe=PRE_ACT_RESIDUAL_UNET, width_scale=DWI_NETWORK_WIDTH_SCALE,
                           inference_mirroring="left_right", deep_supervision=False,
                           augmentation_recipe=REGISTRY_DWI_AUGMENTATION)
+#: The registry study's transformer arm (``noh_registry_dwi`` preset): MONAI's Swin UNETR in place of the U-Net,
+#: everything else as NOH2023 (its TorchIO augmentations, nnU-Net's loss, epochs, iterations and poly decay, one
+#: output, left-right test-time mirroring) except the optimizer: MONAI's reference AdamW at 1e-4, weight decay
+#: 1e-5 (the paper's main text states none). Never compiled (MONAI's SwinUNETR under torch.compile is untested
+#: here).
+NOH2023_SWIN_UNETR = TrainerSettings(**{**NOH2023.attributes(), "network_recipe": SWIN_UNETR, "optimizer_name": "adamw",
+                                        "initial_lr_override": SWIN_LR, "weight_decay_override": SWIN_WEIGHT_DECAY,
+                                        "allow_compile": False})
+#: ...its CPU-sized run, applied after ``TINY``: feature size 12 and 1 epoch of 2 training and 1 validation
+#: iterations (a transformer iteration on a padded 32 x 32 x 64 patch takes seconds on a CPU).
+SWIN_UNETR_TINY_RUN = TrainerSettings(network_recipe=SWIN_UNETR_TINY, num_epochs_override=1,
+                                      iterations_per_epoch_override=2, val_iterations_per_epoch_override=1)
 #: Tomita et al. (ATLAS T1w): residual group-norm U-Net, BCE + Dice, Adam at 1e-3.
 TOMITA = TrainerSettings(network_recipe=RESIDUAL_GROUP_NORM_UNET, loss_recipe=BCEDiceRecipe(), optimizer_name="adam",
                          initial_lr_override=ZOOM_IN_LR)

@@ -10,7 +10,19 @@ from typing import ClassVar
 
 from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.losses import BCEDiceRecipe, LossRecipe, SoftDiceRecipe, TverskyRecipe
-from strokeseg.trainers.recipes import ALIS, ALIS_2022, ALIS_2022_CPU, CPU_LEARNING, KIM, NOH, NOH2023, TINY, TOMITA
+from strokeseg.trainers.recipes import (
+    ALIS,
+    ALIS_2022,
+    ALIS_2022_CPU,
+    CPU_LEARNING,
+    KIM,
+    NOH,
+    NOH2023,
+    NOH2023_SWIN_UNETR,
+    SWIN_UNETR_TINY_RUN,
+    TINY,
+    TOMITA,
+)
 
 
 class nnUNetTrainer_strokeseg_PreActResUNet(StrokesegTrainer, settings=(NOH,)):
@@ -30,6 +42,17 @@ class nnUNetTrainer_strokeseg_Noh2023(StrokesegTrainer, settings=(NOH2023,)):
 
 class nnUNetTrainer_strokeseg_Noh2023_Tiny(StrokesegTrainer, settings=(NOH2023, TINY)):
     """CPU-sized ``Noh2023`` (same code path: 2 epochs of 5 iterations, a quarter of the plans' widths)."""
+
+
+class nnUNetTrainer_strokeseg_Noh2023SwinUNETR(StrokesegTrainer, settings=(NOH2023_SWIN_UNETR,)):
+    """The registry study's transformer arm (``noh_registry_dwi`` preset): MONAI's Swin UNETR (feature size 48,
+    input padded to multiples of 32) trained like ``Noh2023`` (TorchIO augmentations, one output, nnU-Net's loss
+    and schedule) with MONAI's reference optimizer, AdamW at 1e-4 (weight decay 1e-5)."""
+
+
+class nnUNetTrainer_strokeseg_Noh2023SwinUNETR_Tiny(StrokesegTrainer,
+                                                    settings=(NOH2023_SWIN_UNETR, TINY, SWIN_UNETR_TINY_RUN)):
+    """CPU-sized ``Noh2023SwinUNETR`` (same code path: 1 epoch of 2 training iterations, feature size 12)."""
 
 
 class nnUNetTrainer_strokeseg_Alis2022(StrokesegTrainer, settings=(ALIS_2022,)):

@@ -32,6 +32,8 @@ from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_Noh2023,
     nnUNetTrainer_strokeseg_Noh2023_FT50ep_lr1e3,
     nnUNetTrainer_strokeseg_Noh2023_Tiny,
+    nnUNetTrainer_strokeseg_Noh2023SwinUNETR,
+    nnUNetTrainer_strokeseg_Noh2023SwinUNETR_Tiny,
 )
 from strokeseg.trainers.augmentation import TorchioTransform
 
@@ -94,7 +96,15 @@ def fidelity_context(planned: PlannedDataset, tmp_path: Path) -> dict[str, Any]:
     experiment = parse_config({**PRESET.experiment, "dataset": DATASET_ID,
                                "target": {**target, "dataset": ISLES22_ID, "derived_id": 972},
                                "single_site": {"site": "A", "derived_id": 973}}, tmp_path / "noh.yaml")
+    swin = planned.trainer(nnUNetTrainer_strokeseg_Noh2023SwinUNETR)
+    swin.initialize()
+    monai_network = swin.network.network
     return {
+        "swin": swin,
+        "swin_network": swin.network,
+        "swin_channels": [monai_network.swinViT.patch_embed.proj.in_channels,
+                          monai_network.out.conv.conv.out_channels],
+        "swin_schedule": [swin.num_epochs, swin.num_iterations_per_epoch, swin.lr_schedule_name],
         "preset": PRESET,
         "dataset": json.loads((planned.raw / "dataset.json").read_text()),
         "planner": StrokeDWIPlanner(DATASET_ID),
@@ -130,6 +140,31 @@ def test_a_changed_value_is_caught(planned: PlannedDataset, tmp_path: Path) -> N
     assert len(problems) == 1 and "learning_curve.sizes" in problems[0]
 
 
+def test_the_swin_unetr_rows_are_checked(planned: PlannedDataset, tmp_path: Path) -> None:
+    rows = [row for row in read_fidelity_table(REPOSITORY / PRESET.fidelity_table) if row.detail.startswith(
+        ("Swin UNETR", "Transformer arm"))]
+    assert len(rows) >= 14 and all(row.attribute.startswith(("swin", "preset.variants")) for row in rows)
+    context = fidelity_context(planned, tmp_path)
+    assert check_rows(rows, context) == []
+    context["swin"].optimizer_name = "sgd"  # the U-Net arm's optimizer
+    context["swin_network"].divisor = (16, 32, 32)
+    problems = check_rows(rows, context)
+    assert len(problems) == 2 and "swin_network.divisor" in problems[0] and "swin.optimizer_name" in problems[1]
+
+
+def test_the_swin_unetr_trainer_has_one_output_and_nnunets_switch_leaves_it_so(planned: PlannedDataset) -> None:
+    trainer = planned.trainer(nnUNetTrainer_strokeseg_Noh2023SwinUNETR_Tiny)
+    trainer.initialize()
+    assert trainer.enable_deep_supervision is False and trainer._get_deep_supervision_scales() is None
+    trainer.set_deep_supervision_enabled(True)  # nnU-Net calls this after its validation: a no-op here
+    optimizer, _ = trainer.configure_optimizers()
+    assert isinstance(optimizer, torch.optim.AdamW) and optimizer.defaults["weight_decay"] == pytest.approx(1e-5)
+    patch = tuple(trainer.configuration_manager.patch_size)
+    with torch.no_grad():
+        output = trainer.network(torch.zeros(1, 1, *patch))
+    assert tuple(output.shape) == (1, 2, *patch)
+
+
 def test_the_papers_augmentation_transforms_a_patch_and_its_label_alike(planned: PlannedDataset) -> None:
     trainer = planned.trainer(nnUNetTrainer_strokeseg_Noh2023)
     trainer.initialize()
@@ -152,16 +187,21 @@ def test_the_papers_augmentation_transforms_a_patch_and_its_label_alike(planned:
     assert PRESET.variants["nnunet_flavoured"] == "nnUNetTrainer_strokeseg_PreActResUNet"
 
 
+def cli_train(planned: PlannedDataset, trainer: str, log: Path) -> str:
+    """``nnUNetv2_train`` of fold 0 with ``trainer`` on the CPU; returns nnU-Net's training log."""
+    run_nnunet("nnUNetv2_train", [str(DATASET_ID), PRESET.configuration, "0", "-tr", trainer, "-p", PLANS,
+                                  "-device", "cpu"], planned.paths, log, TRAIN_ENV)
+    model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{PRESET.configuration}"
+    assert (model / "fold_0" / "checkpoint_final.pth").is_file()
+    return "\n".join(path.read_text() for path in (model / "fold_0").glob("training_log_*.txt"))
+
+
 @pytest.mark.slow
 def test_cpu_trainer_trains_and_predicts_isles22_with_dwi_only(planned: PlannedDataset, tmp_path: Path) -> None:
     trainer = nnUNetTrainer_strokeseg_Noh2023_Tiny.__name__
     assert trainer == PRESET.cpu_trainer
     log = tmp_path / "nnunet.log"
-    run_nnunet("nnUNetv2_train", [str(DATASET_ID), PRESET.configuration, "0", "-tr", trainer, "-p", PLANS,
-                                  "-device", "cpu"], planned.paths, log, TRAIN_ENV)
-    model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{PRESET.configuration}"
-    training_log = "\n".join(path.read_text() for path in (model / "fold_0").glob("training_log_*.txt"))
-    assert "training augmentation: registry DWI augmentation" in training_log
+    assert "training augmentation: registry DWI augmentation" in cli_train(planned, trainer, log)
     isles22 = convert("isles22", ISLES22_SAMPLE, planned.paths.raw, ISLES22_ID, "ISLES22DWI",
                       channels=list(PRESET.split_options["channels"])).dataset_dir
     predictions = tmp_path / "predictions"
@@ -171,5 +211,31 @@ def test_cpu_trainer_trains_and_predicts_isles22_with_dwi_only(planned: PlannedD
                planned.paths, log, CLI_ENV)
     image = isles22 / "imagesTr" / "strokecase0009_0000.nii.gz"
     array, geometry = read_array(predictions / "strokecase0009.nii.gz")
+    assert set(np.unique(array).tolist()) <= {0, 1}
+    assert geometry.differences(read_header_geometry(image)) == []
+
+
+@pytest.mark.slow
+def test_cpu_swin_unetr_trainer_trains_and_predicts_through_the_stock_clis(planned: PlannedDataset,
+                                                                          tmp_path: Path) -> None:
+    """The transformer arm the nnU-Net way: nnUNetv2_train with the CPU-sized Swin UNETR trainer on the planned DWI
+    toy dataset, then nnUNetv2_predict (no test-time augmentation) on one of its images."""
+    trainer = nnUNetTrainer_strokeseg_Noh2023SwinUNETR_Tiny.__name__
+    assert trainer == PRESET.variants["transformer_arm_cpu"]
+    log = tmp_path / "nnunet.log"
+    training_log = cli_train(planned, trainer, log)
+    assert "network: PadToMultiple (Swin UNETR (MONAI))" in training_log
+    assert "training augmentation: registry DWI augmentation" in training_log
+    inputs = tmp_path / "inputs"
+    inputs.mkdir()
+    image = sorted((planned.raw / "imagesTr").glob("*_0000.nii.gz"))[0]
+    (inputs / image.name).write_bytes(image.read_bytes())
+    predictions = tmp_path / "predictions"
+    run_nnunet("nnUNetv2_predict", ["-i", str(inputs), "-o", str(predictions), "-d", str(DATASET_ID),
+                                    "-c", PRESET.configuration, "-f", "0", "-tr", trainer, "-p", PLANS,
+                                    "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta"],
+               planned.paths, log, CLI_ENV)
+    predicted = predictions / image.name.replace("_0000.nii.gz", ".nii.gz")
+    array, geometry = read_array(predicted)
     assert set(np.unique(array).tolist()) <= {0, 1}
     assert geometry.differences(read_header_geometry(image)) == []

@@ -38,7 +38,7 @@ from strokeseg.splits import train_dev_test_split
 from strokeseg.synthetic.analytic_head import write_phantom_dataset
 from strokeseg.trainers import nnUNetTrainer_strokeseg_Tomita2020, nnUNetTrainer_strokeseg_Tomita2020_CPU
 from strokeseg.trainers.base import unwrap_network
-from strokeseg.trainers.networks.residual_gn_unet import crop_padding, stride_padding
+from strokeseg.trainers.networks.padding import crop_padding, stride_padding
 from strokeseg.trainers.networks.spec import count_convolution_layers, count_parameters
 
 REPOSITORY = Path(__file__).resolve().parents[2]

@@ -2,7 +2,10 @@
 
 Jobs: ``split/<dataset>`` (learning-curve design in place, fold k = subsample k), ``plan/<dataset>``,
 ``train/n<size>`` and ``predict/n<size>`` per subsample size, ``evaluate/test``, ``aggregate``. With a
-``single_site`` arm, also a model trained on one site's cases (``site_<site>_n<size>``, a derived dataset).
+``single_site`` arm, also a model trained on one site's cases (``site_<site>_n<size>``, a derived dataset). With a
+``comparison`` arm (the registry study's Swin UNETR beside its U-Net), a second trainer on the same subsamples
+(``train/<name>_n<size>``), evaluated in the same job on the same test cases and compared per size
+(``learning_curve_comparison.csv`` / ``.png``).
 """
 
 from __future__ import annotations
@@ -22,22 +25,32 @@ def build(study: StudyBuilder) -> None:
     split = study.split(c.dataset, "learning-curve", **options)
     planned = study.plan(c.dataset, (split,))
     models: list[EvaluatedModel] = []
+    compared: list[EvaluatedModel] = []
     predictions: list[str] = []
     for fold_index, fold in enumerate(plan.folds):
         size = len(fold.train) + len(fold.val)
         name = f"n{size}"
         if any(m.name == name for m in models):
             continue  # two fractions gave the same subsample (the split logs a warning)
-        model = study.model(c.dataset)
-        trained = study.train(name, model, fold_index, (planned,))
-        job, folders = study.predict(name, model, (fold_index,), {"test": c.dataset}, (trained,))
-        predictions.append(job)
-        models.append(EvaluatedModel(name, folders["test"], training_cases=size))
-    evaluated_models = list(models)
+        arms = [(name, c.trainer, models)]
+        if c.comparison is not None:
+            arms.append((f"{c.comparison.name}_{name}", c.comparison.trainer, compared))
+        for arm_name, trainer, arm_models in arms:
+            model = study.model(c.dataset, trainer)
+            trained = study.train(arm_name, model, fold_index, (planned,))
+            job, folders = study.predict(arm_name, model, (fold_index,), {"test": c.dataset}, (trained,))
+            predictions.append(job)
+            arm_models.append(EvaluatedModel(arm_name, folders["test"], training_cases=size))
+    evaluated_models = models + compared
     site_arm = study.single_site_arm(c.dataset, {"test": c.dataset})
     if site_arm is not None:  # evaluated beside the curve, not a point of it
         predictions.append(site_arm.job)
         evaluated_models.append(EvaluatedModel(site_arm.name, site_arm.folders["test"], training_cases=site_arm.cases))
     evaluated, report = study.evaluate("test", c.dataset, evaluated_models, tuple(predictions))
-    study.aggregate({"evaluation": str(report), "models": [m.name for m in models],
-                     "training_cases": [m.training_cases for m in models]}, (evaluated,))
+    spec: dict[str, Any] = {"evaluation": str(report), "models": [m.name for m in models],
+                            "training_cases": [m.training_cases for m in models]}
+    if c.comparison is not None:
+        spec["comparison"] = {"reference_trainer": c.trainer, "comparison_trainer": c.comparison.trainer,
+                              "pairs": [{"training_cases": a.training_cases, "reference": a.name, "comparison": b.name}
+                                        for a, b in zip(models, compared, strict=True)]}
+    study.aggregate(spec, (evaluated,))

@@ -6,42 +6,21 @@ nnU-Net plans. Group normalization does not depend on the batch size, which matt
 patches that allow only one or two samples per batch.
 
 With ``pad_to_stride`` the network accepts inputs of any size: it pads each spatial axis with zeros to the next
-multiple of its total downsampling (half before, half after) and crops its output back, so that a patch such as
-Tomita et al.'s 144 x 172 x 168 voxels keeps its field of view (no voxel is cut, the padded border is empty
-background: nnU-Net's normalization leaves the image at 0 outside the brain).
+multiple of its total downsampling and crops its output back (``strokeseg.trainers.networks.padding``), so that a
+patch such as Tomita et al.'s 144 x 172 x 168 voxels keeps its field of view.
 """
 
 from __future__ import annotations
-
-import math
-from collections.abc import Sequence
 
 import numpy as np
 import torch
 from dynamic_network_architectures.architectures.unet import ResidualUNet
 from torch import nn
-from torch.nn import functional
 
 from strokeseg.defaults import GROUP_NORM_GROUPS
-from strokeseg.errors import ConfigurationError
 from strokeseg.trainers.networks.layers import ChannelGroupNorm, conv_op
+from strokeseg.trainers.networks.padding import padded_forward
 from strokeseg.trainers.networks.spec import UNetSpec
-
-
-def stride_padding(shape: Sequence[int], divisor: Sequence[int]) -> tuple[tuple[int, int], ...]:
-    """(before, after) zeros per axis that make ``shape`` a multiple of ``divisor`` (the extra voxel after)."""
-    pads = []
-    for size, step in zip(shape, divisor, strict=True):
-        missing = math.ceil(size / step) * step - size
-        pads.append((missing // 2, missing - missing // 2))
-    return tuple(pads)
-
-
-def crop_padding(tensor: torch.Tensor, pads: Sequence[tuple[int, int]]) -> torch.Tensor:
-    """``tensor`` (batch, channels, *spatial) without the border ``pads`` added by :func:`stride_padding`."""
-    index = [slice(None), slice(None)] + [slice(before, tensor.shape[2 + axis] - after)
-                                          for axis, (before, after) in enumerate(pads)]
-    return tensor[tuple(index)]
 
 
 class ResidualGroupNormUNet(ResidualUNet):
@@ -69,14 +48,4 @@ class ResidualGroupNormUNet(ResidualUNet):
     def forward(self, x: torch.Tensor) -> torch.Tensor | list[torch.Tensor]:
         if not self.pad_to_stride:
             return super().forward(x)
-        pads = stride_padding(x.shape[2:], self.total_stride)
-        if not any(before or after for before, after in pads):
-            return super().forward(x)
-        # F.pad takes (before, after) pairs from the last axis backwards
-        padded = functional.pad(x, [v for pair in reversed(pads) for v in pair])
-        output = super().forward(padded)
-        if isinstance(output, list | tuple):
-            raise ConfigurationError(f"input of {tuple(x.shape[2:])} voxels is no multiple of the network's total "
-                                     f"stride {self.total_stride}: padding to it needs deep supervision off (the "
-                                     "lower-resolution outputs would not match their targets)")
-        return crop_padding(output, pads)
+        return padded_forward(super().forward, x, self.total_stride)
