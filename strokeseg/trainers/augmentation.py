@@ -229,7 +229,8 @@ class VendorDWIADCAugmentation:
     def in_plane_transform(self, in_plane_patch: Sequence[int]) -> SpatialTransform:
         """The in-plane random crop, rotation and elastic deformation (a 2D ``SpatialTransform``)."""
         angle = float(np.deg2rad(self.rotation_degrees))
-        return SpatialTransform(list(in_plane_patch), patch_center_dist_from_border=0, random_crop=True,
+        return SpatialTransform(list(in_plane_patch), patch_center_dist_from_border=inside(in_plane_patch),
+                                random_crop=True,
                                 p_elastic_deform=self.elastic_probability, p_rotation=self.rotation_probability,
                                 rotation=(-angle, angle), p_scaling=0, bg_style_seg_sampling=False,
                                 mode_seg="bilinear")
@@ -258,10 +259,17 @@ def unaugmented_steps(patch_size: Sequence[int], nnunet_pipeline: ComposeTransfo
     """A centre (or random) crop to ``patch_size`` (nnU-Net samples a larger patch for its spatial augmentation),
     then the steps of ``nnunet_pipeline`` that are not augmentations (normalisation of the label, deep-supervision
     downsampling, tensor conversion)."""
-    crop = SpatialTransform(list(patch_size), patch_center_dist_from_border=0, random_crop=random_crop,
+    crop = SpatialTransform(list(patch_size), patch_center_dist_from_border=inside(patch_size), random_crop=random_crop,
                             p_elastic_deform=0, p_rotation=0, p_scaling=0)
     kept = [step for step in nnunet_pipeline.transforms if not isinstance(step, NNUNET_AUGMENTATIONS)]
     return [crop, *kept]
+
+
+def inside(patch_size: Sequence[int]) -> list[float]:
+    """``patch_center_dist_from_border`` of batchgenerators' ``SpatialTransform`` that keeps a random crop of
+    ``patch_size`` inside the sampled patch (half the patch per axis; a sampled patch no larger than the crop is
+    centred). With 0, the crop's centre may fall on the border and the crop reads zero padding."""
+    return [size / 2 for size in patch_size]
 
 
 def _rotation_about(axis: int, degrees: float) -> AxisRanges:
