@@ -47,10 +47,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check strokeseg tests benchmarks
 	$(BIN)/mypy strokeseg
 
-# Two pytest workers: most tests wait on nnU-Net subprocesses, file I/O or single-threaded SimpleITK, so
-# the suite needs both cores of a 2-core CI machine to stay within its 20-minute budget.
+# Two pytest workers, one per core of a 2-core CI machine (tests/conftest.py gives each one thread), so the suite
+# stays within its 20-minute budget. --dist loadfile keeps a test file on one worker, so a module's end-to-end
+# fixture (the smoke demo, a planned dataset) runs once; files go out in collection order, the slow tests first.
 test: install lint
-	$(BIN)/python -m pytest -n 2
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
 
 # The prepared GPU check (benchmarks/README.md): `make gpu-wheels` here downloads the carried wheels into .gpu_wheels/
 # (needs a package registry); `make gpu-check` runs on a CUDA machine that has none; the dry run is CI's rehearsal.

@@ -15,6 +15,22 @@ from strokeseg.nnunet.folders import NnunetPaths
 #: The private Slurm cluster's fixtures (``slurm_cluster``, ``slurm``) for every test module.
 pytest_plugins = ("slurm_cluster",)
 
+#: Thread pools of the libraries the tests drive (torch/OpenMP, BLAS, ITK), here and in every tool started.
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "ITK_GLOBAL_DEFAULT_NUMBER_OF_THREADS")
+
+if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
+    # `make test` runs one pytest worker per core: each worker, and the stock tools it starts, gets one thread unless
+    # the caller chose otherwise; two workers each spinning a thread per core make a 2-core machine thrash.
+    for _variable in THREAD_VARIABLES:
+        os.environ.setdefault(_variable, "1")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Run the end-to-end (``slow``) tests first: the longest jobs start while the other worker takes the short
+    ones, so neither worker is left with a long test at the end (the order within each group is kept)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
 #: Environment for the stock nnU-Net CLIs on a 2-core CI machine: one augmentation worker, no compile.
 CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "false"}
 #: ...plus one worker in nnU-Net's process pools and one torch thread (two spinning OpenMP threads next to the
