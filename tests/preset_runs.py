@@ -1,17 +1,22 @@
-"""What the paper-preset tests share: the stock-CLI environments and a dataset planned by a preset's planner, with
-the preset's trainers built in process on the plans it wrote."""
+"""What the paper-preset tests share: the stock-CLI environments and a dataset planned and preprocessed by a preset's
+planner through the stock CLI, with the preset's trainers built in process on the plans it wrote."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
 from conftest import SINGLE_CORE_NNUNET_ENV
 
 from strokeseg.nnunet.folders import NnunetPaths
+from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.papers.preset import Preset
 
 #: Stock CLIs on 2 shared cores: planning needs one augmentation worker (its VRAM estimate sets the threads)...
 CLI_ENV = SINGLE_CORE_NNUNET_ENV
@@ -21,13 +26,14 @@ TRAIN_ENV = {**CLI_ENV, "nnUNet_n_proc_DA": "0"}
 
 @dataclass(frozen=True)
 class PlannedDataset:
-    """A raw dataset and its preprocessed folder holding the plans ``plans_name``."""
+    """A raw dataset, its preprocessed folder holding the plans ``plans_name``, and the stock tools' log."""
 
     paths: NnunetPaths
     raw: Path
     preprocessed: Path
     plans_name: str
     configuration: str
+    log: Path
 
     def plans(self) -> dict[str, Any]:
         """The plans, as ``nnUNetv2_train`` hands them to a trainer."""
@@ -40,3 +46,28 @@ class PlannedDataset:
         dataset_json = json.loads((self.preprocessed / "dataset.json").read_text())
         return trainer_class(plans=self.plans(), configuration=self.configuration, fold=fold,
                              dataset_json=dataset_json, device=torch.device("cpu"))
+
+
+@contextmanager
+def planned_preset(root: Path, preset: Preset, dataset_id: int, write_raw: Callable[[Path], Path],
+                   plans_name: str | None = None, planning_arguments: Sequence[str] = ()) -> Iterator[PlannedDataset]:
+    """``write_raw(nnUNet_raw)`` planned and preprocessed by ``nnUNetv2_plan_and_preprocess`` with the preset's
+    planner and configuration (one process, one torch thread; ``planning_arguments`` added, ``plans_name`` when they
+    rename the plans). Inside the block the nnU-Net folders are the environment's and torch uses one thread."""
+    paths = NnunetPaths.under(root)
+    paths.create()
+    raw = write_raw(paths.raw)
+    log = root / "nnunet.log"
+    run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(dataset_id), "-pl", preset.planner, "-c",
+                                                preset.configuration, "-np", "1", "-npfp", "1",
+                                                *planning_arguments], paths, log, CLI_ENV)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
+                env.setenv(key, value)
+            yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, plans_name or preset.plans,
+                                 preset.configuration, log)
+    finally:
+        torch.set_num_threads(threads)

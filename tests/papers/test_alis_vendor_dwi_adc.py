@@ -13,9 +13,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
-from conftest import SINGLE_CORE_NNUNET_ENV
 from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
-from planned_preset import Planned, planned_preset
+from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset, planned_preset
 
 from strokeseg.experiments.config import parse_config
 from strokeseg.io import write_image_atomic
@@ -49,8 +48,6 @@ CASES: tuple[tuple[str, str, str, tuple[int, int, int], tuple[float, float, floa
 )
 #: Site S1 has windows in dataset.json; G1 falls back to the percentile window.
 WINDOWS = {"S1": {"DWI": [0, 250], "ADC": [0, 3000]}}
-CLI_ENV = SINGLE_CORE_NNUNET_ENV
-TRAIN_ENV = {**CLI_ENV, "nnUNet_n_proc_DA": "0"}
 
 
 def write_alis_phantoms(raw_root: Path) -> Path:
@@ -73,7 +70,7 @@ def write_alis_phantoms(raw_root: Path) -> Path:
     return folder
 
 
-def preprocessed_cases(planned: Planned) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def preprocessed_cases(planned: PlannedDataset) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Image and label arrays of every preprocessed case, by case id."""
     folder = planned.preprocessed / planned.plans()["configurations"][PRESET.configuration]["data_identifier"]
     dataset = infer_dataset_class(str(folder))(str(folder))
@@ -85,7 +82,7 @@ def preprocessed_cases(planned: Planned) -> dict[str, tuple[np.ndarray, np.ndarr
 
 
 @pytest.fixture(scope="module")
-def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
+def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlannedDataset]:
     """The phantom dataset planned and preprocessed by the stock CLI with the preset's planner."""
     with planned_preset(tmp_path_factory.mktemp("alis_preset"), PRESET, DATASET_ID, write_alis_phantoms) as result:
         yield result
@@ -103,7 +100,7 @@ def training_pipeline(trainer: Any) -> Any:
                                            foreground_labels=trainer.label_manager.foreground_labels)
 
 
-def fidelity_context(planned: Planned, tmp_path: Path) -> dict[str, Any]:
+def fidelity_context(planned: PlannedDataset, tmp_path: Path) -> dict[str, Any]:
     trainer = planned.trainer(nnUNetTrainer_strokeseg_Alis2022)
     trainer.initialize()
     network = unwrap_network(trainer.network)
@@ -140,13 +137,13 @@ def fidelity_context(planned: Planned, tmp_path: Path) -> dict[str, Any]:
     }
 
 
-def test_every_fidelity_row_holds(planned: Planned, tmp_path: Path) -> None:
+def test_every_fidelity_row_holds(planned: PlannedDataset, tmp_path: Path) -> None:
     rows = read_fidelity_table(REPOSITORY / PRESET.fidelity_table)
     assert len(rows) >= 40
     assert check_rows(rows, fidelity_context(planned, tmp_path)) == []
 
 
-def test_a_changed_value_is_caught(planned: Planned, tmp_path: Path) -> None:
+def test_a_changed_value_is_caught(planned: PlannedDataset, tmp_path: Path) -> None:
     rows = read_fidelity_table(REPOSITORY / PRESET.fidelity_table)
     context = fidelity_context(planned, tmp_path)
     context["trainer"].initial_lr = 1e-2
@@ -154,7 +151,7 @@ def test_a_changed_value_is_caught(planned: Planned, tmp_path: Path) -> None:
     assert len(problems) == 1 and "trainer.initial_lr" in problems[0]
 
 
-def test_preprocessed_slices_are_224_and_windowed_per_site(planned: Planned) -> None:
+def test_preprocessed_slices_are_224_and_windowed_per_site(planned: PlannedDataset) -> None:
     cases = preprocessed_cases(planned)
     assert {data.shape[1:] for data, _ in cases.values()} == {(4, 224, 224)}
     assert all(seg.shape[1:] == (4, 224, 224) and set(np.unique(seg)) <= {0, 1} for _, seg in cases.values())
@@ -167,7 +164,8 @@ def test_preprocessed_slices_are_224_and_windowed_per_site(planned: Planned) -> 
 
 
 @pytest.mark.slow
-def test_cpu_preset_trains_fine_tunes_and_predicts_through_the_stock_clis(planned: Planned, tmp_path: Path) -> None:
+def test_cpu_preset_trains_fine_tunes_and_predicts_through_the_stock_clis(planned: PlannedDataset,
+                                                                          tmp_path: Path) -> None:
     training = sorted(case_id for case_id, *_ in CASES[:-1])
     (planned.preprocessed / "splits_final.json").write_text(json.dumps([
         {"train": training[:3], "val": training[3:]}, {"train": training[1:], "val": training[:1]}]))

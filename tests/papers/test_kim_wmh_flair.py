@@ -14,14 +14,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-import torch
-from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset
+from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset, planned_preset
 from torch import nn
 
 from strokeseg.evaluation import ensemble_mean_probability
 from strokeseg.experiments.config import parse_config
 from strokeseg.io import read_array, read_header_geometry
-from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.probabilities import read_foreground_probability
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.papers import get_preset
@@ -51,23 +49,12 @@ CPU_MEMBERS = 2
 def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlannedDataset]:
     """A FLAIR phantom dataset (3 training cases of 6 slices, 1 test case) planned and preprocessed by the stock CLI
     with the preset's planner, and a 2-member ensemble split."""
-    root = tmp_path_factory.mktemp("kim_preset")
-    paths = NnunetPaths.under(root)
-    paths.create()
-    raw = write_phantom_dataset(paths.raw, DATASET_ID, "KimFlair", channels=("FLAIR",), num_training=3, num_test=1,
-                                shape=(6, 48, 48))
-    run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-pl", PRESET.planner, "-c",
-                                                PRESET.configuration, "-np", "1", "-npfp", "1"],
-               paths, root / "nnunet.log", CLI_ENV)
-    split_dataset(paths.raw, DATASET_ID, PRESET.split_design or "", members=CPU_MEMBERS,
-                  preprocessed_root=paths.preprocessed)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
-            env.setenv(key, value)
-        yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, PRESET.plans, PRESET.configuration)
-    torch.set_num_threads(threads)
+    with planned_preset(tmp_path_factory.mktemp("kim_preset"), PRESET, DATASET_ID,
+                        lambda raw: write_phantom_dataset(raw, DATASET_ID, "KimFlair", channels=("FLAIR",),
+                                                          num_training=3, num_test=1, shape=(6, 48, 48))) as planned:
+        split_dataset(planned.paths.raw, DATASET_ID, PRESET.split_design or "", members=CPU_MEMBERS,
+                      preprocessed_root=planned.paths.preprocessed)
+        yield planned
 
 
 def cohort(n: int) -> pd.DataFrame:

@@ -13,13 +13,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset
+from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset, planned_preset
 
 from strokeseg.dataset_conversion.convert import convert
 from strokeseg.dataset_conversion.isles22 import isles22_spec
 from strokeseg.experiments.config import parse_config
 from strokeseg.io import read_array, read_header_geometry
-from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.plans import spaced_plans_name, target_spacing_arguments
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.papers import get_preset
@@ -49,21 +48,10 @@ PLANS = spaced_plans_name(PRESET.plans, SPACING)
 @pytest.fixture(scope="module")
 def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PlannedDataset]:
     """A DWI toy dataset planned and preprocessed by the stock CLI with the preset's planner."""
-    root = tmp_path_factory.mktemp("noh_preset")
-    paths = NnunetPaths.under(root)
-    paths.create()
-    raw = write_toy_dataset(paths.raw, DATASET_ID, "NohToy", num_training=6, num_test=0)
-    log = root / "nnunet.log"
-    run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-pl", PRESET.planner, "-c",
-                                                PRESET.configuration, "-np", "1", "-npfp", "1",
-                                                *target_spacing_arguments(SPACING, PLANS)], paths, log, CLI_ENV)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
-            env.setenv(key, value)
-        yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, PLANS, PRESET.configuration)
-    torch.set_num_threads(threads)
+    with planned_preset(tmp_path_factory.mktemp("noh_preset"), PRESET, DATASET_ID,
+                        lambda raw: write_toy_dataset(raw, DATASET_ID, "NohToy", num_training=6, num_test=0),
+                        PLANS, target_spacing_arguments(SPACING, PLANS)) as planned:
+        yield planned
 
 
 def training_pipeline(trainer: Any) -> tuple[Any, tuple[int, ...]]:
