@@ -29,12 +29,14 @@ from bench_trainers import (
     GEOMETRIES,
     PREDICTION_ROWS,
     PREDICTION_TARGET_S,
+    add_timing_arguments,
     best,
     load_plans,
     make_trainer,
     prediction_network,
     prepare_plans,
     reduced_patch,
+    selected_device,
     time_prediction,
     time_training,
     tiny,
@@ -57,21 +59,11 @@ def peak_rss_mib() -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
-    parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2: the 2-core target)")
-    parser.add_argument("--workdir", type=Path, help="keep plans here and reuse them (default: a temp folder)")
-    parser.add_argument("--patch-factor", type=float, default=None,
-                        help="training patch = plans' patch times this (default 1 on CUDA, 0.5 on CPU)")
-    parser.add_argument("--batch-size", type=int, default=None,
-                        help="training batch size (default: the plans' on CUDA, 1 on CPU)")
-    parser.add_argument("--warmup", type=int, default=1)
-    parser.add_argument("--iterations", type=int, default=None, help="timed iterations (default 20 CUDA, 3 CPU)")
-    parser.add_argument("--rounds", type=int, default=1, help="round-robin repetitions; the best of each is kept")
+    add_timing_arguments(parser, "the plans' on CUDA, 1 on CPU", warmup=1)
     parser.add_argument("--tiny", action="store_true", help="quarter-size input: checks that the steps run")
     args = parser.parse_args()
 
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-                          else "cpu")
+    device = selected_device(args.device)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("nnUNet_compile", "false")
     cpu = device.type == "cpu"

@@ -486,17 +486,29 @@ def run_alis_benchmark(workdir: Path, device: torch.device, rounds: int, slices:
             "stack": list(stack), "prediction_s": watch.wall, "prediction_cpu_s": watch.cpu}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_timing_arguments(parser: argparse.ArgumentParser, batch_size_default: str, warmup: int) -> None:
+    """The options this script shares with the other network benchmarks (device, threads, plans folder, training
+    patch and batch, warm-up, iterations, rounds)."""
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"), default="auto")
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads (default 2: the 2-core target)")
     parser.add_argument("--workdir", type=Path, help="keep plans here and reuse them (default: a temp folder)")
     parser.add_argument("--patch-factor", type=float, default=None,
                         help="training patch = plans' patch times this (default 1 on CUDA, 0.5 on CPU)")
-    parser.add_argument("--batch-size", type=int, default=None, help="training batch size (default: the plans')")
-    parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help=f"training batch size (default: {batch_size_default})")
+    parser.add_argument("--warmup", type=int, default=warmup)
     parser.add_argument("--iterations", type=int, default=None, help="timed iterations (default 20 CUDA, 3 CPU)")
     parser.add_argument("--rounds", type=int, default=1, help="round-robin repetitions; the best of each is kept")
+
+
+def selected_device(choice: str) -> torch.device:
+    """``--device``: CUDA when asked for, or with ``auto`` when torch sees a GPU; else the CPU."""
+    return torch.device("cuda" if choice == "cuda" or (choice == "auto" and torch.cuda.is_available()) else "cpu")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    add_timing_arguments(parser, "the plans'", warmup=2)
     parser.add_argument("--skip-training", action="store_true")
     parser.add_argument("--skip-prediction", action="store_true")
     parser.add_argument("--full-tta", action="store_true", help="also time the stock network with all mirrorings")
@@ -507,8 +519,7 @@ def main() -> None:
                         help="quarter-size inputs and plans' patches: checks the steps run (GPU check dry run)")
     args = parser.parse_args()
 
-    device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
-                          else "cpu")
+    device = selected_device(args.device)
     torch.set_num_threads(args.threads)
     os.environ.setdefault("nnUNet_compile", "true" if args.compile else "false")
     with tempfile.TemporaryDirectory(prefix="bench_trainers_") as temp:
