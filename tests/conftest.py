@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,6 +37,24 @@ CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "fa
 #: ...plus one worker in nnU-Net's process pools and one torch thread (two spinning OpenMP threads next to the
 #: augmentation worker slow tiny networks down many times): the stock-CLI end-to-end tests.
 SINGLE_CORE_NNUNET_ENV: dict[str, str] = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+
+
+@contextmanager
+def in_process_nnunet(paths: NnunetPaths) -> Iterator[None]:
+    """nnU-Net run inside the test process (trainers built and trained in process, nnU-Net's own lookups): its
+    folders in the environment, augmentation in this process (no workers), no compile, one torch thread; all restored
+    on leaving."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with pytest.MonkeyPatch.context() as env:
+            for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
+                env.setenv(key, value)
+            yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV, in_process_nnunet
 
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
@@ -37,14 +37,9 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
                                                                  {"train": cases[1:], "val": cases[:1]}]))
     plans = json.loads((preprocessed / f"{PLANS}.json").read_text())
     dataset_json = json.loads((preprocessed / "dataset.json").read_text())
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
-            env.setenv(key, value)
+    with in_process_nnunet(paths):
         for fold in (0, 1):
             trainer = TRAINER(plans={**plans, "continue_training": False}, configuration=CONFIGURATION, fold=fold,
                               dataset_json=dataset_json, device=torch.device("cpu"))
             trainer.run_training()
-    torch.set_num_threads(threads)
     yield paths.results / raw.name / f"{TRAINER.__name__}__{PLANS}__{CONFIGURATION}"

@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV, in_process_nnunet
 
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
@@ -61,13 +60,6 @@ def planned_preset(root: Path, preset: Preset, dataset_id: int, write_raw: Calla
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(dataset_id), "-pl", preset.planner, "-c",
                                                 preset.configuration, "-np", "1", "-npfp", "1",
                                                 *planning_arguments], paths, log, CLI_ENV)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with pytest.MonkeyPatch.context() as env:
-            for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
-                env.setenv(key, value)
-            yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, plans_name or preset.plans,
-                                 preset.configuration, log)
-    finally:
-        torch.set_num_threads(threads)
+    with in_process_nnunet(paths):
+        yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, plans_name or preset.plans,
+                             preset.configuration, log)

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV
+from conftest import SINGLE_CORE_NNUNET_ENV, in_process_nnunet
 from nnunetv2.run.run_training import maybe_load_checkpoint
 
 import strokeseg.trainers as trainers_module
@@ -95,13 +95,8 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
     cases = [f"toy_{i:03d}" for i in range(6)]
     members = [{"train": cases[:5], "val": cases[5:]}, {"train": cases[1:], "val": cases[:1]}]
     (preprocessed / "splits_final.json").write_text(json.dumps(members))
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    with pytest.MonkeyPatch.context() as env:
-        for key, value in {**paths.environment(), "nnUNet_n_proc_DA": "0", "nnUNet_compile": "false"}.items():
-            env.setenv(key, value)
+    with in_process_nnunet(paths):
         yield Planned(paths, raw, preprocessed, log)
-    torch.set_num_threads(threads)
 
 
 class SimulatedCrashError(RuntimeError):
