@@ -288,8 +288,9 @@ def time_training(trainer: Any, batch: dict, warmup: int, iterations: int,
     return watch, peak
 
 
-def mirror_axes_of(trainer_class: type, plans: dict, dimensions: int = 3) -> tuple[int, ...]:
-    """The test-time mirroring a trained model of ``trainer_class`` stores for nnUNetv2_predict."""
+def mirror_axes_of(trainer_class: type, plans: dict, configuration: str = CONFIGURATION) -> tuple[int, ...]:
+    """The test-time mirroring a trained model of ``trainer_class`` on ``configuration`` stores for nnUNetv2_predict."""
+    dimensions = len(plans["configurations"][configuration]["patch_size"])
     if getattr(trainer_class, "inference_mirroring", "all") == "left_right":
         return left_right_mirror_axes(plans["transpose_forward"], dimensions)
     return tuple(range(dimensions))
@@ -378,9 +379,7 @@ def run_prediction_benchmark(plans_by_geometry: dict[str, tuple[dict, dict]], de
         cls = trainer_class(row.trainer)
         cases.append((row, None))
         if (getattr(cls, "inference_mirroring", "all") == "left_right" or full_tta) and tta:
-            plans = plans_by_geometry[row.geometry][0]
-            dimensions = len(plans["configurations"][row.configuration]["patch_size"])
-            cases.append((row, mirror_axes_of(cls, plans, dimensions)))
+            cases.append((row, mirror_axes_of(cls, plans_by_geometry[row.geometry][0], row.configuration)))
     watches: dict[tuple[str, tuple[int, ...] | None], list[Stopwatch]] = {(r.name, a): [] for r, a in cases}
     for _ in range(rounds):
         for row, axes in cases:
