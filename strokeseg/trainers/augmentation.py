@@ -1,9 +1,10 @@
 """Training augmentations other than nnU-Net's: a trainer's ``augmentation_recipe`` class attribute.
 
 Noh et al. augment on the fly with four TorchIO transforms: a slice-wise affine transform (in-plane rotation and
-scaling), an MRI bias-field artefact, an axis flip and a gamma (contrast) change. :class:`RegistryDWIAugmentation`
-builds them with TorchIO itself (``torchio_transform``, usable on its own on a ``torchio.Subject``) and plugs
-them into nnU-Net's pipeline (``build``) in place of nnU-Net's spatial and intensity augmentations:
+scaling), an MRI bias-field artefact (TorchIO's, with the field evaluated separably: ``torchio_bias_field``), an
+axis flip and a gamma (contrast) change. :class:`RegistryDWIAugmentation` builds them with TorchIO itself
+(``torchio_transform``, usable on its own on a ``torchio.Subject``) and plugs them into nnU-Net's pipeline
+(``build``) in place of nnU-Net's spatial and intensity augmentations:
 
 1. the TorchIO transforms on the patch the data loader cut (nnU-Net's enlarged initial patch), the label map
    resampled with nearest neighbours;
@@ -50,6 +51,7 @@ from strokeseg.defaults import (
     NOH_AUGMENTATION_SCALES,
 )
 from strokeseg.errors import ConfigurationError
+from strokeseg.trainers.torchio_bias_field import SeparableRandomBiasField
 
 #: nnU-Net's augmentations, which an augmentation recipe replaces (everything else of its pipeline is kept).
 NNUNET_AUGMENTATIONS: tuple[type[BasicTransform], ...] = (SpatialTransform, RandomTransform, MirrorTransform,
@@ -174,7 +176,7 @@ class RegistryDWIAugmentation:
         return tio.Compose([
             tio.RandomAffine(scales=in_plane(self.scales, slice_axis, 1.0), degrees=_rotation_about(
                 slice_axis, self.degrees), translation=0, isotropic=False, center="image", p=p),
-            tio.RandomBiasField(coefficients=self.bias_coefficients, order=self.bias_order, p=p),
+            SeparableRandomBiasField(coefficients=self.bias_coefficients, order=self.bias_order, p=p),
             tio.RandomFlip(axes=tuple(flip_axes), flip_probability=self.flip_probability, p=p),
             GammaOnScaledIntensities(tio.RandomGamma(log_gamma=self.log_gamma), self.intensity_max, p=p),
         ])
