@@ -1,0 +1,182 @@
+"""Exact nearest-surface distances between two voxel surfaces of one grid (the CPU engine's distance step).
+
+d(A→B) holds, for every voxel of surface A, the Euclidean distance in mm between its centre and the nearest
+voxel centre of surface B (docs/evaluation.md, "Surfaces and distances"). Two exact stages:
+
+1. Neighbour look-up, ring by ring. With h the finest spacing, ring 1 holds the voxel offsets shorter than 2h
+   and ring k > 1 those of length in [k·h, (k+1)·h); every offset of ring k lies within k voxels along each
+   axis. For the voxels not yet answered, all offsets of a ring are read at once (one vectorised gather); since
+   every offset beyond the ring is at least (k+1)·h long, the shortest offset that hits B is the nearest B
+   voxel. On lesion masks the first two rings answer about 80 % of the voxels.
+2. k-d tree. The remaining voxels are looked up in a ``scipy.spatial.cKDTree`` of B's voxel centres.
+
+Both stages compute a distance as the k-d tree does: from voxel centres in mm relative to the grid's first voxel,
+sqrt((za − zb)² + (ya − yb)² + (xa − xb)²) summed in that order, so every value is bit-identical to a k-d tree
+query of all voxels, whichever stage finds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+#: Points per leaf of the k-d tree (scipy's default is 16; 64 queries faster on voxel surfaces).
+KD_TREE_LEAF_SIZE = 64
+
+#: Rings are read while they hold at most this many offsets (each costs one gather per offset and voxel), up to
+#: :data:`MAX_RINGS`: at 1 mm isotropic only ring 1 (26 offsets); at 0.9×0.9×5 mm rings 1-4 (8-24, in-plane).
+MAX_RING_OFFSETS = 32
+MAX_RINGS = 4
+
+#: Relative gap below which two squared offset lengths count as equal (float rounding is ~1e-16).
+_EQUAL_LENGTH_TOLERANCE = 1e-9
+
+
+def neighbour_rings(spacing: np.ndarray) -> list[np.ndarray]:
+    """The (c, 3) voxel offsets (z, y, x) of each ring read for voxel spacing ``spacing`` (mm).
+
+    Ring k holds the offsets shorter than (k + 1)·h (h the finest spacing) that no earlier ring holds; offsets
+    of equal length (to rounding) always fall in one ring, so every offset left out is measurably longer.
+    """
+    offsets = np.indices((2 * MAX_RINGS + 1,) * 3).reshape(3, -1).T - MAX_RINGS
+    squared = ((offsets * spacing) ** 2).sum(axis=1)
+    order = np.argsort(squared, kind="stable")
+    offsets, squared = offsets[order][1:], squared[order][1:]  # the first is the voxel itself
+    # offsets of one length share the largest squared length of their run of (nearly) equal ones
+    new_length = np.concatenate([np.diff(squared) > _EQUAL_LENGTH_TOLERANCE * squared[1:], [True]])
+    run_end = np.flatnonzero(new_length)
+    length = squared[run_end][np.searchsorted(run_end, np.arange(squared.size))]
+    finest = float(spacing.min())
+    rings, start = [], 0
+    for k in range(1, MAX_RINGS + 1):
+        stop = int(np.searchsorted(length, ((k + 1) * finest) ** 2 * (1.0 - _EQUAL_LENGTH_TOLERANCE)))
+        if stop - start > MAX_RING_OFFSETS:
+            break
+        if stop > start:
+            rings.append(offsets[start:stop])
+        start = stop
+    return rings
+
+
+@dataclass(frozen=True)
+class _Surface:
+    """The voxels of one surface.
+
+    Attributes:
+        positions: (3, n) voxel indices (z, y, x) on the grid, in C order.
+        keys: each voxel's flat index into the look-up grid (the grid, padded where a ring could leave it).
+        lookup: the flattened look-up grid, True on the surface.
+    """
+
+    positions: np.ndarray
+    keys: np.ndarray
+    lookup: np.ndarray
+
+
+def surface_distances(first: np.ndarray, second: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d(first→second), d(second→first)) in mm for two non-empty boolean surfaces of one 3-D grid.
+
+    ``spacing`` holds the voxel edge lengths in mm in the arrays' axis order. In each result the voxels on both
+    surfaces come first (distance 0), then the others in C order.
+    """
+    spacing = np.asarray(spacing, dtype=np.float64)
+    rings = neighbour_rings(spacing)
+    reach = np.max(np.abs(np.concatenate(rings)), axis=0)  # ring 1 always holds the finest axis' neighbours
+    (one, other), strides = _surfaces(first, second, reach)
+    squares = _squared_differences(first.shape, spacing, int(reach.max()))
+    return (_directed(one, other, rings, strides, squares, spacing),
+            _directed(other, one, rings, strides, squares, spacing))
+
+
+def _surfaces(first: np.ndarray, second: np.ndarray,
+              reach: np.ndarray) -> tuple[tuple[_Surface, _Surface], np.ndarray]:
+    """Both surfaces on a shared look-up grid, and that grid's strides (voxels per step along z, y, x).
+
+    The look-up grid is the grid padded with empty voxels wherever a surface voxel lies closer than ``reach``
+    (voxels, per axis) to its border, so that every neighbour read stays inside it and lands on the neighbour
+    it means.
+    """
+    positions = [_positions(np.flatnonzero(mask), mask.shape) for mask in (first, second)]
+    shape = np.asarray(first.shape)
+    before = np.maximum(reach - np.min([p.min(axis=1) for p in positions], axis=0), 0)
+    after = np.maximum(reach - (shape - 1 - np.max([p.max(axis=1) for p in positions], axis=0)), 0)
+    padded = shape + before + after
+    strides = np.array([padded[1] * padded[2], padded[2], 1])
+    lookups = [_padded(mask, before, after) for mask in (first, second)]
+    one, other = (_Surface(p, (p + before[:, None]).T @ strides, lookup)
+                  for p, lookup in zip(positions, lookups, strict=True))
+    return (one, other), strides
+
+
+def _padded(mask: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The flattened mask with ``before``/``after`` empty voxels added per axis (no copy when there are none)."""
+    if not (before.any() or after.any()):
+        return np.ascontiguousarray(mask).reshape(-1)
+    result = np.zeros(tuple(np.asarray(mask.shape) + before + after), dtype=bool)
+    result[tuple(slice(b, b + size) for b, size in zip(before, mask.shape, strict=True))] = mask
+    return result.reshape(-1)
+
+
+def _positions(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(3, n) voxel indices (z, y, x) of C-order flat indices into a 3-D grid (faster than ``np.unravel_index``)."""
+    z, remainder = np.divmod(flat, shape[1] * shape[2])
+    y, x = np.divmod(remainder, shape[2])
+    return np.stack([z, y, x])
+
+
+def _millimetres(positions: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """(n, 3) voxel centres in mm relative to the grid's first voxel, from (3, n) voxel indices."""
+    return np.ascontiguousarray((positions * spacing[:, None]).T)
+
+
+def _squared_differences(shape: tuple[int, ...], spacing: np.ndarray, reach: int) -> list[np.ndarray]:
+    """Per axis, table[d + reach, i] = (i·s − (i + d)·s)² in mm², the k-d tree's term for a step of d voxels
+    from index i (its rounding depends on i)."""
+    tables = []
+    for size, step in zip(shape, spacing, strict=True):
+        index = np.arange(size)
+        steps = np.arange(-reach, reach + 1)[:, None]
+        difference = index * step - (index + steps) * step
+        tables.append(difference * difference)
+    return tables
+
+
+def _directed(source: _Surface, target: _Surface, rings: list[np.ndarray], strides: np.ndarray,
+              squares: list[np.ndarray], spacing: np.ndarray) -> np.ndarray:
+    """d(source→target) in mm: voxels on both surfaces first (0), then the others in C order."""
+    on_target = target.lookup[source.keys]
+    shared = np.zeros(int(np.count_nonzero(on_target)), dtype=np.float64)
+    positions, keys = source.positions[:, ~on_target], source.keys[~on_target]
+    distances = np.empty(keys.size, dtype=np.float64)
+    pending = np.arange(keys.size)
+    for ring in rings:
+        if pending.size == 0:
+            break
+        hits = target.lookup[(ring @ strides)[:, None] + keys[pending]]
+        found = hits.any(axis=0)
+        rows = pending[found]
+        distances[rows] = _closest_hit(positions[:, rows], ring, hits[:, found], squares)
+        pending = pending[~found]
+    if pending.size:
+        tree = cKDTree(_millimetres(target.positions, spacing), leafsize=KD_TREE_LEAF_SIZE, balanced_tree=False,
+                       compact_nodes=False)
+        distances[pending] = tree.query(_millimetres(positions[:, pending], spacing), k=1)[0]
+    return np.concatenate([shared, distances])
+
+
+def _closest_hit(positions: np.ndarray, offsets: np.ndarray, hits: np.ndarray, squares: list[np.ndarray]) -> np.ndarray:
+    """Per voxel, the distance in mm to the nearest of its neighbours at ``offsets`` that ``hits`` marks.
+
+    positions: (3, r) voxel indices; offsets: (c, 3); hits: (c, r), at least one per column; squares: the tables
+    of :func:`_squared_differences`. The squared terms are added in the k-d tree's order. Hits of equal length
+    differ only in rounding and shorter lengths differ by far more, so the minimum over all hits is the k-d
+    tree's value for the nearest one.
+    """
+    reach = (squares[0].shape[0] - 1) // 2
+    total = np.zeros(hits.shape, dtype=np.float64)
+    for axis in range(3):
+        # the (2·reach + 1, r) terms of every step along this axis, then one row per offset
+        total += squares[axis][:, positions[axis]][offsets[:, axis] + reach]
+    return np.sqrt(np.where(hits, total, np.inf).min(axis=0))
