@@ -16,7 +16,7 @@ import pytest
 from strokeseg.evaluation.case_metrics import evaluate_pair
 from strokeseg.evaluation.engine_base import crop_slices
 from strokeseg.evaluation.engines import joint_bounding_box
-from strokeseg.evaluation.nearest_surface import MAX_RINGS, neighbour_rings, surface_distances
+from strokeseg.evaluation.nearest_surface import MAX_REACH, neighbour_shells, surface_distances
 from strokeseg.evaluation.surface import (
     SurfaceDistances,
     average_symmetric_surface_distance,
@@ -79,20 +79,22 @@ def test_single_voxels_at_opposite_corners() -> None:
 
 
 @pytest.mark.parametrize("spacing", SPACINGS)
-def test_every_offset_left_out_of_the_rings_is_longer(spacing: tuple[float, float, float]) -> None:
+def test_shells_read_every_shorter_offset_first(spacing: tuple[float, float, float]) -> None:
     step = np.asarray(spacing)
-    rings = neighbour_rings(step)
-    assert rings and all(len(ring) for ring in rings)
-    block = np.indices((2 * MAX_RINGS + 3,) * 3).reshape(3, -1).T - (MAX_RINGS + 1)
+    shells = neighbour_shells(spacing)
+    assert shells and all(len(shell) for shell in shells)
+    block = np.indices((2 * MAX_REACH + 3,) * 3).reshape(3, -1).T - (MAX_REACH + 1)
     block = block[np.any(block != 0, axis=1)]
     length = np.sqrt(((block * step) ** 2).sum(axis=1))
-    included = np.zeros(len(block), dtype=bool)
-    for ring in rings:
-        assert len({tuple(offset) for offset in ring}) == len(ring)
-        included |= (block[:, None, :] == ring[None, :, :]).all(axis=2).any(axis=1)
-        assert length[included].max() < length[~included].min() * (1 - 1e-9)
-    # ring 1 holds every offset shorter than twice the finest spacing
-    assert np.all(included[length < 2 * step.min() * (1 - 1e-9)])
+    read = np.zeros(len(block), dtype=bool)
+    for shell in shells:
+        in_shell = (block[:, None, :] == shell[None, :, :]).all(axis=2).any(axis=1)
+        assert np.count_nonzero(in_shell) == len(shell) and not np.any(read & in_shell)
+        read |= in_shell
+        # whatever is still unread is measurably longer than everything read so far
+        assert length[read].max() < length[~read].min() * (1 - 1e-9)
+    # the face and edge neighbours along the finest axes come first
+    assert np.all(read[length < 2 * step.min() * (1 - 1e-9)])
 
 
 def _reference_metrics(reference: np.ndarray, prediction: np.ndarray,
