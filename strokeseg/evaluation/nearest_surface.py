@@ -3,12 +3,12 @@
 d(A→B) holds, for every voxel of surface A, the Euclidean distance in mm between its centre and the nearest
 voxel centre of surface B (docs/evaluation.md, "Surfaces and distances"). Two exact stages:
 
-1. Neighbour look-up, shell by shell. The voxel offsets within a few voxels are grouped into shells of
-   increasing length (:func:`neighbour_shells`). For the voxels not yet answered, all offsets of a shell are
-   read at once (one vectorised gather); every offset not read so far is longer than those of the shell, so
-   the shortest offset that hits B is the nearest B voxel. On the lesion masks of
-   ``benchmarks/bench_evaluation.py`` this answers about 90 % (1 mm grid) and 96 % (0.9×0.9×5 mm) of the
-   voxels that are not on both surfaces.
+1. Neighbour look-up, shell by shell. The voxel offsets within a few voxels are sorted by length
+   (:func:`neighbour_offsets`) and read in shells of whole lengths, shortest first: for the voxels not yet
+   answered, all offsets of a shell are read at once (one vectorised gather). Every offset not read so far is
+   longer than those of the shell, so the shortest offset that hits B is the nearest B voxel. On the lesion
+   masks of ``benchmarks/bench_evaluation.py`` this answers about 90 % (1 mm grid) and 96 % (0.9×0.9×5 mm) of
+   the voxels that are not on both surfaces.
 2. k-d tree. The remaining voxels are looked up in a ``scipy.spatial.cKDTree`` of B's voxel centres.
 
 Both stages compute a distance as the k-d tree does: from voxel centres in mm relative to the grid's first voxel,
@@ -27,46 +27,53 @@ from scipy.spatial import cKDTree
 #: Points per leaf of the k-d tree (scipy's default is 16; 64 queries faster on voxel surfaces).
 KD_TREE_LEAF_SIZE = 64
 
-#: Neighbour offsets up to this many voxels along each axis are looked up directly ...
+#: Neighbour offsets up to this many voxels along each axis are looked up directly, at most MAX_OFFSETS of them
+#: (each costs one read per voxel still unanswered); the k-d tree answers the rest.
 MAX_REACH = 6
-#: ... at most this many offsets in all (each costs one gather per voxel still unanswered), ...
 MAX_OFFSETS = 250
-#: ... in shells of offsets of increasing length, of at most this many offsets unless one length has more.
-SHELL_OFFSETS = 16
+
+#: Reads (offsets × unanswered voxels) per look-up step: while many voxels are unanswered a step takes the next
+#: length or two, when few are left it takes many lengths at once, so that the per-step overhead stays small.
+READS_PER_STEP = 1 << 13
 
 #: Relative gap below which two squared offset lengths count as equal (float rounding is ~1e-16).
 _EQUAL_LENGTH_TOLERANCE = 1e-9
 
 
-@functools.lru_cache(maxsize=64)
-def neighbour_shells(spacing: tuple[float, float, float]) -> tuple[np.ndarray, ...]:
-    """The (c, 3) voxel offsets (z, y, x) of each shell looked up for voxel spacing ``spacing`` (mm).
+@dataclass(frozen=True)
+class NeighbourOffsets:
+    """The voxel offsets looked up directly, shortest first.
 
-    Shells hold whole lengths in increasing order: every offset shorter than an offset of shell k lies in
-    shells 1..k, offsets of equal length (to rounding) share a shell, and every offset left out is measurably
-    longer than any offset of the last shell. Only offsets shorter than (MAX_REACH + 1)·h (h the finest spacing)
-    are used, so all lie within MAX_REACH voxels along each axis.
+    Attributes:
+        offsets: (m, 3) voxel offsets (z, y, x) sorted by length in mm.
+        run_ends: the (exclusive) end of each run of equal lengths (to rounding), increasing: the offsets before a
+            run end are all offsets shorter than the next one, and every other offset is measurably longer.
     """
+
+    offsets: np.ndarray
+    run_ends: np.ndarray
+
+    def next_end(self, start: int, reads: int) -> int:
+        """The first run end at least ``reads`` offsets after ``start`` (a run end or 0), else the last one."""
+        index = int(np.searchsorted(self.run_ends, start + max(reads, 1)))
+        return int(self.run_ends[min(index, self.run_ends.size - 1)])
+
+
+@functools.lru_cache(maxsize=64)
+def neighbour_offsets(spacing: tuple[float, float, float]) -> NeighbourOffsets:
+    """The offsets looked up for voxel spacing ``spacing`` (mm): whole runs of equal lengths, shorter than
+    (MAX_REACH + 1)·h (h the finest spacing, so that all lie within MAX_REACH voxels along each axis), at most
+    MAX_OFFSETS."""
     step = np.asarray(spacing, dtype=np.float64)
     offsets = np.indices((2 * MAX_REACH + 1,) * 3).reshape(3, -1).T - MAX_REACH
     squared = ((offsets * step) ** 2).sum(axis=1)
     order = np.argsort(squared, kind="stable")
     offsets, squared = offsets[order][1:], squared[order][1:]  # the first is the voxel itself
     limit = ((MAX_REACH + 1) * float(step.min())) ** 2 * (1.0 - _EQUAL_LENGTH_TOLERANCE)
-    # runs of (nearly) equal lengths end where the next length is measurably longer
-    run_ends = np.flatnonzero(np.concatenate([np.diff(squared) > _EQUAL_LENGTH_TOLERANCE * squared[1:], [True]]))
-    shells: list[np.ndarray] = []
-    start = stop = 0
-    for end in (run_ends + 1).tolist():
-        if squared[end - 1] >= limit or end > MAX_OFFSETS:
-            break
-        if end - start > SHELL_OFFSETS and stop > start:
-            shells.append(offsets[start:stop])
-            start = stop
-        stop = end
-    if stop > start:
-        shells.append(offsets[start:stop])
-    return tuple(shells)
+    # a run of (nearly) equal lengths ends where the next length is measurably longer
+    run_ends = np.flatnonzero(np.diff(squared) > _EQUAL_LENGTH_TOLERANCE * squared[1:]) + 1
+    run_ends = run_ends[(squared[run_ends - 1] < limit) & (run_ends <= MAX_OFFSETS)]
+    return NeighbourOffsets(offsets[: run_ends[-1]], run_ends)
 
 
 @dataclass(frozen=True)
@@ -91,12 +98,12 @@ def surface_distances(first: np.ndarray, second: np.ndarray, spacing: np.ndarray
     surfaces come first (distance 0), then the others in C order.
     """
     spacing = np.asarray(spacing, dtype=np.float64)
-    shells = neighbour_shells(tuple(float(step) for step in spacing))
-    reach = np.max(np.abs(np.concatenate(shells)), axis=0)  # shell 1 holds the finest axis' neighbours
+    neighbours = neighbour_offsets((float(spacing[0]), float(spacing[1]), float(spacing[2])))
+    reach = np.max(np.abs(neighbours.offsets), axis=0)
     (one, other), strides = _surfaces(first, second, reach)
     squares = _squared_differences(first.shape, spacing, int(reach.max()))
-    return (_directed(one, other, shells, strides, squares, spacing),
-            _directed(other, one, shells, strides, squares, spacing))
+    return (_directed(one, other, neighbours, strides, squares, spacing),
+            _directed(other, one, neighbours, strides, squares, spacing))
 
 
 def _surfaces(first: np.ndarray, second: np.ndarray,
@@ -152,22 +159,28 @@ def _squared_differences(shape: tuple[int, ...], spacing: np.ndarray, reach: int
     return tables
 
 
-def _directed(source: _Surface, target: _Surface, shells: tuple[np.ndarray, ...], strides: np.ndarray,
+def _directed(source: _Surface, target: _Surface, neighbours: NeighbourOffsets, strides: np.ndarray,
               squares: list[np.ndarray], spacing: np.ndarray) -> np.ndarray:
-    """d(source→target) in mm: voxels on both surfaces first (0), then the others in C order."""
+    """d(source→target) in mm: voxels on both surfaces first (0), then the others in C order.
+
+    Each step looks up the next runs of offsets (a shell: every shorter offset was looked up before) for the voxels
+    not yet answered; a voxel with a hit in the shell has its nearest target voxel among those hits.
+    """
     on_target = target.lookup[source.keys]
     shared = np.zeros(int(np.count_nonzero(on_target)), dtype=np.float64)
     positions, keys = source.positions[:, ~on_target], source.keys[~on_target]
     distances = np.empty(keys.size, dtype=np.float64)
     pending = np.arange(keys.size)
-    for shell in shells:
-        if pending.size == 0:
-            break
-        hits = target.lookup[(shell @ strides)[:, None] + keys[pending]]
+    flat_offsets = neighbours.offsets @ strides
+    start = 0
+    while pending.size and start < neighbours.offsets.shape[0]:
+        stop = neighbours.next_end(start, READS_PER_STEP // pending.size)
+        hits = target.lookup[flat_offsets[start:stop, None] + keys[pending]]
         found = hits.any(axis=0)
         rows = pending[found]
-        distances[rows] = _closest_hit(positions[:, rows], shell, hits[:, found], squares)
+        distances[rows] = _closest_hit(positions[:, rows], neighbours.offsets[start:stop], hits[:, found], squares)
         pending = pending[~found]
+        start = stop
     if pending.size:
         tree = cKDTree(_millimetres(target.positions, spacing), leafsize=KD_TREE_LEAF_SIZE, balanced_tree=False,
                        compact_nodes=False)

@@ -16,7 +16,7 @@ import pytest
 from strokeseg.evaluation.case_metrics import evaluate_pair
 from strokeseg.evaluation.engine_base import crop_slices
 from strokeseg.evaluation.engines import joint_bounding_box
-from strokeseg.evaluation.nearest_surface import MAX_REACH, neighbour_shells, surface_distances
+from strokeseg.evaluation.nearest_surface import MAX_REACH, neighbour_offsets, surface_distances
 from strokeseg.evaluation.surface import (
     SurfaceDistances,
     average_symmetric_surface_distance,
@@ -79,22 +79,23 @@ def test_single_voxels_at_opposite_corners() -> None:
 
 
 @pytest.mark.parametrize("spacing", SPACINGS)
-def test_shells_read_every_shorter_offset_first(spacing: tuple[float, float, float]) -> None:
+def test_every_shell_holds_every_shorter_offset(spacing: tuple[float, float, float]) -> None:
     step = np.asarray(spacing)
-    shells = neighbour_shells(spacing)
-    assert shells and all(len(shell) for shell in shells)
+    neighbours = neighbour_offsets(spacing)
+    offsets, run_ends = neighbours.offsets, neighbours.run_ends
+    assert len({tuple(offset) for offset in offsets}) == len(offsets) == run_ends[-1]
     block = np.indices((2 * MAX_REACH + 3,) * 3).reshape(3, -1).T - (MAX_REACH + 1)
     block = block[np.any(block != 0, axis=1)]
     length = np.sqrt(((block * step) ** 2).sum(axis=1))
-    read = np.zeros(len(block), dtype=bool)
-    for shell in shells:
-        in_shell = (block[:, None, :] == shell[None, :, :]).all(axis=2).any(axis=1)
-        assert np.count_nonzero(in_shell) == len(shell) and not np.any(read & in_shell)
-        read |= in_shell
-        # whatever is still unread is measurably longer than everything read so far
+    for end in run_ends:
+        read = (block[:, None, :] == offsets[None, :end, :]).all(axis=2).any(axis=1)
+        # whatever is not read by a run end is measurably longer than everything read
         assert length[read].max() < length[~read].min() * (1 - 1e-9)
-    # the face and edge neighbours along the finest axes come first
-    assert np.all(read[length < 2 * step.min() * (1 - 1e-9)])
+    # the face and edge neighbours along the finest axes are among the offsets; shells end at run ends
+    assert np.all(np.isin(np.flatnonzero(length < 2 * step.min() * (1 - 1e-9)),
+                          np.flatnonzero((block[:, None, :] == offsets[None]).all(axis=2).any(axis=1))))
+    assert neighbours.next_end(0, 1) == run_ends[0] and neighbours.next_end(0, 10**6) == run_ends[-1]
+    assert all(neighbours.next_end(int(start), 3) in run_ends for start in run_ends[:-1])
 
 
 def _reference_metrics(reference: np.ndarray, prediction: np.ndarray,
