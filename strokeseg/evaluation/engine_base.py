@@ -91,17 +91,20 @@ class CroppingEngine(ABC):
         if box is None:
             return empty_analysis()
         window = crop_slices(box, tuple(reference_full.shape))
-        ref, pred = reference_full[window], prediction_full[window]
+        ref, pred = self._crop(reference_full, window), self._crop(prediction_full, window)
         n_ref, n_pred, tp = self._count(ref), self._count(pred), self._count(ref & pred)
         counts = ConfusionCounts(tp, n_pred - tp, n_ref - tp)
         lesions = self._lesion_counts(ref, pred, connectivity)
         if n_ref == 0 or n_pred == 0:
             return PairAnalysis(counts, SurfaceDistances.empty(pred_empty=n_pred == 0, ref_empty=n_ref == 0), lesions)
-        ref_surface, pred_surface = surface(ref), surface(pred)
-        distances = SurfaceDistances(pred_to_ref=self._nearest_distances(pred_surface, ref_surface, spacing),
-                                     ref_to_pred=self._nearest_distances(ref_surface, pred_surface, spacing),
-                                     pred_empty=False, ref_empty=False)
+        pred_to_ref, ref_to_pred = self._surface_distances(surface(pred), surface(ref), spacing)
+        distances = SurfaceDistances(pred_to_ref=pred_to_ref, ref_to_pred=ref_to_pred, pred_empty=False,
+                                     ref_empty=False)
         return PairAnalysis(counts, distances, lesions)
+
+    def _crop(self, mask: Any, window: tuple[slice, ...]) -> Any:
+        """The part of a loaded mask inside ``window`` (default: a view)."""
+        return mask[window]
 
     @abstractmethod
     def _load(self, mask: np.ndarray) -> Any:
@@ -120,9 +123,10 @@ class CroppingEngine(ABC):
         """Lesion-wise counts of two cropped masks."""
 
     @abstractmethod
-    def _nearest_distances(self, source: Any, target: Any, spacing: np.ndarray) -> np.ndarray:
-        """For each voxel of surface ``source``: distance in mm to the nearest voxel of surface ``target``.
+    def _surface_distances(self, first: Any, second: Any, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(d(first→second), d(second→first)) in mm for two non-empty surfaces of one cropped grid.
 
-        Voxels on both surfaces come first (distance 0, not searched), then the others in C order; the
-        metrics do not depend on the order.
+        d(A→B) holds, for each voxel of surface A, the distance in mm to the nearest voxel of surface B. Voxels on
+        both surfaces come first (distance 0, not searched), then the others in C order; the metrics do not
+        depend on the order.
         """

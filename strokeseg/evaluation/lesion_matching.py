@@ -45,10 +45,10 @@ def lesion_f1(counts: LesionCounts) -> float:
     return 1.0 if denominator == 0 else counts.tp / denominator
 
 
-def count_overlapping_labels(labels: np.ndarray, count: int, other: np.ndarray) -> int:
-    """How many of the components 1..``count`` in ``labels`` touch at least one voxel of mask ``other``."""
+def count_touched_labels(labels: np.ndarray, count: int, voxels: np.ndarray) -> int:
+    """How many of the components 1..``count`` in ``labels`` have a voxel among the C-order flat indices ``voxels``."""
     touched = np.zeros(count + 1, dtype=bool)
-    touched[labels[other]] = True
+    touched[labels.reshape(-1)[voxels]] = True
     return int(np.count_nonzero(touched[1:]))
 
 
@@ -59,7 +59,8 @@ def lesion_counts(reference: np.ndarray, prediction: np.ndarray,
     prediction = np.asarray(prediction, dtype=bool)
     reference_labels, n_reference = label_lesions(reference, connectivity)
     prediction_labels, n_prediction = label_lesions(prediction, connectivity)
-    detected = count_overlapping_labels(reference_labels, n_reference, prediction)
-    overlapping = count_overlapping_labels(prediction_labels, n_prediction, reference)
+    overlap = np.flatnonzero(reference & prediction)
+    detected = count_touched_labels(reference_labels, n_reference, overlap)
+    overlapping = count_touched_labels(prediction_labels, n_prediction, overlap)
     return LesionCounts(tp=detected, fp=n_prediction - overlapping, fn=n_reference - detected,
                         n_reference=n_reference, n_prediction=n_prediction)

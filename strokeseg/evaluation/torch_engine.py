@@ -53,7 +53,12 @@ class TorchEngine(CroppingEngine):
     def _lesion_counts(self, reference: torch.Tensor, prediction: torch.Tensor, connectivity: int) -> LesionCounts:
         return _lesion_counts(reference, prediction, connectivity)
 
+    def _surface_distances(self, first: torch.Tensor, second: torch.Tensor,
+                           spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self._nearest_distances(first, second, spacing), self._nearest_distances(second, first, spacing)
+
     def _nearest_distances(self, source: torch.Tensor, target: torch.Tensor, spacing: np.ndarray) -> np.ndarray:
+        """For each voxel of surface ``source``: distance in mm to the nearest voxel of surface ``target``."""
         spacing_tensor = torch.as_tensor(spacing, dtype=torch.float64, device=self.device)
         shared = int(torch.count_nonzero(source & target))
         others = torch.nonzero(source & ~target).to(torch.float64) * spacing_tensor

@@ -1,0 +1,204 @@
+"""Exact nearest-surface distances between two voxel surfaces of one grid (the CPU engine's distance step).
+
+d(A→B) holds, for every voxel of surface A, the Euclidean distance in mm between its centre and the nearest
+voxel centre of surface B (docs/evaluation.md, "Surfaces and distances"). Two exact stages:
+
+1. Neighbour look-up, shell by shell. The voxel offsets within a few voxels are sorted by length
+   (:func:`neighbour_offsets`) and read in shells of whole lengths, shortest first: for the voxels not yet
+   answered, all offsets of a shell are read at once (one vectorised gather). Every offset not read so far is
+   longer than those of the shell, so the shortest offset that hits B is the nearest B voxel. On the lesion
+   masks of ``benchmarks/bench_evaluation.py`` this answers about 90 % (1 mm grid) and 96 % (0.9×0.9×5 mm) of
+   the voxels that are not on both surfaces.
+2. k-d tree. The remaining voxels are looked up in a ``scipy.spatial.cKDTree`` of B's voxel centres.
+
+Both stages compute a distance as the k-d tree does: from voxel centres in mm relative to the grid's first voxel,
+sqrt((za − zb)² + (ya − yb)² + (xa − xb)²) summed in that order, so every value is bit-identical to a k-d tree
+query of all voxels, whichever stage finds it.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import cKDTree
+
+#: Points per leaf of the k-d tree (scipy's default is 16; 64 queries faster on voxel surfaces).
+KD_TREE_LEAF_SIZE = 64
+
+#: Neighbour offsets up to this many voxels along each axis are looked up directly, at most MAX_OFFSETS of them
+#: (each costs one read per voxel still unanswered); the k-d tree answers the rest.
+MAX_REACH = 6
+MAX_OFFSETS = 250
+
+#: Reads (offsets × unanswered voxels) per look-up step: while many voxels are unanswered a step takes the next
+#: length or two, when few are left it takes many lengths at once, so that the per-step overhead stays small.
+READS_PER_STEP = 1 << 13
+
+#: Relative gap below which two squared offset lengths count as equal (float rounding is ~1e-16).
+_EQUAL_LENGTH_TOLERANCE = 1e-9
+
+
+@dataclass(frozen=True)
+class NeighbourOffsets:
+    """The voxel offsets looked up directly, shortest first.
+
+    Attributes:
+        offsets: (m, 3) voxel offsets (z, y, x) sorted by length in mm.
+        run_ends: the (exclusive) end of each run of equal lengths (to rounding), increasing: the offsets before a
+            run end are all offsets shorter than the next one, and every other offset is measurably longer.
+    """
+
+    offsets: np.ndarray
+    run_ends: np.ndarray
+
+    def next_end(self, start: int, reads: int) -> int:
+        """The first run end at least ``reads`` offsets after ``start`` (a run end or 0), else the last one."""
+        index = int(np.searchsorted(self.run_ends, start + max(reads, 1)))
+        return int(self.run_ends[min(index, self.run_ends.size - 1)])
+
+
+@functools.lru_cache(maxsize=64)
+def neighbour_offsets(spacing: tuple[float, float, float]) -> NeighbourOffsets:
+    """The offsets looked up for voxel spacing ``spacing`` (mm): whole runs of equal lengths, shorter than
+    (MAX_REACH + 1)·h (h the finest spacing, so that all lie within MAX_REACH voxels along each axis), at most
+    MAX_OFFSETS."""
+    step = np.asarray(spacing, dtype=np.float64)
+    offsets = np.indices((2 * MAX_REACH + 1,) * 3).reshape(3, -1).T - MAX_REACH
+    squared = ((offsets * step) ** 2).sum(axis=1)
+    order = np.argsort(squared, kind="stable")
+    offsets, squared = offsets[order][1:], squared[order][1:]  # the first is the voxel itself
+    limit = ((MAX_REACH + 1) * float(step.min())) ** 2 * (1.0 - _EQUAL_LENGTH_TOLERANCE)
+    # a run of (nearly) equal lengths ends where the next length is measurably longer
+    run_ends = np.flatnonzero(np.diff(squared) > _EQUAL_LENGTH_TOLERANCE * squared[1:]) + 1
+    run_ends = run_ends[(squared[run_ends - 1] < limit) & (run_ends <= MAX_OFFSETS)]
+    return NeighbourOffsets(offsets[: run_ends[-1]], run_ends)
+
+
+@dataclass(frozen=True)
+class _Surface:
+    """The voxels of one surface.
+
+    Attributes:
+        positions: (3, n) voxel indices (z, y, x) on the grid, in C order.
+        keys: each voxel's flat index into the look-up grid (the grid, padded where a shell could leave it).
+        lookup: the flattened look-up grid, True on the surface.
+    """
+
+    positions: np.ndarray
+    keys: np.ndarray
+    lookup: np.ndarray
+
+
+def surface_distances(first: np.ndarray, second: np.ndarray, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d(first→second), d(second→first)) in mm for two non-empty boolean surfaces of one 3-D grid.
+
+    ``spacing`` holds the voxel edge lengths in mm in the arrays' axis order. In each result the voxels on both
+    surfaces come first (distance 0), then the others in C order.
+    """
+    spacing = np.asarray(spacing, dtype=np.float64)
+    neighbours = neighbour_offsets((float(spacing[0]), float(spacing[1]), float(spacing[2])))
+    reach = np.max(np.abs(neighbours.offsets), axis=0)
+    (one, other), strides = _surfaces(first, second, reach)
+    squares = _squared_differences(first.shape, spacing, int(reach.max()))
+    return (_directed(one, other, neighbours, strides, squares, spacing),
+            _directed(other, one, neighbours, strides, squares, spacing))
+
+
+def _surfaces(first: np.ndarray, second: np.ndarray,
+              reach: np.ndarray) -> tuple[tuple[_Surface, _Surface], np.ndarray]:
+    """Both surfaces on a shared look-up grid, and that grid's strides (voxels per step along z, y, x).
+
+    The look-up grid is the grid padded with empty voxels wherever a surface voxel lies closer than ``reach``
+    (voxels, per axis) to its border, so that every neighbour read stays inside it and lands on the neighbour
+    it means.
+    """
+    positions = [_positions(np.flatnonzero(mask), mask.shape) for mask in (first, second)]
+    shape = np.asarray(first.shape)
+    before = np.maximum(reach - np.min([p.min(axis=1) for p in positions], axis=0), 0)
+    after = np.maximum(reach - (shape - 1 - np.max([p.max(axis=1) for p in positions], axis=0)), 0)
+    padded = shape + before + after
+    strides = np.array([padded[1] * padded[2], padded[2], 1])
+    lookups = [_padded(mask, before, after) for mask in (first, second)]
+    one, other = (_Surface(p, (p + before[:, None]).T @ strides, lookup)
+                  for p, lookup in zip(positions, lookups, strict=True))
+    return (one, other), strides
+
+
+def _padded(mask: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
+    """The flattened mask with ``before``/``after`` empty voxels added per axis (no copy when there are none)."""
+    if not (before.any() or after.any()):
+        return np.ascontiguousarray(mask).reshape(-1)
+    result = np.zeros(tuple(np.asarray(mask.shape) + before + after), dtype=bool)
+    result[tuple(slice(b, b + size) for b, size in zip(before, mask.shape, strict=True))] = mask
+    return result.reshape(-1)
+
+
+def _positions(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """(3, n) voxel indices (z, y, x) of C-order flat indices into a 3-D grid (faster than ``np.unravel_index``)."""
+    z, remainder = np.divmod(flat, shape[1] * shape[2])
+    y, x = np.divmod(remainder, shape[2])
+    return np.stack([z, y, x])
+
+
+def _millimetres(positions: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """(n, 3) voxel centres in mm relative to the grid's first voxel, from (3, n) voxel indices."""
+    return np.ascontiguousarray((positions * spacing[:, None]).T)
+
+
+def _squared_differences(shape: tuple[int, ...], spacing: np.ndarray, reach: int) -> list[np.ndarray]:
+    """Per axis, table[d + reach, i] = (i·s − (i + d)·s)² in mm², the k-d tree's term for a step of d voxels
+    from index i (its rounding depends on i)."""
+    tables = []
+    for size, step in zip(shape, spacing, strict=True):
+        index = np.arange(size)
+        steps = np.arange(-reach, reach + 1)[:, None]
+        difference = index * step - (index + steps) * step
+        tables.append(difference * difference)
+    return tables
+
+
+def _directed(source: _Surface, target: _Surface, neighbours: NeighbourOffsets, strides: np.ndarray,
+              squares: list[np.ndarray], spacing: np.ndarray) -> np.ndarray:
+    """d(source→target) in mm: voxels on both surfaces first (0), then the others in C order.
+
+    Each step looks up the next runs of offsets (a shell: every shorter offset was looked up before) for the voxels
+    not yet answered; a voxel with a hit in the shell has its nearest target voxel among those hits.
+    """
+    on_target = target.lookup[source.keys]
+    shared = np.zeros(int(np.count_nonzero(on_target)), dtype=np.float64)
+    positions, keys = source.positions[:, ~on_target], source.keys[~on_target]
+    distances = np.empty(keys.size, dtype=np.float64)
+    pending = np.arange(keys.size)
+    flat_offsets = neighbours.offsets @ strides
+    start = 0
+    while pending.size and start < neighbours.offsets.shape[0]:
+        stop = neighbours.next_end(start, READS_PER_STEP // pending.size)
+        hits = target.lookup[flat_offsets[start:stop, None] + keys[pending]]
+        found = hits.any(axis=0)
+        rows = pending[found]
+        distances[rows] = _closest_hit(positions[:, rows], neighbours.offsets[start:stop], hits[:, found], squares)
+        pending = pending[~found]
+        start = stop
+    if pending.size:
+        tree = cKDTree(_millimetres(target.positions, spacing), leafsize=KD_TREE_LEAF_SIZE, balanced_tree=False,
+                       compact_nodes=False)
+        distances[pending] = tree.query(_millimetres(positions[:, pending], spacing), k=1)[0]
+    return np.concatenate([shared, distances])
+
+
+def _closest_hit(positions: np.ndarray, offsets: np.ndarray, hits: np.ndarray, squares: list[np.ndarray]) -> np.ndarray:
+    """Per voxel, the distance in mm to the nearest of its neighbours at ``offsets`` that ``hits`` marks.
+
+    positions: (3, r) voxel indices; offsets: (c, 3); hits: (c, r), at least one per column; squares: the tables
+    of :func:`_squared_differences`. The squared terms are added in the k-d tree's order. Hits of equal length
+    differ only in rounding and shorter lengths differ by far more, so the minimum over all hits is the k-d
+    tree's value for the nearest one.
+    """
+    reach = (squares[0].shape[0] - 1) // 2
+    total = np.zeros(hits.shape, dtype=np.float64)
+    for axis in range(3):
+        # the (2·reach + 1, r) terms of every step along this axis, then one row per offset
+        total += squares[axis][:, positions[axis]][offsets[:, axis] + reach]
+    return np.sqrt(np.where(hits, total, np.inf).min(axis=0))
