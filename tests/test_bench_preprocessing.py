@@ -37,7 +37,7 @@ def test_tiny_rehearsal_times_every_pipeline_beside_its_peers(tmp_path: Path) ->
     for pipeline in PIPELINES.values():
         assert f"{pipeline.key}: preset {pipeline.preset} (" in out
         assert re.search(rf"^{pipeline.key}: wall: strokeseg / DefaultPreprocessor [\d.]+×, target ≤ 1\.5 s per "
-                         r"case (met|NOT met).*; CPU: strokeseg / DefaultPreprocessor [\d.]+×", out,
+                         r"case (met|NOT met).*; CPU \(all threads\): strokeseg / DefaultPreprocessor [\d.]+×", out,
                          flags=re.MULTILINE), out
     rows = re.findall(r"^(nnU-Net DefaultPreprocessor|strokeseg|naive full-resolution N4) +[\d.]+ ", out,
                       flags=re.MULTILINE)
