@@ -28,6 +28,7 @@ def cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.getbasetemp() / "strokeseg_cache"
 
 
+@pytest.mark.slow  # ~40 s of CPU (three plannings, each starting nnU-Net workers): run it among the first
 def test_tiny_rehearsal_times_every_pipeline_beside_its_peers(tmp_path: Path) -> None:
     completed = subprocess.run([sys.executable, str(SCRIPT), "--tiny", "--cases", "1", "--threads", "1"],
                                cwd=tmp_path, env={**os.environ, "OMP_NUM_THREADS": "1"}, capture_output=True,
