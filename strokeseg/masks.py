@@ -42,13 +42,28 @@ def fill_holes(mask: np.ndarray, slice_axis: int = 0) -> np.ndarray:
 
     The 3D pass fills enclosed cavities (ventricles); the per-slice pass also fills cavities that are open
     only through the first or last slice of a limited field of view, which 3D filling cannot see as holes.
+    Identical to scipy's ``binary_fill_holes`` on the volume and then on every slice, but each pass labels the
+    background once (a few times faster on a 1 mm head).
     """
-    filled = ndimage.binary_fill_holes(mask)
-    moved = np.moveaxis(filled, slice_axis, 0)
-    for index in range(moved.shape[0]):
-        if moved[index].any():
-            moved[index] = ndimage.binary_fill_holes(moved[index])
-    return filled
+    face_neighbours = ndimage.generate_binary_structure(mask.ndim, 1)
+    filled = mask | _enclosed(~mask, face_neighbours, range(mask.ndim))
+    in_slice = face_neighbours.copy()
+    np.moveaxis(in_slice, slice_axis, 0)[[0, 2]] = False  # no neighbours across slices
+    in_plane_axes = [axis for axis in range(mask.ndim) if axis != slice_axis]
+    return filled | _enclosed(~filled, in_slice, in_plane_axes)
+
+
+def _enclosed(background: np.ndarray, structure: np.ndarray, open_axes: Sequence[int]) -> np.ndarray:
+    """Voxels of ``background`` whose connected component (``structure``) touches neither end of any of
+    ``open_axes``: the holes that scipy's ``binary_fill_holes`` fills, when it runs per piece that ``structure``
+    connects."""
+    labels, count = ndimage.label(background, structure)
+    open_to_border = np.zeros(count + 1, dtype=bool)
+    open_to_border[0] = True  # label 0: the mask itself
+    for axis in open_axes:
+        for end in (0, -1):
+            open_to_border[np.take(labels, end, axis=axis)] = True
+    return ~open_to_border[labels]
 
 
 def interior(mask: Any) -> Any:

@@ -181,8 +181,10 @@ def masked_zscore(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
     mean, sd = float(values.mean()), float(values.std())
     if not sd > 0:
         raise InputDataError(f"the image is constant ({mean:g}) inside the normalization mask; cannot z-score")
+    values -= mean  # in place: the same float64 arithmetic as (values - mean) / sd without two temporaries
+    values /= sd
     out = np.zeros(image.shape, dtype=np.float32)
-    out[mask] = ((values - mean) / sd).astype(np.float32)
+    out[mask] = values
     return out
 
 

@@ -96,7 +96,7 @@ def prepare_case(data: np.ndarray, spacing: Sequence[float], settings: CasePrepa
     except InputDataError as error:
         raise InputDataError(f"{channel_label(settings.mask_channel, channel_names)}: {error}") from None
     if settings.foreground_mask:
-        out[:, ~mask] = 0.0
+        np.copyto(out, np.float32(0.0), where=~mask)  # broadcast over channels; out[:, ~mask] is ~10x slower
     warnings: list[str] = []
     corrected = _correct_bias(out, mask, spacing, settings, channel_names, warnings)
     factors = _harmonize_adc_units(out, mask, settings.adc_channels, channel_names, warnings)
