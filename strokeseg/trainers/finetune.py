@@ -47,7 +47,17 @@ from strokeseg.trainers.architectures import PLANS_NETWORK_FAMILY
 from strokeseg.trainers.base import StrokesegTrainer, encoder_of, unwrap_network
 from strokeseg.trainers.lr_schedules import EpochSchedule, warmup_poly_lr
 from strokeseg.trainers.pretrained import ModelDescription, TransferReport, transfer_pretrained_weights
-from strokeseg.trainers.recipes import ALIS, ALIS_2022, ALIS_2022_CPU, CPU_LEARNING, NOH, NOH2023, TINY, TOMITA
+from strokeseg.trainers.recipes import (
+    ALIS,
+    ALIS_2022,
+    ALIS_2022_CPU,
+    CPU_LEARNING,
+    NOH,
+    NOH2023,
+    NOH2023_CPU,
+    TINY,
+    TOMITA,
+)
 
 #: nnUNetv2_train's option naming the pretrained checkpoint.
 PRETRAINED_OPTION = "-pretrained_weights"
@@ -246,12 +256,12 @@ class nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU(FineTuningTrainer, settin
     initial_lr_override: ClassVar[float | None] = ALIS_FT_LR
 
 
-class nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU(FineTuningTrainer, settings=(NOH2023, CPU_LEARNING)):
+class nnUNetTrainer_strokeseg_Noh2023_FT3ep_lr1e3_CPU(FineTuningTrainer, settings=(NOH2023, NOH2023_CPU)):
     """Fine-tuning of ``Noh2023_CPU`` models (the demo's domain adaptation arm, and its control arm on the source
-    data): 4 epochs of 25 iterations (1 warm-up), peak LR 3e-3 (SGD)."""
+    data): 3 epochs of 25 iterations (1 warm-up), peak LR 1e-3 (Adam, as the source model)."""
 
-    num_epochs_override: ClassVar[int | None] = 4
-    initial_lr_override: ClassVar[float | None] = 3e-3
+    num_epochs_override: ClassVar[int | None] = 3
+    initial_lr_override: ClassVar[float | None] = 1e-3
 
 
 class nnUNetTrainer_strokeseg_BiConvLSTMUNet_FT20ep_lr1e4(FineTuningTrainer, settings=(ALIS,)):
@@ -308,7 +318,7 @@ FINE_TUNING_TRAINERS: tuple[type[FineTuningTrainer], ...] = (
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_Alis2022_FT1ep_lr1e6_CPU,
     nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny,
-    nnUNetTrainer_strokeseg_Noh2023_FT4ep_lr3e3_CPU,
+    nnUNetTrainer_strokeseg_Noh2023_FT3ep_lr1e3_CPU,
     nnUNetTrainer_strokeseg_ResGNUNet_FT2ep_lr1e4_Tiny,
     nnUNetTrainer_strokeseg_ResGNUNet_FT3ep_lr1e4_CPU,
 )

@@ -115,3 +115,11 @@ ALIS_2022_CPU = TrainerSettings(num_epochs_override=2, width_scale=0.125, allow_
 #: 2 CPU cores (the demo's default profile).
 CPU_LEARNING = TrainerSettings(iterations_per_epoch_override=25, val_iterations_per_epoch_override=4, width_scale=0.5,
                                max_features=64, allow_compile=False, inference_mirroring="left_right")
+#: ``Noh2023_CPU``: the registry study's model sized for a phantom registry on a few CPU cores (the demo's default
+#: profile): 10 epochs of 25 training and 2 validation iterations at a quarter of the plans' widths (at most 64
+#: features), Adam at 1e-2 with nnU-Net's poly decay, never compiled, left-right test-time mirroring. Adam because
+#: the paper states no optimizer and nnU-Net's SGD (1e-2, momentum 0.99) does not leave the all-background solution
+#: within a few hundred iterations when infarcts are 0.01-1 % of the patch (docs/demo.md, "Why Adam").
+NOH2023_CPU = TrainerSettings(optimizer_name="adam", initial_lr_override=1e-2, num_epochs_override=10,
+                              iterations_per_epoch_override=25, val_iterations_per_epoch_override=2, width_scale=0.25,
+                              max_features=64, allow_compile=False, inference_mirroring="left_right")

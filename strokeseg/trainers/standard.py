@@ -14,10 +14,10 @@ from strokeseg.trainers.recipes import (
     ALIS,
     ALIS_2022,
     ALIS_2022_CPU,
-    CPU_LEARNING,
     KIM,
     NOH,
     NOH2023,
+    NOH2023_CPU,
     NOH2023_SWIN_UNETR,
     SWIN_UNETR_TINY_RUN,
     TINY,
@@ -68,11 +68,10 @@ class nnUNetTrainer_strokeseg_Alis2022_CPU(StrokesegTrainer, settings=(ALIS_2022
     """CPU-sized ``Alis2022`` (same code path: 2 passes over the data at an eighth of the plans' widths)."""
 
 
-class nnUNetTrainer_strokeseg_Noh2023_CPU(StrokesegTrainer, settings=(NOH2023, CPU_LEARNING)):
+class nnUNetTrainer_strokeseg_Noh2023_CPU(StrokesegTrainer, settings=(NOH2023, NOH2023_CPU)):
     """``Noh2023`` sized to learn a phantom DWI registry in a few CPU minutes (the demo's default profile; same code
-    path: the paper's network and TorchIO augmentations): 12 epochs of 25 iterations, half the plans' widths."""
-
-    num_epochs_override: ClassVar[int | None] = 12
+    path: the paper's network and TorchIO augmentations): 10 epochs of 25 iterations, a quarter of the plans' widths,
+    Adam at 1e-2 (``recipes.NOH2023_CPU``)."""
 
 
 class nnUNetTrainer_strokeseg_ResGNUNet(StrokesegTrainer, settings=(TOMITA,)):
