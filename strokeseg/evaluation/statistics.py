@@ -141,21 +141,46 @@ def micro_dice_interval(tp: ArrayLike, fp: ArrayLike, fn: ArrayLike, *, resample
     return bootstrap_interval(tp_array.size, estimator, resamples=resamples, seed=seed, confidence=confidence)
 
 
+def unpaired_difference_estimates(a: ArrayLike, b: ArrayLike, rng: np.random.Generator,
+                                  resamples: int = BOOTSTRAP_RESAMPLES) -> np.ndarray:
+    """Bootstrap estimates (``resamples`` values) of mean(a) − mean(b) for two independent sets, each resampled
+    on its own (NaN left out); empty when either set is empty."""
+    first, _ = finite_values(a)
+    second, _ = finite_values(b)
+    if not first.size or not second.size:
+        return np.empty(0)
+    return (first[rng.integers(0, first.size, size=(resamples, first.size))].mean(axis=1)
+            - second[rng.integers(0, second.size, size=(resamples, second.size))].mean(axis=1))
+
+
+def percentile_interval(estimates: np.ndarray, confidence: float = CONFIDENCE_LEVEL) -> tuple[float, float]:
+    """Percentile interval of bootstrap ``estimates`` (NaN, NaN when there are none)."""
+    if not estimates.size:
+        return math.nan, math.nan
+    alpha = (1.0 - confidence) / 2.0
+    low, high = np.percentile(estimates, [100.0 * alpha, 100.0 * (1.0 - alpha)])
+    return float(low), float(high)
+
+
 def unpaired_difference_interval(a: ArrayLike, b: ArrayLike, *, resamples: int = BOOTSTRAP_RESAMPLES,
                                  seed: int = BOOTSTRAP_SEED,
                                  confidence: float = CONFIDENCE_LEVEL) -> tuple[float, float]:
     """Percentile bootstrap interval of mean(a) − mean(b) for two independent sets (each resampled on its own;
     NaN left out); NaN when either set is empty."""
-    first, _ = finite_values(a)
-    second, _ = finite_values(b)
-    if not first.size or not second.size:
-        return math.nan, math.nan
+    return percentile_interval(unpaired_difference_estimates(a, b, np.random.default_rng(seed), resamples),
+                               confidence)
+
+
+def stratified_difference_interval(groups: Sequence[tuple[ArrayLike, ArrayLike]], *,
+                                   resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED,
+                                   confidence: float = CONFIDENCE_LEVEL) -> tuple[float, float]:
+    """Percentile bootstrap interval of the mean over strata of mean(a) − mean(b), each ``(a, b)`` pair of
+    ``groups`` one stratum (e.g. one test set) resampled on its own; NaN when any stratum lacks a or b."""
     rng = np.random.default_rng(seed)
-    estimates = (first[rng.integers(0, first.size, size=(resamples, first.size))].mean(axis=1)
-                 - second[rng.integers(0, second.size, size=(resamples, second.size))].mean(axis=1))
-    alpha = (1.0 - confidence) / 2.0
-    low, high = np.percentile(estimates, [100.0 * alpha, 100.0 * (1.0 - alpha)])
-    return float(low), float(high)
+    estimates = [unpaired_difference_estimates(a, b, rng, resamples) for a, b in groups]
+    if not estimates or any(not values.size for values in estimates):
+        return math.nan, math.nan
+    return percentile_interval(np.mean(estimates, axis=0), confidence)
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,31 @@ def test_small_infarcts_finding_needs_another_stratum(tmp_path: Path) -> None:
         _write(tmp_path, test_set, {SOURCE: np.full(N, 0.5), SOURCE_PP: np.full(N, 0.5), FINETUNED: np.full(N, 0.5),
                                     CONTROL: np.full(N, 0.5)}, np.full(N, 0.5))
     small = _by_name(tmp_path)["small_infarcts_lowest"]
-    assert not small.holds and "no other lesion stratum" in small.explanation and small.n == 2 * N
+    assert not small.holds and "no test set holds small infarcts and another" in small.explanation and small.n == 0
+
+
+def _strata_study(out: Path, external_small: float) -> None:
+    """Internal: small 0.6, large 0.9; external (the shifted vendor): small ``external_small``, medium 0.4 —
+    pooled, the external medium infarcts score below the internal small ones."""
+    internal_volumes, external_volumes = np.array([0.5] * 6 + [20.0] * 6), np.array([0.5] * 6 + [5.0] * 6)
+    for test_set, volumes, dice in (("internal_test", internal_volumes, np.array([0.6] * 6 + [0.9] * 6)),
+                                    ("external_test", external_volumes, np.array([external_small] * 6 + [0.4] * 6))):
+        _write(out, test_set, {SOURCE: dice, SOURCE_PP: dice, FINETUNED: dice, CONTROL: dice}, volumes)
+
+
+def test_small_infarcts_are_compared_within_each_test_set(tmp_path: Path) -> None:
+    _strata_study(tmp_path, external_small=0.1)
+    small = _by_name(tmp_path)["small_infarcts_lowest"]
+    assert small.holds, small.explanation  # pooled, medium (0.4, external only) is below small (0.35): not the rule
+    assert small.statistic == pytest.approx(((0.6 - 0.9) + (0.1 - 0.4)) / 2) and small.n == 2 * N
+    assert small.ci[0] == pytest.approx(-0.3) and small.ci[1] == pytest.approx(-0.3)  # no spread within strata
+    assert "internal_test: small 0.600 (n = 6), large 0.900 (n = 6)" in small.explanation
+
+
+def test_small_infarcts_not_lowest_in_one_test_set_fails(tmp_path: Path) -> None:
+    _strata_study(tmp_path, external_small=0.5)
+    small = _by_name(tmp_path)["small_infarcts_lowest"]
+    assert not small.holds and small.explanation.endswith("not the lowest in external_test")
 
 
 def test_findings_json_and_table_carry_every_finding(tmp_path: Path) -> None:
