@@ -112,14 +112,14 @@ TOMITA_2020_CPU = TrainerSettings(width_scale=0.25, allow_compile=False)
 ALIS_2022_CPU = TrainerSettings(num_epochs_override=2, width_scale=0.125, allow_compile=False)
 #: ``_CPU``: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64 features), never
 #: compiled, left-right test-time mirroring; enough to learn a phantom cohort on a 2 x 2 x 5 mm grid in minutes on
-#: 2 CPU cores (the demo's default profile).
+#: 2 CPU cores (the zoom-in & out ``_CPU`` trainers).
 CPU_LEARNING = TrainerSettings(iterations_per_epoch_override=25, val_iterations_per_epoch_override=4, width_scale=0.5,
                                max_features=64, allow_compile=False, inference_mirroring="left_right")
-#: ``Noh2023_CPU``: the registry study's model sized for a phantom registry on a few CPU cores (the demo's default
-#: profile): 10 epochs of 25 training and 2 validation iterations at a quarter of the plans' widths (at most 64
-#: features), Adam at 1e-2 with nnU-Net's poly decay, never compiled, left-right test-time mirroring. Adam because
-#: the paper states no optimizer and nnU-Net's SGD (1e-2, momentum 0.99) does not leave the all-background solution
-#: within a few hundred iterations when infarcts are 0.01-1 % of the patch (docs/demo.md, "Why Adam").
-NOH2023_CPU = TrainerSettings(optimizer_name="adam", initial_lr_override=1e-2, num_epochs_override=10,
-                              iterations_per_epoch_override=25, val_iterations_per_epoch_override=2, width_scale=0.25,
-                              max_features=64, allow_compile=False, inference_mirroring="left_right")
+#: ``Noh2023_CPU``: ``CPU_LEARNING`` for the registry study's model on a phantom registry (the demo's default
+#: profile): 10 epochs with 2 validation iterations each, a quarter of the plans' widths, Adam at 1e-2 with nnU-Net's
+#: poly decay. Adam because the paper states no optimizer and nnU-Net's SGD (1e-2, momentum 0.99) does not leave the
+#: all-background solution within a few hundred iterations when infarcts are 0.01-1 % of the patch (docs/demo.md,
+#: "Why the CPU schedule uses Adam").
+NOH2023_CPU = TrainerSettings(**{**CPU_LEARNING.attributes(), "optimizer_name": "adam", "initial_lr_override": 1e-2,
+                                 "num_epochs_override": 10, "val_iterations_per_epoch_override": 2,
+                                 "width_scale": 0.25})

@@ -1,10 +1,11 @@
-"""TorchIO's random MRI bias field, with the field evaluated separably (same draws, same values, ~30x faster).
+"""TorchIO's random MRI bias field, with the field evaluated separably (same draws, same values, much faster).
 
 TorchIO's ``BiasField`` builds ``exp(sum_abc c_abc * x^a * y^b * z^c)`` (``a + b + c <= order``, coordinates
 in -1..1 across each axis) by raising three full-volume coordinate grids to every power, one term at a time: for
 a 2-channel patch of nnU-Net's enlarged initial size that is ~0.35 s per sample on a CPU core, three quarters of
-the time of Noh et al.'s whole augmentation. The polynomial is a sum of outer products of one-axis powers, so
-:func:`separable_bias_field` evaluates it as one tensor contraction of ``(order+1)``-row power tables. The
+the time of Noh et al.'s whole augmentation while training the demo's model. The polynomial is a sum of outer
+products of one-axis powers, so :func:`separable_bias_field` evaluates it as one tensor contraction of
+``(order+1)``-row power tables (a 2 x 30 x 90 x 75 demo patch on its own: 54 ms with TorchIO's field, 2.9 ms). The
 coefficients are drawn by TorchIO itself (``RandomBiasField.get_params``, same order, same random stream) and the
 field agrees with TorchIO's to float32 rounding (tests compare both).
 """
