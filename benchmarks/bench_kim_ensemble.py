@@ -35,6 +35,7 @@ from strokeseg.defaults import ENSEMBLE_MEMBERS, KIM_FEATURES
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
 from strokeseg.papers import get_preset
+from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
 from strokeseg.synthetic.analytic_head import write_phantom_dataset
 from strokeseg.trainers import nnUNetTrainer_strokeseg_Kim2024SEUNet_Ensemble
 from strokeseg.trainers.networks.kim_unet import KimUNet
@@ -89,7 +90,8 @@ def prepare_plans(workdir: Path) -> tuple[dict, dict]:
         write_phantom_dataset(paths.raw, DATASET_ID, "BenchFLAIR", channels=("FLAIR",), num_training=3, num_test=0,
                               shape=FLAIR_SHAPE_ZYX, spacing=FLAIR_SPACING_ZYX, overwrite=True)
         run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-pl", PRESET.planner, "-c",
-                                                    PRESET.configuration, "-np", "1", "-npfp", "1"], paths,
+                                                    PRESET.configuration, "-np", "1", "-npfp", "1", "-fpe",
+                                                    StrokesegFingerprintExtractor.__name__], paths,
                    workdir / "nnunet.log", {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"})
     os.environ.update(paths.environment())
     return (json.loads((folder / f"{PRESET.plans}.json").read_text()),

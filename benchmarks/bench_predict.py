@@ -30,6 +30,7 @@ from pathlib import Path
 from strokeseg.location.atlas import load_location_atlas
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import nnunet_executable, run_nnunet
+from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
 from strokeseg.synthetic.toy import write_toy_dataset
 
 ISLES_DWI = (Path(__file__).resolve().parents[1] / "tests" / "data" / "isles22_sample" / "rawdata" /
@@ -49,7 +50,8 @@ def train_toy_model(root: Path) -> Path:
     write_toy_dataset(paths.raw, TOY_DATASET_ID, "BenchPredict", num_training=6, num_test=0)
     log = root / "nnunet.log"
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(TOY_DATASET_ID), "-c", "3d_fullres", "-np", "1",
-                                                "-npfp", "1"], paths, log, NNUNET_ENV)
+                                                "-npfp", "1", "-fpe", StrokesegFingerprintExtractor.__name__], paths,
+               log, NNUNET_ENV)
     for fold in ("0", "1"):
         run_nnunet("nnUNetv2_train", [str(TOY_DATASET_ID), "3d_fullres", fold, "-tr", TRAINER, "-device", "cpu"],
                    paths, log, NNUNET_ENV)

@@ -48,6 +48,7 @@ from strokeseg.defaults import ALIS_PAPER_PARAMETERS
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.raw import dataset_folder_name
 from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
 from strokeseg.synthetic.batches import random_training_batch
 from strokeseg.synthetic.toy import write_toy_dataset
 from strokeseg.trainers import (
@@ -216,7 +217,8 @@ def prepare_plans(workdir: Path, geometry: Geometry = GEOMETRIES["dwi"], preproc
         write_toy_dataset(paths.raw, geometry.dataset_id, geometry.name, num_training=3, num_test=0,
                           shape=geometry.shape_zyx, spacing_zyx=geometry.spacing_zyx, overwrite=True)
         run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(geometry.dataset_id), "-c", CONFIGURATION, "-np", "1",
-                                                    "-npfp", "1", *([] if preprocess else ["--no_pp"])],
+                                                    "-npfp", "1", "-fpe", StrokesegFingerprintExtractor.__name__,
+                                                    *([] if preprocess else ["--no_pp"])],
                    paths, workdir / "nnunet.log", {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"})
     os.environ.update(paths.environment())
     return paths
@@ -463,7 +465,8 @@ def prepare_alis_plans(workdir: Path) -> tuple[dict, dict]:
         write_dataset_json(raw, {0: "DWI", 1: "ADC"}, {"background": 0, "lesion": 1}, 3)
         environment = {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"}
         log = workdir / "nnunet.log"
-        run_nnunet("nnUNetv2_extract_fingerprint", ["-d", str(ALIS_DATASET_ID), "-np", "1"], paths, log, environment)
+        run_nnunet("nnUNetv2_extract_fingerprint", ["-d", str(ALIS_DATASET_ID), "-np", "1", "-fpe",
+                                                    StrokesegFingerprintExtractor.__name__], paths, log, environment)
         run_nnunet("nnUNetv2_plan_experiment", ["-d", str(ALIS_DATASET_ID), "-pl", "AlisVendorPlanner"], paths, log,
                    environment)
     return (json.loads((folder / f"{ALIS_PLANS_NAME}.json").read_text()),

@@ -37,6 +37,9 @@ CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "fa
 #: ...plus one worker in nnU-Net's process pools and one torch thread (two spinning OpenMP threads next to the
 #: augmentation worker slow tiny networks down many times): the stock-CLI end-to-end tests.
 SINGLE_CORE_NNUNET_ENV: dict[str, str] = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
+#: ``-fpe`` of the tests' planning runs: nnU-Net's fingerprint with 10^6 instead of 10^8 intensity samples, which
+#: none of the tests' normalizations read (strokeseg.planners.fingerprint): ~7 s instead of ~25 s per planning.
+FAST_FINGERPRINT: tuple[str, ...] = ("-fpe", "StrokesegFingerprintExtractor")
 
 
 @contextmanager

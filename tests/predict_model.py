@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV, in_process_nnunet
+from conftest import FAST_FINGERPRINT, SINGLE_CORE_NNUNET_ENV, in_process_nnunet
 
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
@@ -29,7 +29,8 @@ def trained_model(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     paths = NnunetPaths.under(root)
     paths.create()
     raw = write_toy_dataset(paths.raw, DATASET_ID, "Predict", num_training=6, num_test=0)
-    run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-c", CONFIGURATION, "-np", "1", "-npfp", "1"],
+    run_nnunet("nnUNetv2_plan_and_preprocess",
+               ["-d", str(DATASET_ID), "-c", CONFIGURATION, "-np", "1", "-npfp", "1", *FAST_FINGERPRINT],
                paths, root / "nnunet.log", SINGLE_CORE_NNUNET_ENV)
     preprocessed = paths.preprocessed / raw.name
     cases = [f"toy_{i:03d}" for i in range(6)]

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV, in_process_nnunet
+from conftest import FAST_FINGERPRINT, SINGLE_CORE_NNUNET_ENV, in_process_nnunet
 
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet
@@ -58,7 +58,7 @@ def planned_preset(root: Path, preset: Preset, dataset_id: int, write_raw: Calla
     raw = write_raw(paths.raw)
     log = root / "nnunet.log"
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(dataset_id), "-pl", preset.planner, "-c",
-                                                preset.configuration, "-np", "1", "-npfp", "1",
+                                                preset.configuration, "-np", "1", "-npfp", "1", *FAST_FINGERPRINT,
                                                 *planning_arguments], paths, log, CLI_ENV)
     with in_process_nnunet(paths):
         yield PlannedDataset(paths, raw, paths.preprocessed / raw.name, plans_name or preset.plans,

@@ -181,6 +181,7 @@ class PlanStep:
         processes = str(context.nnunet.processes)
         context.run_tool("nnUNetv2_plan_and_preprocess", ["-d", self.dataset, "-pl", self.planner, "-c",
                                                           *self.configurations, "-np", processes, "-npfp", processes,
+                                                          *context.nnunet.fingerprint_arguments(),
                                                           *self.extra_arguments])
 
     def _preprocessed(self, plans_file: Path) -> bool:
@@ -224,7 +225,8 @@ class MovePlansStep:
         preprocessed = paths.preprocessed / target.name
         preprocessed.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(target / "dataset.json", preprocessed / "dataset.json")  # planning would have copied it
-        context.run_tool("nnUNetv2_extract_fingerprint", ["-d", self.target, "-np", str(context.nnunet.processes)])
+        context.run_tool("nnUNetv2_extract_fingerprint", ["-d", self.target, "-np", str(context.nnunet.processes),
+                                                          *context.nnunet.fingerprint_arguments()])
         context.run_tool("nnUNetv2_move_plans_between_datasets",
                          ["-s", self.source, "-t", self.target, "-sp", self.source_plans, "-tp", self.target_plans])
         copy_splits_for_training(target, preprocessed, self.finetune_fold)

@@ -10,8 +10,9 @@ Each kind takes one of two routes (``check`` shows which):
   never reaches ``nnUNet_extTrainer``), ``install`` writes a trainer shim instead, which nnU-Net imports before the
   failing modules; the shim re-exports strokeseg's trainers and looks other names up in ``nnUNet_extTrainer``
   itself, as nnU-Net would.
-* planners, preprocessors, normalizations: nnU-Net searches only its own package folders, so ``install`` writes
-  one small shim module per kind into them, re-exporting the classes in ``__all__`` of one strokeseg module.
+* planners, fingerprint extractors, preprocessors, normalizations: nnU-Net searches only its own package folders,
+  so ``install`` writes one small shim module per kind into them, re-exporting the classes in ``__all__`` of one
+  strokeseg module.
 
 ``install`` records what it wrote and the trainer route in a manifest (``.strokeseg_shims.json`` in the nnunetv2
 folder); ``uninstall`` removes exactly those files. A reinstalled or upgraded nnunetv2 loses the shims:
@@ -61,7 +62,7 @@ class ExportKind:
     """One kind of class nnU-Net looks up only inside its own package, and where strokeseg's shim for it goes.
 
     Attributes:
-        kind: short name shown by ``check`` (planner, preprocessor, normalization).
+        kind: short name shown by ``check`` (planner, fingerprint extractor, preprocessor, normalization).
         source_module: strokeseg module whose ``__all__`` lists the classes to export.
         nnunet_folder: folder inside the nnunetv2 package that nnU-Net searches for this kind.
         shim_module: module name of the shim written into ``nnunet_folder``.
@@ -79,6 +80,8 @@ class ExportKind:
 
 EXPORT_KINDS: tuple[ExportKind, ...] = (
     ExportKind("planner", "strokeseg.planners", ("experiment_planning",), "strokeseg_planners"),
+    ExportKind("fingerprint extractor", "strokeseg.planners.fingerprint", ("experiment_planning",),
+               "strokeseg_fingerprint_extractors"),
     ExportKind("preprocessor", "strokeseg.preprocessing.preprocessors", ("preprocessing", "preprocessors"),
                "strokeseg_preprocessors"),
     ExportKind("normalization", "strokeseg.preprocessing.normalization", ("preprocessing", "normalization"),
@@ -87,7 +90,7 @@ EXPORT_KINDS: tuple[ExportKind, ...] = (
 #: Trainers: found through ``nnUNet_extTrainer``; this shim only where nnU-Net never gets that far.
 TRAINER_FALLBACK = ExportKind("trainer", "strokeseg.trainers", NNUNET_TRAINER_PACKAGE, EXT_TRAINER_MODULE)
 #: Every kind strokeseg exports, in the order ``check`` lists them.
-KINDS: tuple[str, ...] = ("planner", "trainer", "preprocessor", "normalization")
+KINDS: tuple[str, ...] = ("planner", "fingerprint extractor", "trainer", "preprocessor", "normalization")
 
 
 def exported_classes(kind: str) -> dict[str, type]:
@@ -359,7 +362,7 @@ def _nnunet_lookup(kind: str, nnunet_root: Path) -> Callable[[str], type | None]
     if kind == "trainer":
         return find_trainer_class
     folder = _export_kind(kind).nnunet_folder
-    # planners are searched from experiment_planning/, preprocessors from preprocessing/,
+    # planners and fingerprint extractors are searched from experiment_planning/, preprocessors from preprocessing/,
     # normalizations from preprocessing/normalization/ (as in nnU-Net 2.8's code).
     search = folder if kind != "preprocessor" else folder[:1]
     module = ".".join(("nnunetv2", *search))

@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+import test_evaluation_cli
 from scipy import stats
+from test_evaluation_cli import FAST, SHAPE, evaluate, write_mask
 
 from strokeseg.evaluation.analyses import (
     CERTAINTY_COLUMNS,
@@ -22,9 +24,10 @@ from strokeseg.evaluation.analyses import (
 )
 from strokeseg.evaluation.multiple_testing import adjust_p_values
 from strokeseg.evaluation.report import STRATUM_COLUMNS
-from tests.evaluation import test_evaluation_cli
-from tests.evaluation.test_evaluation_cli import FAST, SHAPE, evaluate, write_mask
 
+# The sibling CLI test module is imported by its own name, as pytest imports it (this folder is on sys.path): a
+# `tests.evaluation.` prefix would import it a second time, or find another distribution's top-level `tests`
+# package (seg-metrics, a benchmark peer, installs one).
 #: The 8-case phantom test set of the CLI tests (a fixture).
 phantom = test_evaluation_cli.phantom
 

@@ -251,8 +251,11 @@ def smoke_demo(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
 
     out = tmp_path_factory.mktemp("demo") / "demo_output"
     printed = io.StringIO()
+    # one worker process: the other pytest worker has the second core, and every extra nnU-Net worker (spawned, with
+    # its own torch import) costs seconds of CPU (-j 2 took 446 CPU-s, -j 1 344 CPU-s; generation and conversion in
+    # parallel have their own tests)
     with contextlib.redirect_stdout(printed):
-        code = main(["demo", "--profile", "smoke", "--out", str(out), "--device", "cpu", "-j", "2"])
+        code = main(["demo", "--profile", "smoke", "--out", str(out), "--device", "cpu", "-j", "1"])
     assert code == 0, printed.getvalue()
     return out, printed.getvalue()
 

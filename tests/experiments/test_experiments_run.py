@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import SINGLE_CORE_NNUNET_ENV
+from conftest import FAST_FINGERPRINT, SINGLE_CORE_NNUNET_ENV
 
 from strokeseg.cases import write_cases
 from strokeseg.cli import main
@@ -40,7 +40,8 @@ def write_cohort(paths: NnunetPaths, dataset_id: int, name: str, training: int, 
 
 def write_config(path: Path, paths: NnunetPaths, content: dict) -> Path:
     base = {"nnunet": {"raw": str(paths.raw), "preprocessed": str(paths.preprocessed), "results": str(paths.results),
-                       "device": "cpu", "processes": 1, "env": CLI_ENV},
+                       "device": "cpu", "processes": 1, "env": CLI_ENV,
+                       "fingerprint_extractor": FAST_FINGERPRINT[1]},
             "evaluation": {"bootstrap_resamples": 200}, "output": str(path.parent / "experiment")}
     path.write_text(yaml.safe_dump({**base, **content}))
     return path

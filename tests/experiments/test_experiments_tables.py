@@ -73,9 +73,10 @@ def test_ensemble_table_correlates_uncertainty_with_dice() -> None:
 
 
 def test_config_takes_the_evaluation_statistics(tmp_path: Path) -> None:
+    from test_experiments_units import write_config
+
     from strokeseg.errors import ConfigurationError
     from strokeseg.experiments.config import load_config
-    from tests.experiments.test_experiments_units import write_config
 
     base = {"kind": "learning-curve", "dataset": 1, "trainer": "T"}
     config = load_config(write_config(tmp_path, {**base, "evaluation": {

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV
+from conftest import FAST_FINGERPRINT, SINGLE_CORE_NNUNET_ENV
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 from torch.nn import functional
 
@@ -82,7 +82,7 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
                                 num_test=1, shape=SHAPE_ZYX, spacing=SPACING_MM)
     log = root / "nnunet.log"
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-pl", PRESET.planner, "-c", "3d_fullres",
-                                                "-np", "1", "-npfp", "1"], paths, log, CLI_ENV)
+                                                "-np", "1", "-npfp", "1", *FAST_FINGERPRINT], paths, log, CLI_ENV)
     run_nnunet("nnUNetv2_plan_experiment", ["-d", str(DATASET_ID), "-pl", PRESET.planner,
                                             "-overwrite_target_spacing", "1", "1", "1", "-overwrite_plans_name",
                                             PAPER_GRID_PLANS], paths, log, CLI_ENV)

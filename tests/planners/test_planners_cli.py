@@ -6,6 +6,7 @@ import json
 
 import numpy as np
 import pytest
+from conftest import FAST_FINGERPRINT
 from nnunetv2.training.dataloading.nnunet_dataset import nnUNetDatasetBlosc2
 
 from strokeseg.errors import ExternalToolError
@@ -25,7 +26,7 @@ def test_flair_t1w_planners(nnunet_paths: NnunetPaths, tmp_path) -> None:
                                 num_test=0)
     log = tmp_path / "nnunet.log"
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-pl", "WMHFlairPlanner", "-c", "3d_fullres",
-                                                "-np", "1"], nnunet_paths, log)
+                                                "-np", "1", *FAST_FINGERPRINT], nnunet_paths, log)
     run_nnunet("nnUNetv2_plan_experiment", ["-d", str(DATASET_ID), "-pl", "AtlasT1Planner"], nnunet_paths, log)
     folder = nnunet_paths.preprocessed / raw.name
 

@@ -13,7 +13,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
-from conftest import SINGLE_CORE_NNUNET_ENV, in_process_nnunet
+from conftest import FAST_FINGERPRINT, SINGLE_CORE_NNUNET_ENV, in_process_nnunet
 from nnunetv2.run.run_training import maybe_load_checkpoint
 
 import strokeseg.trainers as trainers_module
@@ -89,7 +89,8 @@ def planned(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Planned]:
     raw = write_toy_dataset(paths.raw, DATASET_ID, "Trainers", num_training=6, num_test=1)
     log = root / "nnunet.log"
     run_nnunet("nnUNetv2_plan_and_preprocess",
-               ["-d", str(DATASET_ID), "-c", "3d_fullres", "-np", "1", "-npfp", "1"], paths, log, CLI_ENV)
+               ["-d", str(DATASET_ID), "-c", "3d_fullres", "-np", "1", "-npfp", "1", *FAST_FINGERPRINT], paths, log,
+               CLI_ENV)
     preprocessed = paths.preprocessed / raw.name
     add_zoom_configurations(preprocessed / f"{PLANS}.json")
     cases = [f"toy_{i:03d}" for i in range(6)]

@@ -95,6 +95,7 @@ from strokeseg.experiments.steps import (
 )
 from strokeseg.io import write_json_atomic
 from strokeseg.nnunet.plans import target_spacing_arguments
+from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
 from strokeseg.splits.designs import subsample_size
 
 logger = logging.getLogger(__name__)
@@ -233,7 +234,10 @@ def run_settings(study: DemoStudy, device: str, workers: int) -> DemoRunSettings
     env = {"nnUNet_compile": "false", "nnUNet_def_n_proc": str(workers)}
     if device == "cpu":
         env["nnUNet_n_proc_DA"] = str(max(1, workers - 1))  # 0 would break planning (nnU-Net 2.x)
-    return DemoRunSettings(NnunetSettings(study.paths, device, workers, env))
+    # the fingerprint's 10^8 intensity samples cost tens of seconds per planning of a few cases and change nothing
+    # the demo's planner uses (strokeseg.planners.fingerprint)
+    return DemoRunSettings(NnunetSettings(study.paths, device, workers, env,
+                                          fingerprint_extractor=StrokesegFingerprintExtractor.__name__))
 
 
 def prepare_folder(out: Path, settings: Mapping[str, Any], overwrite: bool) -> None:
