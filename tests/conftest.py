@@ -38,7 +38,7 @@ CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "fa
 #: augmentation worker slow tiny networks down many times): the stock-CLI end-to-end tests.
 SINGLE_CORE_NNUNET_ENV: dict[str, str] = {**CPU_NNUNET_ENV, "nnUNet_def_n_proc": "1", "OMP_NUM_THREADS": "1"}
 #: ``-fpe`` of the tests' planning runs: nnU-Net's fingerprint with 10^6 instead of 10^8 intensity samples, which
-#: none of the tests' normalizations read (strokeseg.planners.fingerprint): ~7 s instead of ~25 s per planning.
+#: none of the tests' normalizations read (strokeseg.planners.fingerprint): ~7 s instead of ~27 s per planning.
 FAST_FINGERPRINT: tuple[str, ...] = ("-fpe", "StrokesegFingerprintExtractor")
 
 
