@@ -12,7 +12,7 @@ Table schemas (column order is part of the contract and pinned by tests; docs/ev
 * ``subregions.csv`` / ``by_subregion.csv`` — with ventricle masks: per case and summarised, Dice and volumes of
   periventricular and deep WMH (:mod:`strokeseg.evaluation.subregions`, :data:`SUBREGION_SUMMARY_COLUMNS`).
 * ``learning_curve_fit.csv`` — :data:`LEARNING_FIT_COLUMNS`: per-case DSC against training-set size, linear
-  and on ln(size), with the plateau size.
+  and on ln(size), pooled and within cases, with the plateau size.
 
 Every p-value column comes with its family and adjusted value (:func:`adjust_families`).
 """
@@ -29,7 +29,13 @@ from strokeseg.defaults import LEARNING_CURVE_PLATEAU_DSC, NORMALITY_ALPHA, UNCE
 from strokeseg.evaluation.choices import DEFAULT_P_ADJUSTMENT
 from strokeseg.evaluation.group_tests import omnibus_test, post_hoc_pairs
 from strokeseg.evaluation.multiple_testing import adjust_p_values
-from strokeseg.evaluation.regression import certainty_curve, linear_regression, log10_regression, plateau_size
+from strokeseg.evaluation.regression import (
+    certainty_curve,
+    linear_regression,
+    log10_regression,
+    plateau_size,
+    within_case_regression,
+)
 from strokeseg.evaluation.report import (
     COMPARISON_COLUMNS,
     OVERALL,
@@ -57,8 +63,8 @@ REGRESSION_COLUMNS: tuple[str, ...] = (
 CERTAINTY_COLUMNS: tuple[str, ...] = ("model", "percent", "n", "mean_dice", "max_uncertainty", "n_below_cut",
                                       "review_cut")
 LEARNING_FIT_COLUMNS: tuple[str, ...] = (
-    "scale", "n_models", "n", "slope", "slope_se", "intercept", "r2", "p_value", "plateau_training_cases",
-    "plateau_tolerance", *ADJUSTMENT_COLUMNS,
+    "design", "scale", "n_models", "n_cases", "n", "slope", "slope_se", "intercept", "r2", "p_value",
+    "plateau_training_cases", "plateau_tolerance", *ADJUSTMENT_COLUMNS,
 )
 #: Columns of ``comparison.csv``: the tests and their families with adjusted p-values.
 COMPARISON_REPORT_COLUMNS: tuple[str, ...] = (*COMPARISON_COLUMNS, *ADJUSTMENT_COLUMNS)
@@ -228,24 +234,36 @@ def learning_curve_fits(per_case: pd.DataFrame, training_cases: Mapping[str, int
                         plateau_tolerance: float = LEARNING_CURVE_PLATEAU_DSC) -> pd.DataFrame:
     """The ``learning_curve_fit.csv`` table (schema :data:`LEARNING_FIT_COLUMNS`).
 
-    One least-squares line of per-case DSC on training-set size (``scale`` ``linear``) and on ln(size)
-    (``ln``) over every evaluated case of every model with a size (Noh et al.'s test that DSC rises with
-    training size: slope > 0 with its p-value); the plateau is the smallest size whose mean DSC is within
-    ``plateau_tolerance`` of the best model's. The two lines form one family.
+    Least-squares lines of per-case DSC on training-set size (``scale`` ``linear``) and on ln(size) (``ln``)
+    over every evaluated case of every model with a size (Noh et al.'s test that DSC rises with training size:
+    slope > 0 with its p-value), in two designs: ``pooled`` treats every (model, case) result as independent;
+    ``within_case`` centres each case's results on the case (:func:`within_case_regression`), the paired test
+    when the models share test cases, which removes the case-to-case spread from the error (NaN when no case is
+    scored by two models of different size). The plateau is the smallest size whose mean DSC is within
+    ``plateau_tolerance`` of the best model's. Each design's two lines form one family.
     """
     ok = evaluated(per_case)
     mine = ok[ok["model"].isin(list(training_cases))]
     sizes = mine["model"].map(training_cases).to_numpy(dtype=float)
     dice = mine["dice"].to_numpy(dtype=float)
+    cases = mine["case_id"].astype(str).tolist()
     means = mine.groupby("model")["dice"].mean()
     plateau = plateau_size([training_cases[m] for m in means.index], means.to_numpy(dtype=float), plateau_tolerance)
     rows = []
-    for scale, x in (("linear", sizes), ("ln", np.log(sizes) if sizes.size else sizes)):
-        fit = linear_regression(x, dice)
-        rows.append({"scale": scale, "n_models": len(means), "n": fit.n, "slope": fit.slope,
-                     "slope_se": fit.slope_se, "intercept": fit.intercept, "r2": fit.r2, "p_value": fit.p_value,
-                     "plateau_training_cases": plateau, "plateau_tolerance": plateau_tolerance})
-    table = pd.DataFrame(rows, columns=[c for c in LEARNING_FIT_COLUMNS if c not in ADJUSTMENT_COLUMNS])
-    return adjust_families(table.assign(_family="learning_curve"), ("_family",), adjustment)[
-        list(LEARNING_FIT_COLUMNS)]
+    for design in ("pooled", "within_case"):
+        for scale, x in (("linear", sizes), ("ln", np.log(sizes) if sizes.size else sizes)):
+            fit = linear_regression(x, dice) if design == "pooled" else within_case_regression(x, dice, cases)
+            used = mine if design == "pooled" else mine[mine["case_id"].isin(_cases_with_sizes(mine, training_cases))]
+            rows.append({"design": design, "scale": scale, "n_models": len(means), "n_cases": used["case_id"].nunique(),
+                         "n": fit.n, "slope": fit.slope, "slope_se": fit.slope_se, "intercept": fit.intercept,
+                         "r2": fit.r2, "p_value": fit.p_value, "plateau_training_cases": plateau,
+                         "plateau_tolerance": plateau_tolerance, "_family": f"learning_curve_{design}"})
+    table = pd.DataFrame(rows, columns=[*(c for c in LEARNING_FIT_COLUMNS if c not in ADJUSTMENT_COLUMNS), "_family"])
+    return adjust_families(table, ("_family",), adjustment)[list(LEARNING_FIT_COLUMNS)]
+
+
+def _cases_with_sizes(results: pd.DataFrame, training_cases: Mapping[str, int]) -> list[str]:
+    """The cases scored by models of two or more training-set sizes (those a within-case fit uses)."""
+    distinct = results.assign(_size=results["model"].map(training_cases)).groupby("case_id")["_size"].nunique()
+    return distinct[distinct >= 2].index.tolist()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -46,6 +47,46 @@ def linear_regression(x: ArrayLike, y: ArrayLike) -> Regression:
     result = stats.linregress(xs, ys)
     return Regression(n, float(result.slope), float(result.stderr), float(result.intercept), float(result.rvalue),
                       float(result.rvalue) ** 2, float(result.pvalue))
+
+
+def within_case_regression(x: ArrayLike, y: ArrayLike, cases: Sequence[str]) -> Regression:
+    """Least-squares slope of y on x within cases (case fixed effects): for designs where every case is measured
+    under several x, e.g. one test set scored by models trained on different numbers of cases.
+
+    x and y are centred on each case's mean, so the case-to-case spread (an easy case scores high under every
+    model) leaves the error term; cases with fewer than two finite pairs or one distinct x carry no information
+    and are left out. ``n`` counts the pairs used, ``intercept`` = ȳ − slope·x̄ over them, ``r2`` (and ``r``,
+    signed like the slope) is the within-case R², and the two-sided t-test of slope = 0 has n − k − 1 degrees of
+    freedom for k cases (the dummy-variable OLS of y on x and one indicator per case gives the same slope, SE
+    and p). Fewer than k + 2 pairs, no spread of x within cases or y constant within every case: NaN.
+    """
+    xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    ids = np.asarray(cases, dtype=object)
+    if not xs.shape == ys.shape == ids.shape:
+        raise ValueError(f"x, y and cases must have one length, got {xs.shape}, {ys.shape} and {ids.shape}")
+    keep = ~(np.isnan(xs) | np.isnan(ys))
+    xs, ys, ids = xs[keep], ys[keep], ids[keep]
+    codes = np.unique(ids, return_inverse=True)[1].reshape(-1)
+    low, high = np.full(codes.max(initial=-1) + 1, np.inf), np.full(codes.max(initial=-1) + 1, -np.inf)
+    np.minimum.at(low, codes, xs)
+    np.maximum.at(high, codes, xs)
+    use = (high > low)[codes]  # two or more pairs with distinct x in the case
+    xs, ys, codes = xs[use], ys[use], np.unique(codes[use], return_inverse=True)[1].reshape(-1)
+    n, k = xs.size, (int(codes.max()) + 1 if xs.size else 0)
+    counts = np.bincount(codes, minlength=k)
+    x_within = xs - (np.bincount(codes, weights=xs, minlength=k) / np.maximum(counts, 1))[codes]
+    y_within = ys - (np.bincount(codes, weights=ys, minlength=k) / np.maximum(counts, 1))[codes]
+    sxx, syy = float(np.sum(x_within**2)), float(np.sum(y_within**2))
+    degrees = n - k - 1
+    if degrees < 1 or sxx == 0 or syy == 0:
+        return Regression(n, *(math.nan,) * 6)
+    slope = float(np.sum(x_within * y_within)) / sxx
+    residual = float(np.sum((y_within - slope * x_within) ** 2))
+    slope_se = math.sqrt(residual / degrees / sxx)
+    r2 = 1.0 - residual / syy
+    p_value = float(2 * stats.t.sf(abs(slope / slope_se), degrees)) if slope_se > 0 else 0.0
+    return Regression(n, slope, slope_se, float(ys.mean() - slope * xs.mean()), math.copysign(math.sqrt(max(r2, 0.0)),
+                      slope), r2, p_value)
 
 
 def log10_regression(x: ArrayLike, y: ArrayLike) -> Regression:

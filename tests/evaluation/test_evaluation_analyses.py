@@ -23,6 +23,7 @@ from strokeseg.evaluation.analyses import (
     REGRESSION_COLUMNS,
 )
 from strokeseg.evaluation.multiple_testing import adjust_p_values
+from strokeseg.evaluation.regression import within_case_regression
 from strokeseg.evaluation.report import STRATUM_COLUMNS
 
 # The sibling CLI test module is imported by its own name, as pytest imports it (this folder is on sys.path): a
@@ -99,12 +100,18 @@ def test_cohort_table_learning_curve_fit_and_three_models(phantom: dict[str, Pat
     assert age["comparison"] in ("anova", "kruskal")
     assert list(cohort.columns[3:6]) == ["train", "test", "total"]
     fits = _read(out / "learning_curve_fit.csv")
-    assert list(fits.columns) == list(LEARNING_FIT_COLUMNS) and list(fits["scale"]) == ["linear", "ln"]
+    assert list(fits.columns) == list(LEARNING_FIT_COLUMNS) and list(fits["scale"]) == ["linear", "ln"] * 2
+    assert list(fits["design"]) == ["pooled", "pooled", "within_case", "within_case"]
     per_case = _read(out / "per_case.csv")
     sizes = per_case["model"].map({"n2": 2, "n4": 4, "n8": 8}).to_numpy(float)
     linear = stats.linregress(sizes, per_case["dice"].to_numpy(float))
     assert fits.iloc[0]["slope"] == pytest.approx(linear.slope) and fits.iloc[0]["p_value"] == pytest.approx(
         linear.pvalue)
+    within = fits.iloc[3]  # every test case is scored by all three models: ln(size) within cases
+    assert within["n"] == len(per_case) and within["n_cases"] == per_case["case_id"].nunique()
+    assert within["slope"] == pytest.approx(within_case_regression(np.log(sizes), per_case["dice"].to_numpy(float),
+                                                                   per_case["case_id"].tolist()).slope)
+    assert list(fits["family"].unique()) == ["learning_curve_pooled", "learning_curve_within_case"]
     assert fits.iloc[0]["plateau_training_cases"] == 8  # the reference itself (DSC 1) is the best model
     group = _read(out / "group_tests.csv")
     models = group[(group["stratification"] == "models") & (group["metric"] == "dice")]

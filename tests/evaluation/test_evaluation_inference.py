@@ -26,6 +26,7 @@ from strokeseg.evaluation.regression import (
     log10_regression,
     plateau_size,
     share_below,
+    within_case_regression,
 )
 from strokeseg.evaluation.statistics import describe
 
@@ -133,6 +134,34 @@ def test_regression_of_anscombes_quartet() -> None:
     on_log = log10_regression([10.0 ** x for x in ANSCOMBE_X] + [0.0], [*ANSCOMBE_Y1, 0.9])  # x = 0 left out
     assert on_log.n == 11 and on_log.slope == pytest.approx(fit.slope)
     assert math.isnan(linear_regression([1.0, 2.0], [1.0, 2.0]).slope)  # fewer than 3 pairs
+
+
+def test_within_case_regression_equals_dummy_variable_ols() -> None:
+    """Three models scored on the same nine cases, a large case effect and a small rise with ln(size): the
+    case fixed-effects slope, SE and p equal those of OLS with one indicator per case; the pooled line has
+    the same slope but drowns it in the case spread."""
+    rng = np.random.default_rng(7)
+    cases = np.repeat([f"case_{i}" for i in range(9)], 3)
+    x = np.tile(np.log([7.0, 14.0, 27.0]), 9)
+    y = 0.5 + np.repeat(rng.normal(0, 0.2, 9), 3) + 0.03 * x + rng.normal(0, 0.02, x.size)
+    extra_x, extra_y, extra_case = [2.0, math.nan], [0.9, 0.4], ["alone", "case_0"]  # one result; a NaN pair
+    fit = within_case_regression([*x, *extra_x], [*y, *extra_y], [*cases, *extra_case])
+    design = np.column_stack([x, *((cases == name).astype(float) for name in np.unique(cases))])
+    coefficients = np.linalg.lstsq(design, y, rcond=None)[0]
+    residual = y - design @ coefficients
+    degrees = x.size - design.shape[1]
+    se = math.sqrt(residual @ residual / degrees * np.linalg.inv(design.T @ design)[0, 0])
+    assert fit.n == 27 and fit.slope == pytest.approx(coefficients[0], rel=1e-9)
+    assert fit.slope_se == pytest.approx(se, rel=1e-9)
+    assert fit.p_value == pytest.approx(2 * stats.t.sf(abs(coefficients[0] / se), degrees), rel=1e-9)
+    assert fit.p_value < 1e-3 < 0.05 < linear_regression(x, y).p_value
+    assert fit.r2 > 0.5 and fit.r == pytest.approx(math.sqrt(fit.r2))
+    assert math.isnan(within_case_regression([1.0, 2.0, 3.0], [0.1, 0.2, 0.3], ["a", "b", "c"]).slope)
+    assert math.isnan(within_case_regression([1.0, 2.0, 1.0], [0.1, 0.2, 0.3], ["a", "a", "b"]).slope)  # 0 df
+    exact = within_case_regression([1.0, 2.0, 1.0, 2.0], [0.1, 0.2, 0.3, 0.4], ["a", "a", "b", "b"])
+    assert exact.slope == pytest.approx(0.1) and exact.r2 == pytest.approx(1.0)  # n − k − 1 = 1 df
+    with pytest.raises(ValueError, match="one length"):
+        within_case_regression([1.0, 2.0], [0.1, 0.2], ["a"])
 
 
 def test_correlation_of_anscombe_and_certainty_curve() -> None:

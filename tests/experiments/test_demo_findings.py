@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -115,8 +116,17 @@ def test_findings_json_and_table_carry_every_finding(tmp_path: Path) -> None:
 def test_learning_curve_finding_reads_the_fit(tmp_path: Path) -> None:
     _study(tmp_path, shift=0.3, adaptation=0.25, postprocessing=0.0)
     assert "learning_curve" not in _by_name(tmp_path)
-    pd.DataFrame([{"scale": "ln", "n_models": 3, "n": 36, "slope": 0.08, "p_value": 0.004},
-                  {"scale": "linear", "n_models": 3, "n": 36, "slope": 0.001, "p_value": 0.01}]).to_csv(
-        tmp_path / "evaluation" / "internal_test" / "learning_curve_fit.csv", index=False)
-    curve = _by_name(tmp_path)["learning_curve"]
+    path = tmp_path / "evaluation" / "internal_test" / "learning_curve_fit.csv"
+    pooled = [{"design": "pooled", "scale": "ln", "n_models": 3, "n_cases": 12, "n": 36, "slope": 0.02,
+               "p_value": 0.7},
+              {"design": "pooled", "scale": "linear", "n_models": 3, "n_cases": 12, "n": 36, "slope": 0.001,
+               "p_value": 0.6}]
+    within = {"design": "within_case", "scale": "ln", "n_models": 3, "n_cases": 12, "n": 36, "slope": 0.08,
+              "p_value": 0.004}
+    pd.DataFrame([*pooled, within]).to_csv(path, index=False)
+    curve = _by_name(tmp_path)["learning_curve"]  # the paired (within-case) line decides
     assert curve.holds and curve.statistic == 0.08 and curve.p == 0.004 and curve.n == 36
+    assert "12 shared test cases" in curve.explanation and "within test cases" in curve.statistic_name
+    pd.DataFrame([*pooled, {**within, "slope": math.nan, "p_value": math.nan}]).to_csv(path, index=False)
+    curve = _by_name(tmp_path)["learning_curve"]  # no case shared by two sizes: the pooled line
+    assert not curve.holds and curve.statistic == 0.02 and curve.p == 0.7 and "pooled" in curve.explanation

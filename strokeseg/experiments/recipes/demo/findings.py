@@ -20,8 +20,9 @@ Findings (Noh et al.'s registry study in miniature; the rules are fixed here, ne
 * ``postprocessing_<test set>``: post-processing does not lower the mean DSC — mean paired difference
   (post-processed − raw) with its bootstrap CI; holds when the mean difference is ≥ 0.
 * ``learning_curve`` (profiles with a learning curve): per-case DSC rises with ln(training cases) — the
-  least-squares slope with its p-value (``learning_curve_fit.csv``); holds when the slope is > 0 with
-  p < :data:`FINDING_ALPHA`.
+  within-case least-squares slope with its p-value (``learning_curve_fit.csv``, design ``within_case``: every
+  model of the curve is scored on the same internal test cases, so the paired test is the right one; a report
+  without that row falls back to the pooled fit); holds when the slope is > 0 with p < :data:`FINDING_ALPHA`.
 """
 
 from __future__ import annotations
@@ -217,21 +218,30 @@ def postprocessing_effect(per_case: pd.DataFrame, test_set: str, resamples: int,
 
 
 def learning_curve(out: Path) -> Finding | None:
-    """``learning_curve`` from the internal report's ``learning_curve_fit.csv`` (None without a curve)."""
+    """``learning_curve`` from the internal report's ``learning_curve_fit.csv`` (None without a curve): the
+    within-case fit on ln(training cases), or the pooled one where the table has no within-case row."""
     path = out / "evaluation" / "internal_test" / "learning_curve_fit.csv"
     if not path.is_file():
         return None
     fits = pd.read_csv(path)
-    row = fits[fits["scale"] == "ln"]
-    if row.empty:
+    lines = fits[fits["scale"] == "ln"]
+    if "design" in lines:
+        within = lines[(lines["design"] == "within_case") & lines["slope"].notna()]
+        lines = within if not within.empty else lines[lines["design"] == "pooled"]
+    if lines.empty:
         return None
-    fit = row.iloc[0]
+    fit = lines.iloc[0]
+    design = str(fit.get("design", "pooled"))
     slope, p = float(fit["slope"]), float(fit["p_value"])
     holds = bool(slope > 0 and p < FINDING_ALPHA)
-    why = (f"{int(fit['n_models'])} models, {int(fit['n'])} case results: slope {slope:+.3f} DSC per ln(training "
-           f"cases), p = {p:.3g}" + ("" if holds else f" (not a significant rise at α = {FINDING_ALPHA})"))
-    return Finding("learning_curve", "DSC rises with the number of training cases", slope,
-                   "least-squares slope of per-case DSC on ln(training cases)", int(fit["n"]), None, p, holds, why)
+    cases = f" on {int(fit['n_cases'])} shared test cases" if design == "within_case" else ""
+    why = (f"{int(fit['n_models'])} models, {int(fit['n'])} case results{cases}: slope {slope:+.3f} DSC per "
+           f"ln(training cases) ({design.replace('_', '-')}), p = {p:.3g}"
+           + ("" if holds else f" (not a significant rise at α = {FINDING_ALPHA})"))
+    measure = ("least-squares slope of per-case DSC on ln(training cases)"
+               + (", within test cases" if design == "within_case" else ""))
+    return Finding("learning_curve", "DSC rises with the number of training cases", slope, measure, int(fit["n"]),
+                   None, p, holds, why)
 
 
 def compute_findings(out: Path, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> list[Finding]:

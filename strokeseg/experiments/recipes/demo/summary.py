@@ -263,8 +263,9 @@ def regression_section(out: Path) -> list[str]:
                          "p (adjusted)": _p(row["p_adjusted"])})
     lines = [markdown_table(pd.DataFrame(rows)), ""] if rows else ["(no regressions table)", ""]
     for test_set, fits in _report_tables(out, "learning_curve_fit.csv"):
-        lines += [f"Learning curve ({test_set}): per-case DSC on training cases and on ln(training cases):", "",
-                  markdown_table(fits[["scale", "n_models", "n", "slope", "r2", "p_value",
+        lines += [f"Learning curve ({test_set}): per-case DSC on training cases and on ln(training cases), pooled "
+                  "and within the shared test cases:", "",
+                  markdown_table(fits[["design", "scale", "n_models", "n_cases", "n", "slope", "r2", "p_value",
                                        "plateau_training_cases"]]), ""]
     return lines
 
