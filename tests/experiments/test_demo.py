@@ -224,18 +224,18 @@ def test_profiles_internal_training_cases_are_the_internal_cases_without_test_ca
 
 def test_findings_profile_adds_the_learning_curve_models(tmp_path: Path) -> None:
     profile = get_profile("findings")
-    assert profile.source_fold == 2 and profile.internal_training_cases == 36  # 48 internal, every 4th a test case
+    assert profile.source_fold == 2 and profile.internal_training_cases == 27
     graph = build_demo_graph(DemoStudy(tmp_path / "demo", profile))
-    curve = [job for job in graph.jobs if job.endswith(("10pct", "30pct"))]
-    assert curve == ["train-source_10pct", "predict-source_10pct", "train-source_30pct", "predict-source_30pct"]
+    curve = [job for job in graph.jobs if job.endswith(("25pct", "50pct"))]
+    assert curve == ["train-source_25pct", "predict-source_25pct", "train-source_50pct", "predict-source_50pct"]
     train = graph.jobs["train"].step
     assert isinstance(train, TrainStep) and train.fold == 2  # the source model: all training cases
-    small = graph.jobs["train-source_10pct"].step
+    small = graph.jobs["train-source_25pct"].step
     assert isinstance(small, TrainStep) and small.fold == 0 and small.model.results != train.model.results
     evaluation = graph.jobs["evaluate-internal"]
-    assert {"predict-source_10pct", "predict-source_30pct"} <= set(evaluation.needs)
+    assert {"predict-source_25pct", "predict-source_50pct"} <= set(evaluation.needs)
     sizes = {model.name: model.training_cases for model in evaluation.step.models}
-    assert sizes["source"] == 36 and sizes["source_10pct"] == 4 and sizes["source_30pct"] == 11
+    assert sizes["source"] == 27 and sizes["source_25pct"] == 7 and sizes["source_50pct"] == 14
     with pytest.raises(ConfigurationError, match="must ascend in"):
         DemoProfile(**{**asdict(profile), "learning_curve_fractions": (0.5, 0.25)})
 

@@ -89,7 +89,7 @@ class DemoStudy:
 
     @staticmethod
     def curve_name(fraction: float) -> str:
-        """Model name of a learning-curve subsample in the reports, e.g. ``source_10pct``."""
+        """Model name of a learning-curve subsample in the reports, e.g. ``source_25pct``."""
         return f"{SOURCE}_{100 * fraction:g}pct"
 
     def predictions(self, model: str) -> Path:

@@ -95,10 +95,8 @@ def json_ready(value: Any) -> Any:
     return value
 
 
-#: The findings profile's learning curve: 10 %, 30 % and 100 % of the internal training cases (4, 11 and 36 cases).
-#: A ninefold range of sizes, from Noh et al.'s 2.5-100 % scale; a fourfold one (25-100 %: 7-27 cases) gave a
-#: rise of 0.04 DSC that nine test cases could not separate from noise (docs/demo.md, run C).
-FINDINGS_LEARNING_CURVE_FRACTIONS: tuple[float, ...] = (0.1, 0.3, 1.0)
+#: The findings profile's learning curve: 25 %, 50 % and 100 % of the internal training cases (7, 14 and 27 cases).
+FINDINGS_LEARNING_CURVE_FRACTIONS: tuple[float, ...] = (0.25, 0.5, 1.0)
 
 #: The default profile: the study sized for 2 CPU cores.
 CPU_SMALL = DemoProfile(
@@ -115,10 +113,9 @@ PROFILES: dict[str, DemoProfile] = {
             target_spacing_mm=(5.0, 4.0, 4.0), trainer="nnUNetTrainer_strokeseg_Noh2023_Tiny",
             finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny", bootstrap_resamples=200),
         CPU_SMALL,
-        replace(CPU_SMALL, name="findings", description="the cpu-small study on 72 phantom cases (12 internal test "
-                "cases) plus Noh et al.'s learning curve: two more source models on 10 % and 30 % of the 36 internal "
-                "training cases (budget: 45 minutes, idle 2 cores)", cases_per_site=24,
-                learning_curve_fractions=FINDINGS_LEARNING_CURVE_FRACTIONS),
+        replace(CPU_SMALL, name="findings", description="the cpu-small study plus Noh et al.'s learning curve: two "
+                "more source models on 25 % and 50 % of the internal training cases (budget: 45 minutes, idle 2 "
+                "cores)", learning_curve_fractions=FINDINGS_LEARNING_CURVE_FRACTIONS),
         DemoProfile(
             "gpu", "120 phantom cases on the native grid, the Noh2023 model at full width (one GPU)",
             cases_per_site=40, internal_test_every=5, external_test_cases=15, adaptation_cases=25,
