@@ -474,16 +474,20 @@ def prepare_alis_plans(workdir: Path) -> tuple[dict, dict]:
 
 
 def run_alis_benchmark(workdir: Path, device: torch.device, rounds: int, slices: int = DWI_SHAPE_ZYX[0],
-                       ) -> dict[str, Any]:
+                       stack_patch: bool = False) -> dict[str, Any]:
     """Parameters of the Alis preset's network and its prediction time for one case's ``slices`` x 224 x 224 stack
-    (30 slices: a 256x256x30 DWI case; fewer with ``--tiny``)."""
+    (30 slices: a 256x256x30 DWI case; fewer with ``--tiny``). ``stack_patch`` (``--tiny``) sets the patch to the
+    stack, so that a short stack is not padded to the preset's 32 slices (the parameters do not change)."""
     plans, dataset_json = prepare_alis_plans(workdir)
     configuration = plans["configurations"][CONFIGURATION]
     stack = (slices, *configuration["strokeseg_in_plane_size"])
+    if stack_patch:
+        plans = with_patch(plans, stack)
     network = prediction_network(nnUNetTrainer_strokeseg_Alis2022, plans, dataset_json, torch.device("cpu"))[0]
     watch = best([time_prediction(nnUNetTrainer_strokeseg_Alis2022, plans, dataset_json, device, None, stack)
                   for _ in range(rounds)])
-    return {"trainer": nnUNetTrainer_strokeseg_Alis2022.__name__, "patch_size": configuration["patch_size"],
+    return {"trainer": nnUNetTrainer_strokeseg_Alis2022.__name__,
+            "patch_size": plans["configurations"][CONFIGURATION]["patch_size"],
             "parameters": count_parameters(network), "paper_parameters": ALIS_PAPER_PARAMETERS,
             "stack": list(stack), "prediction_s": watch.wall, "prediction_cpu_s": watch.cpu}
 
@@ -562,7 +566,7 @@ def main() -> None:
                          ("TTA axes", "tta_axes", lambda v: "-" if v is None else str(v)),
                          ("TTA s", "tta_s", optional(".1f")), ("TTA / no TTA", "tta_over_no_tta", optional(".2f"))])
         if not args.skip_prediction:
-            alis = run_alis_benchmark(workdir, device, args.rounds, dwi.shape_zyx[0])
+            alis = run_alis_benchmark(workdir, device, args.rounds, dwi.shape_zyx[0], stack_patch=args.tiny)
             stock = results["prediction"][0]["no_tta_s"]
             alis["ratio_vs_stock"] = alis["prediction_s"] / stock
             results["alis_preset"] = alis
