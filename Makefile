@@ -52,8 +52,8 @@ lint: $(STAMP)
 	$(BIN)/ruff check strokeseg tests benchmarks
 	$(BIN)/mypy strokeseg
 
-# Two pytest workers, one per core of a 2-core CI machine (tests/conftest.py gives each one thread), so the suite
-# stays within its 20-minute budget. --dist loadfile keeps a test file on one worker, so a module's end-to-end
+# Two pytest workers, one per core of a 2-core CI machine (tests/conftest.py gives each one thread); a third worker
+# made the suite slower (benchmarks/RESULTS.md). --dist loadfile keeps a test file on one worker, so a module's end-to-end
 # fixture (the smoke demo, a planned dataset) runs once; files go out in collection order, the slow tests first.
 test: install lint
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
