@@ -10,9 +10,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from strokeseg.evaluation.analyses import learning_curve_fits
 from strokeseg.experiments.recipes.demo.findings import FINDINGS_FILE, compute_findings, write_findings
 from strokeseg.experiments.recipes.demo.layout import CONTROL, FINETUNED, SOURCE, SOURCE_PP
-from strokeseg.experiments.recipes.demo.summary import findings_table
+from strokeseg.experiments.recipes.demo.summary import findings_table, regression_section
 
 N = 12
 
@@ -130,3 +131,18 @@ def test_learning_curve_finding_reads_the_fit(tmp_path: Path) -> None:
     pd.DataFrame([*pooled, {**within, "slope": math.nan, "p_value": math.nan}]).to_csv(path, index=False)
     curve = _by_name(tmp_path)["learning_curve"]  # no case shared by two sizes: the pooled line
     assert not curve.holds and curve.statistic == 0.02 and curve.p == 0.7 and "pooled" in curve.explanation
+
+
+def test_summary_shows_both_learning_curve_designs(tmp_path: Path) -> None:
+    rng = np.random.default_rng(3)
+    sizes = {"n7": 7, "n14": 14, "n27": 27}
+    per_case = pd.DataFrame([{"model": model, "case_id": f"c{case}", "status": "ok",
+                              "dice": 0.4 + 0.05 * case + 0.02 * np.log(size) + rng.normal(0, 0.01)}
+                             for model, size in sizes.items() for case in range(6)])
+    folder = tmp_path / "evaluation" / "internal_test"
+    folder.mkdir(parents=True)
+    learning_curve_fits(per_case, sizes).to_csv(folder / "learning_curve_fit.csv", index=False)
+    text = "\n".join(regression_section(tmp_path))
+    within = next(line for line in text.splitlines() if line.startswith("| within_case | ln |"))
+    assert "| 3 | 6 | 18 |" in within  # models, shared cases, results
+    assert "| pooled | ln |" in text
