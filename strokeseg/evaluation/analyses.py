@@ -249,12 +249,12 @@ def learning_curve_fits(per_case: pd.DataFrame, training_cases: Mapping[str, int
     cases = mine["case_id"].astype(str).tolist()
     means = mine.groupby("model")["dice"].mean()
     plateau = plateau_size([training_cases[m] for m in means.index], means.to_numpy(dtype=float), plateau_tolerance)
+    n_cases = {"pooled": mine["case_id"].nunique(), "within_case": len(_cases_with_sizes(mine, training_cases))}
     rows = []
     for design in ("pooled", "within_case"):
         for scale, x in (("linear", sizes), ("ln", np.log(sizes) if sizes.size else sizes)):
             fit = linear_regression(x, dice) if design == "pooled" else within_case_regression(x, dice, cases)
-            used = mine if design == "pooled" else mine[mine["case_id"].isin(_cases_with_sizes(mine, training_cases))]
-            rows.append({"design": design, "scale": scale, "n_models": len(means), "n_cases": used["case_id"].nunique(),
+            rows.append({"design": design, "scale": scale, "n_models": len(means), "n_cases": n_cases[design],
                          "n": fit.n, "slope": fit.slope, "slope_se": fit.slope_se, "intercept": fit.intercept,
                          "r2": fit.r2, "p_value": fit.p_value, "plateau_training_cases": plateau,
                          "plateau_tolerance": plateau_tolerance, "_family": f"learning_curve_{design}"})

@@ -67,7 +67,8 @@ def within_case_regression(x: ArrayLike, y: ArrayLike, cases: Sequence[str]) -> 
     keep = ~(np.isnan(xs) | np.isnan(ys))
     xs, ys, ids = xs[keep], ys[keep], ids[keep]
     codes = np.unique(ids, return_inverse=True)[1].reshape(-1)
-    low, high = np.full(codes.max(initial=-1) + 1, np.inf), np.full(codes.max(initial=-1) + 1, -np.inf)
+    groups = int(codes.max(initial=-1)) + 1
+    low, high = np.full(groups, np.inf), np.full(groups, -np.inf)
     np.minimum.at(low, codes, xs)
     np.maximum.at(high, codes, xs)
     use = (high > low)[codes]  # two or more pairs with distinct x in the case
