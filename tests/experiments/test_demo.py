@@ -54,6 +54,7 @@ from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.zoom_configurations import ZOOM_IN_CONFIGURATION, ZOOM_OUT_CONFIGURATION, zoom_schedule_from_plans
 from strokeseg.preprocessing.settings import PLANS_KEY
+from strokeseg.trainers.base import CHECKPOINT_KEY
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 MODELS = (SOURCE, FINETUNED, CONTROL, SOURCE_PP, FINETUNED_PP)
@@ -319,6 +320,14 @@ def test_smoke_demo_writes_every_report(smoke_demo: tuple[Path, str]) -> None:
     _check_png(out / "cohort" / "montage.png")
     fitted = json.loads((out / "postprocessing" / "postprocessing.json").read_text())
     assert fitted["validation"]["n_cases"] >= 1 and "min_volume_ml" in fitted["params"]
+    # fine-tuning and its control arm started from the source model through nnU-Net's -pretrained_weights
+    (source,) = (out / "nnUNet_results").glob("Dataset980_*/*/fold_0/checkpoint_final.pth")
+    for results in ("finetune_results", "control_results"):
+        (fold,) = (out / results).glob("*/*/fold_0")
+        assert "Loaded layers:" in "\n".join(p.read_text() for p in fold.glob("training_log_*.txt")), results
+        record = torch.load(fold / "checkpoint_final.pth", map_location="cpu", weights_only=False)[CHECKPOINT_KEY]
+        assert record["pretrained_weights"]["path"] == str(source), results
+        assert record["pretrained_weights"]["loaded_tensors"] > 0, results
 
 
 @pytest.mark.slow

@@ -1,7 +1,8 @@
-"""A learning curve end to end on the private Slurm cluster (tests/slurm_cluster.py) through the stock nnU-Net
-CLIs with a tiny CPU trainer (slow): ``experiment run`` submits plan -> train (one job array) -> predict ->
+"""A one-size learning curve end to end on the private Slurm cluster (tests/slurm_cluster.py) through the stock
+nnU-Net CLIs with a tiny CPU trainer (slow): ``experiment run`` submits plan -> train -> predict ->
 evaluate -> aggregate with ``afterok`` dependencies and returns; ``experiment status`` shows the Slurm ids; an
-interrupted training resumes from nnU-Net's latest checkpoint."""
+interrupted training resumes from nnU-Net's latest checkpoint. The two-size curve runs end to end with the local
+executor (test_experiments_run.py); two trainings in one array run on this cluster in test_slurm.py."""
 
 from __future__ import annotations
 
@@ -30,16 +31,15 @@ def test_learning_curve_runs_on_slurm(slurm: SlurmCluster, nnunet_paths: NnunetP
     write_cohort(nnunet_paths, 821, "SlurmCurve", training=6, test=2, seed=1)
     config_file = write_config(tmp_path / "lc.yaml", nnunet_paths, {
         "kind": "learning-curve", "dataset": 821, "trainer": "nnUNetTrainer_strokeseg_PreActResUNet_Tiny",
-        "split": {"fractions": [0.5, 1.0], "seed": 3},
+        "split": {"fractions": [1.0], "seed": 3},
         "executor": {"kind": "slurm", "slurm": {"partition": slurm.partition, "timeout_min": 20, "cpus_per_task": 1,
                                                 "steps": {"train": {"gpus_per_node": 0},
                                                           "predict": {"gpus_per_node": 0}}}}})
     assert main(["experiment", "run", str(config_file)]) == 0  # submits and returns
-    assert "started 8" in capsys.readouterr().out
+    assert "started 6" in capsys.readouterr().out
     config = load_config(config_file)
     graph = build_graph(config)
     ids = {job.id: read_record(graph.job_folder(job.id)).executor_id for job in graph}  # type: ignore[union-attr]
-    assert ids["train/n3"].split("_")[0] == ids["train/n6"].split("_")[0]  # one array
     assert main(["experiment", "status", str(config_file)]) == 0
     assert f"aggregate  [Slurm {ids['aggregate']}: PENDING, Dependency]" in capsys.readouterr().out
 
@@ -53,22 +53,22 @@ def test_learning_curve_runs_on_slurm(slurm: SlurmCluster, nnunet_paths: NnunetP
     assert set(states.values()) == {DONE}, states
     curve = pd.read_csv(config.output / "results" / "learning_curve.csv")
     overall = curve[(curve["stratification"] == "all") & (curve["metric"] == "dice")]
-    assert sorted(overall["training_cases"]) == [3, 6]
-    assert (graph.job_folder("train/n3") / "log.txt").read_text().count("nnUNetv2_train") >= 1
+    assert overall["training_cases"].tolist() == [6] and overall["n"].tolist() == [2]
+    assert (graph.job_folder("train/n6") / "log.txt").read_text().count("nnUNetv2_train") >= 1
     capsys.readouterr()
     assert main(["experiment", "run", str(config_file)]) == 0
     assert "started 0" in capsys.readouterr().out
 
     # a training interrupted after a checkpoint (its latest checkpoint there, no final one): the rerun submits it
     # alone and nnUNetv2_train --c continues from that checkpoint
-    train = graph.jobs["train/n3"].step
+    train = graph.jobs["train/n6"].step
     final = train.model.checkpoint(nnunet_paths.raw, train.fold)  # type: ignore[attr-defined]
     final.rename(final.with_name("checkpoint_latest.pth"))
     assert main(["experiment", "run", str(config_file)]) == 0
-    assert "started 1, skipped 7" in capsys.readouterr().out
-    while graph_states(graph, context)["train/n3"] in IN_FLIGHT:
+    assert "started 1, skipped 5" in capsys.readouterr().out
+    while graph_states(graph, context)["train/n6"] in IN_FLIGHT:
         assert time.monotonic() < deadline + 120, "the resumed training did not finish"
         time.sleep(2)
-    assert graph_states(graph, context)["train/n3"] == DONE and final.is_file()
+    assert graph_states(graph, context)["train/n6"] == DONE and final.is_file()
     assert "resuming nnUNetTrainer_strokeseg_PreActResUNet_Tiny fold 0" in \
-        (graph.job_folder("train/n3") / "log.txt").read_text()
+        (graph.job_folder("train/n6") / "log.txt").read_text()

@@ -1,6 +1,7 @@
 """The ``alis_vendor_dwi_adc`` preset: every fidelity-table row against the instantiated planner, plans, trainers,
 augmentation and split design; the preprocessed phantom cases (224 x 224 slices, 0-1 windows); and one stock-CLI
-plan + train + fine-tune + predict run of the CPU-sized trainers (slow)."""
+plan + train + fine-tune + predict run of the CPU-sized trainers (slow): the stock-CLI test of the BiConvLSTMUNet
+family and of fine-tuning through nnU-Net's ``-pretrained_weights``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import SimpleITK as sitk
+import torch
 from nnunetv2.training.dataloading.nnunet_dataset import infer_dataset_class
 from preset_runs import CLI_ENV, TRAIN_ENV, PlannedDataset, planned_preset
 
@@ -31,7 +33,7 @@ from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_Alis2022,
     nnUNetTrainer_strokeseg_Alis2022_FT20ep_lr1e6,
 )
-from strokeseg.trainers.base import unwrap_network
+from strokeseg.trainers.base import CHECKPOINT_KEY, unwrap_network
 from strokeseg.trainers.finetune import FineTuningTrainer
 from strokeseg.trainers.networks.spec import count_parameters
 
@@ -180,6 +182,16 @@ def test_cpu_preset_trains_fine_tunes_and_predicts_through_the_stock_clis(planne
     run_nnunet("nnUNetv2_train", [dataset, configuration, "1", "-tr", PRESET.cpu_finetune_trainer, "-p",
                                   PRESET.plans, "-device", "cpu", "-pretrained_weights", str(checkpoint)],
                planned.paths, planned.log, TRAIN_ENV)
+    tuned = model.parent / f"{PRESET.cpu_finetune_trainer}__{PRESET.plans}__{configuration}" / "fold_1"
+    tuned_log = "\n".join(path.read_text() for path in tuned.glob("training_log_*.txt"))
+    assert "Loaded layers:" in tuned_log  # strokeseg's check ran inside nnU-Net's -pretrained_weights route
+    tuned_checkpoint = torch.load(tuned / "checkpoint_final.pth", map_location="cpu", weights_only=False)
+    assert tuned_checkpoint[CHECKPOINT_KEY]["pretrained_weights"]["path"] == str(checkpoint)
+    # the mirroring axes prediction uses come from the checkpoint: the trainer's own choice
+    reference = planned.trainer(nnUNetTrainer_strokeseg_Alis2022)
+    reference.configure_rotation_dummyDA_mirroring_and_inital_patch_size()
+    source_checkpoint = torch.load(checkpoint, map_location="cpu", weights_only=False)
+    assert source_checkpoint["inference_allowed_mirroring_axes"] == reference.inference_allowed_mirroring_axes
     out = tmp_path / "predicted"
     run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(out), "-d", dataset, "-c",
                                     configuration, "-f", "0", "-tr", PRESET.cpu_trainer, "-p", PRESET.plans,

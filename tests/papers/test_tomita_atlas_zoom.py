@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 import torch
 from conftest import FAST_FINGERPRINT, SINGLE_CORE_NNUNET_ENV
+from nnunetv2.inference.predict_from_raw_data import nnUNetPredictor
 from nnunetv2.utilities.plans_handling.plans_handler import PlansManager
 from torch.nn import functional
 
@@ -188,6 +189,16 @@ def predict(planned: Planned, output: Path, trainer: str, checkpoint: str, *extr
     return output
 
 
+def predict_in_process(planned: Planned, output: Path, model: Path, checkpoint: str) -> Path:
+    """What ``nnUNetv2_predict -chk CHECKPOINT --save_probabilities -npp 1 -nps 1`` runs, through nnU-Net's own
+    predictor started in this process (the snapshot members; the "-F" prediction takes the stock CLI)."""
+    predictor = nnUNetPredictor(device=CPU, verbose=False, allow_tqdm=False)
+    predictor.initialize_from_trained_model_folder(str(model), use_folds=(0,), checkpoint_name=checkpoint)
+    predictor.predict_from_files(str(planned.raw / "imagesTs"), str(output), save_probabilities=True,
+                                 num_processes_preprocessing=1, num_processes_segmentation_export=1)
+    return output
+
+
 def check_centre_cropped_prediction(planned: Planned, folder: Path) -> None:
     """Every test image gets a prediction on its own grid that is background outside the centre box."""
     crop_mm = planned.plans(PRESET.plans)["configurations"][ZOOM_OUT_CONFIGURATION]["strokeseg_centre_crop_mm"]
@@ -222,11 +233,13 @@ def test_cli_zoom_in_out_snapshots_ensemble_and_ablation_models(planned: Planned
                for k in final["network_weights"])
     # the last snapshot is the final model (it predicts as "final" below)
     assert all(torch.equal(last["network_weights"][k], final["network_weights"][k]) for k in final["network_weights"])
-    assert json.loads((model / "plans.json").read_text())["configurations"][ZOOM_IN_CONFIGURATION]
+    saved = json.loads((model / "plans.json").read_text())["configurations"]  # the model's own copy of the plans
+    assert saved[ZOOM_IN_CONFIGURATION]
+    assert saved[ZOOM_OUT_CONFIGURATION]["patch_size"] == \
+        planned.plans(PRESET.plans)["configurations"][ZOOM_OUT_CONFIGURATION]["patch_size"]
     # the same run's zoom-in result ("-F"), the snapshots (the last = final) and their ensemble ("-E")
     check_centre_cropped_prediction(planned, predict(planned, tmp_path / "F", trainer, ZOOM_IN_CHECKPOINT))
-    members = [predict(planned, tmp_path / name.removesuffix(".pth"), trainer, name, "--save_probabilities")
-               for name in snapshots]
+    members = [predict_in_process(planned, tmp_path / name.removesuffix(".pth"), model, name) for name in snapshots]
     check_centre_cropped_prediction(planned, members[-1])
     run_nnunet("nnUNetv2_ensemble", ["-i", *map(str, members), "-o", str(tmp_path / "E"), "-np", "1"],
                planned.paths, planned.log, CLI_ENV)

@@ -1,5 +1,8 @@
 """strokeseg's trainers inside nnU-Net: zoom-in & out switch and resume, fine-tuning, ensemble members (in
-process, on a planned toy dataset), and one stock-CLI train + predict run per network family (slow)."""
+process, on a planned toy dataset), and (slow) a stock-CLI train + predict run that finds the trainer through
+nnUNet_extTrainer alone. Each network family also trains and predicts through the stock CLIs in its paper preset's
+test (tests/papers: PreActResUNet and Swin UNETR in Noh, BiConvLSTMUNet and fine-tuning in Alis, the zoom-in & out
+ResGNUNet in Tomita, the SE-UNet ensemble in Kim) and in the demo's smoke run (tests/experiments/test_demo.py)."""
 
 from __future__ import annotations
 
@@ -361,7 +364,7 @@ def test_unknown_schedule_choices_are_refused(planned: Planned) -> None:
 
 
 # ------------------------------------------------------------------------------------------------------------
-# Stock CLIs, one train + predict run per network family
+# Stock CLIs: nnU-Net's own trainer route
 # ------------------------------------------------------------------------------------------------------------
 def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fold: int, tmp_path: Path,
                           train_args: tuple[str, ...] = (), predict_args: tuple[str, ...] = (),
@@ -385,44 +388,6 @@ def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fo
 
 
 @pytest.mark.slow
-def test_cli_preact_fine_tuning_train_predict(planned: Planned, preact_source: Path, tmp_path: Path) -> None:
-    trainer = "nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny"
-    model = cli_train_and_predict(planned, trainer, "3d_fullres", 0, tmp_path,
-                                  train_args=("-pretrained_weights", str(preact_source)))
-    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
-    assert "Loaded layers:" in log_text and "encoder.stem [weight]" in log_text
-    checkpoint = torch.load(model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
-    assert checkpoint[CHECKPOINT_KEY]["pretrained_weights"]["path"] == str(preact_source)
-    assert checkpoint["inference_allowed_mirroring_axes"] == (2,)
-
-
-@pytest.mark.slow
-def test_cli_zoom_in_out_train_predict(planned: Planned, tmp_path: Path) -> None:
-    model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_ZoomInOut_Tiny", ZOOM_OUT_CONFIGURATION, 0,
-                                  tmp_path)
-    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
-    assert "zoom-out phase from epoch 2" in log_text
-    saved_plans = json.loads((model.parent / "plans.json").read_text())
-    assert saved_plans["configurations"][ZOOM_OUT_CONFIGURATION]["patch_size"] == list(ZOOM_OUT_PATCH)
-
-
-@pytest.mark.slow
-def test_cli_se_unet_ensemble_member_train_predict(planned: Planned, tmp_path: Path) -> None:
-    model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny", "3d_fullres", 1,
-                                  tmp_path, predict_args=("--save_probabilities",))
-    assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities
-    log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
-    assert "ensemble member 1: seed 12346" in log_text
-
-
-@pytest.mark.slow
-def test_cli_convlstm_train_predict(planned: Planned, tmp_path: Path) -> None:
-    model = cli_train_and_predict(planned, "nnUNetTrainer_strokeseg_BiConvLSTMUNet_Tiny", "3d_fullres", 0, tmp_path)
-    checkpoint = torch.load(model / "checkpoint_final.pth", map_location="cpu", weights_only=False)
-    assert checkpoint["inference_allowed_mirroring_axes"] == (2,)
-
-
-@pytest.mark.slow
 def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(planned: Planned,
                                                                                tmp_path: Path) -> None:
     """nnU-Net's own route, end to end: a copy of nnunetv2 without any strokeseg file (and without its Primus
@@ -432,10 +397,11 @@ def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(pl
     shutil.copytree(locate_nnunet(), site / "nnunetv2",
                     ignore=shutil.ignore_patterns("__pycache__", "strokeseg_*.py", MANIFEST_NAME, "primus"))
     trainer = "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny"
-    model = cli_train_and_predict(planned, trainer, "3d_fullres", 0, tmp_path,
+    model = cli_train_and_predict(planned, trainer, "3d_fullres", 1, tmp_path, predict_args=("--save_probabilities",),
                                   env={**CLI_ENV, "PYTHONPATH": str(site)})
     log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
-    assert "ensemble member 0: seed 12345" in log_text
+    assert "ensemble member 1: seed 12346" in log_text  # the fold is the member: its own seed
+    assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities, for soft voting
     assert not list((site / "nnunetv2").rglob("strokeseg_*.py"))
     tool_log = (tmp_path / f"{trainer}.log").read_text()
     assert tool_log.count(f"Using trainer '{trainer}' from: ") == 2  # nnU-Net's message: train and predict
