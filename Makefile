@@ -55,8 +55,14 @@ lint: $(STAMP)
 # Two pytest workers, one per core of a 2-core CI machine (tests/conftest.py gives each one thread); a third worker
 # made the suite slower (benchmarks/RESULTS.md). --dist loadfile keeps a test file on one worker, so a module's end-to-end
 # fixture (the smoke demo, a planned dataset) runs once; files go out in collection order, the slow tests first.
-test: install lint
-	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder
+# mypy (about 30 s of one core from a cold cache) runs beside pytest, which leaves part of the second core idle while
+# it waits for Slurm and for nnU-Net's workers; its report follows pytest's, and either failing fails the target.
+test: install
+	$(BIN)/ruff check strokeseg tests benchmarks
+	@$(BIN)/mypy strokeseg > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
+	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder; tests=$$?; \
+	wait $$mypy; typed=$$?; echo "$(BIN)/mypy strokeseg"; cat $(VENV)/mypy.log; \
+	test $$tests -eq 0 && test $$typed -eq 0
 
 # The prepared GPU check (benchmarks/README.md): `make gpu-wheels` here downloads the carried wheels into .gpu_wheels/
 # (needs a package registry); `make gpu-check` runs on a CUDA machine that has none; the dry run is CI's rehearsal.

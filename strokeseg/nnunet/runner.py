@@ -1,10 +1,16 @@
 """Run the stock nnU-Net command-line tools (``nnUNetv2_*``) as subprocesses.
 
-strokeseg drives nnU-Net exactly the way a user does: through its console scripts, with the
+strokeseg drives nnU-Net the way a user does: each tool is the function behind its console script (nnunetv2's
+installed entry point), run with the same arguments in a new interpreter, with the
 ``nnUNet_raw``/``nnUNet_preprocessed``/``nnUNet_results`` environment variables pointing at the chosen folders
-and strokeseg's trainer folder added to ``nnUNet_extTrainer``. Before the first tool of a process runs, a cheap
-check makes sure that strokeseg's shims are in nnunetv2 (``plugins.verify_installed``). Output goes to a log file;
-a failure raises ExternalToolError that names the log and quotes its end.
+and strokeseg's trainer folder added to ``nnUNet_extTrainer``. The interpreter starts the function with
+``python -c`` instead of running the console-script file: nnU-Net's worker processes are started with ``spawn``
+(validation export and metrics at the end of ``nnUNetv2_train``, preprocessing and export in
+``nnUNetv2_predict``), and a spawned worker imports its parent's main *file* again, which for
+``nnUNetv2_train`` is the whole training stack (7 s on one core); a ``-c`` parent has no main file to import.
+Before the first tool of a process runs, a cheap check makes sure that strokeseg's shims are in nnunetv2
+(``plugins.verify_installed``). Output goes to a log file; a failure raises ExternalToolError that names the log
+and quotes its end.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TextIO
 
@@ -23,6 +30,22 @@ from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.live_progress import clean_output
 from strokeseg.nnunet.plugins import verify_installed
+
+
+def nnunet_command(tool: str, arguments: Sequence[str]) -> list[str]:
+    """The command that runs the nnU-Net tool ``tool`` (e.g. ``nnUNetv2_train``) with ``arguments``: its console
+    script's entry point called in a new interpreter (this one's executable), ``sys.argv[0]`` set to the tool's name.
+
+    Raises:
+        NnunetIntegrationError: no installed distribution declares a console script called ``tool``.
+    """
+    found = entry_points(group="console_scripts", name=tool)
+    if not found:
+        raise NnunetIntegrationError(f"no installed package declares the console script {tool}; is nnunetv2 "
+                                     f"installed in the environment of {sys.executable}?")
+    entry = next(iter(found))
+    code = f"import sys; import {entry.module} as tool; sys.argv[0] = {tool!r}; sys.exit(tool.{entry.attr}())"
+    return [sys.executable, "-c", code, *arguments]
 
 
 def nnunet_executable(tool: str) -> str:
@@ -52,10 +75,10 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
     verify_installed()
     log_path = Path(log_file)
     log_path.parent.mkdir(parents=True, exist_ok=True)
-    command = [nnunet_executable(tool), *arguments]
+    command = nnunet_command(tool, arguments)
     environment = nnunet_environment({**os.environ, **paths.environment(), **(extra_env or {})})
     with log_path.open("a", encoding="utf-8") as log:
-        log.write(f"\n$ {' '.join(command)}\n")
+        log.write(f"\n$ {' '.join([tool, *arguments])}\n")
         log.flush()
         returncode = _stream(command, environment, log, on_line)
     if returncode != 0:

@@ -7,7 +7,9 @@ ResGNUNet in Tomita, the SE-UNet ensemble in Kim) and in the demo's smoke run (t
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,9 +24,10 @@ from nnunetv2.run.run_training import maybe_load_checkpoint
 import strokeseg.trainers as trainers_module
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import read_array, read_header_geometry
+from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.plugins import MANIFEST_NAME, locate_nnunet
-from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.nnunet.runner import nnunet_executable, run_nnunet
 from strokeseg.nnunet.zoom_configurations import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
@@ -366,19 +369,30 @@ def test_unknown_schedule_choices_are_refused(planned: Planned) -> None:
 # ------------------------------------------------------------------------------------------------------------
 # Stock CLIs: nnU-Net's own trainer route
 # ------------------------------------------------------------------------------------------------------------
+def run_console_script(tool: str, arguments: list[str], paths: NnunetPaths, log: Path,
+                       env: Mapping[str, str]) -> None:
+    """``tool arguments...`` through nnunetv2's console-script file, as a user types it in a shell where
+    nnUNet_extTrainer lists strokeseg's trainer folder (``run_nnunet`` calls the same function with ``python -c``)."""
+    environment = nnunet_environment({**os.environ, **paths.environment(), **env})
+    with log.open("a") as output:
+        completed = subprocess.run([nnunet_executable(tool), *arguments], env=environment, stdout=output,
+                                   stderr=subprocess.STDOUT, check=False)
+    assert completed.returncode == 0, log.read_text()[-3000:]
+
+
 def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fold: int, tmp_path: Path,
                           train_args: tuple[str, ...] = (), predict_args: tuple[str, ...] = (),
-                          env: Mapping[str, str] = CLI_ENV, device: str = "cpu") -> Path:
+                          env: Mapping[str, str] = CLI_ENV, device: str = "cpu", console_scripts: bool = False) -> Path:
     log = tmp_path / f"{trainer}.log"
-    run_nnunet("nnUNetv2_train", [str(DATASET_ID), configuration, str(fold), "-tr", trainer, "-p", PLANS,
-                                  "-device", device, *train_args], planned.paths, log, env)
+    run = run_console_script if console_scripts else run_nnunet
+    run("nnUNetv2_train", [str(DATASET_ID), configuration, str(fold), "-tr", trainer, "-p", PLANS,
+                           "-device", device, *train_args], planned.paths, log, env)
     model = planned.paths.results / planned.raw.name / f"{trainer}__{PLANS}__{configuration}" / f"fold_{fold}"
     assert (model / "checkpoint_final.pth").is_file()
     predictions = tmp_path / "predictions"
-    run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(predictions), "-d",
-                                    str(DATASET_ID), "-c", configuration, "-f", str(fold), "-tr", trainer, "-p", PLANS,
-                                    "-device", device, "-npp", "1", "-nps", "1", *predict_args],
-               planned.paths, log, env)
+    run("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(predictions), "-d", str(DATASET_ID),
+                             "-c", configuration, "-f", str(fold), "-tr", trainer, "-p", PLANS, "-device", device,
+                             "-npp", "1", "-nps", "1", *predict_args], planned.paths, log, env)
     for image in sorted((planned.raw / "imagesTs").glob("*_0000.nii.gz")):
         prediction = predictions / image.name.replace("_0000.nii.gz", ".nii.gz")
         array, geometry = read_array(prediction)
@@ -390,15 +404,15 @@ def cli_train_and_predict(planned: Planned, trainer: str, configuration: str, fo
 @pytest.mark.slow
 def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(planned: Planned,
                                                                                tmp_path: Path) -> None:
-    """nnU-Net's own route, end to end: a copy of nnunetv2 without any strokeseg file (and without its Primus
-    trainers, which need a torchvision build matching torch) finds the trainer only through nnUNet_extTrainer, in
-    nnUNetv2_train and in nnUNetv2_predict with its worker processes."""
+    """nnU-Net's own route, end to end, as a user types it: the console scripts of a copy of nnunetv2 without any
+    strokeseg file (and without its Primus trainers, which need a torchvision build matching torch) find the trainer
+    only through nnUNet_extTrainer, in nnUNetv2_train and in nnUNetv2_predict with its worker processes."""
     site = tmp_path / "site"
     shutil.copytree(locate_nnunet(), site / "nnunetv2",
                     ignore=shutil.ignore_patterns("__pycache__", "strokeseg_*.py", MANIFEST_NAME, "primus"))
     trainer = "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny"
     model = cli_train_and_predict(planned, trainer, "3d_fullres", 1, tmp_path, predict_args=("--save_probabilities",),
-                                  env={**CLI_ENV, "PYTHONPATH": str(site)})
+                                  env={**CLI_ENV, "PYTHONPATH": str(site)}, console_scripts=True)
     log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
     assert "ensemble member 1: seed 12346" in log_text  # the fold is the member: its own seed
     assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities, for soft voting
