@@ -34,6 +34,7 @@ from strokeseg.evaluation.regression import (
     linear_regression,
     log10_regression,
     plateau_size,
+    within_case_cases,
     within_case_regression,
 )
 from strokeseg.evaluation.report import (
@@ -249,7 +250,7 @@ def learning_curve_fits(per_case: pd.DataFrame, training_cases: Mapping[str, int
     cases = mine["case_id"].astype(str).tolist()
     means = mine.groupby("model")["dice"].mean()
     plateau = plateau_size([training_cases[m] for m in means.index], means.to_numpy(dtype=float), plateau_tolerance)
-    n_cases = {"pooled": mine["case_id"].nunique(), "within_case": len(_cases_with_sizes(mine, training_cases))}
+    n_cases = {"pooled": mine["case_id"].nunique(), "within_case": len(within_case_cases(sizes, dice, cases))}
     rows = []
     for design in ("pooled", "within_case"):
         for scale, x in (("linear", sizes), ("ln", np.log(sizes) if sizes.size else sizes)):
@@ -260,10 +261,3 @@ def learning_curve_fits(per_case: pd.DataFrame, training_cases: Mapping[str, int
                          "plateau_tolerance": plateau_tolerance, "_family": f"learning_curve_{design}"})
     table = pd.DataFrame(rows, columns=[*(c for c in LEARNING_FIT_COLUMNS if c not in ADJUSTMENT_COLUMNS), "_family"])
     return adjust_families(table, ("_family",), adjustment)[list(LEARNING_FIT_COLUMNS)]
-
-
-def _cases_with_sizes(results: pd.DataFrame, training_cases: Mapping[str, int]) -> list[str]:
-    """The cases scored by models of two or more training-set sizes (those a within-case fit uses)."""
-    distinct = results.assign(_size=results["model"].map(training_cases)).groupby("case_id")["_size"].nunique()
-    return distinct[distinct >= 2].index.tolist()
-

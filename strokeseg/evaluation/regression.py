@@ -49,17 +49,10 @@ def linear_regression(x: ArrayLike, y: ArrayLike) -> Regression:
                       float(result.rvalue) ** 2, float(result.pvalue))
 
 
-def within_case_regression(x: ArrayLike, y: ArrayLike, cases: Sequence[str]) -> Regression:
-    """Least-squares slope of y on x within cases (case fixed effects): for designs where every case is measured
-    under several x, e.g. one test set scored by models trained on different numbers of cases.
-
-    x and y are centred on each case's mean, so the case-to-case spread (an easy case scores high under every
-    model) leaves the error term; cases with fewer than two finite pairs or one distinct x carry no information
-    and are left out. ``n`` counts the pairs used, ``intercept`` = ȳ − slope·x̄ over them, ``r2`` (and ``r``,
-    signed like the slope) is the within-case R², and the two-sided t-test of slope = 0 has n − k − 1 degrees of
-    freedom for k cases (the dummy-variable OLS of y on x and one indicator per case gives the same slope, SE
-    and p). Fewer than k + 2 pairs, no spread of x within cases or y constant within every case: NaN.
-    """
+def _within_case_pairs(x: ArrayLike, y: ArrayLike, cases: Sequence[str],
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """(x, y, case ids) of the finite pairs and the mask of those a within-case fit uses: pairs of cases with two
+    or more finite pairs of distinct x."""
     xs, ys = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     ids = np.asarray(cases, dtype=object)
     if not xs.shape == ys.shape == ids.shape:
@@ -71,8 +64,28 @@ def within_case_regression(x: ArrayLike, y: ArrayLike, cases: Sequence[str]) -> 
     low, high = np.full(groups, np.inf), np.full(groups, -np.inf)
     np.minimum.at(low, codes, xs)
     np.maximum.at(high, codes, xs)
-    use = (high > low)[codes]  # two or more pairs with distinct x in the case
-    xs, ys, codes = xs[use], ys[use], np.unique(codes[use], return_inverse=True)[1].reshape(-1)
+    return xs, ys, ids, (high > low)[codes]
+
+
+def within_case_cases(x: ArrayLike, y: ArrayLike, cases: Sequence[str]) -> list[str]:
+    """The cases :func:`within_case_regression` uses (sorted): two or more finite pairs with distinct x."""
+    _, _, ids, use = _within_case_pairs(x, y, cases)
+    return sorted({str(case) for case in ids[use]})
+
+
+def within_case_regression(x: ArrayLike, y: ArrayLike, cases: Sequence[str]) -> Regression:
+    """Least-squares slope of y on x within cases (case fixed effects): for designs where every case is measured
+    under several x, e.g. one test set scored by models trained on different numbers of cases.
+
+    x and y are centred on each case's mean, so the case-to-case spread (an easy case scores high under every
+    model) leaves the error term; cases with fewer than two finite pairs or one distinct x carry no information
+    and are left out. ``n`` counts the pairs used, ``intercept`` = ȳ − slope·x̄ over them, ``r2`` (and ``r``,
+    signed like the slope) is the within-case R², and the two-sided t-test of slope = 0 has n − k − 1 degrees of
+    freedom for k cases (the dummy-variable OLS of y on x and one indicator per case gives the same slope, SE
+    and p). Fewer than k + 2 pairs, no spread of x within cases or y constant within every case: NaN.
+    """
+    xs, ys, ids, use = _within_case_pairs(x, y, cases)
+    xs, ys, codes = xs[use], ys[use], np.unique(ids[use], return_inverse=True)[1].reshape(-1)
     n, k = xs.size, (int(codes.max()) + 1 if xs.size else 0)
     counts = np.bincount(codes, minlength=k)
     x_within = xs - (np.bincount(codes, weights=xs, minlength=k) / np.maximum(counts, 1))[codes]

@@ -26,6 +26,7 @@ from strokeseg.evaluation.regression import (
     log10_regression,
     plateau_size,
     share_below,
+    within_case_cases,
     within_case_regression,
 )
 from strokeseg.evaluation.statistics import describe
@@ -162,6 +163,10 @@ def test_within_case_regression_equals_dummy_variable_ols() -> None:
     assert exact.slope == pytest.approx(0.1) and exact.r2 == pytest.approx(1.0)  # n − k − 1 = 1 df
     with pytest.raises(ValueError, match="one length"):
         within_case_regression([1.0, 2.0], [0.1, 0.2], ["a"])
+    assert within_case_cases([*x, *extra_x], [*y, *extra_y], [*cases, *extra_case]) == sorted(set(cases))
+    # a case scored under one size only, or whose second score is missing, carries no within-case information
+    assert within_case_cases([4.0, 8.0, 4.0, 4.0, 4.0, 8.0], [0.1, 0.2, 0.3, 0.4, 0.5, math.nan],
+                             ["a", "a", "b", "b", "c", "c"]) == ["a"]
 
 
 def test_correlation_of_anscombe_and_certainty_curve() -> None:
