@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import tempfile
 import time
 from pathlib import Path
+
+from child_timing import children_cpu_s
 
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.raw import dataset_folder_name
@@ -32,12 +33,6 @@ OURS = StrokesegFingerprintExtractor.__name__
 SHAPE_ZYX = (30, 256, 256)
 SPACING_ZYX = (5.0, 0.9, 0.9)
 STATISTICS = ("mean", "std", "median", "percentile_00_5", "percentile_99_5")
-
-
-def children_cpu_s() -> float:
-    """User + system CPU seconds of every finished child process so far."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def extract(paths: NnunetPaths, dataset_id: int, extractor: str, log: Path) -> tuple[float, float, dict]:

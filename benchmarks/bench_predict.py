@@ -18,14 +18,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Sequence
 from pathlib import Path
+
+from child_timing import timed_commands
 
 from strokeseg.location.atlas import load_location_atlas
 from strokeseg.nnunet.folders import NnunetPaths
@@ -56,19 +54,6 @@ def train_toy_model(root: Path) -> Path:
         run_nnunet("nnUNetv2_train", [str(TOY_DATASET_ID), "3d_fullres", fold, "-tr", TRAINER, "-device", "cpu"],
                    paths, log, NNUNET_ENV)
     return paths.results / f"Dataset{TOY_DATASET_ID:03d}_BenchPredict" / f"{TRAINER}__nnUNetPlans__3d_fullres"
-
-
-def timed(commands: Sequence[Sequence[str]], env: dict[str, str]) -> tuple[float, float]:
-    """Run the commands one after another; (wall seconds, CPU seconds of the child processes)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    for command in commands:
-        completed = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
-        if completed.returncode != 0:
-            raise SystemExit(f"{' '.join(command)} failed ({completed.returncode}):\n{completed.stderr[-3000:]}")
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -110,8 +95,8 @@ def main() -> None:
                       str(work / "chain" / "report"), *cache])
         predict = [[*strokeseg, "predict", str(cases), str(work / "predict"), "-m", str(model), "--device", "cpu",
                     *cache]]
-        chain_wall, chain_cpu = timed(chain, env)
-        predict_wall, predict_cpu = timed(predict, env)
+        chain_wall, chain_cpu = timed_commands(chain, env)
+        predict_wall, predict_cpu = timed_commands(predict, env)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     n = args.cases

@@ -16,13 +16,11 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import tempfile
-import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from bench_fingerprint import children_cpu_s
+from child_timing import timed_commands
 
 from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
@@ -50,11 +48,7 @@ def train_and_predict(paths: NnunetPaths, launch: Callable[[str, Sequence[str]],
                 launch("nnUNetv2_predict", ["-i", str(raw / "imagesTs"), "-o", str(predictions), "-d",
                                             str(DATASET_ID), "-c", "3d_fullres", "-f", "0", "-tr", TRAINER,
                                             "-device", "cpu", "-npp", "1", "-nps", "1"])]
-    cpu, start = children_cpu_s(), time.perf_counter()
-    with log.open("a") as output:
-        for command in commands:
-            subprocess.run(command, env=environment, stdout=output, stderr=subprocess.STDOUT, check=True)
-    return time.perf_counter() - start, children_cpu_s() - cpu
+    return timed_commands(commands, environment, log)
 
 
 def main() -> None:
