@@ -146,12 +146,16 @@ class PlannedDataset:
 
 
 def plan_dataset(folder: Path, preprocessed_root: Path, planner: str, configuration: str) -> PlannedDataset:
-    """Fingerprint and plan the raw dataset ``folder`` with ``planner`` (nnU-Net's folders must be set)."""
+    """Fingerprint and plan the raw dataset ``folder`` with ``planner`` (nnU-Net's folders must be set). The
+    fingerprint is strokeseg's (10^6 intensity samples instead of 10^8: none of the three pipelines reads them)."""
     from nnunetv2.experiment_planning.plan_and_preprocess_api import extract_fingerprints, plan_experiments
+
+    from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
 
     dataset_id = int(folder.name[len("Dataset"):].split("_")[0])
     with contextlib.redirect_stdout(io.StringIO()):  # nnU-Net prints its plans
-        extract_fingerprints([dataset_id], num_processes=1, verbose=False, show_progress_bar=False)
+        extract_fingerprints([dataset_id], StrokesegFingerprintExtractor.__name__, num_processes=1, verbose=False,
+                             show_progress_bar=False)
         plans_name = plan_experiments([dataset_id], planner)
     dataset_json = json.loads((folder / "dataset.json").read_text())
     channels = len(dataset_json["channel_names"])
