@@ -48,9 +48,12 @@ slurm-packages:
 demo: install
 	$(BIN)/strokeseg demo --out demo_output
 
+RUFF := $(BIN)/ruff check strokeseg tests benchmarks
+MYPY := $(BIN)/mypy strokeseg
+
 lint: $(STAMP)
-	$(BIN)/ruff check strokeseg tests benchmarks
-	$(BIN)/mypy strokeseg
+	$(RUFF)
+	$(MYPY)
 
 # Two pytest workers, one per core of a 2-core CI machine (tests/conftest.py gives each one thread); a third worker
 # made the suite slower (benchmarks/RESULTS.md). --dist loadfile keeps a test file on one worker, so a module's end-to-end
@@ -58,10 +61,10 @@ lint: $(STAMP)
 # mypy (about 30 s of one core from a cold cache) runs beside pytest, which leaves part of the second core idle while
 # it waits for Slurm and for nnU-Net's workers; its report follows pytest's, and either failing fails the target.
 test: install
-	$(BIN)/ruff check strokeseg tests benchmarks
-	@$(BIN)/mypy strokeseg > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
+	$(RUFF)
+	@$(MYPY) > $(VENV)/mypy.log 2>&1 & mypy=$$!; \
 	$(BIN)/python -m pytest -n 2 --dist loadfile --no-loadscope-reorder; tests=$$?; \
-	wait $$mypy; typed=$$?; echo "$(BIN)/mypy strokeseg"; cat $(VENV)/mypy.log; \
+	wait $$mypy; typed=$$?; echo "$(MYPY)"; cat $(VENV)/mypy.log; \
 	test $$tests -eq 0 && test $$typed -eq 0
 
 # The prepared GPU check (benchmarks/README.md): `make gpu-wheels` here downloads the carried wheels into .gpu_wheels/

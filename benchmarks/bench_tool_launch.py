@@ -14,7 +14,6 @@ One worker and one thread everywhere, as in the tests. Usage::
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -22,9 +21,8 @@ from pathlib import Path
 
 from child_timing import timed_commands
 
-from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
-from strokeseg.nnunet.runner import nnunet_command, nnunet_executable, run_nnunet
+from strokeseg.nnunet.runner import nnunet_command, nnunet_executable, run_nnunet, tool_environment
 from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
 from strokeseg.synthetic.toy import write_toy_dataset
 
@@ -42,13 +40,12 @@ def train_and_predict(paths: NnunetPaths, launch: Callable[[str, Sequence[str]],
     """(wall s, CPU s) of one training (results removed first) and one prediction."""
     shutil.rmtree(paths.results, ignore_errors=True)
     shutil.rmtree(predictions, ignore_errors=True)
-    environment = nnunet_environment({**os.environ, **paths.environment(), **ENVIRONMENT})
     raw = next(paths.raw.glob(f"Dataset{DATASET_ID}_*"))
     commands = [launch("nnUNetv2_train", [str(DATASET_ID), "3d_fullres", "0", "-tr", TRAINER, "-device", "cpu"]),
                 launch("nnUNetv2_predict", ["-i", str(raw / "imagesTs"), "-o", str(predictions), "-d",
                                             str(DATASET_ID), "-c", "3d_fullres", "-f", "0", "-tr", TRAINER,
                                             "-device", "cpu", "-npp", "1", "-nps", "1"])]
-    return timed_commands(commands, environment, log)
+    return timed_commands(commands, tool_environment(paths, ENVIRONMENT), log)
 
 
 def main() -> None:

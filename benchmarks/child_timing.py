@@ -25,12 +25,11 @@ def timed_commands(commands: Sequence[Sequence[str]], env: Mapping[str, str],
     for command in commands:
         if log is None:
             completed = subprocess.run(command, env=dict(env), capture_output=True, text=True, check=False)
-            output = completed.stdout + completed.stderr
         else:
             with log.open("a") as stream:
                 completed = subprocess.run(command, env=dict(env), stdout=stream, stderr=subprocess.STDOUT,
                                            check=False)
-            output = log.read_text(errors="replace")
         if completed.returncode != 0:
+            output = completed.stdout + completed.stderr if log is None else log.read_text(errors="replace")
             raise SystemExit(f"{' '.join(command)} failed ({completed.returncode}):\n{output[-3000:]}")
     return time.perf_counter() - start, children_cpu_s() - cpu

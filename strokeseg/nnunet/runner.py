@@ -48,6 +48,12 @@ def nnunet_command(tool: str, arguments: Sequence[str]) -> list[str]:
     return [sys.executable, "-c", code, *arguments]
 
 
+def tool_environment(paths: NnunetPaths, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every stock tool runs in: this process's, the nnU-Net folders of ``paths``, ``extra_env``,
+    and strokeseg's trainer folder added to ``nnUNet_extTrainer``."""
+    return nnunet_environment({**os.environ, **paths.environment(), **(extra_env or {})})
+
+
 def nnunet_executable(tool: str) -> str:
     """Path of an nnU-Net console script, preferring the one beside the running Python interpreter."""
     beside = Path(sys.executable).parent / tool
@@ -76,7 +82,7 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
     log_path = Path(log_file)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     command = nnunet_command(tool, arguments)
-    environment = nnunet_environment({**os.environ, **paths.environment(), **(extra_env or {})})
+    environment = tool_environment(paths, extra_env)
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join([tool, *arguments])}\n")
         log.flush()

@@ -181,10 +181,10 @@ def test_snapshots_must_lie_in_the_zoom_out_phase(planned: Planned) -> None:
 # ------------------------------------------------------------------------------------------------------------
 # The study through the stock CLIs
 # ------------------------------------------------------------------------------------------------------------
-def predict(planned: Planned, output: Path, trainer: str, checkpoint: str, *extra: str) -> Path:
+def predict(planned: Planned, output: Path, trainer: str, checkpoint: str) -> Path:
     run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(output), "-d", str(DATASET_ID),
                                     "-c", ZOOM_OUT_CONFIGURATION, "-f", "0", "-tr", trainer, "-p", PRESET.plans,
-                                    "-chk", checkpoint, "-device", "cpu", "-npp", "1", "-nps", "1", *extra],
+                                    "-chk", checkpoint, "-device", "cpu", "-npp", "1", "-nps", "1"],
                planned.paths, planned.log, CLI_ENV)
     return output
 

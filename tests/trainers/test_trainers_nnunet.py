@@ -7,7 +7,6 @@ ResGNUNet in Tomita, the SE-UNet ensemble in Kim) and in the demo's smoke run (t
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -24,10 +23,9 @@ from nnunetv2.run.run_training import maybe_load_checkpoint
 import strokeseg.trainers as trainers_module
 from strokeseg.errors import ConfigurationError, InputDataError
 from strokeseg.io import read_array, read_header_geometry
-from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.plugins import MANIFEST_NAME, locate_nnunet
-from strokeseg.nnunet.runner import nnunet_executable, run_nnunet
+from strokeseg.nnunet.runner import nnunet_executable, run_nnunet, tool_environment
 from strokeseg.nnunet.zoom_configurations import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
@@ -373,10 +371,9 @@ def run_console_script(tool: str, arguments: list[str], paths: NnunetPaths, log:
                        env: Mapping[str, str]) -> None:
     """``tool arguments...`` through nnunetv2's console-script file, as a user types it in a shell where
     nnUNet_extTrainer lists strokeseg's trainer folder (``run_nnunet`` calls the same function with ``python -c``)."""
-    environment = nnunet_environment({**os.environ, **paths.environment(), **env})
     with log.open("a") as output:
-        completed = subprocess.run([nnunet_executable(tool), *arguments], env=environment, stdout=output,
-                                   stderr=subprocess.STDOUT, check=False)
+        completed = subprocess.run([nnunet_executable(tool), *arguments], env=tool_environment(paths, env),
+                                   stdout=output, stderr=subprocess.STDOUT, check=False)
     assert completed.returncode == 0, log.read_text()[-3000:]
 
 
