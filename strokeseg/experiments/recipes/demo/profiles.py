@@ -103,7 +103,7 @@ CPU_SMALL = DemoProfile(
     "cpu-small", "54 phantom cases on a 2 x 2 x 5 mm grid, CPU-sized Noh2023 model (budget: 12 minutes, idle 2 cores)",
     cases_per_site=18, internal_test_every=4, external_test_cases=10, adaptation_cases=8,
     target_spacing_mm=(5.0, 2.0, 2.0), trainer="nnUNetTrainer_strokeseg_Noh2023_CPU",
-    finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT3ep_lr1e3_CPU", bootstrap_resamples=1000)
+    finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT3ep_lr3e3_CPU", bootstrap_resamples=1000)
 
 PROFILES: dict[str, DemoProfile] = {
     profile.name: profile for profile in (
