@@ -15,7 +15,9 @@ A trainer is composed from class attributes rather than from a chain of parent c
   ``checkpoint_selection``: the final model is the epoch with the best validation metric instead of the last one;
   ``rotation_augmentation``: nnU-Net's rotation on or off), ``allow_compile`` and
   ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
-  nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8);
+  nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8); ``training_seed``: a
+  reproducible training (seeded initialization, case sampling and augmentation, the augmentation in the training
+  process instead of nnU-Net's background workers, whose batches arrive in a non-deterministic order);
 * ``TrainerSettings`` bundle such attributes (a paper's model, a CPU size): ``class X(StrokesegTrainer,
   settings=(A, B))`` sets A's attributes, then B's, and attributes written in the class body win over both.
 
@@ -31,7 +33,9 @@ from __future__ import annotations
 import logging
 import math
 import os
-from collections.abc import Sequence
+import random
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from functools import partial
 from pathlib import Path
@@ -80,6 +84,8 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 LR_SCHEDULES = ("poly", "constant", "time_based")
 #: The scaling range nnU-Net passes when it computes the initial patch size of its spatial augmentation.
 NNUNET_SCALE_RANGE = (0.85, 1.25)
+#: nnU-Net's variable for the number of background augmentation workers (0: augmentation in the training process).
+N_PROC_DA_VARIABLE = "nnUNet_n_proc_DA"
 
 
 @dataclass(frozen=True)
@@ -110,10 +116,33 @@ class TrainerSettings:
     lr_decay: float | None = None
     weight_decay_override: float | None = None
     foreground_oversampling: float | None = None
+    training_seed: int | None = None
 
     def attributes(self) -> dict[str, Any]:
         """The class attributes this bundle sets, by name."""
         return {f.name: getattr(self, f.name) for f in fields(self) if getattr(self, f.name) is not None}
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, NumPy's and torch's (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+@contextmanager
+def augmentation_in_process() -> Iterator[None]:
+    """While open, nnU-Net's ``get_dataloaders`` builds single-process augmenters (``nnUNet_n_proc_DA=0``, read when
+    the loaders are built; the variable is restored on exit)."""
+    before = os.environ.get(N_PROC_DA_VARIABLE)
+    os.environ[N_PROC_DA_VARIABLE] = "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(N_PROC_DA_VARIABLE, None)
+        else:
+            os.environ[N_PROC_DA_VARIABLE] = before
 
 
 def passes_to_iterations(cases: int, batch_size: int) -> int:
@@ -196,6 +225,11 @@ class StrokesegTrainer(nnUNetTrainer):
     weight_decay_override: ClassVar[float | None] = None
     #: Fraction of each batch forced to contain foreground (None: nnU-Net's 0.33; 0: patches drawn uniformly).
     foreground_oversampling: ClassVar[float | None] = None
+    #: Seed of a reproducible training (None: nnU-Net's unseeded training with background augmentation workers).
+    #: Set, it seeds the network's initialization and, when the data loaders are built, the case sampling and
+    #: augmentation, which then run in the training process: the same seed, data, device and thread count give the
+    #: same weights. Meant for CPU-sized trainers (the demo's); on a GPU the in-process augmentation is a bottleneck.
+    training_seed: ClassVar[int | None] = None
 
     def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -249,7 +283,14 @@ class StrokesegTrainer(nnUNetTrainer):
             return
         super().set_deep_supervision_enabled(enabled)
 
+    def run_seed(self) -> int | None:
+        """Seed of this training run's generators (``training_seed``; None: unseeded, as nnU-Net)."""
+        return self.training_seed
+
     def initialize(self) -> None:
+        seed = self.run_seed()
+        if seed is not None:
+            seed_everything(seed)
         super().initialize()
         network = unwrap_network(self.network)
         total, trainable = count_parameters(network), count_parameters(network, trainable_only=True)
@@ -257,6 +298,16 @@ class StrokesegTrainer(nnUNetTrainer):
                    f"{trainable:,} trainable")
         self.print_to_log_file(message)
         logger.info(message)
+
+    def get_dataloaders(self) -> tuple[Any, Any]:
+        seed = self.run_seed()
+        if self.training_seed is None or seed is None:
+            return super().get_dataloaders()
+        seed_everything(seed)
+        with augmentation_in_process():
+            loaders = super().get_dataloaders()
+        self.print_to_log_file(f"reproducible training: seed {seed}, augmentation in the training process")
+        return loaders
 
     def on_train_start(self) -> None:
         super().on_train_start()

@@ -3,21 +3,18 @@
 ``strokeseg split`` writes ``splits_final.json`` with K entries, entry k holding member k's 90 % training and
 10 % validation cases; member k is nnU-Net fold k: ``nnUNetv2_train ID CONF k -tr
 nnUNetTrainer_strokeseg_SEUNet_Ensemble`` for k = 0..K-1. Each member's network initialization is seeded with
-``base seed + k``; data augmentation stays nnU-Net's (non-deterministic worker seeds). Unlike nnU-Net, which
-silently falls back to a random 80:20 split for a fold the split file lacks, a member refuses to train without
-its entry. Per-member probabilities: ``nnUNetv2_predict ... -f k --save_probabilities`` once per member (``-f 0
-1 2 3 4`` would average them).
+``base seed + k``; data augmentation stays nnU-Net's (non-deterministic worker seeds) unless the trainer sets a
+``training_seed`` (then the whole run is seeded with the member's seed, ``strokeseg.trainers.base``). Unlike
+nnU-Net, which silently falls back to a random 80:20 split for a fold the split file lacks, a member refuses to
+train without its entry. Per-member probabilities: ``nnUNetv2_predict ... -f k --save_probabilities`` once per
+member (``-f 0 1 2 3 4`` would average them).
 """
 
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 from typing import ClassVar
-
-import numpy as np
-import torch
 
 from strokeseg.defaults import DEFAULT_SEED
 from strokeseg.errors import ConfigurationError, InputDataError
@@ -25,13 +22,6 @@ from strokeseg.trainers.base import StrokesegTrainer
 from strokeseg.trainers.recipes import KIM, TINY
 
 SPLITS_FILE = "splits_final.json"
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python's, NumPy's and torch's (CPU and CUDA) global generators."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
 
 
 def member_split(splits_file: Path, member: int) -> tuple[list[str], list[str]]:
@@ -67,8 +57,11 @@ class EnsembleMemberTrainer(StrokesegTrainer):
             raise ConfigurationError("ensemble members are folds 0..K-1 of the member split file, not 'all'")
         return self.ensemble_base_seed + int(self.fold)
 
+    def run_seed(self) -> int:
+        """Every member run is seeded: with ``member_seed``."""
+        return self.member_seed
+
     def initialize(self) -> None:
-        seed_everything(self.member_seed)
         super().initialize()
         self.print_to_log_file(f"ensemble member {self.fold}: seed {self.member_seed}")
 

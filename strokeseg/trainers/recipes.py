@@ -13,6 +13,7 @@ from strokeseg.defaults import (
     ALIS_TVERSKY_ALPHA,
     ALIS_TVERSKY_BETA,
     ALIS_WIDTH_SCALE,
+    DEFAULT_SEED,
     DWI_NETWORK_WIDTH_SCALE,
     KIM_EPOCHS,
     KIM_LR,
@@ -97,10 +98,11 @@ ALIS_2022 = TrainerSettings(network_recipe=SLICE_STACK_CONVLSTM_UNET,
                             selection_metric="mean_fg_dice", augmentation_recipe=VENDOR_DWI_ADC_AUGMENTATION,
                             inference_mirroring="none")
 
-#: ``_Tiny``: 2 epochs of 5 training and 2 validation iterations, a quarter of the plans' widths, never compiled;
-#: proves in seconds to a minute on a CPU that a pipeline runs (the examples and the demo's smoke profile).
+#: ``_Tiny``: 2 epochs of 5 training and 2 validation iterations, a quarter of the plans' widths, never compiled,
+#: reproducible (seeded, augmentation in the training process); proves in seconds to a minute on a CPU that a
+#: pipeline runs (the examples and the demo's smoke profile).
 TINY = TrainerSettings(num_epochs_override=2, iterations_per_epoch_override=5, val_iterations_per_epoch_override=2,
-                       width_scale=0.25, allow_compile=False)
+                       width_scale=0.25, allow_compile=False, training_seed=DEFAULT_SEED)
 #: ``_Tiny`` of Kim et al.'s 2D models: ``TINY`` with 1 training and 1 validation iteration per epoch at an eighth
 #: of the paper's widths (4, 8, 16 features): a batch of eight whole 256 x 256 slices takes seconds on a CPU.
 KIM2024_TINY = TrainerSettings(**{**TINY.attributes(), "iterations_per_epoch_override": 1,
@@ -111,10 +113,11 @@ TOMITA_2020_CPU = TrainerSettings(width_scale=0.25, allow_compile=False)
 #: preset's 224 x 224 plans), never compiled: whole 224 x 224 slice stacks are slow on a CPU.
 ALIS_2022_CPU = TrainerSettings(num_epochs_override=2, width_scale=0.125, allow_compile=False)
 #: ``_CPU``: 25 training and 4 validation iterations per epoch, half the plans' widths (at most 64 features), never
-#: compiled, left-right test-time mirroring; enough to learn a phantom cohort on a 2 x 2 x 5 mm grid in minutes on
-#: 2 CPU cores (the zoom-in & out ``_CPU`` trainers).
+#: compiled, left-right test-time mirroring, reproducible (seeded, augmentation in the training process); enough
+#: to learn a phantom cohort on a 2 x 2 x 5 mm grid in minutes on 2 CPU cores (the zoom-in & out ``_CPU`` trainers).
 CPU_LEARNING = TrainerSettings(iterations_per_epoch_override=25, val_iterations_per_epoch_override=4, width_scale=0.5,
-                               max_features=64, allow_compile=False, inference_mirroring="left_right")
+                               max_features=64, allow_compile=False, inference_mirroring="left_right",
+                               training_seed=DEFAULT_SEED)
 #: ``Noh2023_CPU``: ``CPU_LEARNING`` for the registry study's model on a phantom registry (the demo's default
 #: profile): 10 epochs with 2 validation iterations each, a quarter of the plans' widths, Adam at 1e-2 with nnU-Net's
 #: poly decay. Adam because the paper states no optimizer and nnU-Net's SGD (1e-2, momentum 0.99) does not leave the

@@ -7,6 +7,7 @@ ResGNUNet in Tomita, the SE-UNet ensemble in Kim) and in the demo's smoke run (t
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from collections.abc import Iterator, Mapping
@@ -35,6 +36,7 @@ from strokeseg.nnunet.zoom_configurations import (
 from strokeseg.synthetic.batches import random_training_batch
 from strokeseg.synthetic.toy import write_toy_dataset
 from strokeseg.trainers import (
+    nnUNetTrainer_strokeseg_Noh2023_Tiny,
     nnUNetTrainer_strokeseg_PreActResUNet,
     nnUNetTrainer_strokeseg_PreActResUNet_FT2ep_lr1e3_Tiny,
     nnUNetTrainer_strokeseg_PreActResUNet_Tiny,
@@ -42,7 +44,7 @@ from strokeseg.trainers import (
     nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny,
     nnUNetTrainer_strokeseg_ZoomInOut_Tiny,
 )
-from strokeseg.trainers.base import CHECKPOINT_KEY, unwrap_network
+from strokeseg.trainers.base import CHECKPOINT_KEY, N_PROC_DA_VARIABLE, unwrap_network
 from strokeseg.trainers.zoom import ZOOM_IN, ZOOM_OUT
 
 DATASET_ID = 987
@@ -296,6 +298,37 @@ def test_ensemble_members_are_seeded_by_fold(planned: Planned) -> None:
     assert member.do_split() == ([f"toy_{i:03d}" for i in range(1, 6)], ["toy_000"])
     with pytest.raises(InputDataError, match="no ensemble member 2"):
         planned.trainer(nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny, fold=2).do_split()
+
+
+class UnseededNoh2023Tiny(nnUNetTrainer_strokeseg_Noh2023_Tiny):
+    """The same trainer without a training seed: nnU-Net's background augmentation workers, unseeded."""
+
+    training_seed: ClassVar[int | None] = None
+
+
+def trained_weights(planned: Planned, trainer_class: type) -> tuple[dict[str, torch.Tensor], Any]:
+    """Weights after one epoch of 3 iterations (fold 1: no other test trains these classes on it)."""
+    trainer = planned.trainer(trainer_class, fold=1)
+    trainer.num_epochs, trainer.num_iterations_per_epoch, trainer.num_val_iterations_per_epoch = 1, 3, 1
+    trainer.run_training()
+    return {k: v.clone() for k, v in unwrap_network(trainer.network).state_dict().items()}, trainer
+
+
+def test_seeded_trainer_reproduces_its_weights(planned: Planned, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's and the tests' trainers (``training_seed``: TorchIO augmentation, case sampling, initialization)
+    give the same weights from the same seed, also where nnU-Net is told to use a background augmentation worker
+    (as the demo's jobs are); without the seed two runs differ."""
+    monkeypatch.setenv(N_PROC_DA_VARIABLE, "1")
+    first, trainer = trained_weights(planned, nnUNetTrainer_strokeseg_Noh2023_Tiny)
+    second, _ = trained_weights(planned, nnUNetTrainer_strokeseg_Noh2023_Tiny)
+    assert trainer.training_seed is not None
+    assert type(trainer.dataloader_train).__name__ == "SingleThreadedAugmenter"
+    assert os.environ[N_PROC_DA_VARIABLE] == "1"  # restored after building the loaders
+    assert all(torch.equal(first[k], second[k]) for k in first)
+    log = Path(trainer.log_file).read_text()
+    assert f"reproducible training: seed {trainer.training_seed}" in log
+    unseeded = [trained_weights(planned, UnseededNoh2023Tiny)[0] for _ in range(2)]
+    assert not all(torch.equal(unseeded[0][k], unseeded[1][k]) for k in unseeded[0])
 
 
 def test_dwi_families_store_fast_left_right_tta(planned: Planned) -> None:
