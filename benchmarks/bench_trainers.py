@@ -436,8 +436,8 @@ def timing_columns(name_key: str, wall: tuple[str, str, str], cpu: tuple[str, st
 # --------------------------------------------------------------------------------------------------
 # Alis et al.'s preset on its own plans (224 x 224 slices, DWI + ADC)
 # --------------------------------------------------------------------------------------------------
-ALIS_DATASET_ID = 951
-ALIS_DATASET_NAME = "Dataset951_BenchDWIADC"
+ALIS_DATASET_ID = 953
+ALIS_DATASET_NAME = "Dataset953_BenchDWIADC"
 
 
 def prepare_alis_plans(workdir: Path) -> tuple[dict, dict]:

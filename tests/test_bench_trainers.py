@@ -1,0 +1,21 @@
+"""benchmarks/bench_trainers.py: its nnU-Net datasets never share an ID (the GPU check runs every block in one
+nnU-Net folder; two datasets with one ID make nnU-Net refuse both). The blocks themselves run in the GPU check's
+dry run (tests/test_gpu_check.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPOSITORY / "benchmarks"))
+
+import bench_trainers  # noqa: E402
+
+
+def test_every_benchmark_dataset_has_its_own_id() -> None:
+    for geometries, _ in (bench_trainers.tiny(bench_trainers.GEOMETRIES, bench_trainers.PREDICTION_ROWS),
+                          (bench_trainers.GEOMETRIES, None)):
+        ids = [geometry.dataset_id for geometry in geometries.values()] + [bench_trainers.ALIS_DATASET_ID]
+        assert len(ids) == len(set(ids)), ids
+    assert bench_trainers.ALIS_DATASET_NAME.startswith(f"Dataset{bench_trainers.ALIS_DATASET_ID}_")
