@@ -14,8 +14,8 @@ import bench_trainers  # noqa: E402
 
 
 def test_every_benchmark_dataset_has_its_own_id() -> None:
-    for geometries, _ in (bench_trainers.tiny(bench_trainers.GEOMETRIES, bench_trainers.PREDICTION_ROWS),
-                          (bench_trainers.GEOMETRIES, None)):
+    tiny_geometries, _ = bench_trainers.tiny(bench_trainers.GEOMETRIES, bench_trainers.PREDICTION_ROWS)
+    for geometries in (bench_trainers.GEOMETRIES, tiny_geometries):
         ids = [geometry.dataset_id for geometry in geometries.values()] + [bench_trainers.ALIS_DATASET_ID]
         assert len(ids) == len(set(ids)), ids
     assert bench_trainers.ALIS_DATASET_NAME.startswith(f"Dataset{bench_trainers.ALIS_DATASET_ID}_")
