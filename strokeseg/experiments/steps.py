@@ -326,10 +326,9 @@ class PredictStep:
             for image in sorted(images.iterdir()):
                 if not image.name.startswith("."):
                     (inputs / f"{name}__{image.name}").symlink_to(image.resolve())
-        processes = str(context.nnunet.processes)
         arguments = ["-i", str(inputs), "-o", str(raw_output), "-d", self.model.dataset, "-c",
                      self.model.configuration, "-f", *map(str, self.folds), "-tr", self.model.trainer, "-p",
-                     self.model.plans, "-device", context.device(), "-npp", processes, "-nps", processes,
+                     self.model.plans, "-device", context.device(), *context.nnunet.prediction_worker_arguments(),
                      "--disable_progress_bar"]
         if self.save_probabilities:
             arguments.append("--save_probabilities")

@@ -3,8 +3,11 @@
 ``nnUNetv2_train`` prints, per epoch, ``Epoch N``, ``train_loss X``, ``val_loss X``, ``Pseudo dice [..]`` and
 ``Epoch time: X s`` (each after a timestamp); strokeseg's trainers add ``strokeseg schedule: E epochs of I
 iterations`` when training starts, which gives the epoch count for an ETA. ``nnUNetv2_predict`` prints ``There are
-N cases in the source folder``, ``Predicting CASE:`` and ``done with CASE``. :class:`NnunetProgress` turns these
-into one short status line per finished epoch or predicted case; other lines give none.
+N cases in the source folder`` (and, resuming with ``--continue_prediction``, ``...That's M cases.``: those left to
+predict), then per case ``Predicting CASE:`` and ``done with CASE`` with worker processes, or
+only ``perform_everything_on_device: BOOL`` without them (``-npp 0 -nps 0``, before the case is predicted).
+:class:`NnunetProgress` turns these into one short status line per finished epoch, predicted case (with worker
+processes) or case started (without); other lines give none.
 
 :func:`clean_output` removes progress-bar redraws (text before a carriage return) from a chunk of output, so
 that log files keep one line per event.
@@ -25,7 +28,9 @@ _TRAIN_LOSS = re.compile(_TIMESTAMP + r"train_loss (-?[\d.e+-]+)")
 _PSEUDO_DICE = re.compile(_TIMESTAMP + r"Pseudo dice \[(.*)\]")
 _EPOCH_TIME = re.compile(_TIMESTAMP + r"Epoch time: ([\d.]+) s")
 _CASES = re.compile(r"^There are (\d+) cases in the source folder")
+_CASES_LEFT = re.compile(r"^overwrite was set to False.*That's (\d+) cases\.")
 _DONE_CASE = re.compile(r"^done with (\S+)")
+_IN_PROCESS_CASE = re.compile(r"^perform_everything_on_device: (?:True|False)$")
 
 
 def clean_output(text: str) -> str:
@@ -66,6 +71,7 @@ class NnunetProgress:
     _dice: list[float] = field(default_factory=list)
     _epoch_seconds: list[float] = field(default_factory=list)
     _done_cases: int = 0
+    _started_cases: int = 0
 
     def feed(self, line: str) -> str | None:
         """Take one output line; returns the status line it completes, if any."""
@@ -81,13 +87,18 @@ class NnunetProgress:
         elif match := _EPOCH_TIME.match(line):
             self._epoch_seconds.append(float(match.group(1)))
             return self._epoch_line()
-        elif match := _CASES.match(line):
+        elif match := _CASES.match(line) or _CASES_LEFT.match(line):
             self.total_cases = int(match.group(1))
         elif match := _DONE_CASE.match(line):
             self._done_cases += 1
-            total = f"/{self.total_cases}" if self.total_cases else ""
-            return f"predicted {self._done_cases}{total}: {match.group(1)}"
+            return f"predicted {self._done_cases}{self._total_text()}: {match.group(1)}"
+        elif _IN_PROCESS_CASE.match(line):
+            self._started_cases += 1
+            return f"predicting case {self._started_cases}{self._total_text()}"
         return None
+
+    def _total_text(self) -> str:
+        return f"/{self.total_cases}" if self.total_cases else ""
 
     def _epoch_line(self) -> str:
         number = (self._epoch or 0) + 1

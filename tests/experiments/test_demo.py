@@ -272,9 +272,11 @@ def test_smoke_demo_writes_every_report(smoke_demo: tuple[Path, str]) -> None:
     out, printed = smoke_demo
     assert printed.count("done in") == 18 and "done in an earlier run" not in printed
     assert "Mean over test cases" in printed and "external_test: mean DSC" in printed
-    # live progress of nnU-Net's training and prediction, one line per epoch / case
+    # live progress of nnU-Net's training and prediction, one line per epoch / case; with one worker (-j 1)
+    # nnUNetv2_predict runs without worker processes (-npp 0 -nps 0), which names no case
     assert "    train: epoch 1/2, loss " in printed and "pseudo-Dice" in printed and "ETA" in printed
-    assert "    predict-source: predicted 1/4: " in printed
+    assert "    predict-source: predicting case 1/4" in printed and "-npp 0 -nps 0" in (
+        out / "jobs" / "predict-source" / "log.txt").read_text()
     for finding in FINDINGS:
         assert f"- {finding}: " in printed
     for log in (out / "jobs").glob("*/log.txt"):  # logs keep no progress-bar redraws

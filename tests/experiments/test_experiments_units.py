@@ -107,6 +107,12 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     assert config.plan_arguments() == ()
 
 
+def test_one_process_predicts_without_nnunet_worker_processes(tmp_path: Path) -> None:
+    paths = NnunetPaths.under(tmp_path)
+    assert NnunetSettings(paths, processes=1).prediction_worker_arguments() == ("-npp", "0", "-nps", "0")
+    assert NnunetSettings(paths, processes=3).prediction_worker_arguments() == ("-npp", "3", "-nps", "3")
+
+
 def test_target_spacing_names_its_plans_and_reaches_the_planning_job(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="target_spacing: expected three positive spacings"):
         load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",

@@ -45,6 +45,16 @@ def test_prediction_lines_count_the_cases() -> None:
     assert _statuses(NnunetProgress(), output) == ["predicted 1/3: a_001", "predicted 2/3: b_002"]
 
 
+def test_prediction_without_workers_counts_the_cases_it_starts() -> None:
+    """``-npp 0 -nps 0`` (nnU-Net's sequential mode) names no case; resuming counts only the cases left."""
+    output = ("Running in non-multiprocessing mode\nThere are 3 cases in the source folder\n"
+              "I am process 0 out of 1 (max process ID is 0, we start counting with 0!)\n"
+              "There are 3 cases that I would like to predict\n"
+              "overwrite was set to False, so I am only working on cases that haven't been predicted yet. "
+              "That's 2 cases.\nperform_everything_on_device: False\nperform_everything_on_device: False\n")
+    assert _statuses(NnunetProgress(), output) == ["predicting case 1/2", "predicting case 2/2"]
+
+
 def test_clean_output_keeps_what_a_terminal_finally_shows() -> None:
     assert clean_output(" 10%|#  | 1/10\r 50%|#####  | 5/10\r100%|##########| 10/10") == "100%|##########| 10/10"
     assert clean_output("plain line") == "plain line"

@@ -195,7 +195,7 @@ def test_cpu_preset_trains_fine_tunes_and_predicts_through_the_stock_clis(planne
     out = tmp_path / "predicted"
     run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(out), "-d", dataset, "-c",
                                     configuration, "-f", "0", "-tr", PRESET.cpu_trainer, "-p", PRESET.plans,
-                                    "-device", "cpu", "-npp", "1", "-nps", "1"], planned.paths, planned.log, CLI_ENV)
+                                    "-device", "cpu", "-npp", "0", "-nps", "0"], planned.paths, planned.log, CLI_ENV)
     predicted = sitk.ReadImage(str(out / "alis_004.nii.gz"))
     reference = sitk.ReadImage(str(planned.raw / "labelsTs" / "alis_004.nii.gz"))
     assert predicted.GetSize() == reference.GetSize()

@@ -151,7 +151,7 @@ def test_cpu_ensemble_trains_predicts_and_soft_votes(planned: PlannedDataset, tm
         out = tmp_path / f"member{member}"
         run_nnunet("nnUNetv2_predict", ["-i", str(images), "-o", str(out), "-d", str(DATASET_ID), "-c",
                                         PRESET.configuration, "-f", str(member), "-tr", trainer, "-p", PRESET.plans,
-                                        "-device", "cpu", "-npp", "1", "-nps", "1", "--save_probabilities"],
+                                        "-device", "cpu", "-npp", "0", "-nps", "0", "--save_probabilities"],
                    planned.paths, log, CLI_ENV)
         return out
 

@@ -195,7 +195,7 @@ def test_cpu_trainer_trains_and_predicts_isles22_with_dwi_only(planned: PlannedD
     predictions = tmp_path / "predictions"
     run_nnunet("nnUNetv2_predict", ["-i", str(isles22 / "imagesTr"), "-o", str(predictions), "-d", str(DATASET_ID),
                                     "-c", PRESET.configuration, "-f", "0", "-tr", trainer, "-p", PLANS,
-                                    "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta"],
+                                    "-device", "cpu", "-npp", "0", "-nps", "0", "--disable_tta"],
                planned.paths, log, CLI_ENV)
     image = isles22 / "imagesTr" / "strokecase0009_0000.nii.gz"
     array, geometry = read_array(predictions / "strokecase0009.nii.gz")
@@ -221,7 +221,7 @@ def test_cpu_swin_unetr_trainer_trains_and_predicts_through_the_stock_clis(plann
     predictions = tmp_path / "predictions"
     run_nnunet("nnUNetv2_predict", ["-i", str(inputs), "-o", str(predictions), "-d", str(DATASET_ID),
                                     "-c", PRESET.configuration, "-f", "0", "-tr", trainer, "-p", PLANS,
-                                    "-device", "cpu", "-npp", "1", "-nps", "1", "--disable_tta"],
+                                    "-device", "cpu", "-npp", "0", "-nps", "0", "--disable_tta"],
                planned.paths, log, CLI_ENV)
     predicted = predictions / image.name.replace("_0000.nii.gz", ".nii.gz")
     array, geometry = read_array(predicted)

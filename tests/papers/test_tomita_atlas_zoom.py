@@ -184,18 +184,18 @@ def test_snapshots_must_lie_in_the_zoom_out_phase(planned: Planned) -> None:
 def predict(planned: Planned, output: Path, trainer: str, checkpoint: str) -> Path:
     run_nnunet("nnUNetv2_predict", ["-i", str(planned.raw / "imagesTs"), "-o", str(output), "-d", str(DATASET_ID),
                                     "-c", ZOOM_OUT_CONFIGURATION, "-f", "0", "-tr", trainer, "-p", PRESET.plans,
-                                    "-chk", checkpoint, "-device", "cpu", "-npp", "1", "-nps", "1"],
+                                    "-chk", checkpoint, "-device", "cpu", "-npp", "0", "-nps", "0"],
                planned.paths, planned.log, CLI_ENV)
     return output
 
 
 def predict_in_process(planned: Planned, output: Path, model: Path, checkpoint: str) -> Path:
-    """What ``nnUNetv2_predict -chk CHECKPOINT --save_probabilities -npp 1 -nps 1`` runs, through nnU-Net's own
+    """What ``nnUNetv2_predict -chk CHECKPOINT --save_probabilities -npp 0 -nps 0`` runs, through nnU-Net's own
     predictor started in this process (the snapshot members; the "-F" prediction takes the stock CLI)."""
     predictor = nnUNetPredictor(device=CPU, verbose=False, allow_tqdm=False)
     predictor.initialize_from_trained_model_folder(str(model), use_folds=(0,), checkpoint_name=checkpoint)
-    predictor.predict_from_files(str(planned.raw / "imagesTs"), str(output), save_probabilities=True,
-                                 num_processes_preprocessing=1, num_processes_segmentation_export=1)
+    output.mkdir(parents=True, exist_ok=True)  # the stock CLI makes it; nnU-Net's sequential mode does not
+    predictor.predict_from_files_sequential(str(planned.raw / "imagesTs"), str(output), save_probabilities=True)
     return output
 
 
