@@ -12,7 +12,7 @@ from __future__ import annotations
 import io
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -223,6 +223,14 @@ def test_profiles_internal_training_cases_are_the_internal_cases_without_test_ca
     assert PROFILES["cpu-small"].internal_training_cases == 27  # 36 internal cases, every 4th a test case
 
 
+def test_the_phantom_voxel_size_is_recorded_only_when_set_and_must_be_positive() -> None:
+    """A profile without it records the settings it always did (demo folders written before it still resume)."""
+    assert "phantom_in_plane_mm" not in PROFILES["cpu-small"].as_dict()
+    assert PROFILES["smoke"].as_dict()["phantom_in_plane_mm"] == 2.0
+    with pytest.raises(ConfigurationError, match=r"in-plane voxel size must be positive, got 0\.0 mm"):
+        replace(PROFILES["smoke"], phantom_in_plane_mm=0.0)
+
+
 def test_findings_profile_adds_the_learning_curve_models(tmp_path: Path) -> None:
     profile = get_profile("findings")
     assert profile.source_fold == 2 and profile.internal_training_cases == 27
@@ -320,6 +328,9 @@ def test_smoke_demo_writes_every_report(smoke_demo: tuple[Path, str]) -> None:
     assert (grid["before"] == SOURCE).all() and (grid["after"] == FINETUNED).all()
     _check_png(out / "results" / "adaptation_grid.png")
     _check_png(out / "cohort" / "montage.png")
+    # the smoke profile's phantoms have 2 mm voxels in plane at every hospital (its network sees 4 mm)
+    for image in (out / "nnUNet_raw").glob("Dataset98[02]_*/images*/*_0000.nii.gz"):
+        assert read_header_geometry(image).spacing[:2] == pytest.approx((2.0, 2.0)), image
     fitted = json.loads((out / "postprocessing" / "postprocessing.json").read_text())
     assert fitted["validation"]["n_cases"] >= 1 and "min_volume_ml" in fitted["params"]
     # fine-tuning and its control arm started from the source model through nnU-Net's -pretrained_weights

@@ -11,7 +11,7 @@ jobs' steps (:class:`GenerateRegistryStep`, :class:`ConvertManifestStep`), with 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
@@ -38,6 +38,9 @@ def generate_registry(folder: Path, profile: DemoProfile, workers: int) -> tuple
         (internal manifest, external manifest), CSV files in ``folder``.
     """
     sites = [site for site in SHIFTED_DWI_SITES if site.name in (*INTERNAL_SITES, EXTERNAL_SITE)]
+    if profile.phantom_in_plane_mm is not None:
+        voxel = profile.phantom_in_plane_mm
+        sites = [replace(site, in_plane_mm=(voxel, voxel)) for site in sites]
     generate_cohort(folder, "registry", profile.total_cases, profile.seed, sites, workers=workers,
                     flair=False, montage_cases=len(sites))
     manifest = pd.read_csv(folder / "manifest.csv", dtype=str, keep_default_na=False)
