@@ -9,6 +9,7 @@ is what the strokeseg trainer adds (its loss, schedule and hooks). Printed: s/it
 
     .venv/bin/python benchmarks/bench_training_overhead.py                  # CUDA if available, else 2 CPU threads
     .venv/bin/python benchmarks/bench_training_overhead.py --tiny --device cpu --iterations 1 --rounds 1
+    .venv/bin/python benchmarks/bench_training_overhead.py --trainers SEUNet BiConvLSTMUNet   # only these two
 """
 
 from __future__ import annotations
@@ -47,6 +48,26 @@ TRAINERS: tuple[str, ...] = (
 )
 
 
+#: Prefix of strokeseg's trainer names.
+PREFIX = "nnUNetTrainer_strokeseg_"
+
+
+def chosen_trainers(names: list[str] | None) -> tuple[str, ...]:
+    """The trainers of :data:`TRAINERS` named in ``names`` (full or without :data:`PREFIX`), in the list's order;
+    all of them when ``names`` is empty.
+
+    Raises:
+        ValueError: a name the benchmark does not measure.
+    """
+    if not names:
+        return TRAINERS
+    wanted = {name if name.startswith(PREFIX) else PREFIX + name for name in names}
+    if unknown := wanted - set(TRAINERS):
+        raise ValueError(f"not measured by this benchmark: {', '.join(sorted(unknown))}; choose from "
+                         f"{', '.join(name.removeprefix(PREFIX) for name in TRAINERS)}")
+    return tuple(name for name in TRAINERS if name in wanted)
+
+
 def stock_twin(strokeseg_trainer: type) -> type:
     """nnU-Net's ``nnUNetTrainer`` building ``strokeseg_trainer``'s network (and its deep-supervision setting)."""
     from nnunetv2.training.nnUNetTrainer.nnUNetTrainer import nnUNetTrainer
@@ -80,7 +101,13 @@ def main() -> None:
                         help="patch = plans' patch times this (default 1 on CUDA, 0.5 on CPU)")
     parser.add_argument("--tiny", action="store_true", help="quarter-size DWI plans (a quick check that it runs)")
     parser.add_argument("--workdir", type=Path, help="keep the plans here and reuse them")
+    parser.add_argument("--trainers", nargs="+", metavar="NAME",
+                        help="only these trainers, with or without the nnUNetTrainer_strokeseg_ prefix (default: all)")
     args = parser.parse_args()
+    try:
+        names = chosen_trainers(args.trainers)
+    except ValueError as error:
+        parser.error(str(error))
 
     device = torch.device("cuda" if args.device == "cuda" or (args.device == "auto" and torch.cuda.is_available())
                           else "cpu")
@@ -98,7 +125,7 @@ def main() -> None:
         where = torch.cuda.get_device_name(device) if device.type == "cuda" else f"{args.threads} CPU threads"
         print(f"{where}; patch {patch}, batch {batch_size}, {iterations} timed iterations, best of {args.rounds}")
         print(f"{'trainer':42s} {'s/it':>8s} {'stock twin s/it':>16s} {'overhead':>9s}  ≤ {OVERHEAD_TARGET:.0%}")
-        for name in TRAINERS:
+        for name in names:
             ours_class = trainer_class(name)
             pair = {"ours": make_trainer(ours_class, plans, dataset_json, device, patch, batch_size),
                     "twin": make_trainer(stock_twin(ours_class), plans, dataset_json, device, patch, batch_size)}
