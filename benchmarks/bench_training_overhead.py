@@ -37,7 +37,6 @@ from bench_trainers import (
 )
 
 from strokeseg.synthetic.batches import random_training_batch
-from strokeseg.trainers.base import in_plane_scales
 
 #: Target of issue 23: strokeseg's per-iteration time at most this much above its stock twin's.
 OVERHEAD_TARGET = 0.10
@@ -90,8 +89,7 @@ def stock_twin(strokeseg_trainer: type) -> type:
         def _get_deep_supervision_scales(self) -> list[list[float]] | None:
             """The strokeseg trainer's targets: in plane only for a network that downsamples in plane only (the
             Alis ConvLSTM U-Net); nnU-Net's own scales would not match its outputs."""
-            scales = super()._get_deep_supervision_scales()
-            return in_plane_scales(scales) if strokeseg_trainer.network_recipe.in_plane_deep_supervision else scales
+            return strokeseg_trainer.network_deep_supervision_scales(super()._get_deep_supervision_scales())
 
     StockTwin.__name__ = f"nnUNetTrainer_twin_of_{strokeseg_trainer.__name__}"
     return StockTwin

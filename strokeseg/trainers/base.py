@@ -164,14 +164,6 @@ def left_right_mirror_axes(transpose_forward: list[int] | tuple[int, ...], dim: 
     return (position - 1,) if position > 0 else (1,)
 
 
-def in_plane_scales(scales: list[list[float]] | None) -> list[list[float]] | None:
-    """nnU-Net's deep-supervision scales (per level, array axes) with the first axis (slices) kept at full size: the
-    targets of a network that downsamples in plane only (``NetworkRecipe.in_plane_deep_supervision``)."""
-    if scales is None:
-        return None
-    return [[1.0, *[float(s) for s in scale[1:]]] for scale in scales]
-
-
 def unwrap_network(network: nn.Module) -> nn.Module:
     """The plain module inside DDP / torch.compile wrappers."""
     module = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
@@ -419,8 +411,16 @@ class StrokesegTrainer(nnUNetTrainer):
                                                             self.is_ddp))
 
     def _get_deep_supervision_scales(self) -> list[list[float]] | None:
-        scales = super()._get_deep_supervision_scales()
-        return in_plane_scales(scales) if self.network_recipe.in_plane_deep_supervision else scales
+        return self.network_deep_supervision_scales(super()._get_deep_supervision_scales())
+
+    @classmethod
+    def network_deep_supervision_scales(cls, scales: list[list[float]] | None) -> list[list[float]] | None:
+        """nnU-Net's deep-supervision scales (per level, array axes) as this trainer's network needs them: unchanged,
+        or with the first axis (slices) kept at full size for a network that downsamples in plane only
+        (``NetworkRecipe.in_plane_deep_supervision``)."""
+        if scales is None or not cls.network_recipe.in_plane_deep_supervision:
+            return scales
+        return [[1.0, *[float(s) for s in scale[1:]]] for scale in scales]
 
     def _deep_supervised(self, loss: nn.Module) -> nn.Module:
         """``loss`` wrapped with nnU-Net's deep-supervision weights (halved per level, lowest level unused)."""
