@@ -35,8 +35,9 @@ DATASET_ID = 997
 TRAINER = "nnUNetTrainer_strokeseg_PreActResUNet_Tiny"
 ENVIRONMENT = {"nnUNet_def_n_proc": "1", "nnUNet_n_proc_DA": "0", "OMP_NUM_THREADS": "1", "nnUNet_compile": "false"}
 #: nnUNetv2_predict's worker processes: one preprocessing and one export worker, or none.
+ONE_WORKER_EACH: tuple[str, ...] = ("-npp", "1", "-nps", "1")
 PREDICTION_WORKERS: dict[str, tuple[str, ...]] = {
-    "one worker each (-npp 1 -nps 1)": ("-npp", "1", "-nps", "1"),
+    "one worker each (-npp 1 -nps 1)": ONE_WORKER_EACH,
     "no workers (-npp 0 -nps 0)": ("-npp", "0", "-nps", "0"),
 }
 LAUNCHES: dict[str, Callable[[str, Sequence[str]], list[str]]] = {
@@ -58,7 +59,7 @@ def train_and_predict(paths: NnunetPaths, launch: Callable[[str, Sequence[str]],
     shutil.rmtree(paths.results, ignore_errors=True)
     shutil.rmtree(predictions, ignore_errors=True)
     commands = [launch("nnUNetv2_train", [str(DATASET_ID), "3d_fullres", "0", "-tr", TRAINER, "-device", "cpu"]),
-                launch("nnUNetv2_predict", predict_arguments(paths, predictions, ("-npp", "1", "-nps", "1")))]
+                launch("nnUNetv2_predict", predict_arguments(paths, predictions, ONE_WORKER_EACH))]
     return timed_commands(commands, tool_environment(paths, ENVIRONMENT), log)
 
 
