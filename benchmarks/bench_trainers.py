@@ -36,7 +36,7 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -209,15 +209,25 @@ def preset_parameter_rows(plans: dict, dataset_json: dict) -> list[dict[str, Any
 def prepare_plans(workdir: Path, geometry: Geometry = GEOMETRIES["dwi"], preprocess: bool = False) -> NnunetPaths:
     """Three synthetic cases of ``geometry``, planned by the stock CLI and, with ``preprocess`` (the training
     benchmark's trainers need the data), preprocessed; reused when present."""
+    return plan_geometries(workdir, [geometry], preprocess)
+
+
+def plan_geometries(workdir: Path, geometries: Iterable[Geometry], preprocess: bool = False) -> NnunetPaths:
+    """:func:`prepare_plans` for several geometries: those not yet planned (or, with ``preprocess``, preprocessed)
+    in one ``nnUNetv2_plan_and_preprocess -d A B ...`` run, which pays nnU-Net's start-up once."""
     paths = NnunetPaths.under(workdir)
     paths.create()
-    folder = paths.preprocessed / dataset_folder_name(geometry.dataset_id, geometry.name)
-    done = (folder / f"nnUNetPlans_{CONFIGURATION}").is_dir() if preprocess else (folder / "nnUNetPlans.json").is_file()
-    if not done:
-        write_toy_dataset(paths.raw, geometry.dataset_id, geometry.name, num_training=3, num_test=0,
-                          shape=geometry.shape_zyx, spacing_zyx=geometry.spacing_zyx, overwrite=True)
-        run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(geometry.dataset_id), "-c", CONFIGURATION, "-np", "1",
-                                                    "-npfp", "1", "-fpe", StrokesegFingerprintExtractor.__name__,
+    missing = []
+    for geometry in geometries:
+        folder = paths.preprocessed / dataset_folder_name(geometry.dataset_id, geometry.name)
+        if not ((folder / f"nnUNetPlans_{CONFIGURATION}").is_dir() if preprocess
+                else (folder / "nnUNetPlans.json").is_file()):
+            write_toy_dataset(paths.raw, geometry.dataset_id, geometry.name, num_training=3, num_test=0,
+                              shape=geometry.shape_zyx, spacing_zyx=geometry.spacing_zyx, overwrite=True)
+            missing.append(str(geometry.dataset_id))
+    if missing:
+        run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", *missing, "-c", CONFIGURATION, "-np", "1", "-npfp", "1",
+                                                    "-fpe", StrokesegFingerprintExtractor.__name__,
                                                     *([] if preprocess else ["--no_pp"])],
                    paths, workdir / "nnunet.log", {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"})
     os.environ.update(paths.environment())
@@ -465,10 +475,9 @@ def prepare_alis_plans(workdir: Path) -> tuple[dict, dict]:
         write_dataset_json(raw, {0: "DWI", 1: "ADC"}, {"background": 0, "lesion": 1}, 3)
         environment = {"nnUNet_n_proc_DA": "1", "OMP_NUM_THREADS": "1"}
         log = workdir / "nnunet.log"
-        run_nnunet("nnUNetv2_extract_fingerprint", ["-d", str(ALIS_DATASET_ID), "-np", "1", "-fpe",
-                                                    StrokesegFingerprintExtractor.__name__], paths, log, environment)
-        run_nnunet("nnUNetv2_plan_experiment", ["-d", str(ALIS_DATASET_ID), "-pl", "AlisVendorPlanner"], paths, log,
-                   environment)
+        run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(ALIS_DATASET_ID), "-pl", "AlisVendorPlanner", "-npfp",
+                                                    "1", "-fpe", StrokesegFingerprintExtractor.__name__, "--no_pp"],
+                   paths, log, environment)
     return (json.loads((folder / f"{ALIS_PLANS_NAME}.json").read_text()),
             json.loads((paths.raw / ALIS_DATASET_NAME / "dataset.json").read_text()))
 
@@ -530,8 +539,12 @@ def main() -> None:
     os.environ.setdefault("nnUNet_compile", "true" if args.compile else "false")
     with tempfile.TemporaryDirectory(prefix="bench_trainers_") as temp:
         workdir = args.workdir or Path(temp)
-        dwi = tiny(GEOMETRIES, PREDICTION_ROWS)[0]["dwi"] if args.tiny else GEOMETRIES["dwi"]
-        plans, dataset_json = load_plans(prepare_plans(workdir, dwi, preprocess=not args.skip_training), dwi)
+        geometries, prediction_rows = tiny(GEOMETRIES, PREDICTION_ROWS) if args.tiny else (GEOMETRIES, PREDICTION_ROWS)
+        dwi = geometries["dwi"]
+        if not args.skip_training:
+            plan_geometries(workdir, [dwi], preprocess=True)
+        planned = plan_geometries(workdir, [dwi] if args.skip_prediction else geometries.values())
+        plans, dataset_json = load_plans(planned, dwi)
         configuration = plans["configurations"][CONFIGURATION]
         factor = args.patch_factor if args.patch_factor is not None else (1.0 if device.type == "cuda" else 0.5)
         patch = reduced_patch(configuration["patch_size"], total_downsampling(plans), factor)
@@ -550,10 +563,7 @@ def main() -> None:
                         [*timing_columns("trainer", ("it/s", "it_per_s", ".3f"), ("CPU s/it", "cpu_s_per_it", ".2f")),
                          ("peak GPU MiB", "peak_gpu_mib", optional(".0f"))])
         if not args.skip_prediction:
-            geometries, prediction_rows = (tiny(GEOMETRIES, PREDICTION_ROWS) if args.tiny
-                                           else (GEOMETRIES, PREDICTION_ROWS))
-            plans_by_geometry = {key: load_plans(prepare_plans(workdir, geometry), geometry)
-                                 for key, geometry in geometries.items()}
+            plans_by_geometry = {key: load_plans(planned, geometry) for key, geometry in geometries.items()}
             rows = run_prediction_benchmark(plans_by_geometry, device, args.full_tta, args.rounds, prediction_rows,
                                             geometries, tta=not args.no_tta)
             results["prediction"] = rows
