@@ -63,7 +63,8 @@ lint: $(STAMP)
 
 # Two pytest workers, one per core of a 2-core CI machine (tests/conftest.py gives each one thread); a third worker
 # made the suite slower (benchmarks/RESULTS.md). --dist loadfile keeps a test file on one worker, so a module's end-to-end
-# fixture (the smoke demo, a planned dataset) runs once; files go out in collection order, the slow tests first.
+# fixture (the smoke demo, a planned dataset) runs once; files go out costliest first by their recorded seconds
+# (tests/file_order.py, which says how to re-record them).
 # mypy (about 30 s of one core from a cold cache) runs beside pytest, which leaves part of the second core idle while
 # it waits for Slurm and for nnU-Net's workers; its report follows pytest's, and either failing fails the target.
 test: install

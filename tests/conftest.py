@@ -13,8 +13,9 @@ import pytest
 from strokeseg.nnunet.ext_trainer import EXT_TRAINER_VARIABLE, ext_trainer_folder, with_ext_trainer_folder
 from strokeseg.nnunet.folders import NnunetPaths
 
-#: The private Slurm cluster's fixtures (``slurm_cluster``, ``slurm``) for every test module.
-pytest_plugins = ("slurm_cluster",)
+#: The private Slurm cluster's fixtures (``slurm_cluster``, ``slurm``) for every test module, and the order of the
+#: test files (costliest first; tests/file_order.py).
+pytest_plugins = ("slurm_cluster", "file_order")
 
 #: Thread pools of the libraries the tests drive (torch/OpenMP, BLAS, ITK), here and in every tool started.
 THREAD_VARIABLES = (
@@ -26,11 +27,6 @@ if "PYTEST_XDIST_WORKER_COUNT" in os.environ:
     for _variable in THREAD_VARIABLES:
         os.environ.setdefault(_variable, "1")
 
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Run the end-to-end (``slow``) tests first: the longest jobs start while the other worker takes the short
-    ones, so neither worker is left with a long test at the end (the order within each group is kept)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 #: Environment for the stock nnU-Net CLIs on a 2-core CI machine: one augmentation worker, no compile.
 CPU_NNUNET_ENV: dict[str, str] = {"nnUNet_n_proc_DA": "1", "nnUNet_compile": "false"}
