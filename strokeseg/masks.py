@@ -83,4 +83,4 @@ def interior(mask: Any) -> Any:
 
 def surface(mask: Any) -> Any:
     """∂A = A XOR its 6-connected erosion (numpy array or torch tensor, 3-D, boolean)."""
-    return mask & ~interior(mask)
+    return mask ^ interior(mask)  # the erosion lies inside the mask: XOR is AND NOT, in one operation

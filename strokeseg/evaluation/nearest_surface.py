@@ -168,7 +168,9 @@ def _directed(source: _Surface, target: _Surface, neighbours: NeighbourOffsets, 
     """
     on_target = target.lookup[source.keys]
     shared = np.zeros(int(np.count_nonzero(on_target)), dtype=np.float64)
-    positions, keys = source.positions[:, ~on_target], source.keys[~on_target]
+    off_target = ~on_target
+    # np.compress / np.take along an axis: several times faster than boolean or fancy indexing of a 2-D array
+    positions, keys = np.compress(off_target, source.positions, axis=1), source.keys[off_target]
     distances = np.empty(keys.size, dtype=np.float64)
     pending = np.arange(keys.size)
     flat_offsets = neighbours.offsets @ strides
@@ -178,13 +180,14 @@ def _directed(source: _Surface, target: _Surface, neighbours: NeighbourOffsets, 
         hits = target.lookup[flat_offsets[start:stop, None] + keys[pending]]
         found = hits.any(axis=0)
         rows = pending[found]
-        distances[rows] = _closest_hit(positions[:, rows], neighbours.offsets[start:stop], hits[:, found], squares)
+        distances[rows] = _closest_hit(np.take(positions, rows, axis=1), neighbours.offsets[start:stop],
+                                       np.compress(found, hits, axis=1), squares)
         pending = pending[~found]
         start = stop
     if pending.size:
         tree = cKDTree(_millimetres(target.positions, spacing), leafsize=KD_TREE_LEAF_SIZE, balanced_tree=False,
                        compact_nodes=False)
-        distances[pending] = tree.query(_millimetres(positions[:, pending], spacing), k=1)[0]
+        distances[pending] = tree.query(_millimetres(np.take(positions, pending, axis=1), spacing), k=1)[0]
     return np.concatenate([shared, distances])
 
 
@@ -197,8 +200,11 @@ def _closest_hit(positions: np.ndarray, offsets: np.ndarray, hits: np.ndarray, s
     tree's value for the nearest one.
     """
     reach = (squares[0].shape[0] - 1) // 2
-    total = np.zeros(hits.shape, dtype=np.float64)
-    for axis in range(3):
-        # the (2·reach + 1, r) terms of every step along this axis, then one row per offset
-        total += squares[axis][:, positions[axis]][offsets[:, axis] + reach]
+    # per axis, the table rows of the offsets' steps (c, axis length) read at every voxel's index: (c, r) terms,
+    # added in the k-d tree's order (z, then y, then x)
+    terms = (np.take(table[offsets[:, axis] + reach], positions[axis], axis=1)
+             for axis, table in enumerate(squares))
+    total = next(terms)
+    for term in terms:
+        total += term
     return np.sqrt(np.where(hits, total, np.inf).min(axis=0))
