@@ -20,7 +20,6 @@ from strokeseg.evaluation.lesion_matching import LesionCounts
 from strokeseg.evaluation.overlap import ConfusionCounts
 from strokeseg.evaluation.surface import SurfaceDistances
 from strokeseg.lesions import check_connectivity
-from strokeseg.masks import surface
 
 #: Voxels of background kept around the joint bounding box so that erosion sees every neighbour.
 CROP_MARGIN_VOXELS = 1
@@ -97,7 +96,7 @@ class CroppingEngine(ABC):
         lesions = self._lesion_counts(ref, pred, connectivity)
         if n_ref == 0 or n_pred == 0:
             return PairAnalysis(counts, SurfaceDistances.empty(pred_empty=n_pred == 0, ref_empty=n_ref == 0), lesions)
-        pred_to_ref, ref_to_pred = self._surface_distances(surface(pred), surface(ref), spacing)
+        pred_to_ref, ref_to_pred = self._surface_distances(pred, ref, spacing)
         distances = SurfaceDistances(pred_to_ref=pred_to_ref, ref_to_pred=ref_to_pred, pred_empty=False,
                                      ref_empty=False)
         return PairAnalysis(counts, distances, lesions)
@@ -124,9 +123,10 @@ class CroppingEngine(ABC):
 
     @abstractmethod
     def _surface_distances(self, first: Any, second: Any, spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(d(first→second), d(second→first)) in mm for two non-empty surfaces of one cropped grid.
+        """(d(∂first→∂second), d(∂second→∂first)) in mm for two non-empty masks of one cropped grid.
 
-        d(A→B) holds, for each voxel of surface A, the distance in mm to the nearest voxel of surface B. Voxels on
+        ∂A is the surface of mask A (:func:`strokeseg.masks.surface`: A without its 6-connected erosion); d(A→B)
+        holds, for each voxel of surface A, the distance in mm to the nearest voxel of surface B. Voxels on
         both surfaces come first (distance 0, not searched), then the others in C order; the metrics do not
         depend on the order.
         """

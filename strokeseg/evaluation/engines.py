@@ -7,8 +7,9 @@ Two engines give identical results (the torch code agrees with the CPU engine to
 benchmarks/gpu_check.sh runs the same check on a CUDA GPU):
 
 * :class:`CpuEngine` (numpy/scipy): crops both masks to their joint bounding box plus a one-voxel margin
-  (a contiguous copy), counts TP/FP/FN on the crop, extracts surfaces by 6-connected erosion, and finds every
-  surface voxel's nearest surface voxel of the other mask exactly (``nearest_surface``: direct look-up of the
+  (a contiguous copy), counts TP/FP/FN on the crop, finds the surface voxels (those with a 6-neighbour outside
+  the mask, read from the mask's voxels only) and every surface voxel's nearest surface voxel of the other mask
+  exactly (``nearest_surface``: direct look-up of the
   nearest neighbour offsets, then a k-d tree on the physical, spacing-scaled voxel centres for the rest) — the
   same distances a Euclidean distance transform with that spacing gives, found faster because only surface
   voxels are touched. Lesions: ``cc3d`` connected components.
@@ -26,7 +27,7 @@ import numpy as np
 from strokeseg.device import resolve_device
 from strokeseg.evaluation.engine_base import CroppingEngine, MetricEngine
 from strokeseg.evaluation.lesion_matching import LesionCounts, lesion_counts
-from strokeseg.evaluation.nearest_surface import surface_distances
+from strokeseg.evaluation.nearest_surface import mask_surface_distances
 
 
 class CpuEngine(CroppingEngine):
@@ -52,7 +53,7 @@ class CpuEngine(CroppingEngine):
 
     def _surface_distances(self, first: np.ndarray, second: np.ndarray,
                            spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return surface_distances(first, second, spacing)
+        return mask_surface_distances(first, second, spacing)
 
 
 def joint_bounding_box(reference: np.ndarray, prediction: np.ndarray) -> list[tuple[int, int]] | None:

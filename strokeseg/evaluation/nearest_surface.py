@@ -97,42 +97,86 @@ def surface_distances(first: np.ndarray, second: np.ndarray, spacing: np.ndarray
     ``spacing`` holds the voxel edge lengths in mm in the arrays' axis order. In each result the voxels on both
     surfaces come first (distance 0), then the others in C order.
     """
+    return _distances([_positions(np.flatnonzero(mask), mask.shape) for mask in (first, second)], first.shape,
+                      spacing)
+
+
+def mask_surface_distances(first: np.ndarray, second: np.ndarray,
+                           spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`surface_distances` of the surfaces (:func:`strokeseg.masks.surface`) of two non-empty boolean masks,
+    found by :func:`surface_positions` without forming the surface arrays."""
+    return _distances([surface_positions(mask) for mask in (first, second)], first.shape, spacing)
+
+
+def surface_positions(mask: np.ndarray) -> np.ndarray:
+    """(3, n) voxel indices (z, y, x), in C order, of the surface of a 3-D boolean mask
+    (:func:`strokeseg.masks.surface`: the mask's voxels with a 6-neighbour outside it; a voxel on the array border
+    always counts).
+
+    Only the mask's voxels and their six neighbours are read, not the whole grid as an erosion does: lesion masks
+    fill a small part of their bounding box.
+    """
+    values = np.ascontiguousarray(mask).reshape(-1)
+    flat = np.flatnonzero(values)
+    # voxels on the array border have a neighbour outside it; masks cropped with a margin have none there
+    inside = _inside(flat, mask.shape) if _touches_border(mask) else None
+    candidates = flat if inside is None else flat[inside]
+    interior = np.ones(candidates.size, dtype=bool)
+    for step in (1, mask.shape[2], mask.shape[1] * mask.shape[2]):
+        interior &= values[candidates + step]
+        interior &= values[candidates - step]
+    if inside is None:
+        return _positions(flat[~interior], mask.shape)
+    on_surface = ~inside
+    on_surface[inside] = ~interior
+    return _positions(flat[on_surface], mask.shape)
+
+
+def _touches_border(mask: np.ndarray) -> bool:
+    """Whether any voxel of a 3-D boolean mask lies on one of the array's six faces."""
+    return any(bool(face.any()) for face in (mask[0], mask[-1], mask[:, 0], mask[:, -1], mask[:, :, 0],
+                                               mask[:, :, -1]))
+
+
+def _inside(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Per C-order flat index into a 3-D grid, whether all six neighbours of the voxel lie in the grid."""
+    positions = _positions(flat, shape)
+    return np.all((positions > 0) & (positions < np.asarray(shape)[:, None] - 1), axis=0)
+
+
+def _distances(positions: list[np.ndarray], shape: tuple[int, ...],
+               spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(d(first→second), d(second→first)) for the surfaces whose (3, n) voxel indices (C order) are ``positions``."""
     spacing = np.asarray(spacing, dtype=np.float64)
     neighbours = neighbour_offsets((float(spacing[0]), float(spacing[1]), float(spacing[2])))
     reach = np.max(np.abs(neighbours.offsets), axis=0)
-    (one, other), strides = _surfaces(first, second, reach)
-    squares = _squared_differences(first.shape, spacing, int(reach.max()))
+    (one, other), strides = _surfaces(positions, shape, reach)
+    squares = _squared_differences(shape, spacing, int(reach.max()))
     return (_directed(one, other, neighbours, strides, squares, spacing),
             _directed(other, one, neighbours, strides, squares, spacing))
 
 
-def _surfaces(first: np.ndarray, second: np.ndarray,
+def _surfaces(positions: list[np.ndarray], shape: tuple[int, ...],
               reach: np.ndarray) -> tuple[tuple[_Surface, _Surface], np.ndarray]:
-    """Both surfaces on a shared look-up grid, and that grid's strides (voxels per step along z, y, x).
+    """Both surfaces (their (3, n) voxel indices) on a shared look-up grid, and that grid's strides (voxels per
+    step along z, y, x).
 
     The look-up grid is the grid padded with empty voxels wherever a surface voxel lies closer than ``reach``
     (voxels, per axis) to its border, so that every neighbour read stays inside it and lands on the neighbour
     it means.
     """
-    positions = [_positions(np.flatnonzero(mask), mask.shape) for mask in (first, second)]
-    shape = np.asarray(first.shape)
+    size = np.asarray(shape)
     before = np.maximum(reach - np.min([p.min(axis=1) for p in positions], axis=0), 0)
-    after = np.maximum(reach - (shape - 1 - np.max([p.max(axis=1) for p in positions], axis=0)), 0)
-    padded = shape + before + after
+    after = np.maximum(reach - (size - 1 - np.max([p.max(axis=1) for p in positions], axis=0)), 0)
+    padded = size + before + after
     strides = np.array([padded[1] * padded[2], padded[2], 1])
-    lookups = [_padded(mask, before, after) for mask in (first, second)]
-    one, other = (_Surface(p, (p + before[:, None]).T @ strides, lookup)
-                  for p, lookup in zip(positions, lookups, strict=True))
-    return (one, other), strides
-
-
-def _padded(mask: np.ndarray, before: np.ndarray, after: np.ndarray) -> np.ndarray:
-    """The flattened mask with ``before``/``after`` empty voxels added per axis (no copy when there are none)."""
-    if not (before.any() or after.any()):
-        return np.ascontiguousarray(mask).reshape(-1)
-    result = np.zeros(tuple(np.asarray(mask.shape) + before + after), dtype=bool)
-    result[tuple(slice(b, b + size) for b, size in zip(before, mask.shape, strict=True))] = mask
-    return result.reshape(-1)
+    surfaces = []
+    for voxels in positions:
+        keys = (voxels + before[:, None]).T @ strides
+        lookup = np.zeros(int(np.prod(padded)), dtype=bool)
+        lookup[keys] = True
+        surfaces.append(_Surface(voxels, keys, lookup))
+    return (surfaces[0], surfaces[1]), strides
 
 
 def _positions(flat: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:

@@ -18,6 +18,7 @@ from strokeseg.defaults import LESION_CONNECTIVITY
 from strokeseg.evaluation.engine_base import CroppingEngine
 from strokeseg.evaluation.lesion_matching import LesionCounts
 from strokeseg.lesions import check_connectivity
+from strokeseg.masks import surface
 
 #: Pairwise distance matrices are computed in chunks of at most this many entries (float64: 128 MiB).
 DEFAULT_CHUNK_ENTRIES = 1 << 24
@@ -55,6 +56,7 @@ class TorchEngine(CroppingEngine):
 
     def _surface_distances(self, first: torch.Tensor, second: torch.Tensor,
                            spacing: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        first, second = surface(first), surface(second)
         return self._nearest_distances(first, second, spacing), self._nearest_distances(second, first, spacing)
 
     def _nearest_distances(self, source: torch.Tensor, target: torch.Tensor, spacing: np.ndarray) -> np.ndarray:

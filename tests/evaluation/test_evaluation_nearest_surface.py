@@ -16,7 +16,13 @@ import pytest
 from strokeseg.evaluation.case_metrics import evaluate_pair
 from strokeseg.evaluation.engine_base import crop_slices
 from strokeseg.evaluation.engines import joint_bounding_box
-from strokeseg.evaluation.nearest_surface import MAX_REACH, neighbour_offsets, surface_distances
+from strokeseg.evaluation.nearest_surface import (
+    MAX_REACH,
+    mask_surface_distances,
+    neighbour_offsets,
+    surface_distances,
+    surface_positions,
+)
 from strokeseg.evaluation.surface import (
     SurfaceDistances,
     average_symmetric_surface_distance,
@@ -69,6 +75,24 @@ def test_surface_distances_equal_brute_force_bit_for_bit(spacing: tuple[float, f
         forward, backward = surface_distances(first, second, step)
         assert np.array_equal(forward, _brute_force(first, second, step))
         assert np.array_equal(backward, _brute_force(second, first, step))
+
+
+def test_surface_positions_are_the_erosion_surface_inside_and_on_the_border() -> None:
+    rng = np.random.default_rng(41)
+    for index in range(12):
+        mask = _random_masks(rng, (7, 12, 10))[0]
+        if index % 3 == 1:  # voxels on the array's faces: always surface, their neighbours outside are not read
+            mask[:, :, -1] |= rng.random((7, 12)) < 0.5
+        if index % 3 == 2:
+            mask[:] = False
+            mask[2:5, 3:9, 2:8] = True  # a box with an interior, away from the faces
+        expected = np.argwhere(surface(mask)).T
+        assert np.array_equal(surface_positions(mask), expected)
+        if mask.any():
+            other = np.roll(mask, 2, axis=1)
+            assert all(np.array_equal(a, b) for a, b in zip(mask_surface_distances(mask, other, np.ones(3)),
+                                                            surface_distances(surface(mask), surface(other),
+                                                                              np.ones(3)), strict=True))
 
 
 def test_single_voxels_at_opposite_corners() -> None:
