@@ -21,11 +21,14 @@ The plans come from the stock ``nnUNetv2_plan_and_preprocess`` (planning only) o
 input's geometry (in a temporary folder unless ``--workdir`` is given). ``--tiny`` runs the same steps on
 quarter-size inputs (the GPU check's dry run). Wall-clock times depend on whatever else the machine runs, so
 the process CPU time is reported as well and the ratios against stock are given for both; ``--rounds N`` repeats
-every measurement round-robin and keeps each model's best. Usage::
+every measurement round-robin and keeps each model's best. The process uses the memory-allocator settings of
+strokeseg's own processes (``strokeseg.cpu_allocator``; ``STROKESEG_MALLOC=system`` measures with glibc's
+defaults). Usage::
 
     .venv/bin/python benchmarks/bench_trainers.py                 # CUDA if available, else CPU (2 threads)
     .venv/bin/python benchmarks/bench_trainers.py --skip-training --full-tta
     .venv/bin/python benchmarks/bench_trainers.py --skip-training --tiny --no-tta --device cpu   # seconds
+    .venv/bin/python benchmarks/bench_trainers.py --skip-training --inputs dwi --rounds 3        # DWI networks only
 """
 
 from __future__ import annotations
@@ -44,6 +47,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from strokeseg.cpu_allocator import use_heap_allocator
 from strokeseg.defaults import ALIS_PAPER_PARAMETERS
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.raw import dataset_folder_name
@@ -183,6 +187,19 @@ def tiny(geometries: dict[str, Geometry], rows: tuple[PredictionRow, ...],
                                       shape_zyx=tuple(max(8, n // 4) for n in g.shape_zyx))  # type: ignore[arg-type]
              for key, g in geometries.items()}
     return small, tuple(dataclasses.replace(r, patch_zyx=None, members=min(r.members, 2)) for r in rows)
+
+
+def select_inputs(geometries: dict[str, Geometry], rows: tuple[PredictionRow, ...], inputs: list[str] | None,
+                  ) -> tuple[dict[str, Geometry], tuple[PredictionRow, ...]]:
+    """The inputs named by ``--inputs`` (keys of ``geometries``; None: all) and the prediction rows on them, in
+    their order (each input's stock row stays its first)."""
+    if inputs is None:
+        return geometries, rows
+    unknown = sorted(set(inputs) - set(geometries))
+    if unknown:
+        raise SystemExit(f"unknown input(s) {', '.join(unknown)}; choose from {', '.join(geometries)}")
+    return ({key: geometry for key, geometry in geometries.items() if key in inputs},
+            tuple(row for row in rows if row.geometry in inputs))
 
 
 def preset_parameter_rows(plans: dict, dataset_json: dict) -> list[dict[str, Any]]:
@@ -532,18 +549,24 @@ def main() -> None:
     parser.add_argument("--json", type=Path, help="also write the results here")
     parser.add_argument("--tiny", action="store_true",
                         help="quarter-size inputs and plans' patches: checks the steps run (GPU check dry run)")
+    parser.add_argument("--inputs", nargs="+", metavar="INPUT",
+                        help=f"time prediction on these inputs only ({', '.join(GEOMETRIES)}; default: all); the Alis "
+                             "preset runs with dwi")
     args = parser.parse_args()
 
     device = selected_device(args.device)
     torch.set_num_threads(args.threads)
+    use_heap_allocator()  # as strokeseg's own processes do (STROKESEG_MALLOC=system: glibc's defaults)
     os.environ.setdefault("nnUNet_compile", "true" if args.compile else "false")
     with tempfile.TemporaryDirectory(prefix="bench_trainers_") as temp:
         workdir = args.workdir or Path(temp)
         geometries, prediction_rows = tiny(GEOMETRIES, PREDICTION_ROWS) if args.tiny else (GEOMETRIES, PREDICTION_ROWS)
-        dwi = geometries["dwi"]
+        dwi = geometries["dwi"]  # the training block's and the presets' plans, whatever the inputs timed
+        geometries, prediction_rows = select_inputs(geometries, prediction_rows, args.inputs)
         if not args.skip_training:
             plan_geometries(workdir, [dwi], preprocess=True)
-        planned = plan_geometries(workdir, [dwi] if args.skip_prediction else geometries.values())
+        timed = [] if args.skip_prediction else [g for g in geometries.values() if g != dwi]
+        planned = plan_geometries(workdir, [dwi, *timed])
         plans, dataset_json = load_plans(planned, dwi)
         configuration = plans["configurations"][CONFIGURATION]
         factor = args.patch_factor if args.patch_factor is not None else (1.0 if device.type == "cuda" else 0.5)
@@ -575,7 +598,7 @@ def main() -> None:
                          ("members", "members", str), ("≤ target", "target_met", lambda v: "yes" if v else "NO"),
                          ("TTA axes", "tta_axes", lambda v: "-" if v is None else str(v)),
                          ("TTA s", "tta_s", optional(".1f")), ("TTA / no TTA", "tta_over_no_tta", optional(".2f"))])
-        if not args.skip_prediction:
+        if not args.skip_prediction and "dwi" in geometries:
             alis = run_alis_benchmark(workdir, device, args.rounds, dwi.shape_zyx[0], stack_patch=args.tiny)
             stock = results["prediction"][0]["no_tta_s"]
             alis["ratio_vs_stock"] = alis["prediction_s"] / stock

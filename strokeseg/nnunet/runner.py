@@ -2,8 +2,9 @@
 
 strokeseg drives nnU-Net the way a user does: each tool is the function behind its console script (nnunetv2's
 installed entry point), run with the same arguments in a new interpreter, with the
-``nnUNet_raw``/``nnUNet_preprocessed``/``nnUNet_results`` environment variables pointing at the chosen folders
-and strokeseg's trainer folder added to ``nnUNet_extTrainer``. The interpreter starts the function with
+``nnUNet_raw``/``nnUNet_preprocessed``/``nnUNet_results`` environment variables pointing at the chosen folders,
+strokeseg's trainer folder added to ``nnUNet_extTrainer`` and glibc's heap settings for large arrays
+(:mod:`strokeseg.cpu_allocator`). The interpreter starts the function with
 ``python -c`` instead of running the console-script file: nnU-Net's worker processes are started with ``spawn``
 (validation export and metrics at the end of ``nnUNetv2_train``, preprocessing and export in
 ``nnUNetv2_predict``), and a spawned worker imports its parent's main *file* again, which for
@@ -24,6 +25,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TextIO
 
+from strokeseg.cpu_allocator import allocator_environment
 from strokeseg.errors import ExternalToolError, NnunetIntegrationError
 from strokeseg.io import PathLike
 from strokeseg.nnunet.ext_trainer import nnunet_environment
@@ -50,8 +52,9 @@ def nnunet_command(tool: str, arguments: Sequence[str]) -> list[str]:
 
 def tool_environment(paths: NnunetPaths, extra_env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The environment every stock tool runs in: this process's, the nnU-Net folders of ``paths``, ``extra_env``,
-    and strokeseg's trainer folder added to ``nnUNet_extTrainer``."""
-    return nnunet_environment({**os.environ, **paths.environment(), **(extra_env or {})})
+    strokeseg's trainer folder added to ``nnUNet_extTrainer``, and glibc's heap settings for large arrays
+    (:func:`strokeseg.cpu_allocator.allocator_environment`)."""
+    return allocator_environment(nnunet_environment({**os.environ, **paths.environment(), **(extra_env or {})}))
 
 
 def nnunet_executable(tool: str) -> str:

@@ -81,6 +81,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _cli_predict(args: argparse.Namespace) -> int:
+    from strokeseg.cpu_allocator import use_heap_allocator
     from strokeseg.location.atlas import load_location_atlas
     from strokeseg.postprocessing.uncertainty import STATUS_OK
     from strokeseg.predict.model import load_model
@@ -88,6 +89,7 @@ def _cli_predict(args: argparse.Namespace) -> int:
     from strokeseg.predict.runner import PredictRequest, run_predict
     from strokeseg.predict.segmentation import UncertaintySettings, load_postprocessing
 
+    use_heap_allocator()  # this process predicts: large arrays from the heap (strokeseg.cpu_allocator)
     model = load_model(args.model, args.folds, args.checkpoint, postprocessing=not args.no_postprocessing)
     postprocessing = load_postprocessing(model.postprocessing_file, args.allow_small_fit)
     atlas = None if args.no_location else load_location_atlas(args.cache_dir, args.atlas_source)
