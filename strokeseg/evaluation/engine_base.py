@@ -75,7 +75,8 @@ class CroppingEngine(ABC):
     """The steps every engine takes; subclasses supply the array primitives of their backend.
 
     Crop both masks to the joint bounding box plus :data:`CROP_MARGIN_VOXELS`, count TP/FP/FN on the crop,
-    label lesions, extract surfaces by 6-connected erosion and find nearest-surface distances.
+    label lesions, find both surfaces (voxels with a 6-neighbour outside the mask) and their nearest-surface
+    distances.
     """
 
     name: str
