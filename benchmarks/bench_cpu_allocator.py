@@ -43,7 +43,7 @@ def choice_environment(choice: str) -> dict[str, str]:
 
 
 def measure_child(trainer: str, workdir: Path, threads: int) -> dict[str, Any]:
-    """In the child: predict the DWI case once with ``trainer``'s network; the figures as a dict."""
+    """In the child: predict the DWI case twice with ``trainer``'s network; the second prediction's figures."""
     import bench_trainers
     import torch
 

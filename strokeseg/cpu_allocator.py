@@ -5,9 +5,9 @@ kernel when it is freed. A sliding-window prediction allocates and frees activat
 every patch, so the kernel zero-fills the same memory again and again: one 256 x 256 x 30 DWI case through the
 ``noh_registry_dwi`` network took 3.7 million page faults and as much system time as computing time on 2 cores.
 With large blocks served from the heap (``M_MMAP_MAX`` 0) and freed heap memory kept (``M_TRIM_THRESHOLD``), the
-process reuses its memory: prediction takes about half the wall-clock time, for a peak resident memory about a third
-higher (figures: ``benchmarks/bench_cpu_allocator.py``, ``docs/performance.md``). Results are unchanged: only
-where memory comes from differs.
+process reuses its memory: one DWI case took 0.46-0.62 times the wall-clock time, for a peak resident memory
+1.15-1.27 times higher (figures: ``benchmarks/bench_cpu_allocator.py``, ``docs/performance.md``). Results are
+unchanged: only where memory comes from differs.
 
 strokeseg applies these settings, unless ``STROKESEG_MALLOC=system``:
 

@@ -9,10 +9,9 @@ benchmarks/gpu_check.sh runs the same check on a CUDA GPU):
 * :class:`CpuEngine` (numpy/scipy): crops both masks to their joint bounding box plus a one-voxel margin
   (a contiguous copy), counts TP/FP/FN on the crop, finds the surface voxels (those with a 6-neighbour outside
   the mask, read from the mask's voxels only) and every surface voxel's nearest surface voxel of the other mask
-  exactly (``nearest_surface``: direct look-up of the
-  nearest neighbour offsets, then a k-d tree on the physical, spacing-scaled voxel centres for the rest) — the
-  same distances a Euclidean distance transform with that spacing gives, found faster because only surface
-  voxels are touched. Lesions: ``cc3d`` connected components.
+  exactly (``nearest_surface``: direct look-up of the nearest neighbour offsets, then a k-d tree on the physical,
+  spacing-scaled voxel centres for the rest) — the same distances a Euclidean distance transform with that
+  spacing gives, found faster because only surface voxels are touched. Lesions: ``cc3d`` connected components.
 * ``TorchEngine`` (``strokeseg.evaluation.torch_engine``, torch on a CUDA GPU or any torch device): the same
   steps as tensor operations, distances by chunked exact pairwise distances between surface voxels (float64)
   and lesions by label propagation with max-pooling.
