@@ -64,12 +64,6 @@ def nnunet_paths(tmp_path: Path) -> NnunetPaths:
     return paths
 
 
-@pytest.fixture
-def cpu_nnunet_env() -> dict[str, str]:
-    """Extra environment for running the stock nnU-Net CLIs on the CPU."""
-    return dict(CPU_NNUNET_ENV)
-
-
 #: Folder of the trainers only the tests run (``nnunet_trainers/strokeseg_test_trainers.py``).
 TEST_TRAINERS_FOLDER = Path(__file__).parent / "nnunet_trainers"
 

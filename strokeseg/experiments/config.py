@@ -38,6 +38,8 @@ KINDS: tuple[str, ...] = ("learning-curve", "domain-adaptation", "vendor-transfe
 EXECUTOR_KINDS: tuple[str, ...] = ("local", "slurm")
 #: submitit clusters: ``slurm`` submits with sbatch; ``local`` and ``debug`` are submitit's test executors.
 SUBMITIT_CLUSTERS: tuple[str, ...] = ("slurm", "local", "debug")
+#: nnU-Net's variable for the size of its own process pools (its default: 8).
+DEFAULT_PROCESSES_VARIABLE = "nnUNet_def_n_proc"
 #: nnU-Net's planner class when the configuration names none.
 STOCK_PLANNER = "ExperimentPlanner"
 
@@ -49,9 +51,12 @@ class NnunetSettings:
     Attributes:
         paths: nnUNet_raw / nnUNet_preprocessed / nnUNet_results.
         device: ``auto`` (CUDA when the job's machine has it), ``cpu`` or ``cuda``.
-        processes: worker processes of planning, preprocessing and prediction (``-np``, ``-npp``, ``-nps``); with
-            1, ``nnUNetv2_predict`` runs without worker processes (see :meth:`prediction_worker_arguments`).
-        env: extra environment variables for every nnU-Net run (e.g. ``nnUNet_n_proc_DA``).
+        processes: worker processes of planning, preprocessing and prediction (``-np``, ``-npp``, ``-nps``) and of
+            nnU-Net's own pools (``nnUNet_def_n_proc``: the export and scoring of a training's validation); with 1,
+            ``nnUNetv2_predict`` runs without worker processes (see :meth:`prediction_worker_arguments`) and
+            strokeseg's trainers validate in their own process (``strokeseg.nnunet.validation_pools``).
+        env: extra environment variables for every nnU-Net run (e.g. ``nnUNet_n_proc_DA``); they win over what
+            ``processes`` sets.
         fingerprint_extractor: ``-fpe`` of every fingerprint extraction (planning, moving plans); None: nnU-Net's
             own ``DatasetFingerprintExtractor``. ``StrokesegFingerprintExtractor`` samples 10^6 instead of 10^8
             intensities (``strokeseg.planners.fingerprint``): seconds instead of tens of seconds for small datasets.
@@ -66,6 +71,11 @@ class NnunetSettings:
     def fingerprint_arguments(self) -> tuple[str, ...]:
         """``-fpe NAME`` when an extractor is chosen, else nothing (nnU-Net's default)."""
         return ("-fpe", self.fingerprint_extractor) if self.fingerprint_extractor else ()
+
+    def tool_env(self) -> dict[str, str]:
+        """The environment every nnU-Net tool gets on top of the folders: ``nnUNet_def_n_proc`` = ``processes``
+        (nnU-Net's own default is 8 whatever the machine), then ``env``."""
+        return {DEFAULT_PROCESSES_VARIABLE: str(self.processes), **self.env}
 
     def prediction_worker_arguments(self) -> tuple[str, ...]:
         """``-npp N -nps N`` of ``nnUNetv2_predict`` with N = ``processes``; with one process ``-npp 0 -nps 0``:

@@ -57,7 +57,7 @@ class RunContext:
         paths = self.nnunet.paths if results is None else NnunetPaths(self.nnunet.paths.raw,
                                                                       self.nnunet.paths.preprocessed, results)
         paths.create()
-        run_nnunet(tool, arguments, paths, self.log, self.nnunet.env, on_line=self.on_tool_line)
+        run_nnunet(tool, arguments, paths, self.log, self.nnunet.tool_env(), on_line=self.on_tool_line)
 
 
 class Step(Protocol):

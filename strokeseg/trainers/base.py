@@ -41,6 +41,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
+import nnunetv2.configuration
 import numpy as np
 import torch
 from nnunetv2.training.data_augmentation.compute_initial_patch_size import get_patch_size
@@ -52,6 +53,7 @@ from torch._dynamo import OptimizedModule
 
 from strokeseg.errors import ConfigurationError
 from strokeseg.nnunet.live_progress import SCHEDULE_LOG_PREFIX
+from strokeseg.nnunet.validation_pools import IN_PROCESS_VALIDATION_LOG, validation_in_process
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
 from strokeseg.trainers.augmentation import AugmentationRecipe, spatial_axis_of
 from strokeseg.trainers.losses import LossRecipe
@@ -360,6 +362,15 @@ class StrokesegTrainer(nnUNetTrainer):
         if self.checkpoint_selection == "best":
             self._restore_selected_weights()
         super().on_train_end()
+
+    def perform_actual_validation(self, save_probabilities: bool = False) -> None:
+        # one process (nnUNet_def_n_proc=1, not DDP): export and score in this process rather than in two spawned
+        # one-worker pools that each import torch and nnU-Net first (strokeseg.nnunet.validation_pools)
+        one_process = nnunetv2.configuration.default_num_processes <= 1 and not self.is_ddp
+        if one_process:
+            self.print_to_log_file(f"{IN_PROCESS_VALIDATION_LOG}: export and metrics in this process")
+        with validation_in_process(enabled=one_process):
+            super().perform_actual_validation(save_probabilities)
 
     def _restore_selected_weights(self) -> None:
         """Load the selected epoch's weights, so that checkpoint_final.pth and nnU-Net's validation use them."""

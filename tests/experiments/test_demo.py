@@ -176,7 +176,8 @@ def test_demo_graph_has_the_studys_jobs_in_order_whatever_the_device_or_workers(
     assert control.model.dataset == control.pretrained.dataset == "980" and control.fold == profile.source_fold
     assert control.model.results != finetune.model.results != control.pretrained.results
     # nnU-Net's own pools get the demo's workers, not nnU-Net's default of 8 processes
-    assert run_settings(DemoStudy(tmp_path / "demo", profile), "cpu", 2).nnunet.env["nnUNet_def_n_proc"] == "2"
+    settings = run_settings(DemoStudy(tmp_path / "demo", profile), "cpu", 2)
+    assert settings.nnunet.tool_env()["nnUNet_def_n_proc"] == "2"
     # the device and -j live in the run settings, not in the steps: a rerun with others finds its jobs done
     assert build_demo_graph(DemoStudy(tmp_path / "demo", profile)).jobs == graph.jobs
     compare = graph.jobs["compare"].step

@@ -113,6 +113,13 @@ def test_one_process_predicts_without_nnunet_worker_processes(tmp_path: Path) ->
     assert NnunetSettings(paths, processes=3).prediction_worker_arguments() == ("-npp", "3", "-nps", "3")
 
 
+def test_processes_size_nnunets_own_pools_unless_the_env_says_otherwise(tmp_path: Path) -> None:
+    paths = NnunetPaths.under(tmp_path)
+    assert NnunetSettings(paths, processes=1).tool_env() == {"nnUNet_def_n_proc": "1"}
+    custom = NnunetSettings(paths, processes=1, env={"nnUNet_def_n_proc": "4", "nnUNet_n_proc_DA": "2"})
+    assert custom.tool_env() == {"nnUNet_def_n_proc": "4", "nnUNet_n_proc_DA": "2"}
+
+
 def test_target_spacing_names_its_plans_and_reaches_the_planning_job(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="target_spacing: expected three positive spacings"):
         load_config(write_config(tmp_path, {"kind": "learning-curve", "dataset": 1, "trainer": "T",

@@ -27,6 +27,7 @@ from strokeseg.io import read_array, read_header_geometry
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.plugins import MANIFEST_NAME, locate_nnunet
 from strokeseg.nnunet.runner import nnunet_executable, run_nnunet, tool_environment
+from strokeseg.nnunet.validation_pools import IN_PROCESS_VALIDATION_LOG
 from strokeseg.nnunet.zoom_configurations import (
     KEY_SWITCH_FRACTION,
     KEY_ZOOM_IN_CONFIGURATION,
@@ -445,6 +446,9 @@ def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(pl
                                   env={**CLI_ENV, "PYTHONPATH": str(site)}, console_scripts=True)
     log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
     assert "ensemble member 1: seed 12346" in log_text  # the fold is the member: its own seed
+    # nnUNet_def_n_proc=1: the validation ran in the trainer's process (no spawned pools) and nnU-Net scored it
+    assert IN_PROCESS_VALIDATION_LOG in log_text
+    assert json.loads((model / "validation" / "summary.json").read_text())["metric_per_case"]
     assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities, for soft voting
     assert not list((site / "nnunetv2").rglob("strokeseg_*.py"))
     tool_log = (tmp_path / f"{trainer}.log").read_text()

@@ -229,9 +229,8 @@ class DemoRunSettings:
 
 def run_settings(study: DemoStudy, device: str, workers: int) -> DemoRunSettings:
     """The demo folder's nnU-Net folders, ``device`` (``cpu`` or ``cuda``) and ``workers`` processes."""
-    # nnU-Net's own worker pools (validation export, metrics) default to 8 processes; a process per usable core
-    # spares a small machine the start-up of 8 interpreters with torch at the end of every training
-    env = {"nnUNet_compile": "false", "nnUNet_def_n_proc": str(workers)}
+    # nnU-Net's own worker pools (validation export, metrics) get ``workers`` processes too (NnunetSettings.tool_env)
+    env = {"nnUNet_compile": "false"}
     if device == "cpu":
         env["nnUNet_n_proc_DA"] = str(max(1, workers - 1))  # 0 would break planning (nnU-Net 2.x)
     # the fingerprint's 10^8 intensity samples cost tens of seconds per planning of a few cases and change nothing
