@@ -91,12 +91,12 @@ class _MultiprocessingInProcess:
 @contextmanager
 def _replaced(module: ModuleType) -> Iterator[None]:
     """``module.multiprocessing`` is the in-process stand-in while open (restored on exit, also on error)."""
-    original = module.__dict__["multiprocessing"]
-    module.__dict__["multiprocessing"] = _MultiprocessingInProcess()
+    original = module.multiprocessing
+    module.multiprocessing = _MultiprocessingInProcess()  # type: ignore[attr-defined]
     try:
         yield
     finally:
-        module.__dict__["multiprocessing"] = original
+        module.multiprocessing = original  # type: ignore[attr-defined]
 
 
 def patchable_modules() -> list[ModuleType]:
@@ -104,7 +104,7 @@ def patchable_modules() -> list[ModuleType]:
     ``multiprocessing`` name (all of ``VALIDATION_MODULES`` for the nnU-Net versions strokeseg supports; a future
     version that does otherwise is left alone)."""
     modules = [importlib.import_module(name) for name in VALIDATION_MODULES]
-    return [module for module in modules if module.__dict__.get("multiprocessing") is multiprocessing]
+    return [module for module in modules if getattr(module, "multiprocessing", None) is multiprocessing]
 
 
 @contextmanager
