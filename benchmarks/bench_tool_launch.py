@@ -46,6 +46,16 @@ LAUNCHES: dict[str, Callable[[str, Sequence[str]], list[str]]] = {
 }
 
 
+def plan_toy_dataset(paths: NnunetPaths, dataset_id: int, name: str, num_training: int, num_test: int,
+                     shape: tuple[int, int, int], log: Path) -> None:
+    """Write a toy dataset into ``paths.raw`` and plan + preprocess its 3d_fullres configuration with the stock tool
+    (one worker, strokeseg's fast fingerprint)."""
+    write_toy_dataset(paths.raw, dataset_id, name, num_training=num_training, num_test=num_test, shape=shape)
+    run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(dataset_id), "-c", "3d_fullres", "-np", "1", "-npfp", "1",
+                                                "-fpe", StrokesegFingerprintExtractor.__name__],
+               paths, log, {**ENVIRONMENT, "nnUNet_n_proc_DA": "1"})  # 0 breaks nnU-Net's planning
+
+
 def predict_arguments(paths: NnunetPaths, predictions: Path, workers: Sequence[str]) -> list[str]:
     """nnUNetv2_predict of the toy dataset's test cases with the trained fold 0."""
     raw = next(paths.raw.glob(f"Dataset{DATASET_ID}_*"))
@@ -89,10 +99,7 @@ def main() -> None:
         paths = NnunetPaths.under(Path(folder))
         paths.create()
         log = Path(folder) / "nnunet.log"
-        write_toy_dataset(paths.raw, DATASET_ID, "Launch", num_training=6, num_test=2, shape=(16, 32, 32))
-        run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-c", "3d_fullres", "-np", "1", "-npfp",
-                                                    "1", "-fpe", StrokesegFingerprintExtractor.__name__],
-                   paths, log, {**ENVIRONMENT, "nnUNet_n_proc_DA": "1"})  # 0 breaks nnU-Net's planning
+        plan_toy_dataset(paths, DATASET_ID, "Launch", 6, 2, (16, 32, 32), log)
         predictions = Path(folder) / "predictions"
         launches: dict[str, tuple[float, float]] = {}
         for _ in range(args.repeats):

@@ -23,23 +23,20 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_tool_launch import ENVIRONMENT, plan_toy_dataset
+from child_timing import children_cpu_s
+
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import run_nnunet, tool_environment
-from strokeseg.planners.fingerprint import StrokesegFingerprintExtractor
-from strokeseg.synthetic.toy import write_toy_dataset
 
 DATASET_ID = 996
-ENVIRONMENT = {"nnUNet_def_n_proc": "1", "nnUNet_n_proc_DA": "0", "OMP_NUM_THREADS": "1", "nnUNet_compile": "false"}
 WAYS = ("nnU-Net's spawn pools", "in process (strokeseg)")
 
 
 def process_cpu_s() -> float:
-    """CPU seconds of this process and its finished children."""
-    total = 0.0
-    for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN):
-        usage = resource.getrusage(who)
-        total += usage.ru_utime + usage.ru_stime
-    return total
+    """CPU seconds of this process and its finished children (the pools' workers, once joined)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime + children_cpu_s()
 
 
 def child(trainer_name: str, repeats: int) -> None:
@@ -80,11 +77,7 @@ def main() -> None:
         paths = NnunetPaths.under(Path(folder))
         paths.create()
         log = Path(folder) / "nnunet.log"
-        write_toy_dataset(paths.raw, DATASET_ID, "Validation", num_training=args.cases, num_test=1,
-                          shape=(24, 64, 64))
-        run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(DATASET_ID), "-c", "3d_fullres", "-np", "1", "-npfp",
-                                                    "1", "-fpe", StrokesegFingerprintExtractor.__name__],
-                   paths, log, {**ENVIRONMENT, "nnUNet_n_proc_DA": "1"})  # 0 breaks nnU-Net's planning
+        plan_toy_dataset(paths, DATASET_ID, "Validation", args.cases, 1, (24, 64, 64), log)
         run_nnunet("nnUNetv2_train", [str(DATASET_ID), "3d_fullres", "0", "-tr", args.trainer, "-device", "cpu"],
                    paths, log, ENVIRONMENT)
         completed = subprocess.run([sys.executable, __file__, "--child", "--trainer", args.trainer, "--repeats",
