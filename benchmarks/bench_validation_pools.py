@@ -1,14 +1,16 @@
-"""End-of-training validation with one process (``nnUNet_def_n_proc=1``): nnU-Net's spawned one-worker pools against
-strokeseg's trainers exporting and scoring in their own process (``strokeseg.nnunet.validation_pools``).
+"""End-of-training validation with one process (``nnUNet_def_n_proc=1``), or ``--processes`` on the CPU: nnU-Net's
+spawned pools against strokeseg's trainers exporting and scoring in their own process
+(``strokeseg.nnunet.validation_pools``).
 
 A toy dataset (``--cases`` training cases of 24 x 64 x 64 voxels) is planned, ``--trainer`` trains fold 0 through
 the stock ``nnUNetv2_train``; then one child process loads the final checkpoint (as ``nnUNetv2_train --val`` does)
 and runs the validation of fold 0 alternately through nnU-Net's own ``perform_actual_validation`` (its spawn pools)
 and through the trainer's (in process), best of ``--repeats``. Printed: wall-clock and CPU seconds (the process and
-its pools' workers) of each, their ratio, and whether both wrote the same ``summary.json`` metrics. One thread.
-Usage::
+its pools' workers) of each, their ratio, and whether both wrote the same ``summary.json`` metrics. As many torch
+threads as processes (one by default). Usage::
 
     .venv/bin/python benchmarks/bench_validation_pools.py --repeats 3
+    .venv/bin/python benchmarks/bench_validation_pools.py --repeats 3 --processes 2   # the demo on 2 cores
 """
 
 from __future__ import annotations
@@ -68,6 +70,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="rounds of both validations (best of each is kept)")
     parser.add_argument("--cases", type=int, default=15, help="training cases of the toy dataset (a fifth validate)")
     parser.add_argument("--trainer", default="nnUNetTrainer_strokeseg_PreActResUNet_Tiny")
+    parser.add_argument("--processes", type=int, default=1,
+                        help="nnUNet_def_n_proc and torch threads of the validation (default 1)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -80,13 +84,16 @@ def main() -> None:
         plan_toy_dataset(paths, DATASET_ID, "Validation", args.cases, 1, (24, 64, 64), log)
         run_nnunet("nnUNetv2_train", [str(DATASET_ID), "3d_fullres", "0", "-tr", args.trainer, "-device", "cpu"],
                    paths, log, ENVIRONMENT)
+        validation_env = {**ENVIRONMENT, "nnUNet_def_n_proc": str(args.processes),
+                          "OMP_NUM_THREADS": str(args.processes)}
         completed = subprocess.run([sys.executable, __file__, "--child", "--trainer", args.trainer, "--repeats",
-                                    str(args.repeats)], env=tool_environment(paths, ENVIRONMENT),
+                                    str(args.repeats)], env=tool_environment(paths, validation_env),
                                    capture_output=True, text=True, check=False)
         if completed.returncode != 0:
             raise SystemExit(f"validation child failed:\n{(completed.stdout + completed.stderr)[-3000:]}")
     result = json.loads(completed.stdout.strip().splitlines()[-1])
-    print(f"validation of fold 0 ({result['cases']} cases of 24x64x64, {args.trainer}), nnUNet_def_n_proc=1, "
+    print(f"validation of fold 0 ({result['cases']} cases of 24x64x64, {args.trainer}), "
+          f"nnUNet_def_n_proc={args.processes}, "
           f"best of {args.repeats}")
     print(f"{'':<28}{'wall s':>8}{'CPU s':>8}")
     for way in WAYS:

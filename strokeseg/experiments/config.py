@@ -33,6 +33,7 @@ from strokeseg.evaluation import BOOTSTRAP_METHODS, DEFAULT_P_ADJUSTMENT, GROUP_
 from strokeseg.experiments.slurm import STEP_KINDS, STEPS_KEY, check_resources
 from strokeseg.nnunet.folders import NnunetPaths, optional_environment_folder
 from strokeseg.nnunet.plans import STOCK_PLANS, spaced_plans_name, target_spacing_arguments
+from strokeseg.nnunet.worker_processes import work_in_process
 
 KINDS: tuple[str, ...] = ("learning-curve", "domain-adaptation", "vendor-transfer", "zoom-ablation", "ensemble")
 EXECUTOR_KINDS: tuple[str, ...] = ("local", "slurm")
@@ -52,9 +53,10 @@ class NnunetSettings:
         paths: nnUNet_raw / nnUNet_preprocessed / nnUNet_results.
         device: ``auto`` (CUDA when the job's machine has it), ``cpu`` or ``cuda``.
         processes: worker processes of planning, preprocessing and prediction (``-np``, ``-npp``, ``-nps``) and of
-            nnU-Net's own pools (``nnUNet_def_n_proc``: the export and scoring of a training's validation); with 1,
-            ``nnUNetv2_predict`` runs without worker processes (see :meth:`prediction_worker_arguments`) and
-            strokeseg's trainers validate in their own process (``strokeseg.nnunet.validation_pools``).
+            nnU-Net's own pools (``nnUNet_def_n_proc``: the export and scoring of a training's validation). With 1,
+            or with up to 2 on the CPU (``strokeseg.nnunet.worker_processes``), ``nnUNetv2_predict`` runs without
+            worker processes (see :meth:`prediction_worker_arguments`) and strokeseg's trainers validate in their
+            own process (``strokeseg.nnunet.validation_pools``).
         env: extra environment variables for every nnU-Net run (e.g. ``nnUNet_n_proc_DA``); they win over what
             ``processes`` sets.
         fingerprint_extractor: ``-fpe`` of every fingerprint extraction (planning, moving plans); None: nnU-Net's
@@ -77,13 +79,15 @@ class NnunetSettings:
         (nnU-Net's own default is 8 whatever the machine), then ``env``."""
         return {DEFAULT_PROCESSES_VARIABLE: str(self.processes), **self.env}
 
-    def prediction_worker_arguments(self) -> tuple[str, ...]:
-        """``-npp N -nps N`` of ``nnUNetv2_predict`` with N = ``processes``; with one process ``-npp 0 -nps 0``:
-        nnU-Net then preprocesses, predicts and exports each case in its own process. One worker of each kind
-        could only take turns with the main process, and each starts by importing torch and nnU-Net again
-        (benchmarks/bench_tool_launch.py, two toy test cases: 6.9 s wall / 7.1 CPU-s in process against
-        11.4 s / 12.4 CPU-s with one worker of each)."""
-        workers = "0" if self.processes == 1 else str(self.processes)
+    def prediction_worker_arguments(self, device: str) -> tuple[str, ...]:
+        """``-npp N -nps N`` of ``nnUNetv2_predict`` on ``device`` (``cpu`` or ``cuda``) with N = ``processes``, or
+        ``-npp 0 -nps 0`` (each case read, preprocessed, predicted and exported in the tool's own process) where
+        :func:`~strokeseg.nnunet.worker_processes.work_in_process` says so: one process, or at most 2 on the CPU.
+
+        Measured on 2 cores (benchmarks/bench_prediction_workers.py, the demo's 19 test cases): 26.9 s in process
+        against 35.7 s with two workers of each kind, same files; with one process, benchmarks/bench_tool_launch.py
+        (two toy cases): 6.9 s against 11.4 s with one worker of each."""
+        workers = "0" if work_in_process(self.processes, device) else str(self.processes)
         return ("-npp", workers, "-nps", workers)
 
 

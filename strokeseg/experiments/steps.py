@@ -326,9 +326,10 @@ class PredictStep:
             for image in sorted(images.iterdir()):
                 if not image.name.startswith("."):
                     (inputs / f"{name}__{image.name}").symlink_to(image.resolve())
+        device = context.device()
         arguments = ["-i", str(inputs), "-o", str(raw_output), "-d", self.model.dataset, "-c",
                      self.model.configuration, "-f", *map(str, self.folds), "-tr", self.model.trainer, "-p",
-                     self.model.plans, "-device", context.device(), *context.nnunet.prediction_worker_arguments(),
+                     self.model.plans, "-device", device, *context.nnunet.prediction_worker_arguments(device),
                      "--disable_progress_bar"]
         if self.save_probabilities:
             arguments.append("--save_probabilities")

@@ -1,11 +1,12 @@
-"""nnU-Net's end-of-training validation in the trainer's own process when nnU-Net is told to use one process.
+"""nnU-Net's end-of-training validation in the trainer's own process.
 
 ``nnUNetTrainer.perform_actual_validation`` exports each validation case's prediction through a pool of
 ``nnUNet_def_n_proc`` *spawned* processes, and ``compute_metrics_on_folder`` scores them through a second such pool.
 A spawned worker imports torch and nnU-Net before its first task (about 3 CPU seconds here), so with one process
-the two pools cost two such imports and the pickling of every case's logits, and add no parallelism over doing the
-same work in the trainer's process. ``validation_in_process`` hands both of nnU-Net's calls an ``InProcessPool``
-instead, for as long as it is open; the exported files and ``summary.json`` are the same.
+the two pools cost those imports and the pickling of every case's logits and add no parallelism over doing the
+same work in the trainer's process; on a 2-core CPU two workers each cost more than they save
+(``strokeseg.nnunet.worker_processes`` decides). ``validation_in_process`` hands both of nnU-Net's calls an
+``InProcessPool`` instead, for as long as it is open; the exported files and ``summary.json`` are the same.
 
 It replaces the ``multiprocessing`` name that the two nnU-Net modules call ``get_context("spawn")`` on, and only
 there: any other use of that name inside the two modules reaches the real module.
@@ -25,8 +26,8 @@ VALIDATION_MODULES: tuple[str, ...] = (
     "nnunetv2.training.nnUNetTrainer.nnUNetTrainer",
     "nnunetv2.evaluation.evaluate_predictions",
 )
-#: How a trainer's log says that it validated in its own process (``nnUNet_def_n_proc=1``).
-IN_PROCESS_VALIDATION_LOG = "validation with nnUNet_def_n_proc=1"
+#: How a trainer's log says that it validated in its own process.
+IN_PROCESS_VALIDATION_LOG = "validation in the trainer's process"
 
 
 class _Worker:

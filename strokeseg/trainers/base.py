@@ -54,6 +54,7 @@ from torch._dynamo import OptimizedModule
 from strokeseg.errors import ConfigurationError
 from strokeseg.nnunet.live_progress import SCHEDULE_LOG_PREFIX
 from strokeseg.nnunet.validation_pools import IN_PROCESS_VALIDATION_LOG, validation_in_process
+from strokeseg.nnunet.worker_processes import work_in_process
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
 from strokeseg.trainers.augmentation import AugmentationRecipe, spatial_axis_of
 from strokeseg.trainers.losses import LossRecipe
@@ -364,12 +365,14 @@ class StrokesegTrainer(nnUNetTrainer):
         super().on_train_end()
 
     def perform_actual_validation(self, save_probabilities: bool = False) -> None:
-        # one process (nnUNet_def_n_proc=1, not DDP): export and score in this process rather than in two spawned
-        # one-worker pools that each import torch and nnU-Net first (strokeseg.nnunet.validation_pools)
-        one_process = nnunetv2.configuration.default_num_processes <= 1 and not self.is_ddp
-        if one_process:
-            self.print_to_log_file(f"{IN_PROCESS_VALIDATION_LOG}: export and metrics in this process")
-        with validation_in_process(enabled=one_process):
+        # one process, or a few on the CPU (not DDP): export and score in this process rather than in two spawned
+        # pools whose workers each import torch and nnU-Net first (strokeseg.nnunet.worker_processes)
+        processes = nnunetv2.configuration.default_num_processes
+        in_process = work_in_process(processes, self.device.type) and not self.is_ddp
+        if in_process:
+            self.print_to_log_file(f"{IN_PROCESS_VALIDATION_LOG} (nnUNet_def_n_proc={processes}, device "
+                                   f"{self.device.type}): export and metrics without worker processes")
+        with validation_in_process(enabled=in_process):
             super().perform_actual_validation(save_probabilities)
 
     def _restore_selected_weights(self) -> None:

@@ -107,10 +107,14 @@ def test_config_errors_name_the_key(tmp_path: Path) -> None:
     assert config.plan_arguments() == ()
 
 
-def test_one_process_predicts_without_nnunet_worker_processes(tmp_path: Path) -> None:
+def test_one_process_or_a_small_cpu_predicts_without_nnunet_worker_processes(tmp_path: Path) -> None:
     paths = NnunetPaths.under(tmp_path)
-    assert NnunetSettings(paths, processes=1).prediction_worker_arguments() == ("-npp", "0", "-nps", "0")
-    assert NnunetSettings(paths, processes=3).prediction_worker_arguments() == ("-npp", "3", "-nps", "3")
+    in_process = ("-npp", "0", "-nps", "0")
+    for device in ("cpu", "cuda"):
+        assert NnunetSettings(paths, processes=1).prediction_worker_arguments(device) == in_process
+    assert NnunetSettings(paths, processes=2).prediction_worker_arguments("cpu") == in_process
+    assert NnunetSettings(paths, processes=2).prediction_worker_arguments("cuda") == ("-npp", "2", "-nps", "2")
+    assert NnunetSettings(paths, processes=3).prediction_worker_arguments("cpu") == ("-npp", "3", "-nps", "3")
 
 
 def test_processes_size_nnunets_own_pools_unless_the_env_says_otherwise(tmp_path: Path) -> None:

@@ -443,11 +443,12 @@ def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(pl
                     ignore=shutil.ignore_patterns("__pycache__", "strokeseg_*.py", MANIFEST_NAME, "primus"))
     trainer = "nnUNetTrainer_strokeseg_SEUNet_Ensemble_Tiny"
     model = cli_train_and_predict(planned, trainer, "3d_fullres", 1, tmp_path, predict_args=("--save_probabilities",),
-                                  env={**CLI_ENV, "PYTHONPATH": str(site)}, console_scripts=True)
+                                  env={**CLI_ENV, "PYTHONPATH": str(site), "nnUNet_def_n_proc": "2"},
+                                  console_scripts=True)
     log_text = "\n".join(p.read_text() for p in model.glob("training_log_*.txt"))
     assert "ensemble member 1: seed 12346" in log_text  # the fold is the member: its own seed
-    # nnUNet_def_n_proc=1: the validation ran in the trainer's process (no spawned pools) and nnU-Net scored it
-    assert IN_PROCESS_VALIDATION_LOG in log_text
+    # two processes on the CPU: the validation ran in the trainer's process (no spawned pools), nnU-Net scored it
+    assert f"{IN_PROCESS_VALIDATION_LOG} (nnUNet_def_n_proc=2, device cpu)" in log_text
     assert json.loads((model / "validation" / "summary.json").read_text())["metric_per_case"]
     assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities, for soft voting
     assert not list((site / "nnunetv2").rglob("strokeseg_*.py"))
