@@ -25,6 +25,7 @@ from child_timing import timed_commands
 
 from strokeseg.experiments.recipes.demo.layout import CONFIGURATION, TEST_SETS, DemoStudy
 from strokeseg.experiments.recipes.demo.profiles import get_profile
+from strokeseg.experiments.steps import link_test_set_images
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import nnunet_command, tool_environment
 
@@ -32,21 +33,8 @@ ENVIRONMENT = {"nnUNet_def_n_proc": "2", "nnUNet_compile": "false"}
 
 
 def workers_arguments(workers: int) -> tuple[str, ...]:
-    """``-npp N -nps N``."""
+    """``-npp N -nps N`` (0: no workers)."""
     return ("-npp", str(workers), "-nps", str(workers))
-
-
-def link_test_images(study: DemoStudy, folder: Path) -> int:
-    """Link every test set's images into ``folder`` as ``<test set>__<file>`` (as the demo's prediction job does);
-    returns the number of files."""
-    folder.mkdir(parents=True)
-    count = 0
-    for name, dataset in TEST_SETS.items():
-        images = next(study.paths.raw.glob(f"Dataset{dataset}_*")) / "imagesTs"
-        for image in sorted(images.glob("*.nii.gz")):
-            (folder / f"{name}__{image.name}").symlink_to(image.resolve())
-            count += 1
-    return count
 
 
 def main() -> None:
@@ -60,26 +48,26 @@ def main() -> None:
         raise SystemExit(f"{args.demo} is not a demo folder ({marker.name} is missing): run bench_demo.py --keep")
     study = DemoStudy(args.demo.resolve(), get_profile(json.loads(marker.read_text())["settings"]["profile"]["name"]))
     model = study.source_model()
-    settings = {f"{args.workers} workers of each kind": workers_arguments(args.workers), "in process": ("-npp", "0",
-                                                                                                        "-nps", "0")}
+    settings = {f"{args.workers} workers of each kind": workers_arguments(args.workers),
+                "in process": workers_arguments(0)}
     best: dict[str, tuple[float, float]] = {}
     with tempfile.TemporaryDirectory(prefix="bench_prediction_workers_") as folder:
         inputs = Path(folder) / "input"
-        files = link_test_images(study, inputs)
+        files = link_test_set_images(study.paths.raw, tuple(TEST_SETS.items()), inputs)
+        outputs = {name: Path(folder) / name.replace(" ", "_") for name in settings}
         env = tool_environment(NnunetPaths(study.paths.raw, study.paths.preprocessed, model.results), ENVIRONMENT)
         for _ in range(args.repeats):
             for name, workers in settings.items():
-                output = Path(folder) / name.replace(" ", "_")
-                shutil.rmtree(output, ignore_errors=True)
+                shutil.rmtree(outputs[name], ignore_errors=True)
                 command = nnunet_command("nnUNetv2_predict", [
-                    "-i", str(inputs), "-o", str(output), "-d", model.dataset, "-c", CONFIGURATION, "-f",
+                    "-i", str(inputs), "-o", str(outputs[name]), "-d", model.dataset, "-c", CONFIGURATION, "-f",
                     str(study.profile.source_fold), "-tr", model.trainer, "-p", model.plans, "-device", "cpu",
                     *workers, "--disable_progress_bar"])
                 wall, cpu = timed_commands([command], env, Path(folder) / "nnunet.log")
                 best[name] = min(best.get(name, (wall, cpu)), (wall, cpu))
-        outputs = [Path(folder) / name.replace(" ", "_") for name in settings]
-        segmentations = sorted(path.name for path in outputs[0].glob("*.nii.gz"))
-        same = bool(segmentations) and all(filecmp.cmp(outputs[0] / name, outputs[1] / name, shallow=False)
+        first, second = outputs.values()
+        segmentations = sorted(path.name for path in first.glob("*.nii.gz"))
+        same = bool(segmentations) and all(filecmp.cmp(first / name, second / name, shallow=False)
                                            for name in segmentations)
     print(f"nnUNetv2_predict of {files} image files ({len(segmentations)} cases), {study.profile.name} source model, "
           f"CPU, best of {args.repeats}")

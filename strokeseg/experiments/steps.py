@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -297,6 +297,23 @@ class TrainStep:
         return (final if final is not None else _missing("checkpoint"),)
 
 
+def link_test_set_images(raw: Path, test_sets: Sequence[tuple[str, str]], folder: Path) -> int:
+    """Link the ``imagesTs`` files of every (test set, dataset) into the new ``folder`` as ``<test set>__<file>``: one
+    ``nnUNetv2_predict`` input folder for all test sets (:class:`PredictStep`); returns the number of files."""
+    folder.mkdir(parents=True)
+    count = 0
+    for name, dataset in test_sets:
+        images = _require_dataset(raw, dataset) / "imagesTs"
+        if not images.is_dir():
+            raise InputDataError(f"{images} does not exist: the test set {name!r} of an experiment is the "
+                                 f"imagesTs of dataset {dataset}")
+        for image in sorted(images.iterdir()):
+            if not image.name.startswith("."):
+                (folder / f"{name}__{image.name}").symlink_to(image.resolve())
+                count += 1
+    return count
+
+
 @dataclass(frozen=True)
 class PredictStep:
     """``nnUNetv2_predict`` of the test sets' images (``imagesTs`` of each dataset) with a model's folds.
@@ -317,15 +334,7 @@ class PredictStep:
     def run(self, context: RunContext) -> None:
         inputs, raw_output = self.output / ".input", self.output / ".predicted"
         shutil.rmtree(inputs, ignore_errors=True)
-        inputs.mkdir(parents=True)
-        for name, dataset in self.test_sets:
-            images = _require_dataset(context.nnunet.paths.raw, dataset) / "imagesTs"
-            if not images.is_dir():
-                raise InputDataError(f"{images} does not exist: the test set {name!r} of an experiment is the "
-                                     f"imagesTs of dataset {dataset}")
-            for image in sorted(images.iterdir()):
-                if not image.name.startswith("."):
-                    (inputs / f"{name}__{image.name}").symlink_to(image.resolve())
+        link_test_set_images(context.nnunet.paths.raw, self.test_sets, inputs)
         device = context.device()
         arguments = ["-i", str(inputs), "-o", str(raw_output), "-d", self.model.dataset, "-c",
                      self.model.configuration, "-f", *map(str, self.folds), "-tr", self.model.trainer, "-p",
