@@ -15,7 +15,9 @@ A trainer is composed from class attributes rather than from a chain of parent c
   ``checkpoint_selection``: the final model is the epoch with the best validation metric instead of the last one;
   ``rotation_augmentation``: nnU-Net's rotation on or off), ``allow_compile`` and
   ``inference_mirroring`` (the test-time mirroring ``nnUNetv2_predict`` applies:
-  nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8); ``training_seed``: a
+  nnU-Net's all-axes default or the fast ``"left_right"`` variant, 2 passes instead of 8);
+  ``progress_plot_interval_s``: nnU-Net's progress.png is redrawn at most once a minute (and when training ends)
+  instead of after every epoch, about 1 s each time; ``training_seed``: a
   reproducible training (seeded initialization, case sampling and augmentation, the augmentation in the training
   process instead of nnU-Net's background workers, whose batches arrive in a non-deterministic order);
 * ``TrainerSettings`` bundle such attributes (a paper's model, a CPU size): ``class X(StrokesegTrainer,
@@ -53,6 +55,7 @@ from torch._dynamo import OptimizedModule
 
 from strokeseg.errors import ConfigurationError
 from strokeseg.nnunet.live_progress import SCHEDULE_LOG_PREFIX
+from strokeseg.nnunet.progress_plot import DEFAULT_PROGRESS_PLOT_INTERVAL_S, ThrottledProgressPlot
 from strokeseg.nnunet.validation_pools import IN_PROCESS_VALIDATION_LOG, validation_in_process
 from strokeseg.nnunet.worker_processes import work_in_process
 from strokeseg.trainers.architectures import PLANS_NETWORK, NetworkRecipe
@@ -120,6 +123,7 @@ class TrainerSettings:
     weight_decay_override: float | None = None
     foreground_oversampling: float | None = None
     training_seed: int | None = None
+    progress_plot_interval_s: float | None = None
 
     def attributes(self) -> dict[str, Any]:
         """The class attributes this bundle sets, by name."""
@@ -233,6 +237,9 @@ class StrokesegTrainer(nnUNetTrainer):
     #: augmentation, which then run in the training process: the same seed, data, device and thread count give the
     #: same weights. Meant for CPU-sized trainers (the demo's); on a GPU the in-process augmentation is a bottleneck.
     training_seed: ClassVar[int | None] = None
+    #: Seconds between two redraws of nnU-Net's progress.png (about 1 s each; nnU-Net redraws after every epoch,
+    #: which 0 restores); the figure is also drawn when training ends (strokeseg.nnunet.progress_plot).
+    progress_plot_interval_s: ClassVar[float] = DEFAULT_PROGRESS_PLOT_INTERVAL_S
 
     def __init_subclass__(cls, settings: Sequence[TrainerSettings] = (), **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -264,6 +271,7 @@ class StrokesegTrainer(nnUNetTrainer):
         if self.selection_metric not in SELECTION_METRICS:
             raise ConfigurationError(f"{type(self).__name__}: selection_metric must be one of "
                                      f"{', '.join(SELECTION_METRICS)}, got {self.selection_metric!r}")
+        self.logger: Any = ThrottledProgressPlot(vars(self)["logger"], self.progress_plot_interval_s)  # nnU-Net's
         #: Best value of ``selection_metric`` so far and its epoch (``checkpoint_selection = "best"``).
         self.selected_value: float | None = None
         self.selected_epoch: int | None = None
@@ -360,6 +368,8 @@ class StrokesegTrainer(nnUNetTrainer):
             self.save_checkpoint(os.path.join(self.output_folder, SELECTED_CHECKPOINT))
 
     def on_train_end(self) -> None:
+        if self.local_rank == 0:
+            self.logger.flush(self.output_folder)  # the epochs since the last redraw of progress.png
         if self.checkpoint_selection == "best":
             self._restore_selected_weights()
         super().on_train_end()

@@ -450,6 +450,8 @@ def test_cli_train_predict_finds_the_trainer_through_nnunet_ext_trainer_alone(pl
     # two processes on the CPU: the validation ran in the trainer's process (no spawned pools), nnU-Net scored it
     assert f"{IN_PROCESS_VALIDATION_LOG} (nnUNet_def_n_proc=2, device cpu)" in log_text
     assert json.loads((model / "validation" / "summary.json").read_text())["metric_per_case"]
+    # a training shorter than progress_plot_interval_s: progress.png is the one drawn when training ended
+    assert (model / "progress.png").is_file()
     assert len(list((tmp_path / "predictions").glob("*.npz"))) == 1  # member 1's probabilities, for soft voting
     assert not list((site / "nnunetv2").rglob("strokeseg_*.py"))
     tool_log = (tmp_path / f"{trainer}.log").read_text()
