@@ -14,17 +14,15 @@ wrote the same segmentations. Needs a finished demo folder::
 
 from __future__ import annotations
 
-import argparse
 import filecmp
-import json
 import shutil
 import tempfile
 from pathlib import Path
 
 from child_timing import timed_commands
+from finished_demo import demo_parser, finished_demo
 
-from strokeseg.experiments.recipes.demo.layout import CONFIGURATION, TEST_SETS, DemoStudy
-from strokeseg.experiments.recipes.demo.profiles import get_profile
+from strokeseg.experiments.recipes.demo.layout import CONFIGURATION, TEST_SETS
 from strokeseg.experiments.steps import link_test_set_images
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.runner import nnunet_command, tool_environment
@@ -38,15 +36,8 @@ def workers_arguments(workers: int) -> tuple[str, ...]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--demo", type=Path, required=True, help="a finished demo folder (bench_demo.py --keep)")
-    parser.add_argument("--workers", type=int, default=2, help="nnU-Net's workers of each kind to race (default 2)")
-    parser.add_argument("--repeats", type=int, default=2, help="rounds of both settings (best of each is kept)")
-    args = parser.parse_args()
-    marker = args.demo / ".strokeseg_demo.json"
-    if not marker.is_file():
-        raise SystemExit(f"{args.demo} is not a demo folder ({marker.name} is missing): run bench_demo.py --keep")
-    study = DemoStudy(args.demo.resolve(), get_profile(json.loads(marker.read_text())["settings"]["profile"]["name"]))
+    args = demo_parser(__doc__.split("\n\n")[0], "nnU-Net's workers of each kind to race (default 2)").parse_args()
+    study = finished_demo(args.demo)
     model = study.source_model()
     settings = {f"{args.workers} workers of each kind": workers_arguments(args.workers),
                 "in process": workers_arguments(0)}

@@ -20,8 +20,9 @@ Result = TypeVar("Result")
 
 
 def run_parallel(function: Callable[[Item], Result], items: Sequence[Item], jobs: int,
-                 device: str = "cpu", description: str = "evaluating") -> list[Result]:
-    """Apply ``function`` to every item with ``jobs`` worker processes and a progress bar; results in order.
+                 device: str = "cpu", description: str = "evaluating", unit: str = "case") -> list[Result]:
+    """Apply ``function`` to every item with ``jobs`` worker processes and a progress bar (``description``,
+    counting ``unit``); results in order.
 
     CUDA workers are started with ``spawn`` (CUDA cannot be used after ``fork``), CPU workers with ``fork``
     where it exists (no start-up imports; the parent has run no threaded computation at that point) and
@@ -29,7 +30,7 @@ def run_parallel(function: Callable[[Item], Result], items: Sequence[Item], jobs
     """
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    progress = tqdm(total=len(items), desc=description, unit="case", disable=len(items) < 2, leave=False)
+    progress = tqdm(total=len(items), desc=description, unit=unit, disable=len(items) < 2, leave=False)
     if jobs == 1 or len(items) < 2:
         results = []
         for item in items:

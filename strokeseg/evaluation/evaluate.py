@@ -33,7 +33,7 @@ import logging
 import math
 import re
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -529,59 +529,130 @@ def _write_csv(table: pd.DataFrame, path: Path) -> Path:
 
 def _write_report(request: EvaluationRequest, per_case: pd.DataFrame,
                   stratifications: Sequence[Stratification]) -> list[Path]:
+    """Write every table and figure of the report; its independent parts run in ``request.jobs`` processes."""
     out = request.out
     out.mkdir(parents=True, exist_ok=True)
     files = [_write_csv(per_case, out / PER_CASE_FILE)]
-    for stratification in stratifications:
-        files.append(_write_csv(stratum_summary(per_case, stratification, request.bootstrap),
-                                out / stratum_file_name(stratification)))
+    parts = _report_parts(request, per_case, stratifications)
+    for written in run_parallel(_write_part, parts, request.jobs, "cpu", "writing the report", "part"):
+        files.extend(written)
+    if request.ventricle_masks is not None or request.atlas_ventricles:  # has its own worker processes
+        subregions = _subregions(request, per_case)
+        files.append(_write_csv(subregions, out / SUBREGIONS_FILE))
+        files.append(_write_csv(subregion_summary(subregions, request.bootstrap), out / SUBREGION_SUMMARY_FILE))
+    return files
+
+
+ReportPart = Callable[[], list[Path]]
+
+
+def _write_part(part: ReportPart) -> list[Path]:
+    return part()
+
+
+def _report_parts(request: EvaluationRequest, per_case: pd.DataFrame,
+                  stratifications: Sequence[Stratification]) -> list[ReportPart]:
+    """The report's independent parts, each writing its files and returning their paths; the costliest first
+    (the tests), so that worker processes finish together."""
+    strata = tuple(stratifications)
+    parts: list[ReportPart] = [
+        functools.partial(_write_comparisons, request, per_case, strata),
+        functools.partial(_write_group_tests, request, per_case, strata),
+        *(functools.partial(_write_stratum_summary, request, per_case, stratification) for stratification in strata),
+        functools.partial(_write_regressions, request, per_case),
+        functools.partial(_write_agreement, request, per_case, strata),
+    ]
+    if len(_curve_sizes(request)) >= 2:
+        parts.append(functools.partial(_write_learning_curve, request, per_case))
+    if request.plots:
+        parts.append(functools.partial(_write_volume_plots, request, per_case))
+        lines = _reference_lines(request, per_case)
+        parts += [functools.partial(_write_stratum_plot, per_case, stratification, request.out, lines)
+                  for stratification in strata]
+    return parts
+
+
+def _write_comparisons(request: EvaluationRequest, per_case: pd.DataFrame,
+                       stratifications: Sequence[Stratification]) -> list[Path]:
+    """comparison.csv: paired tests of the models, tests between strata (and readers), p adjusted together."""
     tests = [model_comparisons(per_case, stratifications, request.baseline),
              stratum_comparisons(per_case, stratifications)]
     if request.readers:
         tests.append(reader_comparisons(per_case, request.readers, stratifications))
     comparisons = adjust_comparisons(pd.concat(tests, ignore_index=True), request.p_adjustment)
-    files.append(_write_csv(comparisons, out / COMPARISON_FILE))
-    files.append(_write_csv(group_tests(per_case, stratifications, request.group_test, request.p_adjustment),
-                            out / GROUP_TESTS_FILE))
+    return [_write_csv(comparisons, request.out / COMPARISON_FILE)]
+
+
+def _write_group_tests(request: EvaluationRequest, per_case: pd.DataFrame,
+                       stratifications: Sequence[Stratification]) -> list[Path]:
+    table = group_tests(per_case, stratifications, request.group_test, request.p_adjustment)
+    return [_write_csv(table, request.out / GROUP_TESTS_FILE)]
+
+
+def _write_stratum_summary(request: EvaluationRequest, per_case: pd.DataFrame,
+                           stratification: Stratification) -> list[Path]:
+    table = stratum_summary(per_case, stratification, request.bootstrap)
+    return [_write_csv(table, request.out / stratum_file_name(stratification))]
+
+
+def _write_regressions(request: EvaluationRequest, per_case: pd.DataFrame) -> list[Path]:
+    """regressions.csv and the certainty curves, with the figures drawn from them."""
+    out = request.out
     regression_table = regressions(per_case, request.p_adjustment)
-    files.append(_write_csv(regression_table, out / REGRESSIONS_FILE))
+    files = [_write_csv(regression_table, out / REGRESSIONS_FILE)]
     curves = certainty_curves(per_case, request.settings.uncertainty_review_cut)
     if not curves.empty:
         files.append(_write_csv(curves, out / CERTAINTY_CURVE_FILE))
-    if request.ventricle_masks is not None or request.atlas_ventricles:
-        subregions = _subregions(request, per_case)
-        files.append(_write_csv(subregions, out / SUBREGIONS_FILE))
-        files.append(_write_csv(subregion_summary(subregions, request.bootstrap), out / SUBREGION_SUMMARY_FILE))
-    cohort_column = _cohort_column(request)
-    if cohort_column is not None and request.cases is not None:
-        files.append(_write_csv(cohort_table(request.cases, cohort_column), out / COHORT_FILE))
-    files.append(_write_csv(volume_agreement_table(per_case, stratifications, request.loa_z),
-                            out / VOLUME_AGREEMENT_FILE))
-    curve = _learning_curve(request, per_case)
-    if curve is not None:
-        files.append(_write_csv(curve[0], out / LEARNING_CURVE_FILE))
-        sizes = {m.name: m.training_cases for m in request.models if m.training_cases is not None}
-        files.append(_write_csv(learning_curve_fits(per_case, sizes, request.p_adjustment),
-                                out / LEARNING_CURVE_FIT_FILE))
     if request.plots:
-        lines = _reference_lines(request, per_case)
         files.append(plots.dice_vs_lesion_size_plot(per_case, regression_table, out / "dice_vs_lesion_size.png"))
         if not curves.empty:
             files.append(plots.uncertainty_vs_dice_plot(per_case, regression_table, out / "uncertainty_vs_dice.png"))
             files.append(plots.certainty_curve_plot(curves, out / "certainty_curve.png"))
-        files.append(plots.bland_altman_plot(per_case, out / "bland_altman.png", request.loa_z))
-        files.append(plots.volume_scatter_plot(per_case, out / "volume_scatter.png"))
-        for stratification in stratifications:
-            name = stratum_file_name(stratification).removeprefix("by_").removesuffix(".csv")
-            files.append(plots.metric_by_stratum_plot(per_case, stratification, out / f"dice_by_{name}.png",
-                                                      reference_lines=lines))
-        if curve is not None:
-            files.append(plots.learning_curve_plot(curve[0], curve[1], out / "learning_curve.png"))
     return files
 
 
+def _write_agreement(request: EvaluationRequest, per_case: pd.DataFrame,
+                     stratifications: Sequence[Stratification]) -> list[Path]:
+    """The cohort table (when cases.csv names the sets) and volume_agreement.csv."""
+    files = []
+    cohort_column = _cohort_column(request)
+    if cohort_column is not None and request.cases is not None:
+        files.append(_write_csv(cohort_table(request.cases, cohort_column), request.out / COHORT_FILE))
+    files.append(_write_csv(volume_agreement_table(per_case, stratifications, request.loa_z),
+                            request.out / VOLUME_AGREEMENT_FILE))
+    return files
+
+
+def _write_learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> list[Path]:
+    curve = _learning_curve(request, per_case)
+    assert curve is not None  # only a part when the models have two or more training-set sizes
+    files = [_write_csv(curve[0], request.out / LEARNING_CURVE_FILE),
+             _write_csv(learning_curve_fits(per_case, _curve_sizes(request), request.p_adjustment),
+                        request.out / LEARNING_CURVE_FIT_FILE)]
+    if request.plots:
+        files.append(plots.learning_curve_plot(curve[0], curve[1], request.out / "learning_curve.png"))
+    return files
+
+
+def _write_volume_plots(request: EvaluationRequest, per_case: pd.DataFrame) -> list[Path]:
+    return [plots.bland_altman_plot(per_case, request.out / "bland_altman.png", request.loa_z),
+            plots.volume_scatter_plot(per_case, request.out / "volume_scatter.png")]
+
+
+def _write_stratum_plot(per_case: pd.DataFrame, stratification: Stratification, out: Path,
+                        reference_lines: dict[str, float]) -> list[Path]:
+    name = stratum_file_name(stratification).removeprefix("by_").removesuffix(".csv")
+    return [plots.metric_by_stratum_plot(per_case, stratification, out / f"dice_by_{name}.png",
+                                         reference_lines=reference_lines)]
+
+
+def _curve_sizes(request: EvaluationRequest) -> dict[str, int]:
+    """Training cases by model name, of the models that give them (a learning curve needs two or more)."""
+    return {m.name: m.training_cases for m in request.models if m.training_cases is not None}
+
+
 def _learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[pd.DataFrame, dict] | None:
-    sizes = {m.name: m.training_cases for m in request.models if m.training_cases is not None}
+    sizes = _curve_sizes(request)
     if len(sizes) < 2:
         return None
     return learning_curve(per_case, sizes, request.bootstrap)
