@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING, Any
 
-from strokeseg.cli_options import add_command, add_dataset, add_nnunet_folder, add_overwrite, add_seed, add_subcommands
+from strokeseg.cli_options import (
+    add_command,
+    add_dataset,
+    add_nnunet_folder,
+    add_overwrite,
+    add_seed,
+    add_subcommands,
+    positive_int,
+)
 from strokeseg.defaults import (
     DOMAIN_ADAPTATION_SIZES,
     DOMAIN_ADAPTATION_TEST_FRACTION,
@@ -45,6 +53,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                                  "(default: %(default)s)")
     subsamples.add_argument("--sizes", default=None,
                             help="comma-separated subsample sizes (numbers of cases) instead of fractions")
+    curve.add_argument("--draws", type=positive_int, default=1,
+                       help="independent draws of every subsample smaller than all cases, one fold each (draw k "
+                            "uses seed + k - 1; default: %(default)s)")
     _add_train_fraction(curve)
     adaptation = _design_parser(designs, "domain-adaptation",
                                 "test pool + nested adaptation subsamples of an external cohort (derived dataset)",
@@ -147,7 +158,7 @@ def _cli_split(args: argparse.Namespace) -> int:
         options: dict[str, Any] = {"derived_id": args.derived_id, "derived_name": args.derived_name}
         if args.design == "learning-curve":
             options.update(fractions=_numbers(args.fractions), train_fraction=args.train_fraction,
-                           sizes=_numbers(args.sizes, int) if args.sizes else None)
+                           sizes=_numbers(args.sizes, int) if args.sizes else None, draws=args.draws)
         elif args.design == "domain-adaptation":
             options.update(sizes=_numbers(args.sizes, int), test_fraction=args.test_fraction, test_size=args.test_size,
                            pool_size=args.pool_size, train_fraction=args.train_fraction)

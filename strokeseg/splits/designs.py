@@ -218,13 +218,18 @@ def subsample_size(fraction: float, n: int) -> int:
 
 def learning_curve_split(cases: pd.DataFrame, fractions: Sequence[float] = LEARNING_CURVE_FRACTIONS,
                          train_fraction: float = TRAIN_FRACTION, seed: int = DEFAULT_SEED,
-                         stratify_by: Sequence[str] = STRATIFY_BY, sizes: Sequence[int] | None = None) -> SplitPlan:
+                         stratify_by: Sequence[str] = STRATIFY_BY, sizes: Sequence[int] | None = None,
+                         draws: int = 1) -> SplitPlan:
     """Nested subsamples of ``cases``, each split ``train_fraction`` : rest into train/val; fold k = subsample k
     (ascending size).
 
     Args:
         fractions: subsample fractions of the cases (sizes by :func:`subsample_size`, at least 2).
         sizes: absolute subsample sizes instead of ``fractions`` (each between 2 and the number of cases).
+        draws: independent draws of every subsample smaller than all cases (draw k: the stratified order of seed
+            ``seed + k − 1``, nested within the draw), so that a learning curve can average over which cases a
+            small training set holds. Folds ascend by size, the draws of one size in turn (``"25%"``,
+            ``"25% draw 2"``, ...); all cases form one fold (draw 1's train/val division).
     """
     _case_ids(cases)
     n = len(cases)
@@ -238,20 +243,24 @@ def learning_curve_split(cases: pd.DataFrame, fractions: Sequence[float] = LEARN
                  f"learning-curve fractions must lie in (0, 1], got {list(fractions)}")
         subsamples = [(max(2, min(n, subsample_size(fraction, n))), f"{100 * fraction:g}%")
                       for fraction in sorted(fractions)]
+    _require(draws >= 1, f"learning-curve draws must be at least 1, got {draws}")
     strata = case_strata(cases, stratify_by)
-    order = stratified_order(strata, seed)
-    flags = assign_parts(len(order), (train_fraction, 1 - train_fraction))
+    orders = [stratified_order(strata, seed + draw) for draw in range(draws)]
+    flags = assign_parts(n, (train_fraction, 1 - train_fraction))
     folds: list[Fold] = []
     for size, name in subsamples:
         if folds and size == len(folds[-1].train) + len(folds[-1].val):
             logger.warning("learning curve: subsample %s of %d cases gives the same %d cases as the previous one",
                            name, n, size)
-        prefix = list(zip(order[:size], flags[:size], strict=True))
-        folds.append(Fold(name, tuple(c for c, p in prefix if p == 0), tuple(c for c, p in prefix if p == 1)))
+        for draw, order in enumerate(orders if size < n else orders[:1]):
+            prefix = list(zip(order[:size], flags[:size], strict=True))
+            folds.append(Fold(name if draw == 0 else f"{name} draw {draw + 1}", tuple(c for c, p in prefix if p == 0),
+                              tuple(c for c, p in prefix if p == 1)))
     subsample = {"sizes": sorted(int(size) for size in sizes)} if sizes is not None \
         else {"fractions": sorted(fractions)}
     return SplitPlan("learning_curve", seed, {**subsample, "train_fraction": train_fraction, "n_cases": n,
-                                              "stratified_by": list(stratify_by)}, tuple(folds), (), strata)
+                                              "stratified_by": list(stratify_by), "draws": draws}, tuple(folds), (),
+                     strata)
 
 
 def domain_adaptation_split(cases: pd.DataFrame, sizes: Sequence[int] = DOMAIN_ADAPTATION_SIZES,

@@ -232,22 +232,42 @@ def test_the_phantom_voxel_size_is_recorded_only_when_set_and_must_be_positive()
         replace(PROFILES["smoke"], phantom_in_plane_mm=0.0)
 
 
-def test_findings_profile_adds_the_learning_curve_models(tmp_path: Path) -> None:
+def test_findings_profile_adds_two_draws_of_each_learning_curve_subsample(tmp_path: Path) -> None:
     profile = get_profile("findings")
-    assert profile.source_fold == 2 and profile.internal_training_cases == 27
+    assert profile.learning_curve_draws == 2
+    assert profile.source_fold == 4 and profile.internal_training_cases == 27
     graph = build_demo_graph(DemoStudy(tmp_path / "demo", profile))
-    curve = [job for job in graph.jobs if job.endswith(("25pct", "50pct"))]
-    assert curve == ["train-source_25pct", "predict-source_25pct", "train-source_50pct", "predict-source_50pct"]
+    curve = [job for job in graph.jobs if "pct" in job]
+    assert curve == [f"{kind}-source_{size}{draw}" for size in ("25pct", "50pct") for draw in ("", "_draw2")
+                     for kind in ("train", "predict")]
     train = graph.jobs["train"].step
-    assert isinstance(train, TrainStep) and train.fold == 2  # the source model: all training cases
-    small = graph.jobs["train-source_25pct"].step
-    assert isinstance(small, TrainStep) and small.fold == 0 and small.model.results != train.model.results
+    assert isinstance(train, TrainStep) and train.fold == 4  # the source model: all training cases, the last fold
+    folds = {}
+    for name in ("25pct", "25pct_draw2", "50pct", "50pct_draw2"):
+        step = graph.jobs[f"train-source_{name}"].step
+        assert isinstance(step, TrainStep) and step.model.results != train.model.results
+        folds[name] = step.fold
+    assert folds == {"25pct": 0, "25pct_draw2": 1, "50pct": 2, "50pct_draw2": 3}  # the split's fold order
+    split = graph.jobs["split"].step
+    assert ("draws", 2) in split.steps[0].options
     evaluation = graph.jobs["evaluate-internal"]
-    assert {"predict-source_25pct", "predict-source_50pct"} <= set(evaluation.needs)
+    assert {"predict-source_25pct", "predict-source_50pct_draw2"} <= set(evaluation.needs)
     sizes = {model.name: model.training_cases for model in evaluation.step.models}
-    assert sizes["source"] == 27 and sizes["source_25pct"] == 7 and sizes["source_50pct"] == 14
+    assert sizes["source"] == 27 and sizes["source_25pct"] == sizes["source_25pct_draw2"] == 7
+    assert sizes["source_50pct"] == sizes["source_50pct_draw2"] == 14
+    assert profile.as_dict()["learning_curve_draws"] == 2
     with pytest.raises(ConfigurationError, match="must ascend in"):
         DemoProfile(**{**asdict(profile), "learning_curve_fractions": (0.5, 0.25)})
+    with pytest.raises(ConfigurationError, match="draws must be at least 1, got 0"):
+        replace(profile, learning_curve_draws=0)
+
+
+def test_one_learning_curve_draw_keeps_the_recorded_settings_and_split_of_earlier_demo_folders(
+        tmp_path: Path) -> None:
+    profile = get_profile("cpu-small")
+    assert profile.learning_curve_draws == 1 and "learning_curve_draws" not in profile.as_dict()
+    split = build_demo_graph(DemoStudy(tmp_path / "demo", profile)).jobs["split"].step
+    assert [name for name, _ in split.steps[0].options] == ["fractions", "seed"]
 
 
 # --------------------------------------------------------------------------------------------------

@@ -110,6 +110,26 @@ def test_learning_curve_is_nested_disjoint_and_8_to_2() -> None:
         assert abs(counts[site] - 80 * total / 400) <= 2
 
 
+def test_learning_curve_draws_are_independent_nested_subsamples_of_the_same_sizes() -> None:
+    cases = _cohort(100)
+    single = learning_curve_split(cases, fractions=(0.2, 0.5, 1.0), seed=3)
+    plan = learning_curve_split(cases, fractions=(0.2, 0.5, 1.0), seed=3, draws=3)
+    assert [fold.name for fold in plan.folds] == ["20%", "20% draw 2", "20% draw 3", "50%", "50% draw 2",
+                                                  "50% draw 3", "100%"]
+    assert plan.parameters["draws"] == 3 and single.parameters["draws"] == 1
+    assert [len(f.train) + len(f.val) for f in plan.folds] == [20, 20, 20, 50, 50, 50, 100]
+    # draw 1 is the single-draw split (seed 3); draw k is the split of seed 3 + k - 1; all cases once
+    assert [plan.folds[i] for i in (0, 3, 6)] == list(single.folds)
+    for draw, (small, large) in enumerate(((1, 4), (2, 5)), start=2):
+        other = learning_curve_split(cases, fractions=(0.2, 0.5, 1.0), seed=3 + draw - 1)
+        assert (plan.folds[small].train, plan.folds[large].train) == (other.folds[0].train, other.folds[1].train)
+        assert set(plan.folds[small].train) <= set(plan.folds[large].train)  # nested within the draw
+    members = [frozenset((*f.train, *f.val)) for f in plan.folds[:3]]
+    assert len(set(members)) == 3  # three different sets of 20 cases
+    with pytest.raises(ConfigurationError, match="draws must be at least 1"):
+        learning_curve_split(cases, draws=0)
+
+
 def test_learning_curve_on_a_tiny_set_keeps_two_cases_and_one_validation_case() -> None:
     plan = learning_curve_split(_cohort(20), fractions=(0.025, 0.5))
     assert (len(plan.folds[0].train), len(plan.folds[0].val)) == (1, 1)
@@ -284,6 +304,11 @@ def test_cli_split_takes_subsample_sizes_and_an_adaptation_pool_size(converted: 
     assert main(["split", "learning-curve", "-d", "70", "--raw", raw, "--sizes", "4,15", "--overwrite"]) == 0
     splits = json.loads((converted / SPLITS_FILE).read_text())
     assert [len(f["train"]) + len(f["val"]) for f in splits] == [4, 15]
+    assert main(["split", "learning-curve", "-d", "70", "--raw", raw, "--sizes", "4,8,15", "--draws", "2",
+                 "--overwrite"]) == 0
+    splits = json.loads((converted / SPLITS_FILE).read_text())
+    assert [len(f["train"]) + len(f["val"]) for f in splits] == [4, 4, 8, 8, 15]  # 15: all cases, once
+    assert {*splits[0]["train"], *splits[0]["val"]} != {*splits[1]["train"], *splits[1]["val"]}
     assert main(["split", "domain-adaptation", "-d", "70", "--raw", raw, "--derived-id", "77", "--sizes", "4,8",
                  "--pool-size", "8", "--test-size", "5"]) == 0
     info = json.loads((converted.parent / "Dataset077_Registry_DA" / SPLITS_INFO_FILE).read_text())

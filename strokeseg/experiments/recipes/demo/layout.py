@@ -88,9 +88,10 @@ class DemoStudy:
         return ModelRef(str(INTERNAL_ID), self.profile.trainer, self.plans, CONFIGURATION, self.out / CURVE_FOLDER)
 
     @staticmethod
-    def curve_name(fraction: float) -> str:
-        """Model name of a learning-curve subsample in the reports, e.g. ``source_25pct``."""
-        return f"{SOURCE}_{100 * fraction:g}pct"
+    def curve_name(fraction: float, draw: int = 1) -> str:
+        """Model name of a learning-curve subsample in the reports, e.g. ``source_25pct`` (draw 1) or
+        ``source_25pct_draw2``."""
+        return f"{SOURCE}_{100 * fraction:g}pct" + (f"_draw{draw}" if draw > 1 else "")
 
     def predictions(self, model: str) -> Path:
         return self.out / PREDICTIONS_FOLDER / model

@@ -39,6 +39,8 @@ class DemoProfile:
         learning_curve_fractions: nested subsamples of the internal training cases (Noh et al.'s learning curve),
             ascending, the last 1.0: the source model is trained on all of them, every smaller subsample trains
             one more model (same trainer) for the learning curve on the internal test set.
+        learning_curve_draws: independent draws of every smaller subsample, one model each (the learning curve
+            then averages over which cases a small training set holds, not only over its size).
         seed: seed of the phantom cohort and the splits.
         phantom_in_plane_mm: in-plane voxel size of every hospital's phantoms, mm; None: each hospital's own
             range (0.9-1.8 mm). Only for a profile whose network sees coarser voxels anyway (``smoke``: 4 mm), where
@@ -56,6 +58,7 @@ class DemoProfile:
     finetune_trainer: str
     bootstrap_resamples: int
     learning_curve_fractions: tuple[float, ...] = (1.0,)
+    learning_curve_draws: int = 1
     seed: int = DEFAULT_SEED
     phantom_in_plane_mm: float | None = None
 
@@ -64,14 +67,18 @@ class DemoProfile:
         if not fractions or list(fractions) != sorted(set(fractions)) or fractions[-1] != 1.0 or fractions[0] <= 0:
             raise ConfigurationError(f"demo profile {self.name}: learning-curve fractions must ascend in (0, 1] and "
                                      f"end with 1.0, got {list(fractions)}")
+        if self.learning_curve_draws < 1:
+            raise ConfigurationError(f"demo profile {self.name}: learning-curve draws must be at least 1, got "
+                                     f"{self.learning_curve_draws}")
         if self.phantom_in_plane_mm is not None and not self.phantom_in_plane_mm > 0:
             raise ConfigurationError(f"demo profile {self.name}: the phantoms' in-plane voxel size must be positive, "
                                      f"got {self.phantom_in_plane_mm} mm")
 
     @property
     def source_fold(self) -> int:
-        """Fold of the source model in the internal split: the last learning-curve subsample (all cases)."""
-        return len(self.learning_curve_fractions) - 1
+        """Fold of the source model in the internal split: the last learning-curve subsample (all cases), after
+        every draw of the smaller ones."""
+        return (len(self.learning_curve_fractions) - 1) * self.learning_curve_draws
 
     @property
     def total_cases(self) -> int:
@@ -92,14 +99,15 @@ class DemoProfile:
         """JSON-ready settings (recorded in the demo folder; a rerun with other settings is refused). Settings
         added later are recorded only when set, so that a folder written before them still resumes."""
         settings = asdict(self)
-        for name in _RECORDED_WHEN_SET:
-            if settings[name] is None:
+        for name, unset in _RECORDED_WHEN_SET.items():
+            if settings[name] == unset:
                 del settings[name]
         return json_ready(settings)
 
 
-#: :class:`DemoProfile` fields left out of its recorded settings while None (added after demo folders existed).
-_RECORDED_WHEN_SET: tuple[str, ...] = ("phantom_in_plane_mm",)
+#: :class:`DemoProfile` fields left out of its recorded settings while they hold the value before they existed
+#: (added after demo folders existed).
+_RECORDED_WHEN_SET: dict[str, Any] = {"phantom_in_plane_mm": None, "learning_curve_draws": 1}
 
 
 def json_ready(value: Any) -> Any:
@@ -113,6 +121,9 @@ def json_ready(value: Any) -> Any:
 
 #: The findings profile's learning curve: 25 %, 50 % and 100 % of the internal training cases (7, 14 and 27 cases).
 FINDINGS_LEARNING_CURVE_FRACTIONS: tuple[float, ...] = (0.25, 0.5, 1.0)
+#: Draws of each smaller subsample in the findings profile: one model per draw, so that the learning curve does not
+#: rest on which cases one draw of 7 or 14 happened to hold (one draw each did not show the rise, 2026-12-07).
+FINDINGS_LEARNING_CURVE_DRAWS = 2
 
 #: The default profile: the study sized for 2 CPU cores.
 CPU_SMALL = DemoProfile(
@@ -130,9 +141,10 @@ PROFILES: dict[str, DemoProfile] = {
             finetune_trainer="nnUNetTrainer_strokeseg_Noh2023_FT2ep_lr1e3_Tiny", bootstrap_resamples=200,
             phantom_in_plane_mm=2.0),
         CPU_SMALL,
-        replace(CPU_SMALL, name="findings", description="the cpu-small study plus Noh et al.'s learning curve: two "
-                "more source models on 25 % and 50 % of the internal training cases (budget: 45 minutes, idle 2 "
-                "cores)", learning_curve_fractions=FINDINGS_LEARNING_CURVE_FRACTIONS),
+        replace(CPU_SMALL, name="findings", description="the cpu-small study plus Noh et al.'s learning curve: four "
+                "more source models, two independent draws each of 25 % and 50 % of the internal training cases "
+                "(budget: 45 minutes, idle 2 cores)", learning_curve_fractions=FINDINGS_LEARNING_CURVE_FRACTIONS,
+                learning_curve_draws=FINDINGS_LEARNING_CURVE_DRAWS),
         DemoProfile(
             "gpu", "120 phantom cases on the native grid, the Noh2023 model at full width (one GPU)",
             cases_per_site=40, internal_test_every=5, external_test_cases=15, adaptation_cases=25,

@@ -19,8 +19,8 @@ Jobs (each skipped when an earlier run finished it; state and log in ``jobs/<job
 10. ``predict-finetuned``: the fine-tuned model on both test sets.
 11. ``control``, ``predict-control``: the control arm, the fine-tuning trainer from step 5 on the source's own
     training cases (same steps as step 9), predicted on both test sets.
-12. (profiles with a learning curve) ``train-source_<p>pct``, ``predict-source_<p>pct``: one model per smaller
-    subsample, predicted on the internal test set.
+12. (profiles with a learning curve) ``train-source_<p>pct``, ``predict-source_<p>pct`` (later draws:
+    ``..._<p>pct_draw<k>``): one model per smaller subsample and draw, predicted on the internal test set.
 13. ``postprocess-apply``: the fitted post-processing on the source and fine-tuned prediction folders.
 14. ``evaluate-internal``, ``evaluate-external``: ``strokeseg evaluate`` with strata by volume, onset,
     location (the registry's recorded location) and vendor; models ``source``, ``finetuned``, ``control`` (the
@@ -116,11 +116,13 @@ def build_demo_graph(study: DemoStudy) -> JobGraph:
     external = graph.add("convert-external", ConvertManifestStep(study.cohort / EXTERNAL_MANIFEST, EXTERNAL_ID,
                                                                  EXTERNAL_NAME), (generate,),
                          title=f"registry converter: external hospital -> Dataset{EXTERNAL_ID}")
+    # one draw: the options (and so the job's signature) demo folders written before draws existed hold
+    curve_draws = (("draws", profile.learning_curve_draws),) if profile.learning_curve_draws > 1 else ()
     adaptation_options = (("seed", profile.seed), ("sizes", (profile.adaptation_cases,)),
                           ("test_size", profile.external_test_cases))
     splits = StepsInOrder((
         SplitStep(str(INTERNAL_ID), "learning-curve", (("fractions", profile.learning_curve_fractions),
-                                                        ("seed", profile.seed))),
+                                                        *curve_draws, ("seed", profile.seed))),
         SplitStep(str(EXTERNAL_ID), "domain-adaptation", adaptation_options, ADAPTATION_ID)))
     split = graph.add("split", splits, (internal, external),
                       title="splits: internal 8:2 train/validation; external test pool + adaptation subsample")
@@ -198,7 +200,8 @@ class LearningCurveJobs:
 
 
 def _learning_curve_jobs(graph: JobGraph, study: DemoStudy, plan: str) -> LearningCurveJobs:
-    """Train and predict one model per smaller learning-curve subsample (none when the profile has one fraction)."""
+    """Train and predict one model per smaller learning-curve subsample and draw (none when the profile has one
+    fraction); fold k of the internal split is the k-th (fraction, draw) in the split's order."""
     profile = study.profile
     fractions = profile.learning_curve_fractions
     if len(fractions) < 2:
@@ -206,12 +209,14 @@ def _learning_curve_jobs(graph: JobGraph, study: DemoStudy, plan: str) -> Learni
     total = profile.internal_training_cases
     sizes = {SOURCE: total}
     jobs = []
-    for fold, fraction in enumerate(fractions[:-1]):
-        name, model = study.curve_name(fraction), study.curve_model()
+    draws = [(fraction, draw) for fraction in fractions[:-1] for draw in range(1, profile.learning_curve_draws + 1)]
+    for fold, (fraction, draw) in enumerate(draws):
+        name, model = study.curve_name(fraction, draw), study.curve_model()
         sizes[name] = max(2, subsample_size(fraction, total))
         train = graph.add(f"train-{name}", TrainStep(model, fold), (plan,), gpu=True,
                           title=f"learning curve: nnUNetv2_train {INTERNAL_ID} {CONFIGURATION} {fold} -tr "
-                                f"{profile.trainer} ({sizes[name]} of {total} cases)")
+                                f"{profile.trainer} ({sizes[name]} of {total} cases"
+                                + (f", draw {draw})" if profile.learning_curve_draws > 1 else ")"))
         jobs.append(graph.add(f"predict-{name}", PredictStep(model, (fold,), ((CURVE_TEST_SET,
                                                                                 TEST_SETS[CURVE_TEST_SET]),),
                                                               study.predictions(name)),
