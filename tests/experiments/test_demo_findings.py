@@ -131,6 +131,12 @@ def test_learning_curve_finding_reads_the_fit(tmp_path: Path) -> None:
     pd.DataFrame([*pooled, {**within, "slope": math.nan, "p_value": math.nan}]).to_csv(path, index=False)
     curve = _by_name(tmp_path)["learning_curve"]  # no case shared by two sizes: the pooled line
     assert not curve.holds and curve.statistic == 0.02 and curve.p == 0.7 and "pooled" in curve.explanation
+    assert "mean DSC by training cases" not in curve.explanation  # no learning_curve.csv beside the fit
+    pd.DataFrame({"model": ["n7", "n7_draw2", "n14", "n27"], "training_cases": [7, 7, 14, 27],
+                  "mean_dice": [0.659, 0.707, 0.657, 0.703]}).to_csv(path.parent / "learning_curve.csv", index=False)
+    curve = _by_name(tmp_path)["learning_curve"]
+    assert curve.explanation.endswith("; mean DSC by training cases: 7: 0.659, 0.707; 14: 0.657; 27: 0.703; models "
+                                      "of one size differ by up to 0.048")
 
 
 def test_summary_shows_both_learning_curve_designs(tmp_path: Path) -> None:

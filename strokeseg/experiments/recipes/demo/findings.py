@@ -237,11 +237,27 @@ def learning_curve(out: Path) -> Finding | None:
     cases = f" on {int(fit['n_cases'])} shared test cases" if design == "within_case" else ""
     why = (f"{int(fit['n_models'])} models, {int(fit['n'])} case results{cases}: slope {slope:+.3f} DSC per "
            f"ln(training cases) ({design.replace('_', '-')}), p = {p:.3g}"
-           + ("" if holds else f" (not a significant rise at α = {FINDING_ALPHA})"))
+           + ("" if holds else f" (not a significant rise at α = {FINDING_ALPHA})")
+           + _curve_means(path.parent / "learning_curve.csv"))
     measure = ("least-squares slope of per-case DSC on ln(training cases)"
                + (", within test cases" if design == "within_case" else ""))
     return Finding("learning_curve", "DSC rises with the number of training cases", slope, measure, int(fit["n"]),
                    None, p, holds, why)
+
+
+def _curve_means(path: Path) -> str:
+    """``; mean DSC by training cases: 7: 0.659, 0.707; ...`` from the report's ``learning_curve.csv`` (every model
+    of one size, e.g. independent subsample draws), with the widest spread between models of one size; empty
+    without the table."""
+    if not path.is_file():
+        return ""
+    table = pd.read_csv(path)
+    groups = [(int(size), group["mean_dice"].to_numpy(dtype=float))
+              for size, group in table.groupby("training_cases", sort=True)]
+    text = "; ".join(f"{size}: {', '.join(f'{mean:.3f}' for mean in means)}" for size, means in groups)
+    spreads = [float(np.ptp(means)) for _, means in groups if len(means) > 1]
+    spread = f"; models of one size differ by up to {max(spreads):.3f}" if spreads else ""
+    return f"; mean DSC by training cases: {text}{spread}"
 
 
 def compute_findings(out: Path, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED) -> list[Finding]:
