@@ -35,6 +35,8 @@ class ThrottledProgressPlot:
 
     def __getattr__(self, name: str) -> Any:
         # only called for names this wrapper lacks: nnU-Net's log, get_value, get_checkpoint, update_config, ...
+        if name == "wrapped":  # not set yet (e.g. while copying or unpickling): no endless recursion
+            raise AttributeError(name)
         return getattr(self.wrapped, name)
 
     def plot_progress_png(self, output_folder: str) -> None:

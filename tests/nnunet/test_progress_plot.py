@@ -3,6 +3,8 @@ logger drawing the real figure."""
 
 from __future__ import annotations
 
+import copy
+import pickle
 from pathlib import Path
 
 import pytest
@@ -74,6 +76,13 @@ def test_the_wrapper_is_nnunets_logger_for_everything_else(meta_logger: MetaLogg
     assert logger.get_checkpoint() is meta_logger.get_checkpoint()
     logger.load_checkpoint({**meta_logger.get_checkpoint(), "lrs": [0.02]})
     assert meta_logger.get_value("lrs", step=None) == [0.02]
+
+
+def test_the_wrapper_copies_and_pickles_with_its_logger(meta_logger: MetaLogger) -> None:
+    logger = ThrottledProgressPlot(meta_logger, interval_s=60.0)
+    log_epoch(logger, 0)
+    for twin in (copy.deepcopy(logger), pickle.loads(pickle.dumps(logger))):
+        assert twin.interval_s == 60.0 and twin.get_value("lrs", step=None) == [0.01]
 
 
 def test_trainers_redraw_at_most_once_a_minute_by_default() -> None:
