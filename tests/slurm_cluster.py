@@ -39,6 +39,33 @@ SLURMD_TIMEOUT = 10
 TESTS_FOLDER = Path(__file__).parent
 
 
+#: srun's listening ports: a block below the kernel's ephemeral range (32768-60999 on Linux), where no outgoing
+#: connection of the tests (every sbatch/squeue/sacct call opens one) can take them; a block inside that range
+#: once ran out ("sock_bind_listen_range: all ports in range exhausted").
+SRUN_PORTS = 200
+SRUN_PORT_FLOOR, SRUN_PORT_CEILING = 20000, 32768
+
+
+def _free_port_block(size: int = SRUN_PORTS) -> int:
+    """First port of ``size`` consecutive free ports between the floor and the ephemeral range, starting at a
+    block chosen by the process id (pytest-xdist workers start their clusters at the same time)."""
+    blocks = (SRUN_PORT_CEILING - SRUN_PORT_FLOOR) // size
+    for offset in range(blocks):
+        start = SRUN_PORT_FLOOR + ((os.getpid() + offset) % blocks) * size
+        if all(_bindable(port) for port in range(start, start + size)):
+            return start
+    raise RuntimeError(f"no {size} free consecutive ports between {SRUN_PORT_FLOOR} and {SRUN_PORT_CEILING}")
+
+
+def _bindable(port: int) -> bool:
+    with socket.socket() as handle:
+        try:
+            handle.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 def _free_ports(count: int) -> list[int]:
     sockets = []
     try:
@@ -141,7 +168,7 @@ def _write_conf(folder: Path, controller: str, ports: list[int]) -> None:
     lines = {
         "ClusterName": "strokeseg-test", "SlurmctldHost": f"{controller}(127.0.0.1)",
         "SlurmUser": _user(), "SlurmdUser": _user(),
-        "SlurmctldPort": ports[0], "SlurmdPort": ports[1], "SrunPortRange": f"{ports[2]}-{ports[2] + 200}",
+        "SlurmctldPort": ports[0], "SlurmdPort": ports[1], "SrunPortRange": f"{ports[2]}-{ports[2] + SRUN_PORTS - 1}",
         "AuthType": "auth/munge", "CredType": "cred/munge", "AuthInfo": f"socket={folder / 'munge.sock'}",
         "StateSaveLocation": folder / "state", "SlurmdSpoolDir": folder / "spool",
         "SlurmctldPidFile": folder / "slurmctld.pid", "SlurmdPidFile": folder / "slurmd.pid",
@@ -183,7 +210,7 @@ def start_cluster(folder: Path) -> SlurmCluster:
     key.write_bytes(os.urandom(1024))
     key.chmod(0o400)
     cluster = SlurmCluster(folder)
-    _write_conf(folder, socket.gethostname().split(".")[0], _free_ports(3))
+    _write_conf(folder, socket.gethostname().split(".")[0], [*_free_ports(2), _free_port_block()])
     env = {**os.environ, **cluster.env}
     commands = [
         ["munged", "--force", f"--socket={folder / 'munge.sock'}", f"--key-file={key}",
