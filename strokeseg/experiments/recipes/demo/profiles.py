@@ -122,8 +122,9 @@ def json_ready(value: Any) -> Any:
 #: The findings profile's learning curve: 25 %, 50 % and 100 % of the internal training cases (7, 14 and 27 cases).
 FINDINGS_LEARNING_CURVE_FRACTIONS: tuple[float, ...] = (0.25, 0.5, 1.0)
 #: Draws of each smaller subsample in the findings profile: one model per draw, so that the learning curve does not
-#: rest on which cases one draw of 7 or 14 happened to hold (one draw each did not show the rise, 2026-12-07).
-FINDINGS_LEARNING_CURVE_DRAWS = 2
+#: rest on which cases one draw of 7 or 14 happened to hold (docs/demo.md, runs J and Q: with two draws the models
+#: of one size differ by up to 0.075 DSC, more than any rise with size).
+FINDINGS_LEARNING_CURVE_DRAWS: int = 2
 
 #: The default profile: the study sized for 2 CPU cores.
 CPU_SMALL = DemoProfile(
