@@ -1,8 +1,9 @@
 """nnU-Net's ``progress.png``, redrawn at most once per interval instead of after every epoch.
 
 nnU-Net redraws ``progress.png`` (loss, pseudo Dice, epoch time and learning rate; a 3000 × 5400-pixel figure) at
-the end of every epoch. That costs about one second of the training process each time (0.96 s on a 2-core CPU
-machine): 3 % of a 30-second CPU epoch, and as much on a GPU whose 2D epochs take tens of seconds.
+the end of every epoch. That costs about one second of the training process each time (0.88 s on a 2-core CPU
+machine, benchmarks/bench_progress_plot.py): 3 % of a 30-second CPU epoch, and as much on a GPU whose 2D epochs
+take tens of seconds.
 :class:`ThrottledProgressPlot` wraps the trainer's logger so that the figure is redrawn only when at least
 ``interval_s`` seconds have passed since the last redraw (or since the trainer started), and once more when
 training ends if epochs were left out; the figure itself and every logged value are nnU-Net's.
