@@ -562,7 +562,7 @@ def _report_parts(request: EvaluationRequest, per_case: pd.DataFrame,
         functools.partial(_write_regressions, request, per_case),
         functools.partial(_write_agreement, request, per_case, strata),
     ]
-    if len(_curve_sizes(request)) >= 2:
+    if _has_learning_curve(request):
         parts.append(functools.partial(_write_learning_curve, request, per_case))
     if request.plots:
         parts.append(functools.partial(_write_volume_plots, request, per_case))
@@ -647,15 +647,19 @@ def _write_stratum_plot(per_case: pd.DataFrame, stratification: Stratification, 
 
 
 def _curve_sizes(request: EvaluationRequest) -> dict[str, int]:
-    """Training cases by model name, of the models that give them (a learning curve needs two or more)."""
+    """Training cases by model name, of the models that give them."""
     return {m.name: m.training_cases for m in request.models if m.training_cases is not None}
 
 
+def _has_learning_curve(request: EvaluationRequest) -> bool:
+    """Whether two or more models give their training cases (a learning curve)."""
+    return len(_curve_sizes(request)) >= 2
+
+
 def _learning_curve(request: EvaluationRequest, per_case: pd.DataFrame) -> tuple[pd.DataFrame, dict] | None:
-    sizes = _curve_sizes(request)
-    if len(sizes) < 2:
+    if not _has_learning_curve(request):
         return None
-    return learning_curve(per_case, sizes, request.bootstrap)
+    return learning_curve(per_case, _curve_sizes(request), request.bootstrap)
 
 
 def _summary(request: EvaluationRequest, per_case: pd.DataFrame, stratifications: Sequence[Stratification],
