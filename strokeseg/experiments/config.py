@@ -201,6 +201,8 @@ class ExperimentConfig:
     fractions: tuple[float, ...] = LEARNING_CURVE_FRACTIONS
     #: absolute subsample sizes instead of ``fractions`` (None: fractions)
     subsample_sizes: tuple[int, ...] | None = None
+    #: learning curve: independent draws of every subsample smaller than all cases (one model per draw)
+    draws: int = 1
     single_site: SingleSiteArm | None = None
     #: learning curve: a second trainer on the same subsamples (None: one arm)
     comparison: ComparisonArm | None = None
@@ -230,10 +232,12 @@ class ExperimentConfig:
         return target_spacing_arguments(self.target_spacing, self.plans)
 
     def learning_curve_options(self) -> dict[str, Any]:
-        """Options of the learning-curve design (fractions, or absolute sizes when given)."""
+        """Options of the learning-curve design (fractions, or absolute sizes when given; draws when more than one)."""
         subsamples: dict[str, Any] = {"fractions": self.fractions} if self.subsample_sizes is None \
             else {"sizes": self.subsample_sizes}
-        return {**subsamples, "train_fraction": self.train_fraction}
+        # one draw is left out, so that the split job of a study written before draws existed keeps its signature
+        draws = {"draws": self.draws} if self.draws > 1 else {}
+        return {**subsamples, "train_fraction": self.train_fraction, **draws}
 
     def fine_tunes(self, pretraining_cases: int, adaptation_cases: int) -> bool:
         """Whether the domain-adaptation grid fine-tunes this pair (every pair without a ``grid``)."""
@@ -464,6 +468,9 @@ def parse_config(content: Mapping[str, Any], source: Path) -> ExperimentConfig:
                                                   arm_reader.get("derived_id", int, required=True))
             arm_reader.check_unknown()
     if kind == "learning-curve":
+        values["draws"] = split.get("draws", int, 1)
+        if values["draws"] < 1:
+            raise split.fail("draws", f"expected at least 1 draw per subsample size, got {values['draws']}")
         comparison = top.get("comparison", dict, None)
         if comparison is not None:
             comparison_reader = _Reader(source, comparison, "comparison.")

@@ -1,5 +1,6 @@
-"""A learning curve's comparison arm (Swin UNETR beside the U-Net): the config, the jobs of both arms on the same
-subsamples, the paired table per training-set size on hand-made per-case values, and the results files."""
+"""A learning curve's comparison arm (Swin UNETR beside the U-Net) and draws: the config, the jobs of both arms on
+the same subsamples (every draw), the paired table per training-set size on hand-made per-case values, and the
+results files."""
 
 from __future__ import annotations
 
@@ -135,3 +136,29 @@ def test_aggregate_writes_the_comparison_table_figure_and_summary(tmp_path: Path
     # without a comparison arm: no comparison files
     del spec["comparison"]
     assert not any("comparison" in path.name for path in aggregate("learning-curve", "unet", spec, tmp_path / "one"))
+
+
+def test_draws_train_one_model_per_distinct_subsample_in_both_arms(tmp_path: Path) -> None:
+    write_toy_dataset(NnunetPaths.under(tmp_path).raw, 1, "Toy", num_training=12, num_test=2, shape=(4, 8, 8))
+    assert "draws" not in load_config(write_config(tmp_path, {})).learning_curve_options()  # old signatures kept
+    with pytest.raises(ConfigurationError, match=r"split\.draws: expected at least 1 draw"):
+        load_config(write_config(tmp_path, {"split": {"draws": 0}}))
+    with pytest.raises(ConfigurationError, match=r"split\.draws: unknown key"):  # learning curves only
+        load_config(write_config(tmp_path, {"kind": "ensemble", "split": {"draws": 2}}))
+    # 0.5 and 0.52 of 12 cases are both 6 cases: the same subsample within each draw, trained once per draw
+    config = load_config(write_config(tmp_path, {"comparison": {"trainer": SWIN, "name": "swin"},
+                                                 "split": {"fractions": [0.5, 0.52, 1.0], "draws": 2}}))
+    assert config.learning_curve_options()["draws"] == 2
+    graph = build_graph(config)
+    trains = {job.id.removeprefix("train/"): job.step for job in graph if job.id.startswith("train/")}
+    assert sorted(trains) == ["n12", "n6", "n6_draw2", "swin_n12", "swin_n6", "swin_n6_draw2"]
+    assert ("draws", 2) in graph.jobs["split/1"].step.options  # type: ignore[attr-defined]
+    folds = {name: trains[name].fold for name in ("n6", "n6_draw2", "n12")}  # type: ignore[attr-defined]
+    assert folds == {"n6": 0, "n6_draw2": 1, "n12": 4}  # folds 2 and 3 (0.52) repeat folds 0 and 1
+    assert trains["swin_n6_draw2"].fold == 1  # type: ignore[attr-defined]
+    evaluated = graph.jobs["evaluate/test"].step.models  # type: ignore[attr-defined]
+    assert {m.name: m.training_cases for m in evaluated if not m.name.startswith("swin")} == {
+        "n6": 6, "n6_draw2": 6, "n12": 12}
+    spec = graph.jobs["aggregate"].step.spec  # type: ignore[attr-defined]
+    assert spec["models"] == ["n6", "n6_draw2", "n12"] and spec["training_cases"] == [6, 6, 12]
+    assert [pair["comparison"] for pair in spec["comparison"]["pairs"]] == ["swin_n6", "swin_n6_draw2", "swin_n12"]

@@ -1,7 +1,8 @@
 """``kind: learning-curve`` (Noh et al., Fig. 2): one model per nested training subsample, all on one test set.
 
 Jobs: ``split/<dataset>`` (learning-curve design in place, fold k = subsample k), ``plan/<dataset>``,
-``train/n<size>`` and ``predict/n<size>`` per subsample size, ``evaluate/test``, ``aggregate``. With a
+``train/n<size>`` and ``predict/n<size>`` per subsample size (with ``split.draws`` D > 1 also ``n<size>_draw<k>``,
+k = 2..D, for every size smaller than all cases), ``evaluate/test``, ``aggregate``. With a
 ``single_site`` arm, also a model trained on one site's cases (``site_<site>_n<size>``, a derived dataset). With a
 ``comparison`` arm (the registry study's Swin UNETR beside its U-Net), a second trainer on the same subsamples
 (``train/<name>_n<size>``), evaluated in the same job on the same test cases and compared per size
@@ -27,11 +28,14 @@ def build(study: StudyBuilder) -> None:
     models: list[EvaluatedModel] = []
     compared: list[EvaluatedModel] = []
     predictions: list[str] = []
+    subsamples: dict[int, list[frozenset[str]]] = {}  # the distinct subsamples of each size, in fold order
     for fold_index, fold in enumerate(plan.folds):
         size = len(fold.train) + len(fold.val)
-        name = f"n{size}"
-        if any(m.name == name for m in models):
+        cases, drawn = frozenset((*fold.train, *fold.val)), subsamples.setdefault(size, [])
+        if cases in drawn:
             continue  # two fractions gave the same subsample (the split logs a warning)
+        drawn.append(cases)
+        name = f"n{size}" if len(drawn) == 1 else f"n{size}_draw{len(drawn)}"
         arms = [(name, c.trainer, models)]
         if c.comparison is not None:
             arms.append((f"{c.comparison.name}_{name}", c.comparison.trainer, compared))
