@@ -162,3 +162,28 @@ def test_draws_train_one_model_per_distinct_subsample_in_both_arms(tmp_path: Pat
     spec = graph.jobs["aggregate"].step.spec  # type: ignore[attr-defined]
     assert spec["models"] == ["n6", "n6_draw2", "n12"] and spec["training_cases"] == [6, 6, 12]
     assert [pair["comparison"] for pair in spec["comparison"]["pairs"]] == ["swin_n6", "swin_n6_draw2", "swin_n12"]
+
+
+def test_aggregate_fits_every_draw_as_a_point_of_the_curve(tmp_path: Path) -> None:
+    report = tmp_path / "evaluation"
+    report.mkdir()
+    per_case = known_per_case()
+    draw2 = per_case[per_case["model"] == "n10"].assign(model="n10_draw2")
+    draw2["dice"] = draw2["sensitivity"] = draw2["precision"] = draw2["dice"] - 0.1
+    pd.concat([per_case, draw2]).to_csv(report / "per_case.csv", index=False)
+    (report / "summary.json").write_text(json.dumps({"settings": {"bootstrap": {"resamples": 200, "seed": 0,
+                                                                                "confidence": 0.95}},
+                                                     "stratifications": []}))
+    spec = {"evaluation": str(report), "models": ["n10", "n10_draw2", "n20"], "training_cases": [10, 10, 20]}
+    written = [path.name for path in aggregate("learning-curve", "draws", spec, tmp_path / "results")]
+    assert {"learning_curve.csv", "learning_curve_fit.csv", "learning_curve.png"} <= set(written)
+    points = pd.read_csv(tmp_path / "results" / "learning_curve.csv")
+    dice = points[points["metric"] == "dice"].set_index("model")
+    assert dice.loc["n10_draw2", "training_cases"] == 10
+    assert dice.loc["n10_draw2", "mean"] == pytest.approx(np.mean(REFERENCE[10]) - 0.1)
+    fit = pd.read_csv(tmp_path / "results" / "learning_curve_fit.csv")
+    overall = fit[(fit["metric"] == "dice") & (fit["stratification"] == "all")].iloc[0]
+    sizes = np.log([10, 10, 20])
+    means = [np.mean(REFERENCE[10]), np.mean(REFERENCE[10]) - 0.1, np.mean(REFERENCE[20])]
+    assert overall["n_models"] == 3
+    assert overall["slope"] == pytest.approx(stats.linregress(sizes, means).slope)
