@@ -21,7 +21,8 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from child_timing import timed_commands
@@ -54,6 +55,18 @@ def plan_toy_dataset(paths: NnunetPaths, dataset_id: int, name: str, num_trainin
     run_nnunet("nnUNetv2_plan_and_preprocess", ["-d", str(dataset_id), "-c", "3d_fullres", "-np", "1", "-npfp", "1",
                                                 "-fpe", StrokesegFingerprintExtractor.__name__],
                paths, log, {**ENVIRONMENT, "nnUNet_n_proc_DA": "1"})  # 0 breaks nnU-Net's planning
+
+
+@contextmanager
+def planned_toy_folder(name: str) -> Iterator[tuple[NnunetPaths, Path, Path]]:
+    """A temporary folder with the planned toy dataset ``name`` (6 training and 2 test cases of 16 x 32 x 32
+    voxels): (its nnU-Net folders, the tools' log, a predictions folder), removed on exit."""
+    with tempfile.TemporaryDirectory(prefix=f"bench_{name.lower()}_") as folder:
+        paths = NnunetPaths.under(Path(folder))
+        paths.create()
+        log = Path(folder) / "nnunet.log"
+        plan_toy_dataset(paths, DATASET_ID, name, 6, 2, (16, 32, 32), log)
+        yield paths, log, Path(folder) / "predictions"
 
 
 def predict_arguments(paths: NnunetPaths, predictions: Path, workers: Sequence[str]) -> list[str]:
@@ -95,12 +108,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=2, help="rounds of both launches (best of each is kept)")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="bench_tool_launch_") as folder:
-        paths = NnunetPaths.under(Path(folder))
-        paths.create()
-        log = Path(folder) / "nnunet.log"
-        plan_toy_dataset(paths, DATASET_ID, "Launch", 6, 2, (16, 32, 32), log)
-        predictions = Path(folder) / "predictions"
+    with planned_toy_folder("Launch") as (paths, log, predictions):
         launches: dict[str, tuple[float, float]] = {}
         for _ in range(args.repeats):
             for name, launch in LAUNCHES.items():

@@ -48,6 +48,7 @@ from strokeseg.experiments.state import (
     write_record,
 )
 from strokeseg.experiments.steps import RunContext
+from strokeseg.nnunet.tool_server import ToolLauncher
 
 logger = logging.getLogger(__name__)
 
@@ -70,11 +71,12 @@ class RunSettings(Protocol):
 
 
 def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure: bool = False,
-                on_tool_line: Callable[[str], None] | None = None) -> str:
+                on_tool_line: Callable[[str], None] | None = None, launcher: ToolLauncher | None = None) -> str:
     """Run one job's step and record the outcome (``done`` or ``failed``); returns the state.
 
     Log records of strokeseg and the stock tools' output go to ``folder/log.txt``; ``on_tool_line`` also gets every
-    line of the tools' output (a live progress display). With ``raise_on_failure``
+    line of the tools' output (a live progress display); ``launcher`` starts the stock tools from warm
+    interpreters (None: new ones). With ``raise_on_failure``
     (Slurm: a failed job must fail so that its dependants are cancelled) a failure raises JobFailedError.
     """
     log = folder / LOG_FILE
@@ -89,7 +91,7 @@ def execute_job(job: Job, folder: Path, nnunet: NnunetSettings, raise_on_failure
     previous_level = package_logger.level
     if package_logger.getEffectiveLevel() > logging.INFO:
         package_logger.setLevel(logging.INFO)
-    context = RunContext(nnunet, log, on_tool_line)
+    context = RunContext(nnunet, log, on_tool_line, launcher)
     start = time.perf_counter()
     try:
         logger.info("job %s started%s", job.id, f" as Slurm job {slurm_id}" if slurm_id else "")
@@ -185,23 +187,24 @@ def _run_sequentially(graph: JobGraph, config: RunSettings, initial: dict[str, s
                       lines: ProgressLines) -> list[str]:
     states = dict(initial)
     started = []
-    for job in graph:
-        if initial[job.id] == DONE:
-            lines.skipped(job.id)
-        if initial[job.id] != TODO:
-            continue
-        ready = _ready(job, states)
-        if not ready:
-            states[job.id] = BLOCKED
-            logger.warning("job %s not started: a job it needs failed or is still running elsewhere", job.id)
-            lines.blocked(job.id)
-            continue
-        started.append(job.id)
-        lines.started(job.id)
-        states[job.id] = execute_job(job, graph.job_folder(job.id), config.nnunet,
-                                     on_tool_line=lines.tool_output(job.id))
-        _log_outcome(graph, job.id, states[job.id])
-        lines.finished(job.id, states[job.id])
+    with ToolLauncher() as launcher:  # the stock tools of all jobs from warm interpreters
+        for job in graph:
+            if initial[job.id] == DONE:
+                lines.skipped(job.id)
+            if initial[job.id] != TODO:
+                continue
+            ready = _ready(job, states)
+            if not ready:
+                states[job.id] = BLOCKED
+                logger.warning("job %s not started: a job it needs failed or is still running elsewhere", job.id)
+                lines.blocked(job.id)
+                continue
+            started.append(job.id)
+            lines.started(job.id)
+            states[job.id] = execute_job(job, graph.job_folder(job.id), config.nnunet,
+                                         on_tool_line=lines.tool_output(job.id), launcher=launcher)
+            _log_outcome(graph, job.id, states[job.id])
+            lines.finished(job.id, states[job.id])
     return started
 
 

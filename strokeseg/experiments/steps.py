@@ -25,6 +25,7 @@ from strokeseg.io import write_json_atomic
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.raw import find_dataset
 from strokeseg.nnunet.runner import run_nnunet
+from strokeseg.nnunet.tool_server import ToolLauncher
 from strokeseg.splits import (
     DESIGNS,
     SPLITS_FILE,
@@ -47,6 +48,8 @@ class RunContext:
     log: Path
     #: called with every output line of the nnU-Net tools the step runs (a live progress display); None: unused
     on_tool_line: Callable[[str], None] | None = None
+    #: starts the nnU-Net tools from warm interpreters (strokeseg.nnunet.tool_server); None: new interpreters
+    launcher: ToolLauncher | None = None
 
     def device(self) -> str:
         """``cuda`` or ``cpu``: the configured device, ``auto`` resolved on the machine running the job."""
@@ -57,7 +60,8 @@ class RunContext:
         paths = self.nnunet.paths if results is None else NnunetPaths(self.nnunet.paths.raw,
                                                                       self.nnunet.paths.preprocessed, results)
         paths.create()
-        run_nnunet(tool, arguments, paths, self.log, self.nnunet.tool_env(), on_line=self.on_tool_line)
+        run_nnunet(tool, arguments, paths, self.log, self.nnunet.tool_env(), on_line=self.on_tool_line,
+                   launcher=self.launcher)
 
 
 class Step(Protocol):

@@ -9,16 +9,17 @@ strokeseg's trainer folder added to ``nnUNet_extTrainer`` and glibc's heap setti
 (validation export and metrics at the end of ``nnUNetv2_train``, preprocessing and export in
 ``nnUNetv2_predict``), and a spawned worker imports its parent's main *file* again, which for
 ``nnUNetv2_train`` is the whole training stack (7 s on one core); a ``-c`` parent has no main file to import.
-Before the first tool of a process runs, a cheap check makes sure that strokeseg's shims are in nnunetv2
-(``plugins.verify_installed``). Output goes to a log file; a failure raises ExternalToolError that names the log
-and quotes its end.
+Given a :class:`~strokeseg.nnunet.tool_server.ToolLauncher` (the experiments' sequential executor and the demo),
+the same entry point runs in a process forked from a warm interpreter instead, which saves each tool the import of
+torch and the other heavy libraries. Before the first tool of a process runs, a cheap check makes sure that
+strokeseg's shims are in nnunetv2 (``plugins.verify_installed``). Output goes to a log file; a failure raises
+ExternalToolError that names the log and quotes its end.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from importlib.metadata import entry_points
@@ -32,6 +33,7 @@ from strokeseg.nnunet.ext_trainer import nnunet_environment
 from strokeseg.nnunet.folders import NnunetPaths
 from strokeseg.nnunet.live_progress import clean_output
 from strokeseg.nnunet.plugins import verify_installed
+from strokeseg.nnunet.tool_server import StartedTool, ToolLauncher
 
 
 def nnunet_command(tool: str, arguments: Sequence[str]) -> list[str]:
@@ -71,11 +73,13 @@ def nnunet_executable(tool: str) -> str:
 
 def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file: PathLike,
                extra_env: Mapping[str, str] | None = None, tail_lines: int = 25,
-               on_line: Callable[[str], None] | None = None) -> None:
+               on_line: Callable[[str], None] | None = None, launcher: ToolLauncher | None = None) -> None:
     """Run ``tool arguments...`` with the nnU-Net folders in its environment; output appended to ``log_file``.
 
     ``extra_env`` may list further trainer folders in ``nnUNet_extTrainer``; strokeseg's is always added.
     ``on_line`` is called with every output line (progress-bar redraws removed) while the tool runs.
+    ``launcher``: start the tool from its warm interpreter (:mod:`strokeseg.nnunet.tool_server`; None: a new
+    interpreter).
 
     Raises:
         NnunetIntegrationError: strokeseg's shims are missing from nnunetv2 (the message says how to fix it).
@@ -89,7 +93,9 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
     with log_path.open("a", encoding="utf-8") as log:
         log.write(f"\n$ {' '.join([tool, *arguments])}\n")
         log.flush()
-        returncode = _stream(command, environment, log, on_line)
+        started = StartedTool.popen(command, environment) if launcher is None \
+            else launcher.start(tool, arguments, environment, command)
+        returncode = _stream(started, log, on_line)
     if returncode != 0:
         lines = log_path.read_text(encoding="utf-8", errors="replace").splitlines()
         tail = "\n".join(lines[-tail_lines:])
@@ -97,20 +103,17 @@ def run_nnunet(tool: str, arguments: Sequence[str], paths: NnunetPaths, log_file
                                 f"--- last lines ---\n{tail}")
 
 
-def _stream(command: Sequence[str], environment: Mapping[str, str], log: TextIO,
-            on_line: Callable[[str], None] | None) -> int:
-    """Run ``command``; its output, line by line without progress-bar redraws, to ``log`` and ``on_line``.
+def _stream(tool: StartedTool, log: TextIO, on_line: Callable[[str], None] | None) -> int:
+    """A started tool's output, line by line without progress-bar redraws, to ``log`` and ``on_line``.
 
     Returns:
         the exit code.
     """
-    process = subprocess.Popen(command, env=dict(environment), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    assert process.stdout is not None
-    with process.stdout:
-        for raw in process.stdout:  # bytes up to each "\n" (carriage returns stay inside the line)
+    with tool.stdout:
+        for raw in tool.stdout:  # bytes up to each "\n" (carriage returns stay inside the line)
             line = clean_output(raw.decode("utf-8", errors="replace").rstrip("\n"))
             log.write(line + "\n")
             log.flush()
             if on_line is not None:
                 on_line(line)
-    return process.wait()
+    return tool.wait()
