@@ -1,6 +1,7 @@
 """Running a job graph: in this process, on local GPUs or on Slurm, always through submitit for anything parallel.
 
-* ``local`` with ``gpus: 0`` or ``1``: jobs run one after another in this process.
+* ``local`` with ``gpus: 0`` or ``1``: jobs run one after another in this process; their stock nnU-Net tools are
+  forked from a warm interpreter (:class:`strokeseg.nnunet.tool_server.ToolLauncher`).
 * ``local`` with ``gpus: N`` (N ≥ 2): submitit's ``LocalExecutor`` runs up to N jobs at once, each GPU job
   pinned to one free GPU (``CUDA_VISIBLE_DEVICES``); jobs are submitted as soon as the jobs they need are done.
 * ``slurm`` with ``cluster: slurm``: every job is submitted at once with ``sbatch`` through submitit, with
