@@ -58,9 +58,14 @@ PER_TOOL_PREFIX = "nnUNet_"
 MAX_REQUEST_BYTES = 1 << 20
 
 
+def server_environment(environment: Mapping[str, str]) -> dict[str, str]:
+    """The part of a tool's environment its server must share (and runs with): every variable except nnU-Net's."""
+    return {name: value for name, value in environment.items() if not name.startswith(PER_TOOL_PREFIX)}
+
+
 def server_key(environment: Mapping[str, str]) -> tuple[tuple[str, str], ...]:
-    """The part of a tool's environment its server must share: every variable except nnU-Net's own."""
-    return tuple(sorted((name, value) for name, value in environment.items() if not name.startswith(PER_TOOL_PREFIX)))
+    """The tools that may share a server have the same key: their :func:`server_environment`."""
+    return tuple(sorted(server_environment(environment).items()))
 
 
 def forking_supported() -> bool:
@@ -112,10 +117,8 @@ class _Server:
     def start(cls, environment: Mapping[str, str]) -> _Server:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         code = f"import sys; from strokeseg.nnunet.tool_server import serve; sys.exit(serve({theirs.fileno()}))"
-        server_environment = {name: value for name, value in environment.items()
-                              if not name.startswith(PER_TOOL_PREFIX)}
         with theirs:
-            process = subprocess.Popen([sys.executable, "-c", code], env=server_environment,
+            process = subprocess.Popen([sys.executable, "-c", code], env=server_environment(environment),
                                        pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL,
                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         return cls(process, ours)
